@@ -1,0 +1,381 @@
+//! Callbacks: who is told when a flow ends, what they are sent, and how it is signed and
+//! delivered. Targets are checked against a [`CallbackPolicy`] when a flow is submitted, so a
+//! target that could never be called is refused up front, not discovered at the end.
+//!
+//! HTTP targets get a `POST` signed per the Standard Webhooks spec
+//! (<https://www.standardwebhooks.com/>, headers `webhook-id`, `webhook-timestamp`,
+//! `webhook-signature`), using the spec authors' `standardwebhooks` crate. Lambda targets get an
+//! asynchronous `Invoke` (`InvocationType=Event`) with the same document as payload.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use reqwest::Url;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::error::{Error, Problem};
+use crate::model::{FailureCause, FlowId, FlowRecord, FlowStatus};
+
+/// A callback target, as callers and definitions write it:
+/// `{"lambda": "<function ARN or name>"}` or `{"http": {"url": "https://…", "headers": {…}}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase", deny_unknown_fields)]
+pub enum CallbackTarget {
+    Lambda(String),
+    Http(HttpTarget),
+}
+
+/// An HTTPS endpoint and extra headers to send it (for example an API key).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpTarget {
+    pub url: String,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, String>,
+}
+
+/// Headers that emr-flows sets itself; a target may not override them.
+const RESERVED_HEADERS: [&str; 6] = [
+    "webhook-id",
+    "webhook-timestamp",
+    "webhook-signature",
+    "content-type",
+    "content-length",
+    "host",
+];
+
+/// Which callback targets may be called.
+#[derive(Debug, Clone, Default)]
+pub struct CallbackPolicy {
+    /// Allow plain `http://` to loopback and HTTPS to loopback, private and link-local
+    /// addresses. For local development only.
+    pub allow_local: bool,
+    /// Lambda targets must match one of these patterns (`*` and `?` wildcards), e.g.
+    /// `arn:aws:lambda:eu-west-1:123456789012:function:processor-*`. Empty: none may be called.
+    pub lambda_allow: Vec<String>,
+}
+
+impl CallbackPolicy {
+    /// Every problem with `targets`, each with its path under `field` (`callbacks[0].http.url`).
+    pub fn check(&self, field: &str, targets: &[CallbackTarget]) -> Vec<Problem> {
+        let mut problems = Vec::new();
+        for (i, target) in targets.iter().enumerate() {
+            match target {
+                CallbackTarget::Lambda(function) => {
+                    let path = format!("{field}[{i}].lambda");
+                    if let Err(message) = self.check_lambda(function) {
+                        problems.push(Problem::new(path, message));
+                    }
+                }
+                CallbackTarget::Http(http) => {
+                    if let Err(message) = self.check_url(&http.url) {
+                        problems.push(Problem::new(format!("{field}[{i}].http.url"), message));
+                    }
+                    for name in http.headers.keys() {
+                        let lower = name.to_ascii_lowercase();
+                        let path = format!("{field}[{i}].http.headers.{name}");
+                        if RESERVED_HEADERS.contains(&lower.as_str()) {
+                            problems.push(Problem::new(path, "is set by emr-flows itself"));
+                        } else if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
+                            problems.push(Problem::new(path, "is not a valid header name"));
+                        }
+                    }
+                }
+            }
+        }
+        problems
+    }
+
+    fn check_lambda(&self, function: &str) -> Result<(), String> {
+        if function.trim().is_empty() {
+            return Err("is empty; give a function name or ARN".into());
+        }
+        if self.lambda_allow.is_empty() {
+            return Err("Lambda callbacks are not allowed here (CALLBACK_LAMBDA_ALLOW is empty)".into());
+        }
+        if self
+            .lambda_allow
+            .iter()
+            .any(|p| wildmatch::WildMatch::new(p).matches(function))
+        {
+            Ok(())
+        } else {
+            Err(format!(
+                "`{function}` matches none of the allowed functions ({})",
+                self.lambda_allow.join(", ")
+            ))
+        }
+    }
+
+    fn check_url(&self, url: &str) -> Result<(), String> {
+        let parsed = Url::parse(url).map_err(|e| format!("`{url}` is not a URL: {e}"))?;
+        let local = match parsed.host() {
+            Some(url::Host::Ipv4(ip)) => is_local(IpAddr::V4(ip)),
+            Some(url::Host::Ipv6(ip)) => is_local(IpAddr::V6(ip)),
+            Some(url::Host::Domain(d)) => d == "localhost" || d.ends_with(".localhost"),
+            None => return Err(format!("`{url}` has no host")),
+        };
+        if !parsed.username().is_empty() || parsed.password().is_some() {
+            return Err("must not carry credentials; use `headers`".into());
+        }
+        match parsed.scheme() {
+            "https" if !local || self.allow_local => Ok(()),
+            "https" => Err(format!(
+                "`{url}` is a loopback, private or link-local address; such targets are refused"
+            )),
+            "http" if local && self.allow_local => Ok(()),
+            "http" => Err(format!("`{url}` is plain http; callbacks must use https")),
+            other => Err(format!("scheme `{other}` is not allowed; use https")),
+        }
+    }
+}
+
+fn is_local(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(ip) => {
+            ip.is_loopback()
+                || ip.is_private()
+                || ip.is_link_local()
+                || ip.is_unspecified()
+                || ip.is_broadcast()
+                // 100.64.0.0/10, carrier-grade NAT
+                || (ip.octets()[0] == 100 && ip.octets()[1] & 0xc0 == 64)
+        }
+        IpAddr::V6(ip) => {
+            ip.is_loopback()
+                || ip.is_unspecified()
+                || ip.is_unique_local()
+                || ip.is_unicast_link_local()
+                || ip.to_ipv4_mapped().is_some_and(|v4| is_local(IpAddr::V4(v4)))
+        }
+    }
+}
+
+/// One step as a callback reports it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepSummary {
+    pub id: String,
+    pub name: String,
+    pub state: String,
+}
+
+/// What a callback receives when a flow ends (the HTTP body, or the Lambda payload).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CallbackDocument {
+    /// Always `"flow.ended"`: the Standard Webhooks event type.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub flow_id: FlowId,
+    pub flow: String,
+    pub definition_version: String,
+    pub status: FlowStatus,
+    pub params: Value,
+    pub cluster_id: Option<String>,
+    pub steps: Vec<StepSummary>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<FailureCause>,
+    pub artifacts: BTreeMap<String, String>,
+    pub submitted_at: DateTime<Utc>,
+    pub ended_at: Option<DateTime<Utc>>,
+}
+
+impl CallbackDocument {
+    /// The document for a flow record (normally one that just reached a terminal status).
+    pub fn for_record(record: &FlowRecord) -> Self {
+        Self {
+            kind: "flow.ended".into(),
+            flow_id: record.flow_id,
+            flow: record.flow.clone(),
+            definition_version: record.definition_version.clone(),
+            status: record.status,
+            params: record.params.clone(),
+            cluster_id: record.cluster_id.as_ref().map(ToString::to_string),
+            steps: record
+                .ordered_steps()
+                .into_iter()
+                .map(|(id, s)| StepSummary {
+                    id: id.to_string(),
+                    name: s.name.clone(),
+                    state: s.state.as_str().to_owned(),
+                })
+                .collect(),
+            failure: record.failure.clone(),
+            artifacts: record.artifacts.clone(),
+            submitted_at: record.submitted_at,
+            ended_at: record.ended_at,
+        }
+    }
+
+    /// The `webhook-id`: the same for every delivery of one flow's outcome, so a receiver can
+    /// drop duplicates.
+    pub fn webhook_id(&self) -> String {
+        format!("flow_{}_{}", self.flow_id, self.status.as_str().to_ascii_lowercase())
+    }
+}
+
+/// Delivers callback documents. Holds the HTTP client, the Lambda client and the signing key.
+pub struct Dispatcher {
+    http: reqwest::Client,
+    lambda: aws_sdk_lambda::Client,
+    signer: standardwebhooks::Webhook,
+}
+
+/// How long one HTTP delivery may take, connection included.
+pub const HTTP_TIMEOUT: Duration = Duration::from_secs(10);
+
+impl Dispatcher {
+    /// `signing_secret` is a Standard Webhooks secret: `whsec_` and base64 key bytes.
+    ///
+    /// Errors: [`Error::Internal`] when the secret is not base64 or the HTTP client cannot be
+    /// built.
+    pub fn new(lambda: aws_sdk_lambda::Client, signing_secret: &str) -> Result<Self, Error> {
+        let signer = standardwebhooks::Webhook::new(signing_secret)
+            .map_err(|e| Error::Internal(format!("CALLBACK_SIGNING_SECRET: {e}")))?;
+        let http = reqwest::Client::builder()
+            .timeout(HTTP_TIMEOUT)
+            .user_agent(concat!("emr-flows/", env!("CARGO_PKG_VERSION")))
+            // A callback target is checked once; never follow it somewhere else.
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| Error::Internal(format!("HTTP client: {e}")))?;
+        Ok(Self {
+            http,
+            lambda,
+            signer,
+        })
+    }
+
+    /// Sends `document` to `target` once. Returns a message saying what failed, to be recorded
+    /// on the delivery.
+    pub async fn deliver(
+        &self,
+        target: &CallbackTarget,
+        document: &CallbackDocument,
+    ) -> Result<(), String> {
+        let body = serde_json::to_vec(document).map_err(|e| e.to_string())?;
+        match target {
+            CallbackTarget::Http(http) => self.post(http, &document.webhook_id(), body).await,
+            CallbackTarget::Lambda(function) => self.invoke(function, body).await,
+        }
+    }
+
+    async fn post(&self, target: &HttpTarget, webhook_id: &str, body: Vec<u8>) -> Result<(), String> {
+        let timestamp = Utc::now().timestamp();
+        let signature = self
+            .signer
+            .sign(webhook_id, timestamp, &body)
+            .map_err(|e| format!("signing: {e}"))?;
+        let mut request = self
+            .http
+            .post(&target.url)
+            .header("content-type", "application/json")
+            .header("webhook-id", webhook_id)
+            .header("webhook-timestamp", timestamp.to_string())
+            .header("webhook-signature", signature);
+        for (name, value) in &target.headers {
+            request = request.header(name, value);
+        }
+        let response = request.body(body).send().await.map_err(|e| e.to_string())?;
+        let status = response.status();
+        if status.is_success() {
+            Ok(())
+        } else {
+            Err(format!("{} answered HTTP {status}", target.url))
+        }
+    }
+
+    async fn invoke(&self, function: &str, body: Vec<u8>) -> Result<(), String> {
+        self.lambda
+            .invoke()
+            .function_name(function)
+            .invocation_type(aws_sdk_lambda::types::InvocationType::Event)
+            .payload(aws_sdk_lambda::primitives::Blob::new(body))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| aws_sdk_lambda::error::DisplayErrorContext(e).to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn http(url: &str) -> CallbackTarget {
+        CallbackTarget::Http(HttpTarget {
+            url: url.into(),
+            headers: BTreeMap::new(),
+        })
+    }
+
+    #[test]
+    fn targets_parse_from_the_documented_shapes() {
+        let targets: Vec<CallbackTarget> = serde_json::from_str(
+            r#"[{"lambda": "processor"}, {"http": {"url": "https://example.com/h", "headers": {"x-api-key": "k"}}}]"#,
+        )
+        .unwrap();
+        assert_eq!(targets[0], CallbackTarget::Lambda("processor".into()));
+        assert!(serde_json::from_str::<CallbackTarget>(r#"{"sqs": "q"}"#).is_err());
+    }
+
+    #[test]
+    fn plain_http_and_private_addresses_are_refused_by_default() {
+        let policy = CallbackPolicy::default();
+        let targets = [
+            http("https://hooks.example.com/emr"),
+            http("http://hooks.example.com/emr"),
+            http("https://127.0.0.1/x"),
+            http("https://10.1.2.3/x"),
+            http("https://169.254.169.254/latest"),
+            http("https://[::1]/x"),
+            http("ftp://example.com/x"),
+            http("not a url"),
+        ];
+        let problems = policy.check("callbacks", &targets);
+        let paths: Vec<_> = problems.iter().map(|p| p.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            (1..8).map(|i| format!("callbacks[{i}].http.url")).collect::<Vec<_>>()
+        );
+        assert!(problems[0].message.contains("plain http"));
+    }
+
+    #[test]
+    fn local_development_allows_loopback_only() {
+        let policy = CallbackPolicy {
+            allow_local: true,
+            ..Default::default()
+        };
+        assert!(policy.check("c", &[http("http://127.0.0.1:8080/h")]).is_empty());
+        assert!(policy.check("c", &[http("http://localhost:8080/h")]).is_empty());
+        assert_eq!(policy.check("c", &[http("http://example.com/h")]).len(), 1);
+    }
+
+    #[test]
+    fn lambda_targets_must_match_the_allow_list() {
+        let policy = CallbackPolicy {
+            allow_local: false,
+            lambda_allow: vec!["arn:aws:lambda:*:123456789012:function:processor-*".into()],
+        };
+        let ok = CallbackTarget::Lambda("arn:aws:lambda:eu-west-1:123456789012:function:processor-a".into());
+        let other = CallbackTarget::Lambda("arn:aws:lambda:eu-west-1:999999999999:function:processor-a".into());
+        let problems = policy.check("callbacks", &[ok, other]);
+        assert_eq!(problems.len(), 1);
+        assert_eq!(problems[0].path, "callbacks[1].lambda");
+        let none_allowed = CallbackPolicy::default().check("c", &[CallbackTarget::Lambda("f".into())]);
+        assert!(none_allowed[0].message.contains("CALLBACK_LAMBDA_ALLOW"));
+    }
+
+    #[test]
+    fn reserved_headers_cannot_be_overridden() {
+        let target = CallbackTarget::Http(HttpTarget {
+            url: "https://example.com".into(),
+            headers: [("Webhook-Signature".to_owned(), "x".to_owned())].into(),
+        });
+        let problems = CallbackPolicy::default().check("callbacks", &[target]);
+        assert_eq!(problems[0].path, "callbacks[0].http.headers.Webhook-Signature");
+    }
+}

@@ -1,0 +1,150 @@
+//! The one error type every operation returns, and its mapping to what callers see: a Lambda
+//! function error whose `errorType` is [`Error::code`] on direct invoke, and
+//! `{"error": {"code", "message", "details"?}}` with [`Error::http_status`] on API Gateway.
+
+use std::fmt;
+
+use serde::Serialize;
+
+/// One problem in a caller's input: where (a path such as `params.partitions` or
+/// `callbacks[0].http.url`) and what.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Problem {
+    pub path: String,
+    pub message: String,
+}
+
+impl Problem {
+    pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.path.is_empty() {
+            f.write_str(&self.message)
+        } else {
+            write!(f, "{}: {}", self.path, self.message)
+        }
+    }
+}
+
+/// What went wrong, by who must act on it.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The caller's input is wrong; every problem found is listed. Nothing was written.
+    #[error("invalid request: {}", join(.0))]
+    Validation(Vec<Problem>),
+    /// No flow definition has that name.
+    #[error("no flow definition is named `{0}`")]
+    UnknownFlowDefinition(String),
+    /// No flow has that id.
+    #[error("no flow has id `{0}`")]
+    FlowNotFound(String),
+    /// The request conflicts with the flow's current state.
+    #[error("{0}")]
+    Conflict(String),
+    /// A flow definition in the catalog is broken (a bug in the deployment, not the caller's).
+    #[error("flow definition `{name}` is invalid: {}", join(.problems))]
+    Definition { name: String, problems: Vec<Problem> },
+    /// An AWS service (EMR, DynamoDB, Lambda) refused or failed a call.
+    #[error("{service} {operation} failed: {message}")]
+    Upstream {
+        service: &'static str,
+        operation: &'static str,
+        message: String,
+    },
+    /// A bug or broken environment.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+fn join(problems: &[Problem]) -> String {
+    problems
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+impl Error {
+    /// A validation error with one problem.
+    pub fn invalid(path: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Validation(vec![Problem::new(path, message)])
+    }
+
+    /// The stable error code: the Lambda `errorType` and the API's `error.code`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Validation(_) => "ValidationError",
+            Self::UnknownFlowDefinition(_) => "UnknownFlowDefinition",
+            Self::FlowNotFound(_) => "FlowNotFound",
+            Self::Conflict(_) => "Conflict",
+            Self::Definition { .. } => "DefinitionError",
+            Self::Upstream { .. } => "UpstreamError",
+            Self::Internal(_) => "InternalError",
+        }
+    }
+
+    /// The HTTP status API Gateway answers with.
+    pub fn http_status(&self) -> u16 {
+        match self {
+            Self::Validation(_) => 400,
+            Self::UnknownFlowDefinition(_) | Self::FlowNotFound(_) => 404,
+            Self::Conflict(_) => 409,
+            Self::Upstream { .. } => 502,
+            Self::Definition { .. } | Self::Internal(_) => 500,
+        }
+    }
+
+    /// The error document: `{"error": {"code", "message", "details"?}}`; `details` lists the
+    /// problems of a validation or definition error.
+    pub fn to_document(&self) -> serde_json::Value {
+        let details = match self {
+            Self::Validation(problems) | Self::Definition { problems, .. } => Some(problems),
+            _ => None,
+        };
+        let mut error = serde_json::json!({"code": self.code(), "message": self.to_string()});
+        if let Some(details) = details {
+            error["details"] = serde_json::json!(details);
+        }
+        serde_json::json!({ "error": error })
+    }
+}
+
+impl From<Error> for lambda_runtime::Diagnostic {
+    fn from(error: Error) -> Self {
+        Self {
+            error_type: error.code().to_owned(),
+            error_message: error.to_string(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validation_errors_list_every_problem_with_its_path() {
+        let err = Error::Validation(vec![
+            Problem::new("params.partitions", "0 is less than the minimum of 1"),
+            Problem::new("callbacks[0].http.url", "must be https"),
+        ]);
+        assert_eq!(err.code(), "ValidationError");
+        assert_eq!(err.http_status(), 400);
+        assert_eq!(
+            err.to_string(),
+            "invalid request: params.partitions: 0 is less than the minimum of 1; \
+             callbacks[0].http.url: must be https"
+        );
+        let doc = err.to_document();
+        assert_eq!(doc["error"]["details"][1]["path"], "callbacks[0].http.url");
+        let diagnostic = lambda_runtime::Diagnostic::from(err);
+        assert_eq!(diagnostic.error_type, "ValidationError");
+    }
+}

@@ -1,0 +1,17 @@
+//! emr-flows: launch Amazon EMR job flows from named flow definitions, follow them through
+//! EMR's state-change events, and call back when they end.
+//!
+//! # Layout
+//! - [`model`]: ids, flow and step states, the flow record and how an outcome is decided.
+//!   Pure: no AWS types, no I/O.
+//! - [`job_flow`]: the RunJobFlow request in EMR's API shape, as definitions write it.
+//! - [`definition`]: flow definitions and the catalog embedded from `shared/flows/`.
+//! - [`render`]: definition + parameters → the exact request, artifacts and recorded params.
+//! - [`callback`]: callback targets, their policy, the document, signing and delivery.
+//! - [`error`]: the error every operation returns and how callers see it.
+pub mod callback;
+pub mod definition;
+pub mod error;
+pub mod job_flow;
+pub mod model;
+pub mod render;

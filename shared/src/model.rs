@@ -1,0 +1,547 @@
+//! The domain model: ids, flow and step states, the flow record. No AWS types live here; the
+//! adapters (`store`, `emr`, `callback`) convert between these types and the SDKs'.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::callback::CallbackTarget;
+
+/// A flow's id: a ULID (26 Crockford base32 characters), so ids sort by submission time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct FlowId(ulid::Ulid);
+
+impl FlowId {
+    /// A new id for a flow submitted now.
+    pub fn generate() -> Self {
+        Self(ulid::Ulid::generate())
+    }
+
+    /// Parses a ULID such as `01JDQ3V4X8M6Z0B1C2D3E4F5G6`; anything else is an error naming it.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        ulid::Ulid::from_string(s)
+            .map(Self)
+            .map_err(|_| format!("`{s}` is not a flow id (a 26-character ULID)"))
+    }
+}
+
+impl fmt::Display for FlowId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl TryFrom<String> for FlowId {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        Self::parse(&s)
+    }
+}
+
+impl From<FlowId> for String {
+    fn from(id: FlowId) -> Self {
+        id.to_string()
+    }
+}
+
+/// Declares a validated string id with an EMR prefix (`j-…`, `s-…`).
+macro_rules! emr_id {
+    ($(#[$doc:meta])* $name:ident, $prefix:literal, $what:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(String);
+
+        impl $name {
+            #[doc = concat!("Parses `", $prefix, "` followed by 1 to 64 upper-case letters or digits.")]
+            pub fn parse(s: &str) -> Result<Self, String> {
+                let ok = s.strip_prefix($prefix).is_some_and(|rest| {
+                    (1..=64).contains(&rest.len())
+                        && rest.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+                });
+                if ok {
+                    Ok(Self(s.to_owned()))
+                } else {
+                    Err(format!(concat!("`{}` is not ", $what, " (`", $prefix, "…`)"), s))
+                }
+            }
+
+            /// The id as EMR writes it.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = String;
+            fn try_from(s: String) -> Result<Self, String> {
+                Self::parse(&s)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(id: $name) -> Self {
+                id.0
+            }
+        }
+    };
+}
+
+emr_id!(
+    /// An EMR cluster id, `j-…` (the same value as the job flow id).
+    ClusterId,
+    "j-",
+    "an EMR cluster id"
+);
+emr_id!(
+    /// An EMR step id, `s-…`.
+    StepId,
+    "s-",
+    "an EMR step id"
+);
+
+/// Where a flow is in its lifecycle: `PENDING` → `STARTING` → `RUNNING` → one terminal status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum FlowStatus {
+    /// The record is written; RunJobFlow has not answered yet.
+    Pending,
+    /// EMR accepted the job flow; the cluster is starting or bootstrapping.
+    Starting,
+    /// The cluster runs steps.
+    Running,
+    /// Every step completed and the cluster ended (or waits) without error.
+    Succeeded,
+    /// A step or the cluster failed, or the cluster never ran.
+    Failed,
+    /// Terminated on request.
+    Cancelled,
+    /// Terminated because it outlived the definition's `max_runtime`.
+    TimedOut,
+}
+
+impl FlowStatus {
+    /// All statuses, in lifecycle order.
+    pub const ALL: [FlowStatus; 7] = [
+        Self::Pending,
+        Self::Starting,
+        Self::Running,
+        Self::Succeeded,
+        Self::Failed,
+        Self::Cancelled,
+        Self::TimedOut,
+    ];
+
+    /// The statuses a flow is active in (its cluster may still cost money).
+    pub const ACTIVE: [FlowStatus; 3] = [Self::Pending, Self::Starting, Self::Running];
+
+    /// The status as stored and sent (`"RUNNING"`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "PENDING",
+            Self::Starting => "STARTING",
+            Self::Running => "RUNNING",
+            Self::Succeeded => "SUCCEEDED",
+            Self::Failed => "FAILED",
+            Self::Cancelled => "CANCELLED",
+            Self::TimedOut => "TIMED_OUT",
+        }
+    }
+
+    /// A terminal status is final: nothing moves a flow out of it.
+    pub fn is_terminal(self) -> bool {
+        !Self::ACTIVE.contains(&self)
+    }
+
+    fn rank(self) -> u8 {
+        match self {
+            Self::Pending => 0,
+            Self::Starting => 1,
+            Self::Running => 2,
+            _ => 3,
+        }
+    }
+
+    /// The statuses a flow may move to `self` from: strictly earlier, never terminal. A status
+    /// never moves backwards, and a duplicate event (the same status again) changes nothing.
+    pub fn predecessors(self) -> Vec<FlowStatus> {
+        Self::ACTIVE
+            .into_iter()
+            .filter(|s| s.rank() < self.rank())
+            .collect()
+    }
+}
+
+impl fmt::Display for FlowStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An EMR step state, as EMR names it (`StepState` in the EMR API reference). A state EMR adds
+/// later is kept as `Other` and never counts as completion.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(from = "String", into = "String")]
+pub enum StepState {
+    Pending,
+    CancelPending,
+    Running,
+    Completed,
+    Cancelled,
+    Failed,
+    Interrupted,
+    Other(String),
+}
+
+impl StepState {
+    /// EMR's name for the state.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Pending => "PENDING",
+            Self::CancelPending => "CANCEL_PENDING",
+            Self::Running => "RUNNING",
+            Self::Completed => "COMPLETED",
+            Self::Cancelled => "CANCELLED",
+            Self::Failed => "FAILED",
+            Self::Interrupted => "INTERRUPTED",
+            Self::Other(s) => s,
+        }
+    }
+
+    /// How far along a step is; states only move forward. Unknown states rank lowest.
+    pub fn rank(&self) -> u8 {
+        match self {
+            Self::Other(_) => 0,
+            Self::Pending => 1,
+            Self::Running => 2,
+            Self::CancelPending => 3,
+            Self::Completed | Self::Cancelled | Self::Failed | Self::Interrupted => 4,
+        }
+    }
+
+    /// `FAILED`, `CANCELLED` or `INTERRUPTED`: the flow cannot succeed.
+    pub fn is_failure(&self) -> bool {
+        matches!(self, Self::Failed | Self::Cancelled | Self::Interrupted)
+    }
+
+    /// Every known state that ranks below `self`: the states a step may move to `self` from.
+    pub fn predecessors(&self) -> Vec<StepState> {
+        [
+            Self::Pending,
+            Self::Running,
+            Self::CancelPending,
+            Self::Completed,
+            Self::Cancelled,
+            Self::Failed,
+            Self::Interrupted,
+        ]
+        .into_iter()
+        .filter(|s| s.rank() < self.rank())
+        .collect()
+    }
+}
+
+impl From<String> for StepState {
+    fn from(s: String) -> Self {
+        match s.as_str() {
+            "PENDING" => Self::Pending,
+            "CANCEL_PENDING" => Self::CancelPending,
+            "RUNNING" => Self::Running,
+            "COMPLETED" => Self::Completed,
+            "CANCELLED" => Self::Cancelled,
+            "FAILED" => Self::Failed,
+            "INTERRUPTED" => Self::Interrupted,
+            _ => Self::Other(s),
+        }
+    }
+}
+
+impl From<StepState> for String {
+    fn from(s: StepState) -> Self {
+        s.as_str().to_owned()
+    }
+}
+
+/// One EMR step of a flow, as the record keeps it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepRecord {
+    /// The step's position in the job flow, from 0.
+    pub index: u32,
+    /// The step's `Name`.
+    pub name: String,
+    /// The most advanced state seen, from events or from EMR.
+    pub state: StepState,
+    /// When the state was last recorded.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Why a step failed, from DescribeStep's `Status.FailureDetails`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StepFailureDetails {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_file: Option<String>,
+}
+
+/// The step that failed a flow.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FailedStep {
+    pub id: StepId,
+    pub name: String,
+    pub state: StepState,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure_details: Option<StepFailureDetails>,
+}
+
+/// Why a flow failed: the cluster's state change reason and the first failed step.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FailureCause {
+    /// The cluster's `StateChangeReason.Code` (e.g. `STEP_FAILURE`), when EMR gave one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// The cluster's `StateChangeReason.Message`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_step: Option<FailedStep>,
+}
+
+/// A caller's request to terminate a flow.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TerminationRequest {
+    pub requested_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// Whether a callback reached its target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum DeliveryStatus {
+    /// Not attempted yet, or attempted and to be retried.
+    Pending,
+    Delivered,
+    /// The last attempt failed and no more will be made.
+    Failed,
+}
+
+/// One callback's delivery for a flow's outcome, kept on the flow record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Delivery {
+    pub target: CallbackTarget,
+    /// The flow status the delivery reports.
+    pub outcome: FlowStatus,
+    pub status: DeliveryStatus,
+    pub attempts: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivered_at: Option<DateTime<Utc>>,
+}
+
+/// The DynamoDB item for one flow: what was asked, what EMR did, and who was told.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FlowRecord {
+    pub flow_id: FlowId,
+    /// The flow definition's name.
+    pub flow: String,
+    pub definition_version: String,
+    pub status: FlowStatus,
+    /// The parameters after defaults were applied.
+    pub params: Value,
+    #[serde(default)]
+    pub callbacks: Vec<CallbackTarget>,
+    /// Named URIs from the definition's `artifacts`, rendered for this flow.
+    #[serde(default)]
+    pub artifacts: BTreeMap<String, String>,
+    /// The rendered job flow's `Name`.
+    pub cluster_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster_id: Option<ClusterId>,
+    /// The last EMR cluster state seen (`ClusterState`, e.g. `WAITING`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster_state: Option<String>,
+    /// The job flow's steps by id.
+    #[serde(default)]
+    pub steps: BTreeMap<StepId, StepRecord>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<FailureCause>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub termination: Option<TerminationRequest>,
+    /// Callback deliveries by key (`"0"`, `"1"`, … in `callbacks` order).
+    #[serde(default)]
+    pub deliveries: BTreeMap<String, Delivery>,
+    pub submitted_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_at: Option<DateTime<Utc>>,
+}
+
+impl FlowRecord {
+    /// The steps in job-flow order.
+    pub fn ordered_steps(&self) -> Vec<(&StepId, &StepRecord)> {
+        let mut steps: Vec<_> = self.steps.iter().collect();
+        steps.sort_by_key(|(_, s)| s.index);
+        steps
+    }
+}
+
+/// How a cluster's terminal (or waiting) state decides a flow's outcome.
+///
+/// `cluster_state` is EMR's `ClusterState`; `reason_code` its `StateChangeReason.Code`
+/// (`None` or empty when EMR gave none). Returns `None` while the flow should stay active.
+/// Unknown states never count as success.
+pub fn decide_outcome(
+    cluster_state: &str,
+    reason_code: Option<&str>,
+    steps: &BTreeMap<StepId, StepRecord>,
+    termination_requested: bool,
+) -> Option<FlowStatus> {
+    let all_completed = steps.values().all(|s| s.state == StepState::Completed);
+    let any_failed = steps.values().any(|s| s.state.is_failure());
+    let reason_code = reason_code.filter(|c| !c.is_empty());
+    match cluster_state {
+        "WAITING" if all_completed => Some(FlowStatus::Succeeded),
+        "WAITING" if any_failed => Some(FlowStatus::Failed),
+        "TERMINATED" | "TERMINATED_WITH_ERRORS" => {
+            let clean = cluster_state == "TERMINATED"
+                && !matches!(reason_code, Some("STEP_FAILURE" | "INTERNAL_ERROR" | "VALIDATION_ERROR" | "INSTANCE_FAILURE" | "INSTANCE_FLEET_TIMEOUT" | "BOOTSTRAP_FAILURE"));
+            if clean && all_completed {
+                Some(FlowStatus::Succeeded)
+            } else if termination_requested || (clean && reason_code == Some("USER_REQUEST")) {
+                Some(FlowStatus::Cancelled)
+            } else {
+                Some(FlowStatus::Failed)
+            }
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn steps(states: &[&str]) -> BTreeMap<StepId, StepRecord> {
+        states
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                (
+                    StepId::parse(&format!("s-{i}")).unwrap(),
+                    StepRecord {
+                        index: i as u32,
+                        name: format!("step {i}"),
+                        state: StepState::from(s.to_string()),
+                        updated_at: Utc::now(),
+                    },
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn status_never_moves_backwards_and_terminal_is_final() {
+        assert_eq!(FlowStatus::Pending.predecessors(), vec![]);
+        assert_eq!(
+            FlowStatus::Running.predecessors(),
+            vec![FlowStatus::Pending, FlowStatus::Starting]
+        );
+        assert_eq!(FlowStatus::Failed.predecessors(), FlowStatus::ACTIVE.to_vec());
+        for s in FlowStatus::ALL {
+            assert!(!s.predecessors().contains(&s), "{s} may not follow itself");
+            assert!(s.predecessors().iter().all(|p| !p.is_terminal()));
+        }
+    }
+
+    #[test]
+    fn step_states_only_move_forward() {
+        assert!(StepState::Completed.predecessors().contains(&StepState::Running));
+        assert!(!StepState::Running.predecessors().contains(&StepState::Completed));
+        assert!(StepState::Failed.predecessors().iter().all(|s| s.rank() < 4));
+        assert_eq!(StepState::from("NEW_STATE".to_owned()).rank(), 0);
+    }
+
+    #[test]
+    fn ids_are_validated() {
+        assert!(ClusterId::parse("j-1Y4W9F10RFJO6").is_ok());
+        assert!(ClusterId::parse("s-1Y4W9F10RFJO6").is_err());
+        assert!(ClusterId::parse("j-").is_err());
+        assert!(ClusterId::parse("j-abc").is_err());
+        assert!(StepId::parse("s-ZYXWVUTSRQPON").is_ok());
+        assert!(FlowId::parse("not-a-ulid").unwrap_err().contains("not-a-ulid"));
+        let id = FlowId::generate();
+        assert_eq!(FlowId::parse(&id.to_string()), Ok(id));
+    }
+
+    #[test]
+    fn outcome_of_a_clean_run_is_success() {
+        let s = steps(&["COMPLETED", "COMPLETED"]);
+        assert_eq!(
+            decide_outcome("TERMINATED", Some("ALL_STEPS_COMPLETED"), &s, false),
+            Some(FlowStatus::Succeeded)
+        );
+        assert_eq!(decide_outcome("WAITING", Some(""), &s, false), Some(FlowStatus::Succeeded));
+    }
+
+    #[test]
+    fn outcome_of_a_failed_step_is_failure() {
+        let s = steps(&["COMPLETED", "FAILED"]);
+        assert_eq!(
+            decide_outcome("TERMINATED_WITH_ERRORS", Some("STEP_FAILURE"), &s, false),
+            Some(FlowStatus::Failed)
+        );
+        // A step that failed with ActionOnFailure CONTINUE still fails the flow.
+        assert_eq!(
+            decide_outcome("TERMINATED", Some("ALL_STEPS_COMPLETED"), &s, false),
+            Some(FlowStatus::Failed)
+        );
+        assert_eq!(decide_outcome("WAITING", None, &s, false), Some(FlowStatus::Failed));
+    }
+
+    #[test]
+    fn unfinished_or_unknown_steps_never_count_as_success() {
+        let s = steps(&["COMPLETED", "PENDING"]);
+        assert_eq!(
+            decide_outcome("TERMINATED", Some("ALL_STEPS_COMPLETED"), &s, false),
+            Some(FlowStatus::Failed)
+        );
+        let s = steps(&["SOMETHING_NEW"]);
+        assert_eq!(decide_outcome("TERMINATED", None, &s, false), Some(FlowStatus::Failed));
+        assert_eq!(decide_outcome("WAITING", None, &s, false), None);
+    }
+
+    #[test]
+    fn termination_on_request_is_cancellation() {
+        let s = steps(&["RUNNING"]);
+        assert_eq!(
+            decide_outcome("TERMINATED", Some("USER_REQUEST"), &s, true),
+            Some(FlowStatus::Cancelled)
+        );
+        assert_eq!(
+            decide_outcome("TERMINATED", Some("USER_REQUEST"), &s, false),
+            Some(FlowStatus::Cancelled)
+        );
+    }
+
+    #[test]
+    fn active_cluster_states_keep_the_flow_active() {
+        let s = steps(&["RUNNING"]);
+        for state in ["STARTING", "BOOTSTRAPPING", "RUNNING", "WAITING", "TERMINATING"] {
+            assert_eq!(decide_outcome(state, None, &s, false), None, "{state}");
+        }
+    }
+}
