@@ -12,11 +12,16 @@ fn main() {
         .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
         .collect();
     entries.sort();
-    let mut code = String::from("/// `(file name, YAML text)` of every flow definition in `shared/flows/`.\npub static EMBEDDED: &[(&str, &str)] = &[\n");
+    let mut code = String::from(
+        "/// `(file name, YAML text)` of every flow definition in `shared/flows/`.\npub static EMBEDDED: &[(&str, &str)] = &[\n",
+    );
     for path in entries {
         println!("cargo::rerun-if-changed={}", path.display());
         let name = path.file_name().unwrap().to_string_lossy();
-        code.push_str(&format!("    ({name:?}, include_str!({:?})),\n", path.display().to_string()));
+        code.push_str(&format!(
+            "    ({name:?}, include_str!({:?})),\n",
+            path.display().to_string()
+        ));
     }
     code.push_str("];\n");
     fs::write(Path::new(&env::var("OUT_DIR").unwrap()).join("catalog.rs"), code).unwrap();

@@ -212,7 +212,11 @@ impl CallbackDocument {
     /// The `webhook-id`: the same for every delivery of one flow's outcome, so a receiver can
     /// drop duplicates.
     pub fn webhook_id(&self) -> String {
-        format!("flow_{}_{}", self.flow_id, self.status.as_str().to_ascii_lowercase())
+        format!(
+            "flow_{}_{}",
+            self.flow_id,
+            self.status.as_str().to_ascii_lowercase()
+        )
     }
 }
 
@@ -241,20 +245,12 @@ impl Dispatcher {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| Error::Internal(format!("HTTP client: {e}")))?;
-        Ok(Self {
-            http,
-            lambda,
-            signer,
-        })
+        Ok(Self { http, lambda, signer })
     }
 
     /// Sends `document` to `target` once. Returns a message saying what failed, to be recorded
     /// on the delivery.
-    pub async fn deliver(
-        &self,
-        target: &CallbackTarget,
-        document: &CallbackDocument,
-    ) -> Result<(), String> {
+    pub async fn deliver(&self, target: &CallbackTarget, document: &CallbackDocument) -> Result<(), String> {
         let body = serde_json::to_vec(document).map_err(|e| e.to_string())?;
         match target {
             CallbackTarget::Http(http) => self.post(http, &document.webhook_id(), body).await,
@@ -338,7 +334,9 @@ mod tests {
         let paths: Vec<_> = problems.iter().map(|p| p.path.as_str()).collect();
         assert_eq!(
             paths,
-            (1..8).map(|i| format!("callbacks[{i}].http.url")).collect::<Vec<_>>()
+            (1..8)
+                .map(|i| format!("callbacks[{i}].http.url"))
+                .collect::<Vec<_>>()
         );
         assert!(problems[0].message.contains("plain http"));
     }
@@ -361,7 +359,8 @@ mod tests {
             lambda_allow: vec!["arn:aws:lambda:*:123456789012:function:processor-*".into()],
         };
         let ok = CallbackTarget::Lambda("arn:aws:lambda:eu-west-1:123456789012:function:processor-a".into());
-        let other = CallbackTarget::Lambda("arn:aws:lambda:eu-west-1:999999999999:function:processor-a".into());
+        let other =
+            CallbackTarget::Lambda("arn:aws:lambda:eu-west-1:999999999999:function:processor-a".into());
         let problems = policy.check("callbacks", &[ok, other]);
         assert_eq!(problems.len(), 1);
         assert_eq!(problems[0].path, "callbacks[1].lambda");

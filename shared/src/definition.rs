@@ -70,8 +70,8 @@ impl Definition {
             name: stem.to_owned(),
             problems,
         };
-        let spec: FlowDefinition = serde_saphyr::from_str(yaml)
-            .map_err(|e| broken(vec![Problem::new(file_name, e.to_string())]))?;
+        let spec: FlowDefinition =
+            serde_saphyr::from_str(yaml).map_err(|e| broken(vec![Problem::new(file_name, e.to_string())]))?;
 
         let mut problems = Vec::new();
         if spec.name != stem {
@@ -81,10 +81,16 @@ impl Definition {
             ));
         }
         if !spec.job_flow.is_object() {
-            problems.push(Problem::new("job_flow", "must be a RunJobFlow request (a mapping)"));
+            problems.push(Problem::new(
+                "job_flow",
+                "must be a RunJobFlow request (a mapping)",
+            ));
         }
         if spec.parameters.get("type").and_then(Value::as_str) != Some("object") {
-            problems.push(Problem::new("parameters", "must be a JSON Schema with `type: object`"));
+            problems.push(Problem::new(
+                "parameters",
+                "must be a JSON Schema with `type: object`",
+            ));
         }
         if let Some(properties) = spec.parameters.get("properties").and_then(Value::as_object) {
             for builtin in BUILTINS.into_iter().filter(|b| properties.contains_key(*b)) {
@@ -96,7 +102,10 @@ impl Definition {
         }
         let schema = jsonschema::validator_for(&spec.parameters);
         if let Err(e) = &schema {
-            problems.push(Problem::new("parameters", format!("is not a valid JSON Schema: {e}")));
+            problems.push(Problem::new(
+                "parameters",
+                format!("is not a valid JSON Schema: {e}"),
+            ));
         }
         match schema {
             Ok(schema) if problems.is_empty() => Ok(Self { spec, schema }),

@@ -8,10 +8,20 @@
 //! - [`definition`]: flow definitions and the catalog embedded from `shared/flows/`.
 //! - [`render`]: definition + parameters → the exact request, artifacts and recorded params.
 //! - [`callback`]: callback targets, their policy, the document, signing and delivery.
+//! - [`events`]: EMR's EventBridge events, parsed.
+//! - [`store`]: the DynamoDB flow record store (conditional writes only).
+//! - [`emr`]: the EMR adapter (RunJobFlow, ListSteps, DescribeStep, TerminateJobFlows).
+//! - [`ops`]: submit, on_state_change, terminate and list, as the functions run them.
+//! - [`config`]: environment variables and AWS clients, read once at start-up.
 //! - [`error`]: the error every operation returns and how callers see it.
 pub mod callback;
+pub mod config;
 pub mod definition;
+pub mod emr;
 pub mod error;
+pub mod events;
 pub mod job_flow;
 pub mod model;
+pub mod ops;
 pub mod render;
+pub mod store;

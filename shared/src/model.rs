@@ -390,12 +390,200 @@ pub struct FlowRecord {
     pub ended_at: Option<DateTime<Utc>>,
 }
 
+/// How many times a callback is attempted before its delivery is marked failed.
+pub const MAX_DELIVERY_ATTEMPTS: u32 = 5;
+
+/// The cause recorded when EMR refuses RunJobFlow.
+pub const LAUNCH_FAILED: &str = "RUN_JOB_FLOW_FAILED";
+
+/// Changes to a flow record. Each returns whether it changed anything; none changes a record
+/// whose status is terminal, except to record a callback delivery.
 impl FlowRecord {
     /// The steps in job-flow order.
     pub fn ordered_steps(&self) -> Vec<(&StepId, &StepRecord)> {
         let mut steps: Vec<_> = self.steps.iter().collect();
         steps.sort_by_key(|(_, s)| s.index);
         steps
+    }
+
+    /// The first step (in job-flow order) that failed, was cancelled or interrupted.
+    pub fn first_failed_step(&self) -> Option<(&StepId, &StepRecord)> {
+        self.ordered_steps()
+            .into_iter()
+            .find(|(_, s)| s.state.is_failure())
+    }
+
+    fn advance(&mut self, status: FlowStatus, now: DateTime<Utc>) -> bool {
+        if !status.predecessors().contains(&self.status) {
+            return false;
+        }
+        self.status = status;
+        self.updated_at = now;
+        true
+    }
+
+    /// EMR accepted the job flow: `PENDING` → `STARTING` with its cluster and steps.
+    pub fn started(
+        &mut self,
+        cluster_id: &ClusterId,
+        steps: &[(StepId, String, StepState)],
+        now: DateTime<Utc>,
+    ) -> bool {
+        if self.status != FlowStatus::Pending {
+            return false;
+        }
+        self.cluster_id = Some(cluster_id.clone());
+        for (index, (id, name, state)) in steps.iter().enumerate() {
+            self.apply_step(id, name, state, Some(index as u32), now);
+        }
+        self.advance(FlowStatus::Starting, now)
+    }
+
+    /// EMR refused the job flow: `PENDING` → `FAILED` with EMR's message. No callback is
+    /// delivered: the caller learns it from submit's error.
+    pub fn launch_failed(&mut self, message: &str, now: DateTime<Utc>) -> bool {
+        if self.status != FlowStatus::Pending {
+            return false;
+        }
+        self.failure = Some(FailureCause {
+            code: Some(LAUNCH_FAILED.into()),
+            message: Some(message.into()),
+            failed_step: None,
+        });
+        self.ended_at = Some(now);
+        self.advance(FlowStatus::Failed, now)
+    }
+
+    /// Records a step's state, if it is further along than the one recorded. `index` is the
+    /// step's position when known (from ListSteps); a step first seen in an event goes last.
+    /// A running step means a running cluster.
+    pub fn apply_step(
+        &mut self,
+        id: &StepId,
+        name: &str,
+        state: &StepState,
+        index: Option<u32>,
+        now: DateTime<Utc>,
+    ) -> bool {
+        if self.status.is_terminal() {
+            return false;
+        }
+        let next_index = self.steps.len() as u32;
+        let mut changed = match self.steps.get_mut(id) {
+            Some(step) if step.state.rank() < state.rank() => {
+                step.state = state.clone();
+                step.updated_at = now;
+                true
+            }
+            Some(_) => false,
+            None => {
+                let step = StepRecord {
+                    index: index.unwrap_or(next_index),
+                    name: name.to_owned(),
+                    state: state.clone(),
+                    updated_at: now,
+                };
+                self.steps.insert(id.clone(), step);
+                true
+            }
+        };
+        if *state == StepState::Running {
+            changed |= self.advance(FlowStatus::Running, now);
+        }
+        if changed {
+            self.updated_at = now;
+        }
+        changed
+    }
+
+    /// Records a cluster state that does not end the flow (`STARTING`, `RUNNING`, …).
+    pub fn apply_cluster_state(&mut self, state: &str, now: DateTime<Utc>) -> bool {
+        if self.status.is_terminal() {
+            return false;
+        }
+        let mut changed = self.cluster_state.as_deref() != Some(state);
+        self.cluster_state = Some(state.to_owned());
+        changed |= match state {
+            "STARTING" | "BOOTSTRAPPING" => self.advance(FlowStatus::Starting, now),
+            "RUNNING" | "WAITING" => self.advance(FlowStatus::Running, now),
+            _ => false,
+        };
+        if changed {
+            self.updated_at = now;
+        }
+        changed
+    }
+
+    /// Ends the flow with `outcome` and queues one delivery per callback.
+    pub fn finish(
+        &mut self,
+        outcome: FlowStatus,
+        cluster_state: &str,
+        failure: Option<FailureCause>,
+        now: DateTime<Utc>,
+    ) -> bool {
+        if !outcome.is_terminal() || !self.advance(outcome, now) {
+            return false;
+        }
+        self.cluster_state = Some(cluster_state.to_owned());
+        self.failure = failure;
+        self.ended_at = Some(now);
+        self.deliveries = (self.callbacks.iter().enumerate())
+            .map(|(i, target)| {
+                let delivery = Delivery {
+                    target: target.clone(),
+                    outcome,
+                    status: DeliveryStatus::Pending,
+                    attempts: 0,
+                    last_error: None,
+                    delivered_at: None,
+                };
+                (i.to_string(), delivery)
+            })
+            .collect();
+        true
+    }
+
+    /// Records a caller's request to terminate. `false` when the flow has ended or the request
+    /// was recorded before.
+    pub fn request_termination(&mut self, reason: Option<String>, now: DateTime<Utc>) -> bool {
+        if self.status.is_terminal() || self.termination.is_some() {
+            return false;
+        }
+        self.termination = Some(TerminationRequest {
+            requested_at: now,
+            reason,
+        });
+        self.updated_at = now;
+        true
+    }
+
+    /// Records one attempt of the delivery `key`: delivered, or failed with `error` (marked
+    /// failed for good after [`MAX_DELIVERY_ATTEMPTS`]).
+    pub fn record_delivery(&mut self, key: &str, result: Result<(), String>, now: DateTime<Utc>) -> bool {
+        let Some(delivery) = self
+            .deliveries
+            .get_mut(key)
+            .filter(|d| d.status == DeliveryStatus::Pending)
+        else {
+            return false;
+        };
+        delivery.attempts += 1;
+        match result {
+            Ok(()) => {
+                delivery.status = DeliveryStatus::Delivered;
+                delivery.delivered_at = Some(now);
+                delivery.last_error = None;
+            }
+            Err(error) => {
+                delivery.last_error = Some(error);
+                if delivery.attempts >= MAX_DELIVERY_ATTEMPTS {
+                    delivery.status = DeliveryStatus::Failed;
+                }
+            }
+        }
+        self.updated_at = now;
+        true
     }
 }
 
@@ -418,7 +606,17 @@ pub fn decide_outcome(
         "WAITING" if any_failed => Some(FlowStatus::Failed),
         "TERMINATED" | "TERMINATED_WITH_ERRORS" => {
             let clean = cluster_state == "TERMINATED"
-                && !matches!(reason_code, Some("STEP_FAILURE" | "INTERNAL_ERROR" | "VALIDATION_ERROR" | "INSTANCE_FAILURE" | "INSTANCE_FLEET_TIMEOUT" | "BOOTSTRAP_FAILURE"));
+                && !matches!(
+                    reason_code,
+                    Some(
+                        "STEP_FAILURE"
+                            | "INTERNAL_ERROR"
+                            | "VALIDATION_ERROR"
+                            | "INSTANCE_FAILURE"
+                            | "INSTANCE_FLEET_TIMEOUT"
+                            | "BOOTSTRAP_FAILURE"
+                    )
+                );
             if clean && all_completed {
                 Some(FlowStatus::Succeeded)
             } else if termination_requested || (clean && reason_code == Some("USER_REQUEST")) {
@@ -494,7 +692,10 @@ mod tests {
             decide_outcome("TERMINATED", Some("ALL_STEPS_COMPLETED"), &s, false),
             Some(FlowStatus::Succeeded)
         );
-        assert_eq!(decide_outcome("WAITING", Some(""), &s, false), Some(FlowStatus::Succeeded));
+        assert_eq!(
+            decide_outcome("WAITING", Some(""), &s, false),
+            Some(FlowStatus::Succeeded)
+        );
     }
 
     #[test]
@@ -509,7 +710,10 @@ mod tests {
             decide_outcome("TERMINATED", Some("ALL_STEPS_COMPLETED"), &s, false),
             Some(FlowStatus::Failed)
         );
-        assert_eq!(decide_outcome("WAITING", None, &s, false), Some(FlowStatus::Failed));
+        assert_eq!(
+            decide_outcome("WAITING", None, &s, false),
+            Some(FlowStatus::Failed)
+        );
     }
 
     #[test]
@@ -520,7 +724,10 @@ mod tests {
             Some(FlowStatus::Failed)
         );
         let s = steps(&["SOMETHING_NEW"]);
-        assert_eq!(decide_outcome("TERMINATED", None, &s, false), Some(FlowStatus::Failed));
+        assert_eq!(
+            decide_outcome("TERMINATED", None, &s, false),
+            Some(FlowStatus::Failed)
+        );
         assert_eq!(decide_outcome("WAITING", None, &s, false), None);
     }
 

@@ -97,13 +97,23 @@ impl Definition {
         let mut params = match params {
             Value::Null => Value::Object(Map::new()),
             Value::Object(_) => params,
-            other => return Err(Error::invalid("params", format!("must be an object, not {other}"))),
+            other => {
+                return Err(Error::invalid(
+                    "params",
+                    format!("must be an object, not {other}"),
+                ));
+            }
         };
         apply_defaults(&self.spec.parameters, &mut params);
         let problems: Vec<Problem> = self
             .schema
             .iter_errors(&params)
-            .map(|e| Problem::new(pointer_to_path("params", e.instance_path().as_str()), e.to_string()))
+            .map(|e| {
+                Problem::new(
+                    pointer_to_path("params", e.instance_path().as_str()),
+                    e.to_string(),
+                )
+            })
             .collect();
         if problems.is_empty() {
             Ok(params)
@@ -123,10 +133,8 @@ fn apply_defaults(schema: &Value, value: &mut Value) {
         return;
     };
     for (name, property) in properties {
-        if !object.contains_key(name) {
-            if let Some(default) = property.get("default") {
-                object.insert(name.clone(), default.clone());
-            }
+        if let (false, Some(default)) = (object.contains_key(name), property.get("default")) {
+            object.insert(name.clone(), default.clone());
         }
         if let Some(child) = object.get_mut(name) {
             apply_defaults(property, child);
@@ -169,13 +177,14 @@ impl Templates {
         if !template.contains("{{") && !template.contains("{%") && !template.contains("{#") {
             return template.to_owned();
         }
-        self.env
-            .render_str(template, &self.context)
-            .unwrap_or_else(|e| {
-                let detail = e.detail().map(|d| format!(": {d}")).unwrap_or_default();
-                problems.push(Problem::new(path, format!("template `{template}`: {}{detail}", e.kind())));
-                String::new()
-            })
+        self.env.render_str(template, &self.context).unwrap_or_else(|e| {
+            let detail = e.detail().map(|d| format!(": {d}")).unwrap_or_default();
+            problems.push(Problem::new(
+                path,
+                format!("template `{template}`: {}{detail}", e.kind()),
+            ));
+            String::new()
+        })
     }
 
     /// Renders every string in `value`; keys are kept as written.
@@ -238,7 +247,11 @@ artifacts:
     fn every_catalog_definition_renders_with_its_examples() {
         let catalog = Catalog::embedded().unwrap();
         for definition in catalog.iter() {
-            assert!(!definition.spec.examples.is_empty(), "{} has no examples", definition.spec.name);
+            assert!(
+                !definition.spec.examples.is_empty(),
+                "{} has no examples",
+                definition.spec.name
+            );
             for example in &definition.spec.examples {
                 let rendered = definition.render(example.clone(), FlowId::generate(), at());
                 let rendered = rendered.unwrap_or_else(|e| panic!("{}: {e}", definition.spec.name));
@@ -250,12 +263,20 @@ artifacts:
     #[test]
     fn parameters_render_into_the_request_with_defaults_applied() {
         let id = FlowId::generate();
-        let rendered = definition(MINIMAL).render(json!({"domain_id": 42}), id, at()).unwrap();
+        let rendered = definition(MINIMAL)
+            .render(json!({"domain_id": 42}), id, at())
+            .unwrap();
         assert_eq!(rendered.params, json!({"domain_id": 42, "size": 2}));
         assert_eq!(rendered.job_flow.name, format!("t {id}"));
         assert_eq!(rendered.job_flow.instances.instance_groups[0].instance_count, 2);
-        assert_eq!(rendered.job_flow.steps[0].hadoop_jar_step.args, ["run", "--domain-id", "42"]);
-        assert_eq!(rendered.artifacts["output"], format!("s3://bucket/t/2026-11-29/{id}/"));
+        assert_eq!(
+            rendered.job_flow.steps[0].hadoop_jar_step.args,
+            ["run", "--domain-id", "42"]
+        );
+        assert_eq!(
+            rendered.artifacts["output"],
+            format!("s3://bucket/t/2026-11-29/{id}/")
+        );
     }
 
     #[test]
@@ -263,36 +284,59 @@ artifacts:
         let err = definition(MINIMAL)
             .render(json!({"size": 0, "colour": "red"}), FlowId::generate(), at())
             .unwrap_err();
-        let Error::Validation(problems) = err else { panic!("{err}") };
+        let Error::Validation(problems) = err else {
+            panic!("{err}")
+        };
         let mut paths: Vec<_> = problems.iter().map(|p| p.path.as_str()).collect();
         paths.sort();
         assert_eq!(paths, ["params", "params", "params.size"], "{problems:?}");
-        let text = problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n");
+        let text = problems
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("\n");
         assert!(text.contains("domain_id"), "{text}");
         assert!(text.contains("colour"), "{text}");
     }
 
     #[test]
     fn params_must_be_an_object() {
-        let err = definition(MINIMAL).render(json!([1]), FlowId::generate(), at()).unwrap_err();
+        let err = definition(MINIMAL)
+            .render(json!([1]), FlowId::generate(), at())
+            .unwrap_err();
         assert!(err.to_string().contains("params: must be an object"), "{err}");
     }
 
     #[test]
     fn an_undefined_variable_is_a_definition_error_naming_the_place() {
         let yaml = MINIMAL.replace("{{ domain_id }}", "{{ domain }}");
-        let err = definition(&yaml).render(json!({"domain_id": 1}), FlowId::generate(), at()).unwrap_err();
-        let Error::Definition { problems, .. } = err else { panic!("{err}") };
+        let err = definition(&yaml)
+            .render(json!({"domain_id": 1}), FlowId::generate(), at())
+            .unwrap_err();
+        let Error::Definition { problems, .. } = err else {
+            panic!("{err}")
+        };
         assert_eq!(problems[0].path, "steps[0].HadoopJarStep.Args[2]");
-        assert!(problems[0].message.contains("undefined"), "{}", problems[0].message);
+        assert!(
+            problems[0].message.contains("undefined"),
+            "{}",
+            problems[0].message
+        );
     }
 
     #[test]
     fn a_misspelled_request_key_is_a_definition_error_naming_the_place() {
         let yaml = MINIMAL.replace("InstanceType:", "InstanceTyp:");
-        let err = definition(&yaml).render(json!({"domain_id": 1}), FlowId::generate(), at()).unwrap_err();
-        let Error::Definition { problems, .. } = err else { panic!("{err}") };
-        assert_eq!(problems[0].path, "job_flow.Instances.InstanceGroups[0].InstanceTyp");
+        let err = definition(&yaml)
+            .render(json!({"domain_id": 1}), FlowId::generate(), at())
+            .unwrap_err();
+        let Error::Definition { problems, .. } = err else {
+            panic!("{err}")
+        };
+        assert_eq!(
+            problems[0].path,
+            "job_flow.Instances.InstanceGroups[0].InstanceTyp"
+        );
     }
 
     #[test]

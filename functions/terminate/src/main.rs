@@ -1,1 +1,16 @@
-fn main() {}
+//! terminate: `{"flow_id", "reason"?}` → terminates the flow's cluster.
+use lambda_runtime::{Error, LambdaEvent, run, service_fn};
+use serde_json::Value;
+use shared::{config, ops};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    config::init_tracing();
+    let sdk = config::aws().await;
+    let store = config::store(&sdk)?;
+    let emr = config::emr(&sdk);
+    run(service_fn(|event: LambdaEvent<Value>| {
+        ops::terminate(&store, &emr, event.payload)
+    }))
+    .await
+}

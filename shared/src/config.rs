@@ -1,0 +1,85 @@
+//! Start-up configuration: environment variables read once per cold start, failing fast with a
+//! message that names the variable, and the AWS clients built from one shared SDK config.
+//!
+//! | variable | used by | meaning |
+//! | --- | --- | --- |
+//! | `TABLE_NAME` | all | the flow record table |
+//! | `CALLBACK_SIGNING_SECRET` | on-state-change | Standard Webhooks secret, `whsec_` + base64 |
+//! | `CALLBACK_LAMBDA_ALLOW` | submit | comma-separated function name/ARN patterns (`*` wildcards) |
+//! | `CALLBACK_ALLOW_LOCAL` | submit | `true` allows loopback/private callback URLs and plain `http://` to loopback (local development only) |
+//! | `AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_<SERVICE>` | all | read by the SDK: local stand-ins |
+
+use crate::callback::{CallbackPolicy, Dispatcher};
+use crate::emr::Emr;
+use crate::error::Error;
+use crate::store::FlowStore;
+
+fn required(name: &str) -> Result<String, Error> {
+    match std::env::var(name) {
+        Ok(value) if !value.trim().is_empty() => Ok(value),
+        _ => Err(Error::Internal(format!("environment variable {name} is not set"))),
+    }
+}
+
+/// Logs as JSON lines (CloudWatch-friendly) at the level `RUST_LOG` sets (default `info`).
+pub fn init_tracing() {
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_current_span(false)
+        .without_time() // Lambda stamps every line itself.
+        .init();
+}
+
+/// The SDK config, from the environment (region, credentials, endpoint overrides).
+pub async fn aws() -> aws_config::SdkConfig {
+    aws_config::load_from_env().await
+}
+
+/// The flow record store on `TABLE_NAME`.
+pub fn store(sdk: &aws_config::SdkConfig) -> Result<FlowStore, Error> {
+    Ok(FlowStore::new(
+        aws_sdk_dynamodb::Client::new(sdk),
+        required("TABLE_NAME")?,
+    ))
+}
+
+/// The EMR client.
+pub fn emr(sdk: &aws_config::SdkConfig) -> Emr {
+    Emr::new(aws_sdk_emr::Client::new(sdk))
+}
+
+/// The callback dispatcher, signing with `CALLBACK_SIGNING_SECRET`.
+pub fn dispatcher(sdk: &aws_config::SdkConfig) -> Result<Dispatcher, Error> {
+    Dispatcher::new(
+        aws_sdk_lambda::Client::new(sdk),
+        &required("CALLBACK_SIGNING_SECRET")?,
+    )
+}
+
+/// The callback policy from `CALLBACK_LAMBDA_ALLOW` and `CALLBACK_ALLOW_LOCAL`.
+pub fn callback_policy() -> Result<CallbackPolicy, Error> {
+    let allow_local = match std::env::var("CALLBACK_ALLOW_LOCAL").as_deref() {
+        Ok("true") => true,
+        Ok("false" | "") | Err(_) => false,
+        Ok(other) => {
+            return Err(Error::Internal(format!(
+                "CALLBACK_ALLOW_LOCAL must be true or false, not `{other}`"
+            )));
+        }
+    };
+    let lambda_allow = std::env::var("CALLBACK_LAMBDA_ALLOW")
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(str::to_owned)
+        .collect();
+    Ok(CallbackPolicy {
+        allow_local,
+        lambda_allow,
+    })
+}

@@ -1,0 +1,401 @@
+//! The operations behind the four functions. Each takes the request as JSON, checks it at the
+//! edge (every problem named with its path) and works through the adapters it is given.
+
+use chrono::Utc;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::callback::{CallbackDocument, CallbackPolicy, CallbackTarget, Dispatcher};
+use crate::definition::Catalog;
+use crate::emr::Emr;
+use crate::error::{Error, Problem};
+use crate::events::{self, ClusterChange, EmrEvent};
+use crate::model::{
+    ClusterId, DeliveryStatus, FailedStep, FailureCause, FlowId, FlowRecord, FlowStatus, decide_outcome,
+};
+use crate::store::{FlowStore, Listing};
+
+/// Parses a request, naming the path of the first problem (`params`, `callbacks[0].http`).
+fn parse_request<T: DeserializeOwned>(request: Value) -> Result<T, Error> {
+    serde_path_to_error::deserialize(request).map_err(|e| {
+        let path = e.path().to_string();
+        Error::Validation(vec![Problem::new(
+            if path == "." { String::new() } else { path },
+            e.inner().to_string(),
+        )])
+    })
+}
+
+/// submit's input: `{"flow", "params"?, "callbacks"?}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubmitRequest {
+    /// The flow definition's name.
+    pub flow: String,
+    #[serde(default)]
+    pub params: Value,
+    #[serde(default)]
+    pub callbacks: Vec<CallbackTarget>,
+}
+
+/// submit's answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SubmitResponse {
+    pub flow_id: FlowId,
+    pub cluster_id: ClusterId,
+    pub status: FlowStatus,
+}
+
+/// Validates and renders the request, writes the flow record (`PENDING`), launches the job flow
+/// and records its cluster (`STARTING`).
+///
+/// Errors: [`Error::Validation`] (every parameter and callback problem), [`Error::UnknownFlowDefinition`]
+/// and [`Error::Definition`] before anything is written; [`Error::Upstream`] when EMR refuses
+/// the job flow, after which the record is `FAILED` with EMR's message.
+pub async fn submit(
+    catalog: &Catalog,
+    policy: &CallbackPolicy,
+    store: &FlowStore,
+    emr: &Emr,
+    request: Value,
+) -> Result<SubmitResponse, Error> {
+    let request: SubmitRequest = parse_request(request)?;
+    let definition = catalog.get(&request.flow)?;
+    let flow_id = FlowId::generate();
+    let now = Utc::now();
+    let callback_problems = policy.check("callbacks", &request.callbacks);
+    let rendered = match definition.render(request.params, flow_id, now) {
+        Ok(rendered) if callback_problems.is_empty() => rendered,
+        Ok(_) => return Err(Error::Validation(callback_problems)),
+        Err(Error::Validation(mut problems)) => {
+            problems.extend(callback_problems);
+            return Err(Error::Validation(problems));
+        }
+        Err(e) => return Err(e),
+    };
+
+    let record = FlowRecord {
+        flow_id,
+        flow: definition.spec.name.clone(),
+        definition_version: definition.spec.version.clone(),
+        status: FlowStatus::Pending,
+        params: rendered.params,
+        callbacks: definition
+            .spec
+            .callbacks
+            .iter()
+            .chain(&request.callbacks)
+            .cloned()
+            .collect(),
+        artifacts: rendered.artifacts,
+        cluster_name: rendered.job_flow.name.clone(),
+        cluster_id: None,
+        cluster_state: None,
+        steps: Default::default(),
+        failure: None,
+        termination: None,
+        deliveries: Default::default(),
+        submitted_at: now,
+        updated_at: now,
+        ended_at: None,
+    };
+    store.create(&record).await?;
+    tracing::info!(%flow_id, flow = %record.flow, "flow recorded; launching its job flow");
+
+    let cluster_id = match emr.run_job_flow(&rendered.job_flow, flow_id, &record.flow).await {
+        Ok(id) => id,
+        Err(e) => {
+            tracing::error!(%flow_id, error = %e, "RunJobFlow failed");
+            store
+                .update(flow_id, |r| r.launch_failed(&e.to_string(), Utc::now()))
+                .await?;
+            return Err(e);
+        }
+    };
+    // The steps' ids come from EMR; without them the events still fill the steps in.
+    let steps = match emr.list_steps(&cluster_id).await {
+        Ok(steps) => steps.into_iter().map(|s| (s.id, s.name, s.state)).collect(),
+        Err(e) => {
+            tracing::warn!(%flow_id, %cluster_id, error = %e, "ListSteps failed; steps come from events");
+            Vec::new()
+        }
+    };
+    let (record, _) = store
+        .update(flow_id, |r| r.started(&cluster_id, &steps, Utc::now()))
+        .await?;
+    tracing::info!(%flow_id, %cluster_id, "job flow launched");
+    if record.termination.is_some() {
+        // Terminate was asked while the cluster id was unknown: carry it out now.
+        emr.terminate(&cluster_id).await?;
+    }
+    Ok(SubmitResponse {
+        flow_id,
+        cluster_id,
+        status: record.status,
+    })
+}
+
+/// What on-state-change did with an event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StateChangeOutcome {
+    /// The event is not about a flow's cluster, or not of a kind emr-flows follows.
+    Ignored { reason: String },
+    /// The event was applied to the flow (or changed nothing: a duplicate or a late event).
+    Applied {
+        flow_id: FlowId,
+        status: FlowStatus,
+        changed: bool,
+    },
+}
+
+/// Applies an EMR EventBridge event to its flow. When the flow reaches a terminal status, its
+/// callbacks are delivered, each attempt recorded on the flow record.
+///
+/// Errors: [`Error::Validation`] for a malformed event; [`Error::Upstream`] when DynamoDB or
+/// EMR fail (EventBridge then retries the invocation, and every write is idempotent).
+pub async fn on_state_change(
+    store: &FlowStore,
+    emr: &Emr,
+    dispatcher: &Dispatcher,
+    event: Value,
+) -> Result<StateChangeOutcome, Error> {
+    let Some(event) = events::parse(event)? else {
+        return Ok(StateChangeOutcome::Ignored {
+            reason: "not a cluster or step state change".into(),
+        });
+    };
+    let cluster_id = event.cluster_id().clone();
+    let Some(flow_id) = store.flow_for_cluster(&cluster_id).await? else {
+        tracing::info!(%cluster_id, "event for a cluster that is no flow's; ignored");
+        return Ok(StateChangeOutcome::Ignored {
+            reason: format!("cluster {cluster_id} is no flow's"),
+        });
+    };
+    let (record, changed) = match event {
+        EmrEvent::Step(step) => {
+            store
+                .update(flow_id, |r| {
+                    r.apply_step(&step.step_id, &step.name, &step.state, None, Utc::now())
+                })
+                .await?
+        }
+        EmrEvent::Cluster(change) => apply_cluster_change(store, emr, flow_id, &change).await?,
+    };
+    tracing::info!(%flow_id, %cluster_id, status = %record.status, changed, "event applied");
+    if changed && record.status.is_terminal() {
+        deliver_callbacks(store, dispatcher, &record).await?;
+    }
+    Ok(StateChangeOutcome::Applied {
+        flow_id,
+        status: record.status,
+        changed,
+    })
+}
+
+/// A cluster state that may end the flow is checked against EMR's own list of steps, since
+/// step events can arrive late or not at all.
+async fn apply_cluster_change(
+    store: &FlowStore,
+    emr: &Emr,
+    flow_id: FlowId,
+    change: &ClusterChange,
+) -> Result<(FlowRecord, bool), Error> {
+    if !matches!(
+        change.state.as_str(),
+        "WAITING" | "TERMINATED" | "TERMINATED_WITH_ERRORS"
+    ) {
+        return store
+            .update(flow_id, |r| r.apply_cluster_state(&change.state, Utc::now()))
+            .await;
+    }
+    let emr_steps = emr.list_steps(&change.cluster_id).await?;
+    let Some(read) = store.get(flow_id).await? else {
+        return Err(Error::FlowNotFound(flow_id.to_string()));
+    };
+    if read.record.status.is_terminal() {
+        return Ok((read.record, false));
+    }
+    // Look up why the first failed step failed, as the merged view sees it.
+    let mut preview = read.record;
+    for (i, s) in emr_steps.iter().enumerate() {
+        preview.apply_step(&s.id, &s.name, &s.state, Some(i as u32), Utc::now());
+    }
+    let details = match preview.first_failed_step() {
+        Some((step_id, _)) => match emr.step_failure_details(&change.cluster_id, step_id).await {
+            Ok(details) => details.map(|d| (step_id.clone(), d)),
+            Err(e) => {
+                tracing::warn!(%flow_id, %step_id, error = %e, "DescribeStep failed; cause recorded without details");
+                None
+            }
+        },
+        None => None,
+    };
+
+    store
+        .update(flow_id, |r| {
+            let now = Utc::now();
+            let mut changed = false;
+            for (i, s) in emr_steps.iter().enumerate() {
+                changed |= r.apply_step(&s.id, &s.name, &s.state, Some(i as u32), now);
+            }
+            let outcome = decide_outcome(
+                &change.state,
+                change.reason_code.as_deref(),
+                &r.steps,
+                r.termination.is_some(),
+            );
+            let Some(outcome) = outcome else {
+                return r.apply_cluster_state(&change.state, now) || changed;
+            };
+            let failure = (outcome != FlowStatus::Succeeded).then(|| FailureCause {
+                code: change.reason_code.clone(),
+                message: change.reason_message.clone(),
+                failed_step: r.first_failed_step().map(|(id, step)| FailedStep {
+                    id: id.clone(),
+                    name: step.name.clone(),
+                    state: step.state.clone(),
+                    failure_details: details
+                        .as_ref()
+                        .filter(|(d_id, _)| d_id == id)
+                        .map(|(_, d)| d.clone()),
+                }),
+            });
+            r.finish(outcome, &change.state, failure, now) || changed
+        })
+        .await
+}
+
+/// Delivers each pending callback of a flow that has ended, recording every attempt.
+async fn deliver_callbacks(
+    store: &FlowStore,
+    dispatcher: &Dispatcher,
+    record: &FlowRecord,
+) -> Result<(), Error> {
+    let document = CallbackDocument::for_record(record);
+    for (key, delivery) in record
+        .deliveries
+        .iter()
+        .filter(|(_, d)| d.status == DeliveryStatus::Pending)
+    {
+        let result = dispatcher.deliver(&delivery.target, &document).await;
+        match &result {
+            Ok(()) => {
+                tracing::info!(flow_id = %record.flow_id, target = ?delivery.target, "callback delivered")
+            }
+            Err(e) => {
+                tracing::error!(flow_id = %record.flow_id, target = ?delivery.target, error = %e, "callback delivery failed")
+            }
+        }
+        store
+            .update(record.flow_id, |r| {
+                r.record_delivery(key, result.clone(), Utc::now())
+            })
+            .await?;
+    }
+    Ok(())
+}
+
+/// terminate's input: `{"flow_id", "reason"?}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TerminateRequest {
+    pub flow_id: FlowId,
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// terminate's answer. The flow becomes `CANCELLED` when EMR reports the cluster terminated.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TerminateResponse {
+    pub flow_id: FlowId,
+    pub cluster_id: Option<ClusterId>,
+    pub status: FlowStatus,
+    /// When termination was first requested; `None` for a flow that had already ended.
+    pub termination_requested_at: Option<chrono::DateTime<Utc>>,
+}
+
+/// Records the termination request and asks EMR to terminate the flow's cluster (only ever the
+/// cluster recorded for the flow). Idempotent: asking again repeats the EMR call, which EMR
+/// ignores for a cluster already terminating. A flow that has ended is left as it is.
+///
+/// Errors: [`Error::Validation`], [`Error::FlowNotFound`], [`Error::Upstream`].
+pub async fn terminate(store: &FlowStore, emr: &Emr, request: Value) -> Result<TerminateResponse, Error> {
+    let request: TerminateRequest = parse_request(request)?;
+    let reason = request.reason;
+    let (record, _) = store
+        .update(request.flow_id, |r| {
+            r.request_termination(reason.clone(), Utc::now())
+        })
+        .await?;
+    // A PENDING flow has no cluster yet: submit terminates it as soon as EMR names it.
+    if let (false, Some(cluster_id)) = (record.status.is_terminal(), &record.cluster_id) {
+        emr.terminate(cluster_id).await?;
+        tracing::info!(flow_id = %record.flow_id, %cluster_id, "termination requested");
+    }
+    Ok(TerminateResponse {
+        flow_id: record.flow_id,
+        cluster_id: record.cluster_id,
+        status: record.status,
+        termination_requested_at: record.termination.map(|t| t.requested_at),
+    })
+}
+
+/// list's input: `{"flow_id"}` for one flow in full, `{"status": "active"}` for active flows,
+/// `{"flow": NAME}` for a definition's history; `limit` (1 to 100, default 25) and `next_token`
+/// page through the latter two, newest first.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListRequest {
+    #[serde(default)]
+    pub flow_id: Option<FlowId>,
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub flow: Option<String>,
+    #[serde(default)]
+    pub limit: Option<i32>,
+    #[serde(default)]
+    pub next_token: Option<FlowId>,
+}
+
+/// Answers a [`ListRequest`]: the flow record, or a page `{"flows": […], "next_token"?}`.
+///
+/// Errors: [`Error::Validation`] for a request that asks for none or several of these;
+/// [`Error::FlowNotFound`].
+pub async fn list(store: &FlowStore, request: Value) -> Result<Value, Error> {
+    let request: ListRequest = parse_request(request)?;
+    let limit = request.limit.unwrap_or(25);
+    if !(1..=100).contains(&limit) {
+        return Err(Error::invalid(
+            "limit",
+            format!("{limit} is not between 1 and 100"),
+        ));
+    }
+    let listing = match (&request.flow_id, request.status.as_deref(), &request.flow) {
+        (Some(flow_id), None, None) => {
+            let read = store.get(*flow_id).await?;
+            let record = read
+                .ok_or_else(|| Error::FlowNotFound(flow_id.to_string()))?
+                .record;
+            return serde_json::to_value(record).map_err(|e| Error::Internal(e.to_string()));
+        }
+        (None, Some("active"), None) => Listing::Active,
+        (None, Some(other), None) => {
+            return Err(Error::invalid(
+                "status",
+                format!("`{other}` is not supported; use `active`, or `flow` for a definition's history"),
+            ));
+        }
+        (None, None, Some(flow)) => Listing::Definition(flow.clone()),
+        _ => {
+            return Err(Error::invalid(
+                "",
+                "give exactly one of `flow_id`, `status: \"active\"` or `flow`",
+            ));
+        }
+    };
+    let page = store.list(&listing, limit, request.next_token).await?;
+    serde_json::to_value(page).map_err(|e| Error::Internal(e.to_string()))
+}
