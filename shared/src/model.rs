@@ -433,9 +433,17 @@ impl FlowRecord {
             return false;
         }
         self.cluster_id = Some(cluster_id.clone());
-        for (index, (id, name, state)) in steps.iter().enumerate() {
-            self.apply_step(id, name, state, Some(index as u32), now);
-        }
+        self.steps = (steps.iter().enumerate())
+            .map(|(index, (id, name, state))| {
+                let step = StepRecord {
+                    index: index as u32,
+                    name: name.clone(),
+                    state: state.clone(),
+                    updated_at: now,
+                };
+                (id.clone(), step)
+            })
+            .collect();
         self.advance(FlowStatus::Starting, now)
     }
 

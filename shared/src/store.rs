@@ -199,7 +199,7 @@ impl FlowStore {
                 .ok_or_else(|| Error::FlowNotFound(flow_id.to_string()))?;
             let mut record = read.record.clone();
             if !change(&mut record) {
-                return Ok((record, false));
+                return Ok((read.record, false));
             }
             if self.replace(&read, &record).await? {
                 return Ok((record, true));

@@ -1,1 +1,255 @@
+//! The test harness: the local AWS stand-ins (moto for DynamoDB and EMR, `cargo lambda watch`
+//! for the functions, a Standard Webhooks receiver for callbacks) and the flow table, created
+//! from the definition in `template.yaml` so the two cannot drift.
+//!
+//! Tools come from the project's `.venv` (`make venv`). A stand-in that cannot start is a test
+//! failure with a message saying why, never a skip.
 
+use std::io::BufRead;
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType,
+};
+use serde_json::Value;
+
+/// The workspace root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// A program in the project's virtualenv; panics with the fix when it is missing.
+pub fn venv_bin(name: &str) -> PathBuf {
+    let path = root().join(".venv/bin").join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: run `make venv` first",
+        path.display()
+    );
+    path
+}
+
+/// A TCP port free on 127.0.0.1 right now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Waits until something listens on `port`, or panics naming `what`.
+pub fn wait_for_port(port: u16, what: &str, timeout: Duration) {
+    let start = Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            start.elapsed() < timeout,
+            "{what} did not listen on port {port} within {timeout:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A background process that ends with the test process: it runs in its own process group
+/// under a shell that kills the group when our end of its stdin closes, even if the test
+/// process dies without dropping this.
+pub struct Service {
+    child: Child,
+}
+
+impl Service {
+    /// Starts `program args…` with extra environment `env`, output to `log`.
+    pub fn start(program: &Path, args: &[&str], env: &[(&str, String)], log: &Path) -> Self {
+        let log = std::fs::File::create(log).unwrap();
+        let child = Command::new("bash")
+            .arg("-c")
+            .arg(r#"set -m; "$@" & pid=$!; read -r _; kill -TERM -- -$pid 2>/dev/null; wait"#)
+            .arg("service")
+            .arg(program)
+            .args(args)
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+            .stdin(Stdio::piped())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", program.display()));
+        Self { child }
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        drop(self.child.stdin.take());
+        let _ = self.child.wait();
+    }
+}
+
+/// A moto server serving DynamoDB and EMR on a free port.
+pub struct Moto {
+    pub endpoint: String,
+    _service: Service,
+}
+
+impl Moto {
+    pub fn start() -> Self {
+        let port = free_port();
+        let log = std::env::temp_dir().join(format!("emr-flows-moto-{port}.log"));
+        let service = Service::start(&venv_bin("moto_server"), &["-p", &port.to_string()], &[], &log);
+        wait_for_port(port, "moto_server", Duration::from_secs(60));
+        Self {
+            endpoint: format!("http://127.0.0.1:{port}"),
+            _service: service,
+        }
+    }
+
+    /// An SDK config for the stand-in: its endpoint, a fixed region, dummy credentials.
+    pub async fn sdk(&self) -> aws_config::SdkConfig {
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .endpoint_url(&self.endpoint)
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+                "testing", "testing", None, None, "moto",
+            ))
+            .load()
+            .await
+    }
+}
+
+/// `Resources.FlowsTable.Properties` of `template.yaml`.
+pub fn table_properties() -> Value {
+    let text = std::fs::read_to_string(root().join("template.yaml")).unwrap();
+    let template: Value = serde_saphyr::from_str(&text).expect("template.yaml parses");
+    template["Resources"]["FlowsTable"]["Properties"].clone()
+}
+
+fn key_schema(keys: &Value) -> Vec<KeySchemaElement> {
+    (keys.as_array().unwrap().iter())
+        .map(|k| {
+            KeySchemaElement::builder()
+                .attribute_name(k["AttributeName"].as_str().unwrap())
+                .key_type(KeyType::from(k["KeyType"].as_str().unwrap()))
+                .build()
+                .unwrap()
+        })
+        .collect()
+}
+
+/// Creates the flow table `name` exactly as `template.yaml` defines it.
+pub async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str) {
+    let p = table_properties();
+    let attributes = (p["AttributeDefinitions"].as_array().unwrap().iter())
+        .map(|a| {
+            AttributeDefinition::builder()
+                .attribute_name(a["AttributeName"].as_str().unwrap())
+                .attribute_type(ScalarAttributeType::from(a["AttributeType"].as_str().unwrap()))
+                .build()
+                .unwrap()
+        })
+        .collect();
+    let indexes = (p["GlobalSecondaryIndexes"].as_array().unwrap().iter())
+        .map(|i| {
+            let projection = Projection::builder()
+                .projection_type(ProjectionType::from(
+                    i["Projection"]["ProjectionType"].as_str().unwrap(),
+                ))
+                .build();
+            GlobalSecondaryIndex::builder()
+                .index_name(i["IndexName"].as_str().unwrap())
+                .set_key_schema(Some(key_schema(&i["KeySchema"])))
+                .projection(projection)
+                .build()
+                .unwrap()
+        })
+        .collect();
+    client
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::from(p["BillingMode"].as_str().unwrap()))
+        .set_attribute_definitions(Some(attributes))
+        .set_key_schema(Some(key_schema(&p["KeySchema"])))
+        .set_global_secondary_indexes(Some(indexes))
+        .send()
+        .await
+        .unwrap_or_else(|e| {
+            panic!(
+                "create table {name}: {}",
+                aws_sdk_dynamodb::error::DisplayErrorContext(e)
+            )
+        });
+}
+
+/// A table name no other test uses.
+pub fn unique_table(prefix: &str) -> String {
+    format!("{prefix}-{}", ulid::Ulid::generate().to_string().to_lowercase())
+}
+
+/// An EventBridge event from `events/`, with the example cluster and step ids replaced.
+pub fn event(path: &str, cluster_id: &str, step_id: &str) -> Value {
+    let text = std::fs::read_to_string(root().join("events").join(path)).unwrap();
+    let text = text
+        .replace(EXAMPLE_CLUSTER_ID, cluster_id)
+        .replace(EXAMPLE_STEP_ID, step_id);
+    serde_json::from_str(&text).unwrap()
+}
+
+/// The cluster id the sample events in `events/lifecycle-*` carry.
+pub const EXAMPLE_CLUSTER_ID: &str = "j-2AXXXXXXGAPLF";
+/// The step id the sample events in `events/lifecycle-*` carry.
+pub const EXAMPLE_STEP_ID: &str = "s-1XXXXXXXXSTEP";
+
+/// The Standard Webhooks receiver of `dev/callback_receiver.py`: it verifies each callback with
+/// the `standardwebhooks` package and appends what it accepted to a JSON-lines file.
+pub struct Receiver {
+    pub url: String,
+    out: PathBuf,
+    _service: Service,
+}
+
+impl Receiver {
+    pub fn start(secret: &str) -> Self {
+        let port = free_port();
+        let out = std::env::temp_dir().join(format!("emr-flows-callbacks-{port}.jsonl"));
+        let _ = std::fs::remove_file(&out);
+        let log = std::env::temp_dir().join(format!("emr-flows-receiver-{port}.log"));
+        let script = root().join("dev/callback_receiver.py");
+        let service = Service::start(
+            &venv_bin("python"),
+            &[
+                script.to_str().unwrap(),
+                "--port",
+                &port.to_string(),
+                "--out",
+                out.to_str().unwrap(),
+            ],
+            &[("CALLBACK_SIGNING_SECRET", secret.to_owned())],
+            &log,
+        );
+        wait_for_port(port, "the callback receiver", Duration::from_secs(30));
+        Self {
+            url: format!("http://127.0.0.1:{port}/callbacks"),
+            out,
+            _service: service,
+        }
+    }
+
+    /// Every callback received so far: `{"webhook_id", "verified", "body"}` objects.
+    pub fn received(&self) -> Vec<Value> {
+        let Ok(file) = std::fs::File::open(&self.out) else {
+            return vec![];
+        };
+        std::io::BufReader::new(file)
+            .lines()
+            .map(|l| serde_json::from_str(&l.unwrap()).unwrap())
+            .collect()
+    }
+}
+
+/// A signing secret for tests: `whsec_` + base64 of 32 bytes.
+pub const TEST_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw2rOPbKzpCTg=";

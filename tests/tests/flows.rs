@@ -1,0 +1,405 @@
+//! The operations against the local stand-ins: moto's DynamoDB (on a table of each test's own,
+//! created from `template.yaml`) and moto's EMR.
+
+use std::sync::OnceLock;
+
+use e2e::{Moto, Receiver, TEST_SECRET, create_table, event, unique_table};
+use serde_json::{Value, json};
+use shared::callback::{CallbackPolicy, Dispatcher};
+use shared::definition::Catalog;
+use shared::emr::{Emr, FLOW_ID_TAG};
+use shared::error::Error;
+use shared::model::{DeliveryStatus, FlowId, FlowRecord, FlowStatus, StepState};
+use shared::ops::{self, StateChangeOutcome};
+use shared::store::FlowStore;
+
+static MOTO: OnceLock<Moto> = OnceLock::new();
+
+struct World {
+    catalog: Catalog,
+    policy: CallbackPolicy,
+    store: FlowStore,
+    emr: Emr,
+    emr_client: aws_sdk_emr::Client,
+    dynamodb: aws_sdk_dynamodb::Client,
+    dispatcher: Dispatcher,
+}
+
+async fn world() -> World {
+    let moto = MOTO.get_or_init(Moto::start);
+    let sdk = moto.sdk().await;
+    let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
+    let table = unique_table("flows");
+    create_table(&dynamodb, &table).await;
+    let emr_client = aws_sdk_emr::Client::new(&sdk);
+    World {
+        catalog: Catalog::embedded().unwrap(),
+        policy: CallbackPolicy {
+            allow_local: true,
+            lambda_allow: vec![],
+        },
+        store: FlowStore::new(dynamodb.clone(), table),
+        emr: Emr::new(emr_client.clone()),
+        emr_client,
+        dynamodb,
+        dispatcher: Dispatcher::new(aws_sdk_lambda::Client::new(&sdk), TEST_SECRET).unwrap(),
+    }
+}
+
+impl World {
+    async fn submit(&self, request: Value) -> Result<ops::SubmitResponse, Error> {
+        ops::submit(&self.catalog, &self.policy, &self.store, &self.emr, request).await
+    }
+
+    async fn send(&self, path: &str, record: &FlowRecord) -> StateChangeOutcome {
+        let (step_id, _) = record.ordered_steps()[0];
+        let event = event(
+            path,
+            record.cluster_id.as_ref().unwrap().as_str(),
+            step_id.as_str(),
+        );
+        ops::on_state_change(&self.store, &self.emr, &self.dispatcher, event)
+            .await
+            .unwrap()
+    }
+
+    async fn record(&self, flow_id: FlowId) -> FlowRecord {
+        self.store.get(flow_id).await.unwrap().unwrap().record
+    }
+
+    async fn item_count(&self) -> i32 {
+        let scan = self
+            .dynamodb
+            .scan()
+            .table_name(self.store.table())
+            .send()
+            .await
+            .unwrap();
+        scan.count()
+    }
+
+    async fn active(&self) -> Vec<String> {
+        let page = ops::list(&self.store, json!({"status": "active"})).await.unwrap();
+        page["flows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["flow_id"].as_str().unwrap().to_owned())
+            .collect()
+    }
+}
+
+#[tokio::test]
+async fn submit_records_the_flow_and_launches_a_tagged_cluster() {
+    let w = world().await;
+    let submitted = w
+        .submit(json!({"flow": "spark-pi", "params": {"partitions": 50}}))
+        .await
+        .unwrap();
+    assert_eq!(submitted.status, FlowStatus::Starting);
+
+    let record = w.record(submitted.flow_id).await;
+    assert_eq!(record.status, FlowStatus::Starting);
+    assert_eq!(record.cluster_id.as_ref(), Some(&submitted.cluster_id));
+    assert_eq!(record.params, json!({"partitions": 50}));
+    let steps = record.ordered_steps();
+    assert_eq!(steps.len(), 1);
+    assert_eq!(steps[0].1.name, "SparkPi");
+
+    let cluster = w
+        .emr_client
+        .describe_cluster()
+        .cluster_id(submitted.cluster_id.as_str())
+        .send()
+        .await
+        .unwrap();
+    let cluster = cluster.cluster().unwrap();
+    assert_eq!(
+        cluster.name(),
+        Some(format!("spark-pi {}", submitted.flow_id).as_str())
+    );
+    let tag = cluster
+        .tags()
+        .iter()
+        .find(|t| t.key() == Some(FLOW_ID_TAG))
+        .expect("flow id tag");
+    assert_eq!(tag.value(), Some(submitted.flow_id.to_string().as_str()));
+    let listed = w
+        .emr_client
+        .list_steps()
+        .cluster_id(submitted.cluster_id.as_str())
+        .send()
+        .await
+        .unwrap();
+    let args = listed.steps()[0].config().unwrap().args();
+    assert_eq!(args.last().map(String::as_str), Some("50"));
+
+    assert_eq!(w.active().await, [submitted.flow_id.to_string()]);
+}
+
+#[tokio::test]
+async fn bad_input_is_refused_with_every_problem_and_writes_nothing() {
+    let w = world().await;
+    let err = w
+        .submit(json!({
+            "flow": "spark-pi",
+            "params": {"partitions": 0, "colour": "red"},
+            "callbacks": [{"http": {"url": "http://hooks.example.com/x"}}]
+        }))
+        .await
+        .unwrap_err();
+    let Error::Validation(problems) = &err else {
+        panic!("{err}")
+    };
+    let paths: Vec<_> = problems.iter().map(|p| p.path.as_str()).collect();
+    assert!(paths.contains(&"params.partitions"), "{err}");
+    assert!(paths.contains(&"callbacks[0].http.url"), "{err}");
+    assert!(err.to_string().contains("colour"), "{err}");
+
+    let err = w.submit(json!({"flow": "no-such-flow"})).await.unwrap_err();
+    assert_eq!(err.code(), "UnknownFlowDefinition");
+    let err = w
+        .submit(json!({"flow": "pages-es-index-updater", "params": {}}))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("domain_id"), "{err}");
+    let err = w
+        .submit(json!({"flow": "spark-pi", "parms": {}}))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("unknown field `parms`"), "{err}");
+
+    assert_eq!(w.item_count().await, 0, "no partial record");
+}
+
+#[tokio::test]
+async fn a_successful_lifecycle_ends_succeeded_and_calls_back_once() {
+    let w = world().await;
+    let receiver = Receiver::start(TEST_SECRET);
+    let submitted = w
+        .submit(json!({"flow": "spark-pi", "callbacks": [{"http": {"url": receiver.url}}]}))
+        .await
+        .unwrap();
+    let record = w.record(submitted.flow_id).await;
+
+    w.send("lifecycle-success/01-cluster-STARTING.json", &record)
+        .await;
+    w.send("lifecycle-success/02-cluster-RUNNING.json", &record).await;
+    assert_eq!(w.record(submitted.flow_id).await.status, FlowStatus::Running);
+    w.send("lifecycle-success/03-step-RUNNING.json", &record).await;
+    w.send("lifecycle-success/04-step-COMPLETED.json", &record).await;
+    let outcome = w
+        .send("lifecycle-success/05-cluster-TERMINATED.json", &record)
+        .await;
+    assert_eq!(
+        outcome,
+        StateChangeOutcome::Applied {
+            flow_id: submitted.flow_id,
+            status: FlowStatus::Succeeded,
+            changed: true
+        }
+    );
+
+    let done = w.record(submitted.flow_id).await;
+    assert_eq!(done.status, FlowStatus::Succeeded);
+    assert_eq!(done.failure, None);
+    assert!(
+        done.ordered_steps()
+            .iter()
+            .all(|(_, s)| s.state == StepState::Completed)
+    );
+    assert_eq!(done.deliveries["0"].status, DeliveryStatus::Delivered);
+    assert_eq!(done.deliveries["0"].attempts, 1);
+
+    // A duplicate terminal event and a late RUNNING event change nothing and call nobody.
+    let again = w
+        .send("lifecycle-success/05-cluster-TERMINATED.json", &record)
+        .await;
+    assert!(matches!(
+        again,
+        StateChangeOutcome::Applied { changed: false, .. }
+    ));
+    w.send("lifecycle-success/02-cluster-RUNNING.json", &record).await;
+    assert_eq!(w.record(submitted.flow_id).await, done);
+
+    let received = receiver.received();
+    assert_eq!(received.len(), 1, "{received:?}");
+    assert_eq!(received[0]["verified"], true);
+    assert_eq!(
+        received[0]["webhook_id"],
+        format!("flow_{}_succeeded", submitted.flow_id)
+    );
+    assert_eq!(received[0]["body"]["status"], "SUCCEEDED");
+    assert_eq!(received[0]["body"]["steps"][0]["state"], "COMPLETED");
+    assert!(w.active().await.is_empty());
+}
+
+#[tokio::test]
+async fn a_failed_step_fails_the_flow_with_its_cause() {
+    let w = world().await;
+    let submitted = w
+        .submit(json!({"flow": "pages-es-index-updater", "params": {"domain_id": 7}}))
+        .await
+        .unwrap();
+    let record = w.record(submitted.flow_id).await;
+    assert!(record.artifacts["index_documents"].ends_with(&format!("/7/{}/", submitted.flow_id)));
+
+    // Out of order: the cluster's end arrives before the step's failure.
+    w.send("lifecycle-failure/02-cluster-RUNNING.json", &record).await;
+    w.send("lifecycle-failure/04-step-FAILED.json", &record).await;
+    w.send("lifecycle-failure/03-step-RUNNING.json", &record).await;
+    w.send(
+        "lifecycle-failure/05-cluster-TERMINATED_WITH_ERRORS.json",
+        &record,
+    )
+    .await;
+
+    let done = w.record(submitted.flow_id).await;
+    assert_eq!(done.status, FlowStatus::Failed);
+    let failure = done.failure.expect("a failure cause");
+    assert_eq!(failure.code.as_deref(), Some("STEP_FAILURE"));
+    assert_eq!(failure.message.as_deref(), Some("Shut down as step failed"));
+    let step = failure.failed_step.expect("the failed step");
+    assert_eq!(step.name, "index domain 7");
+    assert_eq!(step.state, StepState::Failed);
+}
+
+#[tokio::test]
+async fn terminate_stops_the_flows_cluster_and_the_flow_ends_cancelled() {
+    let w = world().await;
+    let submitted = w.submit(json!({"flow": "spark-pi"})).await.unwrap();
+    let answer = ops::terminate(
+        &w.store,
+        &w.emr,
+        json!({"flow_id": submitted.flow_id, "reason": "not needed"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(answer.cluster_id.as_ref(), Some(&submitted.cluster_id));
+    assert!(answer.termination_requested_at.is_some());
+    let cluster = w
+        .emr_client
+        .describe_cluster()
+        .cluster_id(submitted.cluster_id.as_str())
+        .send()
+        .await
+        .unwrap();
+    let state = cluster
+        .cluster()
+        .unwrap()
+        .status()
+        .unwrap()
+        .state()
+        .unwrap()
+        .as_str()
+        .to_owned();
+    assert!(state.starts_with("TERMINAT"), "cluster is {state}");
+
+    // Asking again is harmless.
+    ops::terminate(&w.store, &w.emr, json!({"flow_id": submitted.flow_id}))
+        .await
+        .unwrap();
+
+    let record = w.record(submitted.flow_id).await;
+    assert_eq!(
+        record.termination.as_ref().unwrap().reason.as_deref(),
+        Some("not needed")
+    );
+    let mut terminated = event(
+        "real/events/cluster-TERMINATED-USER_REQUEST.json",
+        "j-123456789ABCD",
+        "s-0",
+    );
+    terminated["detail"]["clusterId"] = submitted.cluster_id.to_string().into();
+    ops::on_state_change(&w.store, &w.emr, &w.dispatcher, terminated)
+        .await
+        .unwrap();
+    assert_eq!(w.record(submitted.flow_id).await.status, FlowStatus::Cancelled);
+
+    let err = ops::terminate(&w.store, &w.emr, json!({"flow_id": FlowId::generate()}))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "FlowNotFound");
+    let err = ops::terminate(&w.store, &w.emr, json!({"flow_id": "j-123"}))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("flow_id"), "{err}");
+}
+
+#[tokio::test]
+async fn events_for_other_clusters_are_ignored() {
+    let w = world().await;
+    let event = event("real/events/cluster-STARTING.json", "j-123456789ABCD", "s-0");
+    let outcome = ops::on_state_change(&w.store, &w.emr, &w.dispatcher, event)
+        .await
+        .unwrap();
+    assert!(
+        matches!(outcome, StateChangeOutcome::Ignored { .. }),
+        "{outcome:?}"
+    );
+    assert_eq!(w.item_count().await, 0);
+}
+
+#[tokio::test]
+async fn a_failed_delivery_is_recorded_with_its_error() {
+    let w = world().await;
+    let closed = format!("http://127.0.0.1:{}/nobody-listens", e2e::free_port());
+    let submitted = w
+        .submit(json!({"flow": "spark-pi", "callbacks": [{"http": {"url": closed}}]}))
+        .await
+        .unwrap();
+    let record = w.record(submitted.flow_id).await;
+    w.send("lifecycle-success/04-step-COMPLETED.json", &record).await;
+    w.send("lifecycle-success/05-cluster-TERMINATED.json", &record)
+        .await;
+    let done = w.record(submitted.flow_id).await;
+    assert_eq!(done.status, FlowStatus::Succeeded);
+    let delivery = &done.deliveries["0"];
+    assert_eq!(
+        delivery.status,
+        DeliveryStatus::Pending,
+        "retried later, not dropped"
+    );
+    assert_eq!(delivery.attempts, 1);
+    assert!(delivery.last_error.is_some());
+}
+
+#[tokio::test]
+async fn list_answers_one_flow_in_full_and_a_definitions_history() {
+    let w = world().await;
+    let first = w.submit(json!({"flow": "spark-pi"})).await.unwrap();
+    let second = w.submit(json!({"flow": "spark-pi"})).await.unwrap();
+    w.submit(json!({"flow": "pages-es-index-updater", "params": {"domain_id": 3}}))
+        .await
+        .unwrap();
+
+    let full = ops::list(&w.store, json!({"flow_id": first.flow_id}))
+        .await
+        .unwrap();
+    assert_eq!(full["cluster_id"], first.cluster_id.to_string());
+    assert_eq!(full["params"]["partitions"], 10);
+
+    let page = ops::list(&w.store, json!({"flow": "spark-pi", "limit": 1}))
+        .await
+        .unwrap();
+    assert_eq!(
+        page["flows"][0]["flow_id"],
+        second.flow_id.to_string(),
+        "newest first"
+    );
+    let token = page["next_token"].clone();
+    let next = ops::list(
+        &w.store,
+        json!({"flow": "spark-pi", "limit": 1, "next_token": token}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(next["flows"][0]["flow_id"], first.flow_id.to_string());
+
+    let err = ops::list(&w.store, json!({"flow_id": FlowId::generate()}))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "FlowNotFound");
+    let err = ops::list(&w.store, json!({})).await.unwrap_err();
+    assert_eq!(err.code(), "ValidationError");
+}
