@@ -65,7 +65,8 @@ pub struct Service {
 }
 
 impl Service {
-    /// Starts `program args…` with extra environment `env`, output to `log`.
+    /// Starts `program args…` in the workspace root with extra environment `env`, output to
+    /// `log`.
     pub fn start(program: &Path, args: &[&str], env: &[(&str, String)], log: &Path) -> Self {
         let log = std::fs::File::create(log).unwrap();
         let child = Command::new("bash")
@@ -74,6 +75,7 @@ impl Service {
             .arg("service")
             .arg(program)
             .args(args)
+            .current_dir(root())
             .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .stdin(Stdio::piped())
             .stdout(log.try_clone().unwrap())

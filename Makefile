@@ -1,0 +1,21 @@
+# The two commands a newcomer needs: `make demo` and `make test`. Both install what they need
+# (a project-local .venv with moto, the AWS CLI, cargo-lambda, SAM CLI and a Standard Webhooks
+# verifier) on first use.
+
+VENV := .venv
+PYTHON ?= python3
+
+.PHONY: demo test venv
+
+demo: venv
+	bash dev/demo.sh
+
+test: venv
+	bash dev/test.sh
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: dev/requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r dev/requirements.txt
+	touch $@

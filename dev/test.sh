@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Every check CI runs: formatting, lints, the SAM template, and all tests (unit, adapter tests on
+# moto, end to end through `cargo lambda watch`). Tests start the stand-ins they need themselves.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PWD/.venv/bin:$PATH" SAM_CLI_TELEMETRY=0
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+step "cargo clippy (warnings denied)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+step "sam validate --lint"
+sam validate --lint --region us-east-1
+step "cargo test"
+cargo test --workspace --locked

@@ -1,0 +1,232 @@
+//! End to end through the real binaries: moto for DynamoDB and EMR, `cargo lambda watch` serving
+//! the four functions, the AWS SDK's Lambda client invoking them as a caller would, and the
+//! independent Standard Webhooks receiver verifying each callback.
+
+use std::time::Duration;
+
+use aws_sdk_lambda::primitives::Blob;
+use e2e::{Moto, Receiver, Service, TEST_SECRET, create_table, event, free_port, unique_table, venv_bin};
+use serde_json::{Value, json};
+
+struct Functions {
+    lambda: aws_sdk_lambda::Client,
+    _watch: Service,
+}
+
+impl Functions {
+    /// Starts `cargo lambda watch` with the functions configured for `moto` and `table`.
+    async fn start(moto: &Moto, table: &str) -> Self {
+        let port = free_port();
+        let env_file = std::env::temp_dir().join(format!("emr-flows-e2e-{port}.env"));
+        std::fs::write(
+            &env_file,
+            format!(
+                "TABLE_NAME={table}\nAWS_ENDPOINT_URL={}\nAWS_REGION=us-east-1\nAWS_ACCESS_KEY_ID=testing\n\
+                 AWS_SECRET_ACCESS_KEY=testing\nCALLBACK_SIGNING_SECRET=\"{TEST_SECRET}\"\nCALLBACK_ALLOW_LOCAL=true\n",
+                moto.endpoint
+            ),
+        )
+        .unwrap();
+        let log = std::env::temp_dir().join(format!("emr-flows-watch-{port}.log"));
+        let watch = Service::start(
+            &venv_bin("cargo-lambda"),
+            &[
+                "lambda",
+                "watch",
+                "--invoke-address",
+                "127.0.0.1",
+                "--invoke-port",
+                &port.to_string(),
+                "--ignore-changes",
+                "--env-file",
+                env_file.to_str().unwrap(),
+            ],
+            &[],
+            &log,
+        );
+        e2e::wait_for_port(port, "cargo lambda watch", Duration::from_secs(120));
+        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .endpoint_url(format!("http://127.0.0.1:{port}"))
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_lambda::config::Credentials::new(
+                "testing", "testing", None, None, "e2e",
+            ))
+            .load()
+            .await;
+        Self {
+            lambda: aws_sdk_lambda::Client::new(&sdk),
+            _watch: watch,
+        }
+    }
+
+    /// Invokes `function` with `payload`: `Ok(answer)`, or `Err(error document)` for a function
+    /// error (`{"errorType", "errorMessage"}`).
+    async fn invoke(&self, function: &str, payload: &Value) -> Result<Value, Value> {
+        let result = self
+            .lambda
+            .invoke()
+            .function_name(function)
+            .payload(Blob::new(serde_json::to_vec(payload).unwrap()))
+            .send()
+            .await;
+        match result {
+            Ok(output) if output.function_error().is_none() => {
+                Ok(serde_json::from_slice(output.payload().unwrap().as_ref()).unwrap())
+            }
+            Ok(output) => Err(serde_json::from_slice(output.payload().unwrap().as_ref()).unwrap()),
+            // cargo lambda watch answers a function error with HTTP 500 and the error document.
+            Err(e) => {
+                let raw = e
+                    .raw_response()
+                    .map(|r| r.body().bytes().unwrap_or_default().to_vec());
+                let raw = raw.unwrap_or_else(|| {
+                    panic!(
+                        "invoke {function}: {}",
+                        aws_sdk_lambda::error::DisplayErrorContext(&e)
+                    )
+                });
+                Err(serde_json::from_slice(&raw)
+                    .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&raw))))
+            }
+        }
+    }
+
+    /// Sends each event of `events/<lifecycle>/` in order, with the flow's real ids.
+    async fn drive(&self, lifecycle: &str, cluster_id: &str, step_id: &str) {
+        let mut files: Vec<_> = std::fs::read_dir(e2e::root().join("events").join(lifecycle))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        files.sort();
+        for file in files {
+            let event = event(&format!("{lifecycle}/{file}"), cluster_id, step_id);
+            let answer = self
+                .invoke("on-state-change", &event)
+                .await
+                .unwrap_or_else(|e| panic!("{file}: {e}"));
+            assert!(answer.get("applied").is_some(), "{file}: {answer}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn both_scenarios_end_to_end_through_the_real_functions() {
+    let moto = Moto::start();
+    let sdk = moto.sdk().await;
+    let table = unique_table("e2e");
+    create_table(&aws_sdk_dynamodb::Client::new(&sdk), &table).await;
+    let receiver = Receiver::start(TEST_SECRET);
+    let functions = Functions::start(&moto, &table).await;
+    let callbacks = json!([{"http": {"url": receiver.url}}]);
+
+    // Success: spark-pi runs its one step and the cluster terminates after it.
+    let submitted = functions
+        .invoke(
+            "submit",
+            &json!({"flow": "spark-pi", "params": {"partitions": 20}, "callbacks": callbacks}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(submitted["status"], "STARTING");
+    let flow_id = submitted["flow_id"].as_str().unwrap().to_owned();
+    let cluster_id = submitted["cluster_id"].as_str().unwrap().to_owned();
+    let active = functions
+        .invoke("list", &json!({"status": "active"}))
+        .await
+        .unwrap();
+    assert_eq!(active["flows"][0]["flow_id"], flow_id.as_str());
+    let record = functions
+        .invoke("list", &json!({"flow_id": flow_id}))
+        .await
+        .unwrap();
+    let step_id = record["steps"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .next()
+        .unwrap()
+        .clone();
+
+    functions.drive("lifecycle-success", &cluster_id, &step_id).await;
+    let record = functions
+        .invoke("list", &json!({"flow_id": flow_id}))
+        .await
+        .unwrap();
+    assert_eq!(record["status"], "SUCCEEDED");
+    assert_eq!(record["steps"][&step_id]["state"], "COMPLETED");
+    assert_eq!(record["deliveries"]["0"]["status"], "DELIVERED");
+
+    // Failure: the index step fails and the cluster terminates with errors.
+    let submitted = functions
+        .invoke(
+            "submit",
+            &json!({"flow": "pages-es-index-updater", "params": {"domain_id": 7}, "callbacks": callbacks}),
+        )
+        .await
+        .unwrap();
+    let failed_flow = submitted["flow_id"].as_str().unwrap().to_owned();
+    let record = functions
+        .invoke("list", &json!({"flow_id": failed_flow}))
+        .await
+        .unwrap();
+    let step_id = record["steps"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .next()
+        .unwrap()
+        .clone();
+    functions
+        .drive(
+            "lifecycle-failure",
+            submitted["cluster_id"].as_str().unwrap(),
+            &step_id,
+        )
+        .await;
+    let record = functions
+        .invoke("list", &json!({"flow_id": failed_flow}))
+        .await
+        .unwrap();
+    assert_eq!(record["status"], "FAILED");
+    assert_eq!(record["failure"]["code"], "STEP_FAILURE");
+    assert_eq!(record["failure"]["failed_step"]["id"], step_id.as_str());
+    assert_eq!(record["failure"]["failed_step"]["name"], "index domain 7");
+
+    // Each outcome was called back once, and verified by the independent receiver.
+    let received = receiver.received();
+    let seen: Vec<_> = received
+        .iter()
+        .map(|r| (r["verified"].clone(), r["body"]["status"].clone()))
+        .collect();
+    assert_eq!(
+        seen,
+        [(json!(true), json!("SUCCEEDED")), (json!(true), json!("FAILED"))]
+    );
+    assert_eq!(
+        received[1]["body"]["failure"]["failed_step"]["name"],
+        "index domain 7"
+    );
+    assert_eq!(received[0]["webhook_id"], format!("flow_{flow_id}_succeeded"));
+
+    // Bad input is a function error that names the problem.
+    let error = functions
+        .invoke(
+            "submit",
+            &json!({"flow": "spark-pi", "params": {"partitions": "many"}}),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(error["errorType"], "ValidationError");
+    assert!(
+        error["errorMessage"]
+            .as_str()
+            .unwrap()
+            .contains("params.partitions"),
+        "{error}"
+    );
+    let error = functions
+        .invoke("terminate", &json!({"flow_id": "01JDQ3V4X8M6Z0B1C2D3E4F5G6"}))
+        .await
+        .unwrap_err();
+    assert_eq!(error["errorType"], "FlowNotFound");
+}
