@@ -58,8 +58,8 @@ pub fn wait_for_port(port: u16, what: &str, timeout: Duration) {
 }
 
 /// A background process that ends with the test process: it runs in its own process group
-/// under a shell that kills the group when our end of its stdin closes, even if the test
-/// process dies without dropping this.
+/// under a shell that kills the group when our end of its stdin closes (so also when the test
+/// process dies without dropping this) or when the shell itself is told to stop.
 pub struct Service {
     child: Child,
 }
@@ -71,7 +71,10 @@ impl Service {
         let log = std::fs::File::create(log).unwrap();
         let child = Command::new("bash")
             .arg("-c")
-            .arg(r#"set -m; "$@" & pid=$!; read -r _; kill -TERM -- -$pid 2>/dev/null; wait"#)
+            .arg(concat!(
+                r#"set -m; "$@" & pid=$!; stop() { kill -TERM -- -$pid 2>/dev/null; }; "#,
+                r#"trap 'stop; exit' TERM INT HUP; read -r _; stop; wait"#
+            ))
             .arg("service")
             .arg(program)
             .args(args)
