@@ -752,6 +752,117 @@ mod tests {
         );
     }
 
+    fn record(callbacks: usize) -> FlowRecord {
+        let now = Utc::now();
+        FlowRecord {
+            flow_id: FlowId::generate(),
+            flow: "spark-pi".into(),
+            definition_version: "1".into(),
+            status: FlowStatus::Pending,
+            params: serde_json::json!({}),
+            callbacks: (0..callbacks)
+                .map(|i| CallbackTarget::Lambda(format!("f{i}")))
+                .collect(),
+            artifacts: BTreeMap::new(),
+            cluster_name: "c".into(),
+            cluster_id: None,
+            cluster_state: None,
+            steps: BTreeMap::new(),
+            failure: None,
+            termination: None,
+            deliveries: BTreeMap::new(),
+            submitted_at: now,
+            updated_at: now,
+            ended_at: None,
+        }
+    }
+
+    fn step_id(s: &str) -> StepId {
+        StepId::parse(s).unwrap()
+    }
+
+    #[test]
+    fn a_started_flow_records_its_cluster_and_steps_once() {
+        let mut r = record(0);
+        let cluster = ClusterId::parse("j-ABC").unwrap();
+        let steps = [(step_id("s-1"), "one".to_owned(), StepState::Pending)];
+        assert!(r.started(&cluster, &steps, Utc::now()));
+        assert_eq!(r.status, FlowStatus::Starting);
+        assert_eq!(r.steps[&step_id("s-1")].name, "one");
+        assert!(
+            !r.started(&cluster, &steps, Utc::now()),
+            "only a PENDING flow starts"
+        );
+    }
+
+    #[test]
+    fn step_events_only_move_steps_forward_and_a_running_step_means_a_running_flow() {
+        let mut r = record(0);
+        r.status = FlowStatus::Starting;
+        let now = Utc::now();
+        assert!(r.apply_step(&step_id("s-1"), "one", &StepState::Completed, None, now));
+        assert!(
+            !r.apply_step(&step_id("s-1"), "one", &StepState::Running, None, now),
+            "late event"
+        );
+        assert_eq!(r.steps[&step_id("s-1")].state, StepState::Completed);
+        assert!(r.apply_step(&step_id("s-2"), "two", &StepState::Running, None, now));
+        assert_eq!(r.steps[&step_id("s-2")].index, 1);
+        assert_eq!(r.status, FlowStatus::Running);
+    }
+
+    #[test]
+    fn finishing_queues_one_delivery_per_callback_and_is_final() {
+        let mut r = record(2);
+        r.status = FlowStatus::Running;
+        let now = Utc::now();
+        assert!(r.finish(FlowStatus::Succeeded, "TERMINATED", None, now));
+        assert_eq!(r.deliveries.len(), 2);
+        assert!(
+            r.deliveries
+                .values()
+                .all(|d| d.status == DeliveryStatus::Pending && d.outcome == FlowStatus::Succeeded)
+        );
+        assert!(
+            !r.finish(FlowStatus::Failed, "TERMINATED_WITH_ERRORS", None, now),
+            "terminal is final"
+        );
+        assert!(!r.apply_cluster_state("RUNNING", now));
+        assert!(!r.apply_step(&step_id("s-9"), "late", &StepState::Failed, None, now));
+        assert!(!r.request_termination(None, now));
+        assert_eq!(r.status, FlowStatus::Succeeded);
+    }
+
+    #[test]
+    fn deliveries_record_attempts_until_delivered_or_given_up() {
+        let mut r = record(2);
+        r.status = FlowStatus::Running;
+        let now = Utc::now();
+        r.finish(FlowStatus::Failed, "TERMINATED_WITH_ERRORS", None, now);
+        assert!(r.record_delivery("0", Ok(()), now));
+        assert!(
+            !r.record_delivery("0", Ok(()), now),
+            "a delivered callback is not delivered again"
+        );
+        for _ in 0..MAX_DELIVERY_ATTEMPTS {
+            assert!(r.record_delivery("1", Err("HTTP 503".into()), now));
+        }
+        let given_up = &r.deliveries["1"];
+        assert_eq!(given_up.status, DeliveryStatus::Failed);
+        assert_eq!(given_up.attempts, MAX_DELIVERY_ATTEMPTS);
+        assert_eq!(given_up.last_error.as_deref(), Some("HTTP 503"));
+        assert!(!r.record_delivery("1", Ok(()), now));
+    }
+
+    #[test]
+    fn a_refused_launch_fails_the_flow_with_emrs_message() {
+        let mut r = record(1);
+        assert!(r.launch_failed("ValidationException: bad instance type", Utc::now()));
+        assert_eq!(r.status, FlowStatus::Failed);
+        assert_eq!(r.failure.as_ref().unwrap().code.as_deref(), Some(LAUNCH_FAILED));
+        assert!(r.deliveries.is_empty());
+    }
+
     #[test]
     fn active_cluster_states_keep_the_flow_active() {
         let s = steps(&["RUNNING"]);

@@ -1,0 +1,71 @@
+//! The SAM template and the code agree: the table's keys and indexes are the ones the store
+//! queries, and the functions are the workspace's binaries.
+
+use e2e::{root, table_properties};
+use serde_json::Value;
+use shared::store::{ACTIVE_ATTRIBUTE, ACTIVE_INDEX, CLUSTER_INDEX, DEFINITION_INDEX};
+
+fn keys(schema: &Value) -> Vec<(String, String)> {
+    (schema.as_array().unwrap().iter())
+        .map(|k| {
+            (
+                k["AttributeName"].as_str().unwrap().to_owned(),
+                k["KeyType"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn pair(name: &str, kind: &str) -> (String, String) {
+    (name.to_owned(), kind.to_owned())
+}
+
+#[test]
+fn the_table_has_the_keys_and_indexes_the_store_uses() {
+    let table = table_properties();
+    assert_eq!(keys(&table["KeySchema"]), [pair("flow_id", "HASH")]);
+    let index = |name: &str| {
+        (table["GlobalSecondaryIndexes"].as_array().unwrap().iter())
+            .find(|i| i["IndexName"] == name)
+            .unwrap_or_else(|| panic!("template.yaml has no index {name}"))
+            .clone()
+    };
+    assert_eq!(
+        keys(&index(CLUSTER_INDEX)["KeySchema"]),
+        [pair("cluster_id", "HASH")]
+    );
+    assert_eq!(
+        keys(&index(ACTIVE_INDEX)["KeySchema"]),
+        [pair(ACTIVE_ATTRIBUTE, "HASH"), pair("flow_id", "RANGE")]
+    );
+    assert_eq!(
+        keys(&index(DEFINITION_INDEX)["KeySchema"]),
+        [pair("flow", "HASH"), pair("flow_id", "RANGE")]
+    );
+    // Listing returns summaries straight from the index, so it must project every attribute.
+    assert_eq!(index(ACTIVE_INDEX)["Projection"]["ProjectionType"], "ALL");
+    assert_eq!(index(DEFINITION_INDEX)["Projection"]["ProjectionType"], "ALL");
+}
+
+#[test]
+fn every_function_builds_a_workspace_binary() {
+    let text = std::fs::read_to_string(root().join("template.yaml")).unwrap();
+    let template: Value = serde_saphyr::from_str(&text).unwrap();
+    let mut binaries: Vec<_> = (template["Resources"].as_object().unwrap().values())
+        .filter(|r| r["Type"] == "AWS::Serverless::Function")
+        .map(|r| {
+            assert_eq!(r["Metadata"]["BuildMethod"], "rust-cargolambda");
+            r["Metadata"]["BuildProperties"]["Binary"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    binaries.sort();
+    let mut folders: Vec<_> = std::fs::read_dir(root().join("functions"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    folders.sort();
+    assert_eq!(binaries, folders);
+}
