@@ -464,7 +464,7 @@ impl FlowRecord {
 
     /// Records a step's state, if it is further along than the one recorded. `index` is the
     /// step's position when known (from ListSteps); a step first seen in an event goes last.
-    /// A running step means a running cluster.
+    /// A step that runs or completed means the cluster runs.
     pub fn apply_step(
         &mut self,
         id: &StepId,
@@ -495,7 +495,7 @@ impl FlowRecord {
                 true
             }
         };
-        if *state == StepState::Running {
+        if matches!(state, StepState::Running | StepState::Completed) {
             changed |= self.advance(FlowStatus::Running, now);
         }
         if changed {
