@@ -39,6 +39,13 @@ pub async fn aws() -> aws_config::SdkConfig {
     aws_config::load_from_env().await
 }
 
+/// The region the SDK resolved (`AWS_REGION` in Lambda). Errors when there is none.
+pub fn region(sdk: &aws_config::SdkConfig) -> Result<String, Error> {
+    sdk.region()
+        .map(ToString::to_string)
+        .ok_or_else(|| Error::Internal("no AWS region: set AWS_REGION".into()))
+}
+
 /// The flow record store on `TABLE_NAME`.
 pub fn store(sdk: &aws_config::SdkConfig) -> Result<FlowStore, Error> {
     Ok(FlowStore::new(

@@ -4,8 +4,9 @@
 //! A definition file has the keys `name` (equal to the file name without `.yaml`), `version`,
 //! `description`, `parameters` (a JSON Schema for the submitted `params`), `examples` (parameter
 //! sets the tests render), `job_flow` (the RunJobFlow request in EMR's API shape, see
-//! [`crate::job_flow`]), `steps` (more `StepConfig`s, appended to `job_flow.Steps`), `callbacks`
-//! (default targets) and `artifacts` (named URI templates). Unknown keys are errors.
+//! [`crate::job_flow`]), `steps` (more steps, appended to `job_flow.Steps`), `overridable`
+//! (paths callers may override), `callbacks` (default targets) and `artifacts` (named URI
+//! templates). Unknown keys are errors.
 
 use std::collections::BTreeMap;
 
@@ -20,7 +21,16 @@ mod embedded {
 }
 
 /// Template variables every definition may use; parameters may not take these names.
-pub const BUILTINS: [&str; 4] = ["flow_id", "flow_name", "submitted_at", "submitted_date"];
+pub const BUILTINS: [&str; 8] = [
+    "flow_id",
+    "flow_name",
+    "submitted_at",
+    "submitted_date",
+    "submitted_year",
+    "submitted_month",
+    "submitted_day",
+    "aws_region",
+];
 
 /// A flow definition as written in `shared/flows/NAME.yaml`.
 #[derive(Debug, Clone, Deserialize)]
@@ -38,9 +48,14 @@ pub struct FlowDefinition {
     pub examples: Vec<Value>,
     /// The templated RunJobFlow request, in EMR's API shape.
     pub job_flow: Value,
-    /// Templated `StepConfig`s appended to `job_flow.Steps`.
+    /// Templated steps appended to `job_flow.Steps`: `StepConfig`s or short forms (see
+    /// [`crate::steps`]).
     #[serde(default)]
     pub steps: Vec<Value>,
+    /// Paths in `job_flow` a caller may override (`Instances.InstanceGroups.*.InstanceCount`;
+    /// `*` matches any member or list index; a path allows everything under it).
+    #[serde(default)]
+    pub overridable: Vec<String>,
     /// Targets told of every flow of this definition, before the caller's own.
     #[serde(default)]
     pub callbacks: Vec<CallbackTarget>,

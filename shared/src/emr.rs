@@ -1,18 +1,19 @@
-//! The EMR adapter: RunJobFlow, ListSteps, DescribeStep and TerminateJobFlows, and the
-//! conversion of [`crate::job_flow`]'s API-shape request to the SDK's builders.
+//! The EMR adapter: RunJobFlow, ListSteps, DescribeStep and TerminateJobFlows.
+//!
+//! RunJobFlow sends the rendered request exactly as checked (see [`crate::job_flow`]): EMR's
+//! JSON protocol takes the API-shape document as the request body, so the SDK's operation is
+//! sent with its body replaced by that document (an interceptor, before signing). The SDK still
+//! resolves the endpoint, signs, retries and parses the answer; nothing of the request is lost in
+//! a translation to builder calls, and a member EMR adds tomorrow works once the schema has it.
 
-use aws_sdk_emr::error::DisplayErrorContext;
-use aws_sdk_emr::types as sdk;
+use aws_sdk_emr::config::interceptors::BeforeTransmitInterceptorContextMut;
+use aws_sdk_emr::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_sdk_emr::error::{BoxError, DisplayErrorContext};
+use aws_smithy_types::body::SdkBody;
 
 use crate::error::Error;
-use crate::job_flow::{self as api, JobFlow};
-use crate::model::{ClusterId, FlowId, StepFailureDetails, StepId, StepState};
-
-/// The cluster tag that names the flow a cluster belongs to, so an orphan (RunJobFlow succeeded
-/// but its answer was lost) can be found.
-pub const FLOW_ID_TAG: &str = "emr-flows:flow-id";
-/// The cluster tag that names the flow definition.
-pub const FLOW_TAG: &str = "emr-flows:flow";
+use crate::job_flow::JobFlow;
+use crate::model::{ClusterId, StepFailureDetails, StepId, StepState};
 
 /// A step as EMR lists it.
 #[derive(Debug, Clone, PartialEq)]
@@ -44,20 +45,15 @@ impl Emr {
         Self { client }
     }
 
-    /// Launches `job_flow`, tagged with the flow id and definition name.
+    /// Launches `request` (from [`crate::render::Rendered::request`]) exactly as it is.
     ///
     /// Errors: [`Error::Upstream`] when EMR refuses the request (the message is EMR's).
-    pub async fn run_job_flow(
-        &self,
-        job_flow: &JobFlow,
-        flow_id: FlowId,
-        flow: &str,
-    ) -> Result<ClusterId, Error> {
-        let mut tags: Vec<_> = job_flow.tags.iter().map(|t| tag(&t.key, &t.value)).collect();
-        tags.push(tag(FLOW_ID_TAG, &flow_id.to_string()));
-        tags.push(tag(FLOW_TAG, flow));
-        let output = run_job_flow_request(&self.client, job_flow)
-            .set_tags(Some(tags))
+    pub async fn run_job_flow(&self, request: &JobFlow) -> Result<ClusterId, Error> {
+        let output = self
+            .client
+            .run_job_flow()
+            .customize()
+            .interceptor(ExactBody(request.to_body()))
             .send()
             .await
             .map_err(upstream("RunJobFlow"))?;
@@ -129,109 +125,26 @@ impl Emr {
     }
 }
 
-fn tag(key: &str, value: &str) -> sdk::Tag {
-    sdk::Tag::builder().key(key).value(value).build()
-}
+/// Replaces the serialized request body with the checked API-shape document.
+#[derive(Debug)]
+struct ExactBody(Vec<u8>);
 
-/// The SDK request for `job_flow`, tags aside (the caller adds them).
-fn run_job_flow_request(
-    client: &aws_sdk_emr::Client,
-    j: &JobFlow,
-) -> aws_sdk_emr::operation::run_job_flow::builders::RunJobFlowFluentBuilder {
-    client
-        .run_job_flow()
-        .name(&j.name)
-        .set_log_uri(j.log_uri.clone())
-        .set_release_label(j.release_label.clone())
-        .set_applications(Some(j.applications.iter().map(application).collect()))
-        .set_configurations(Some(j.configurations.iter().map(configuration).collect()))
-        .instances(instances(&j.instances))
-        .set_bootstrap_actions(Some(j.bootstrap_actions.iter().map(bootstrap_action).collect()))
-        .set_steps(Some(j.steps.iter().map(step).collect()))
-        .set_service_role(j.service_role.clone())
-        .set_job_flow_role(j.job_flow_role.clone())
-        .set_security_configuration(j.security_configuration.clone())
-        .set_visible_to_all_users(j.visible_to_all_users)
-        .set_step_concurrency_level(j.step_concurrency_level)
-        .set_ebs_root_volume_size(j.ebs_root_volume_size)
-        .set_auto_termination_policy(j.auto_termination_policy.as_ref().map(|p| {
-            sdk::AutoTerminationPolicy::builder()
-                .idle_timeout(p.idle_timeout)
-                .build()
-        }))
-}
+impl Intercept for ExactBody {
+    fn name(&self) -> &'static str {
+        "ExactRunJobFlowBody"
+    }
 
-fn application(a: &api::Application) -> sdk::Application {
-    sdk::Application::builder()
-        .name(&a.name)
-        .set_version(a.version.clone())
-        .set_args((!a.args.is_empty()).then(|| a.args.clone()))
-        .build()
-}
-
-fn configuration(c: &api::Configuration) -> sdk::Configuration {
-    sdk::Configuration::builder()
-        .classification(&c.classification)
-        .set_properties((!c.properties.is_empty()).then(|| c.properties.clone().into_iter().collect()))
-        .set_configurations(
-            (!c.configurations.is_empty()).then(|| c.configurations.iter().map(configuration).collect()),
-        )
-        .build()
-}
-
-fn instances(i: &api::Instances) -> sdk::JobFlowInstancesConfig {
-    sdk::JobFlowInstancesConfig::builder()
-        .set_instance_groups(Some(i.instance_groups.iter().map(instance_group).collect()))
-        .set_ec2_key_name(i.ec2_key_name.clone())
-        .set_ec2_subnet_id(i.ec2_subnet_id.clone())
-        .set_emr_managed_master_security_group(i.emr_managed_master_security_group.clone())
-        .set_emr_managed_slave_security_group(i.emr_managed_slave_security_group.clone())
-        .set_service_access_security_group(i.service_access_security_group.clone())
-        .set_keep_job_flow_alive_when_no_steps(i.keep_job_flow_alive_when_no_steps)
-        .set_termination_protected(i.termination_protected)
-        .build()
-}
-
-fn instance_group(g: &api::InstanceGroup) -> sdk::InstanceGroupConfig {
-    sdk::InstanceGroupConfig::builder()
-        .set_name(g.name.clone())
-        .set_market(g.market.as_deref().map(sdk::MarketType::from))
-        .instance_role(sdk::InstanceRoleType::from(g.instance_role.as_str()))
-        .set_bid_price(g.bid_price.clone())
-        .instance_type(&g.instance_type)
-        .instance_count(g.instance_count)
-        .build()
-}
-
-fn bootstrap_action(b: &api::BootstrapAction) -> sdk::BootstrapActionConfig {
-    sdk::BootstrapActionConfig::builder()
-        .name(&b.name)
-        .script_bootstrap_action(
-            sdk::ScriptBootstrapActionConfig::builder()
-                .path(&b.script_bootstrap_action.path)
-                .set_args(Some(b.script_bootstrap_action.args.clone()))
-                .build(),
-        )
-        .build()
-}
-
-fn step(s: &api::StepConfig) -> sdk::StepConfig {
-    let jar = &s.hadoop_jar_step;
-    sdk::StepConfig::builder()
-        .name(&s.name)
-        .set_action_on_failure(s.action_on_failure.as_deref().map(sdk::ActionOnFailure::from))
-        .hadoop_jar_step(
-            sdk::HadoopJarStepConfig::builder()
-                .jar(&jar.jar)
-                .set_main_class(jar.main_class.clone())
-                .set_args(Some(jar.args.clone()))
-                .set_properties(Some(
-                    jar.properties
-                        .iter()
-                        .map(|p| sdk::KeyValue::builder().key(&p.key).value(&p.value).build())
-                        .collect(),
-                ))
-                .build(),
-        )
-        .build()
+    fn modify_before_signing(
+        &self,
+        context: &mut BeforeTransmitInterceptorContextMut<'_>,
+        _: &RuntimeComponents,
+        _: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let request = context.request_mut();
+        request
+            .headers_mut()
+            .insert("content-length", self.0.len().to_string());
+        *request.body_mut() = SdkBody::from(self.0.clone());
+        Ok(())
+    }
 }

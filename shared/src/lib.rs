@@ -4,9 +4,10 @@
 //! # Layout
 //! - [`model`]: ids, flow and step states, the flow record and how an outcome is decided.
 //!   Pure: no AWS types, no I/O.
-//! - [`job_flow`]: the RunJobFlow request in EMR's API shape, as definitions write it.
+//! - [`job_flow`]: the RunJobFlow request in EMR's API shape, checked against EMR's model.
 //! - [`definition`]: flow definitions and the catalog embedded from `shared/flows/`.
-//! - [`render`]: definition + parameters → the exact request, artifacts and recorded params.
+//! - [`steps`]: step short forms (`spark`, `hive`, …) and the arguments EMR would mangle.
+//! - [`render`]: definition + parameters + overrides → the exact request, artifacts and params.
 //! - [`callback`]: callback targets, their policy, the document, signing and delivery.
 //! - [`events`]: EMR's EventBridge events, parsed.
 //! - [`store`]: the DynamoDB flow record store (conditional writes only).
@@ -24,4 +25,5 @@ pub mod job_flow;
 pub mod model;
 pub mod ops;
 pub mod render;
+pub mod steps;
 pub mod store;

@@ -359,6 +359,9 @@ pub struct FlowRecord {
     /// The flow definition's name.
     pub flow: String,
     pub definition_version: String,
+    /// `sha256:…` of the RunJobFlow request as sent (see [`crate::render::Rendered`]).
+    #[serde(default)]
+    pub request_digest: String,
     pub status: FlowStatus,
     /// The parameters after defaults were applied.
     pub params: Value,
@@ -758,6 +761,7 @@ mod tests {
             flow_id: FlowId::generate(),
             flow: "spark-pi".into(),
             definition_version: "1".into(),
+            request_digest: String::new(),
             status: FlowStatus::Pending,
             params: serde_json::json!({}),
             callbacks: (0..callbacks)

@@ -1,6 +1,8 @@
 //! The operations behind the four functions. Each takes the request as JSON, checks it at the
 //! edge (every problem named with its path) and works through the adapters it is given.
 
+use std::collections::BTreeMap;
+
 use chrono::Utc;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -14,6 +16,7 @@ use crate::events::{self, ClusterChange, EmrEvent};
 use crate::model::{
     ClusterId, DeliveryStatus, FailedStep, FailureCause, FlowId, FlowRecord, FlowStatus, decide_outcome,
 };
+use crate::render::Context;
 use crate::store::{FlowStore, Listing};
 
 /// Parses a request, naming the path of the first problem (`params`, `callbacks[0].http`).
@@ -27,7 +30,7 @@ fn parse_request<T: DeserializeOwned>(request: Value) -> Result<T, Error> {
     })
 }
 
-/// submit's input: `{"flow", "params"?, "callbacks"?}`.
+/// submit's input: `{"flow", "params"?, "callbacks"?, "overrides"?, "dry_run"?}`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SubmitRequest {
@@ -37,9 +40,15 @@ pub struct SubmitRequest {
     pub params: Value,
     #[serde(default)]
     pub callbacks: Vec<CallbackTarget>,
+    /// Deep-merged into the definition's `job_flow` where it allows (`overridable`).
+    #[serde(default)]
+    pub overrides: Value,
+    /// Answer the rendered request without launching anything or writing a record.
+    #[serde(default)]
+    pub dry_run: bool,
 }
 
-/// submit's answer.
+/// submit's answer for a launched flow.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SubmitResponse {
     pub flow_id: FlowId,
@@ -47,25 +56,63 @@ pub struct SubmitResponse {
     pub status: FlowStatus,
 }
 
+/// submit's answer for a dry run: what would be sent to EMR and recorded.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DryRunResponse {
+    pub dry_run: bool,
+    pub flow: String,
+    pub definition_version: String,
+    /// The id the request was rendered with; no flow has it.
+    pub flow_id: FlowId,
+    pub params: Value,
+    /// The RunJobFlow request in EMR's API shape, exactly as RunJobFlow would receive it.
+    pub request: Value,
+    pub request_digest: String,
+    pub artifacts: BTreeMap<String, String>,
+}
+
+/// What submit answers.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum SubmitAnswer {
+    Launched(SubmitResponse),
+    DryRun(DryRunResponse),
+}
+
+/// What submit works with.
+#[derive(Debug)]
+pub struct Submitter {
+    pub catalog: Catalog,
+    pub policy: CallbackPolicy,
+    pub store: FlowStore,
+    pub emr: Emr,
+    /// The region clusters are launched in.
+    pub region: String,
+}
+
+/// The largest flow record submit writes (bytes of JSON): DynamoDB's item limit is 400 KB, and
+/// the record grows with steps and deliveries after it is written.
+pub const MAX_RECORD_BYTES: usize = 300 * 1024;
+
 /// Validates and renders the request, writes the flow record (`PENDING`), launches the job flow
-/// and records its cluster (`STARTING`).
+/// and records its cluster (`STARTING`). With `dry_run`, answers the rendered request instead.
 ///
-/// Errors: [`Error::Validation`] (every parameter and callback problem), [`Error::UnknownFlowDefinition`]
-/// and [`Error::Definition`] before anything is written; [`Error::Upstream`] when EMR refuses
-/// the job flow, after which the record is `FAILED` with EMR's message.
-pub async fn submit(
-    catalog: &Catalog,
-    policy: &CallbackPolicy,
-    store: &FlowStore,
-    emr: &Emr,
-    request: Value,
-) -> Result<SubmitResponse, Error> {
+/// Errors: [`Error::Validation`] (every parameter, override, callback and request problem),
+/// [`Error::UnknownFlowDefinition`] and [`Error::Definition`] before anything is written;
+/// [`Error::Upstream`] when EMR refuses the job flow, after which the record is `FAILED` with
+/// EMR's message.
+pub async fn submit(s: &Submitter, request: Value) -> Result<SubmitAnswer, Error> {
     let request: SubmitRequest = parse_request(request)?;
-    let definition = catalog.get(&request.flow)?;
+    let definition = s.catalog.get(&request.flow)?;
     let flow_id = FlowId::generate();
     let now = Utc::now();
-    let callback_problems = policy.check("callbacks", &request.callbacks);
-    let rendered = match definition.render(request.params, flow_id, now) {
+    let context = Context {
+        flow_id,
+        submitted_at: now,
+        region: s.region.clone(),
+    };
+    let callback_problems = s.policy.check("callbacks", &request.callbacks);
+    let rendered = match definition.render(request.params, &request.overrides, &context) {
         Ok(rendered) if callback_problems.is_empty() => rendered,
         Ok(_) => return Err(Error::Validation(callback_problems)),
         Err(Error::Validation(mut problems)) => {
@@ -74,11 +121,24 @@ pub async fn submit(
         }
         Err(e) => return Err(e),
     };
+    if request.dry_run {
+        return Ok(SubmitAnswer::DryRun(DryRunResponse {
+            dry_run: true,
+            flow: definition.spec.name.clone(),
+            definition_version: definition.spec.version.clone(),
+            flow_id,
+            params: rendered.params,
+            request: Value::Object(rendered.request.as_json().clone()),
+            request_digest: rendered.request_digest,
+            artifacts: rendered.artifacts,
+        }));
+    }
 
     let record = FlowRecord {
         flow_id,
         flow: definition.spec.name.clone(),
         definition_version: definition.spec.version.clone(),
+        request_digest: rendered.request_digest.clone(),
         status: FlowStatus::Pending,
         params: rendered.params,
         callbacks: definition
@@ -89,7 +149,7 @@ pub async fn submit(
             .cloned()
             .collect(),
         artifacts: rendered.artifacts,
-        cluster_name: rendered.job_flow.name.clone(),
+        cluster_name: rendered.request.name().to_owned(),
         cluster_id: None,
         cluster_state: None,
         steps: Default::default(),
@@ -100,10 +160,20 @@ pub async fn submit(
         updated_at: now,
         ended_at: None,
     };
+    let size = serde_json::to_vec(&record)
+        .map_err(|e| Error::Internal(e.to_string()))?
+        .len();
+    if size > MAX_RECORD_BYTES {
+        return Err(Error::invalid(
+            "params",
+            format!("the flow record would be {size} bytes; at most {MAX_RECORD_BYTES} fit a DynamoDB item"),
+        ));
+    }
+    let (store, emr) = (&s.store, &s.emr);
     store.create(&record).await?;
-    tracing::info!(%flow_id, flow = %record.flow, "flow recorded; launching its job flow");
+    tracing::info!(%flow_id, flow = %record.flow, digest = %record.request_digest, "flow recorded; launching its job flow");
 
-    let cluster_id = match emr.run_job_flow(&rendered.job_flow, flow_id, &record.flow).await {
+    let cluster_id = match emr.run_job_flow(&rendered.request).await {
         Ok(id) => id,
         Err(e) => {
             tracing::error!(%flow_id, error = %e, "RunJobFlow failed");
@@ -129,11 +199,11 @@ pub async fn submit(
         // Terminate was asked while the cluster id was unknown: carry it out now.
         emr.terminate(&cluster_id).await?;
     }
-    Ok(SubmitResponse {
+    Ok(SubmitAnswer::Launched(SubmitResponse {
         flow_id,
         cluster_id,
         status: record.status,
-    })
+    }))
 }
 
 /// What on-state-change did with an event.
@@ -343,8 +413,9 @@ pub async fn terminate(store: &FlowStore, emr: &Emr, request: Value) -> Result<T
 }
 
 /// list's input: `{"flow_id"}` for one flow in full, `{"status": "active"}` for active flows,
-/// `{"flow": NAME}` for a definition's history; `limit` (1 to 100, default 25) and `next_token`
-/// page through the latter two, newest first.
+/// `{"flow": NAME}` for a definition's history, `{"definitions": true}` for the catalog;
+/// `limit` (1 to 100, default 25) and `next_token` page through active flows and history,
+/// newest first.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListRequest {
@@ -358,14 +429,33 @@ pub struct ListRequest {
     pub limit: Option<i32>,
     #[serde(default)]
     pub next_token: Option<FlowId>,
+    #[serde(default)]
+    pub definitions: bool,
 }
 
-/// Answers a [`ListRequest`]: the flow record, or a page `{"flows": […], "next_token"?}`.
+/// Answers a [`ListRequest`]: the flow record, a page `{"flows": […], "next_token"?}`, or
+/// `{"definitions": [{"name", "version", "description", "parameters"}…]}`.
 ///
 /// Errors: [`Error::Validation`] for a request that asks for none or several of these;
 /// [`Error::FlowNotFound`].
-pub async fn list(store: &FlowStore, request: Value) -> Result<Value, Error> {
+pub async fn list(catalog: &Catalog, store: &FlowStore, request: Value) -> Result<Value, Error> {
     let request: ListRequest = parse_request(request)?;
+    if request.definitions {
+        if request.flow_id.is_some() || request.status.is_some() || request.flow.is_some() {
+            return Err(Error::invalid(
+                "definitions",
+                "cannot be combined with `flow_id`, `status` or `flow`",
+            ));
+        }
+        let definitions: Vec<Value> = catalog
+            .iter()
+            .map(|d| {
+                serde_json::json!({"name": d.spec.name, "version": d.spec.version,
+                    "description": d.spec.description, "parameters": d.spec.parameters})
+            })
+            .collect();
+        return Ok(serde_json::json!({ "definitions": definitions }));
+    }
     let limit = request.limit.unwrap_or(25);
     if !(1..=100).contains(&limit) {
         return Err(Error::invalid(

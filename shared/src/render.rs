@@ -1,95 +1,191 @@
-//! Rendering: a definition plus submitted parameters becomes the exact RunJobFlow request, the
-//! artifacts and the parameters as recorded. Pure: no clock, no I/O; the caller passes the flow
-//! id and submission time.
+//! Rendering: a definition plus submitted parameters (and overrides) becomes the exact RunJobFlow
+//! request, the artifacts and the parameters as recorded. Pure: no clock, no I/O; the caller
+//! passes the flow id, submission time and region in a [`Context`].
 //!
-//! Parameters are validated with JSON Schema (defaults applied first); every violation is
-//! reported with its path. String values are MiniJinja templates (`{{ partitions }}`) rendered
-//! with undefined variables as errors.
+//! Order: parameters get the schema's defaults and are validated (every violation reported with
+//! its path); every string of `job_flow`, `steps` and `artifacts` is rendered as a MiniJinja
+//! template (`{{ partitions }}`; an undefined variable is an error); short-form steps become
+//! `StepConfig`s and are appended to `job_flow.Steps`; `overrides` are deep-merged where the
+//! definition allows; the result is checked against EMR's RunJobFlow model and limits.
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use minijinja::{Environment, UndefinedBehavior};
 use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
 
 use crate::definition::Definition;
 use crate::error::{Error, Problem};
-use crate::job_flow::JobFlow;
+use crate::job_flow::{FLOW_ID_TAG, FLOW_TAG, JobFlow};
 use crate::model::FlowId;
+use crate::steps::to_step_config;
+
+/// What rendering needs besides the definition and the caller's input.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Context {
+    pub flow_id: FlowId,
+    pub submitted_at: DateTime<Utc>,
+    /// The AWS region the cluster runs in (`script` steps use its `script-runner.jar`).
+    pub region: String,
+}
 
 /// What a flow launches and records.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rendered {
     /// The submitted parameters with the schema's defaults applied.
     pub params: Value,
-    /// The RunJobFlow request, `steps` appended to `job_flow.Steps`.
+    /// The RunJobFlow request as the definition, parameters and overrides make it.
     pub job_flow: JobFlow,
+    /// What EMR receives: `job_flow` plus the `emr-flows:flow-id` and `emr-flows:flow` tags.
+    pub request: JobFlow,
+    /// `sha256:` and the hex SHA-256 of `request` as JSON (keys sorted).
+    pub request_digest: String,
     pub artifacts: BTreeMap<String, String>,
 }
 
 impl Definition {
-    /// Validates `params` (an object, or `null` for none) and renders the definition.
+    /// Validates `params` (an object, or `null` for none), renders the definition and merges
+    /// `overrides` (an object, or `null`).
     ///
-    /// Errors: [`Error::Validation`] listing every parameter problem under `params…`;
-    /// [`Error::Definition`] when a template or the rendered request is broken (undefined
-    /// variable, unknown key, wrong type), with its path in the definition.
-    pub fn render(
-        &self,
-        params: Value,
-        flow_id: FlowId,
-        submitted_at: DateTime<Utc>,
-    ) -> Result<Rendered, Error> {
+    /// Errors: [`Error::Validation`] listing every problem of the parameters (`params…`), the
+    /// overrides (`overrides…`) and the rendered request (`job_flow…`, `steps[i]…`: unknown
+    /// keys, wrong types, EMR's limits, mangled arguments); [`Error::Definition`] when a
+    /// template is broken (undefined variable, syntax), with its path in the definition.
+    pub fn render(&self, params: Value, overrides: &Value, context: &Context) -> Result<Rendered, Error> {
         let params = self.validate_params(params)?;
-        let broken = |problems| Error::Definition {
-            name: self.spec.name.clone(),
-            problems,
-        };
+        let templates = Templates::new(self.variables(&params, context));
 
-        let mut context = params.as_object().cloned().unwrap_or_default();
-        context.insert("flow_id".into(), flow_id.to_string().into());
-        context.insert("flow_name".into(), self.spec.name.clone().into());
-        context.insert(
-            "submitted_at".into(),
-            submitted_at.format("%Y-%m-%dT%H:%M:%SZ").to_string().into(),
-        );
-        context.insert(
-            "submitted_date".into(),
-            submitted_at.format("%Y-%m-%d").to_string().into(),
-        );
-        let templates = Templates::new(Value::Object(context));
-
-        let mut problems = Vec::new();
-        let mut job_flow = templates.render_value("job_flow", &self.spec.job_flow, &mut problems);
+        let mut broken = Vec::new();
+        let job_flow = templates.render_value("job_flow", &self.spec.job_flow, &mut broken);
         let steps: Vec<Value> = (self.spec.steps.iter().enumerate())
-            .map(|(i, step)| templates.render_value(&format!("steps[{i}]"), step, &mut problems))
+            .map(|(i, step)| templates.render_value(&format!("steps[{i}]"), step, &mut broken))
             .collect();
         let artifacts: BTreeMap<String, String> = (self.spec.artifacts.iter())
             .map(|(name, uri)| {
-                let path = format!("artifacts.{name}");
-                (name.clone(), templates.render_str(&path, uri, &mut problems))
+                (
+                    name.clone(),
+                    templates.render_str(&format!("artifacts.{name}"), uri, &mut broken),
+                )
             })
             .collect();
-        if !problems.is_empty() {
-            return Err(broken(problems));
+        if !broken.is_empty() {
+            return Err(Error::Definition {
+                name: self.spec.name.clone(),
+                problems: broken,
+            });
         }
 
-        if let Some(object) = job_flow.as_object_mut() {
-            let all_steps = object.entry("Steps").or_insert_with(|| Value::Array(vec![]));
-            if let Some(list) = all_steps.as_array_mut() {
-                list.extend(steps);
-            }
+        let mut problems = Vec::new();
+        let mut job_flow = self.assemble_steps(job_flow, steps, &context.region, &mut problems);
+        problems.extend(self.merge_overrides(&mut job_flow, overrides));
+        if !problems.is_empty() {
+            return Err(Error::Validation(problems));
         }
-        let job_flow: JobFlow = serde_path_to_error::deserialize(job_flow).map_err(|e| {
-            broken(vec![Problem::new(
-                format!("job_flow.{}", e.path()),
-                e.inner().to_string(),
-            )])
-        })?;
+        let job_flow = JobFlow::check("job_flow", job_flow).map_err(Error::Validation)?;
+        let flow_id = context.flow_id.to_string();
+        let tagged = job_flow.with_tags(&[
+            (FLOW_ID_TAG, flow_id.as_str()),
+            (FLOW_TAG, self.spec.name.as_str()),
+        ]);
+        let request = JobFlow::check("job_flow", tagged).map_err(Error::Validation)?;
+        let request_digest = format!("sha256:{}", hex::encode(Sha256::digest(request.to_body())));
         Ok(Rendered {
             params,
             job_flow,
+            request,
+            request_digest,
             artifacts,
         })
+    }
+
+    /// The template variables: the parameters and the built-ins.
+    fn variables(&self, params: &Value, context: &Context) -> Value {
+        let mut variables = params.as_object().cloned().unwrap_or_default();
+        let at = context.submitted_at;
+        for (name, value) in [
+            ("flow_id", context.flow_id.to_string()),
+            ("flow_name", self.spec.name.clone()),
+            ("submitted_at", at.format("%Y-%m-%dT%H:%M:%SZ").to_string()),
+            ("submitted_date", at.format("%Y-%m-%d").to_string()),
+            ("submitted_year", at.format("%Y").to_string()),
+            ("submitted_month", at.format("%m").to_string()),
+            ("submitted_day", at.format("%d").to_string()),
+            ("aws_region", context.region.clone()),
+        ] {
+            variables.insert(name.into(), value.into());
+        }
+        Value::Object(variables)
+    }
+
+    /// Turns `job_flow.Steps` and the rendered `steps` (short forms allowed) into StepConfigs,
+    /// the latter appended to the former.
+    fn assemble_steps(
+        &self,
+        mut job_flow: Value,
+        steps: Vec<Value>,
+        region: &str,
+        problems: &mut Vec<Problem>,
+    ) -> Value {
+        let Some(object) = job_flow.as_object_mut() else {
+            return job_flow;
+        };
+        let own = match object.remove("Steps") {
+            Some(Value::Array(own)) => own,
+            Some(other) => {
+                problems.push(Problem::new(
+                    "job_flow.Steps",
+                    format!("must be a list of StepConfigs, not {other}"),
+                ));
+                vec![]
+            }
+            None => vec![],
+        };
+        let all = (own
+            .into_iter()
+            .enumerate()
+            .map(|(i, s)| (format!("job_flow.Steps[{i}]"), s)))
+        .chain(
+            steps
+                .into_iter()
+                .enumerate()
+                .map(|(i, s)| (format!("steps[{i}]"), s)),
+        );
+        let mut configs = Vec::new();
+        for (path, step) in all {
+            match to_step_config(&path, step, region) {
+                Ok(config) => configs.push(config),
+                Err(found) => problems.extend(found),
+            }
+        }
+        if !configs.is_empty() {
+            object.insert("Steps".into(), Value::Array(configs));
+        }
+        job_flow
+    }
+
+    /// Deep-merges `overrides` into `job_flow`: objects member by member, lists element by
+    /// element (an override may not add elements), anything else replaced. Every leaf must lie
+    /// under a path the definition lists in `overridable`.
+    fn merge_overrides(&self, job_flow: &mut Value, overrides: &Value) -> Vec<Problem> {
+        match overrides {
+            Value::Null => vec![],
+            Value::Object(_) => {
+                let mut problems = Vec::new();
+                merge(
+                    job_flow,
+                    overrides,
+                    &mut vec![],
+                    &self.spec.overridable,
+                    &mut problems,
+                );
+                problems
+            }
+            other => vec![Problem::new(
+                "overrides",
+                format!("must be an object, not {other}"),
+            )],
+        }
     }
 
     /// Applies the schema's defaults to `params`, then validates it against the schema.
@@ -143,7 +239,7 @@ fn apply_defaults(schema: &Value, value: &mut Value) {
 }
 
 /// `("params", "/a/0/b")` → `params.a[0].b` (JSON Pointer, RFC 6901, to a readable path).
-fn pointer_to_path(root: &str, pointer: &str) -> String {
+pub(crate) fn pointer_to_path(root: &str, pointer: &str) -> String {
     let mut path = root.to_owned();
     for token in pointer.split('/').skip(1) {
         let token = token.replace("~1", "/").replace("~0", "~");
@@ -155,6 +251,93 @@ fn pointer_to_path(root: &str, pointer: &str) -> String {
         }
     }
     path
+}
+
+/// A path in a request: member names and list indexes.
+#[derive(Debug, Clone, PartialEq)]
+enum Segment {
+    Key(String),
+    Index(usize),
+}
+
+fn display(path: &[Segment]) -> String {
+    let mut text = String::from("overrides");
+    for segment in path {
+        match segment {
+            Segment::Key(k) => text.push_str(&format!(".{k}")),
+            Segment::Index(i) => text.push_str(&format!("[{i}]")),
+        }
+    }
+    text
+}
+
+/// Whether `path` lies under `pattern` (`Instances.InstanceGroups.*.InstanceCount`; `*` is any
+/// one member name or index).
+fn allowed(pattern: &str, path: &[Segment]) -> bool {
+    let parts: Vec<&str> = pattern.split('.').collect();
+    parts.len() <= path.len()
+        && parts.iter().zip(path).all(|(part, segment)| match segment {
+            _ if *part == "*" => true,
+            Segment::Key(k) => part == k,
+            Segment::Index(i) => part.parse() == Ok(*i),
+        })
+}
+
+fn merge(
+    target: &mut Value,
+    patch: &Value,
+    path: &mut Vec<Segment>,
+    allow: &[String],
+    problems: &mut Vec<Problem>,
+) {
+    match (target, patch) {
+        (Value::Object(target), Value::Object(patch)) => {
+            for (key, value) in patch {
+                path.push(Segment::Key(key.clone()));
+                match target.get_mut(key) {
+                    Some(existing) => merge(existing, value, path, allow, problems),
+                    None => set(
+                        target.entry(key.clone()).or_insert(Value::Null),
+                        value,
+                        path,
+                        allow,
+                        problems,
+                    ),
+                }
+                path.pop();
+            }
+        }
+        (Value::Array(target), Value::Array(patch)) if patch.iter().any(Value::is_object) => {
+            for (i, value) in patch.iter().enumerate() {
+                path.push(Segment::Index(i));
+                match target.get_mut(i) {
+                    Some(existing) => merge(existing, value, path, allow, problems),
+                    None => problems.push(Problem::new(
+                        display(path),
+                        format!("does not exist in the definition (it has {} elements); overrides change, never add", target.len()),
+                    )),
+                }
+                path.pop();
+            }
+        }
+        (target, patch) => set(target, patch, path, allow, problems),
+    }
+}
+
+fn set(target: &mut Value, value: &Value, path: &[Segment], allow: &[String], problems: &mut Vec<Problem>) {
+    if allow.iter().any(|pattern| allowed(pattern, path)) {
+        *target = value.clone();
+    } else if allow.is_empty() {
+        problems.push(Problem::new(
+            display(path),
+            "is not overridable: this flow definition allows no overrides",
+        ));
+    } else {
+        problems.push(Problem::new(
+            display(path),
+            format!("is not overridable; allowed: {}", allow.join(", ")),
+        ));
+    }
 }
 
 /// A strict MiniJinja environment with the flow's variables.
@@ -213,12 +396,20 @@ mod tests {
     use chrono::TimeZone;
     use serde_json::json;
 
-    fn at() -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(2026, 11, 29, 8, 30, 0).unwrap()
+    fn context() -> Context {
+        Context {
+            flow_id: FlowId::generate(),
+            submitted_at: Utc.with_ymd_and_hms(2026, 11, 29, 8, 30, 0).unwrap(),
+            region: "eu-west-1".into(),
+        }
     }
 
     fn definition(yaml: &str) -> Definition {
         Definition::parse("t.yaml", yaml).unwrap()
+    }
+
+    fn json_of(job_flow: &JobFlow) -> Value {
+        Value::Object(job_flow.as_json().clone())
     }
 
     const MINIMAL: &str = r#"
@@ -235,12 +426,18 @@ job_flow:
   Name: "t {{ flow_id }}"
   Instances:
     InstanceGroups:
-      - {InstanceRole: MASTER, InstanceType: m5.xlarge, InstanceCount: "{{ size }}"}
+      - {InstanceRole: MASTER, InstanceType: m5.xlarge, InstanceCount: 1}
+      - {InstanceRole: CORE, InstanceType: m5.xlarge, InstanceCount: "{{ size }}"}
 steps:
   - Name: index
     HadoopJarStep: {Jar: command-runner.jar, Args: [run, "--domain-id", "{{ domain_id }}"]}
+  - name: report
+    hive: {script: "s3://b/report.sql", variables: {DAY: "{{ submitted_date }}"}}
+overridable:
+  - Instances.InstanceGroups.*.InstanceCount
+  - Instances.InstanceGroups.1.InstanceType
 artifacts:
-  output: "s3://bucket/{{ flow_name }}/{{ submitted_date }}/{{ flow_id }}/"
+  output: "s3://bucket/{{ flow_name }}/{{ submitted_year }}/{{ submitted_month }}/{{ flow_id }}/"
 "#;
 
     #[test]
@@ -253,36 +450,111 @@ artifacts:
                 definition.spec.name
             );
             for example in &definition.spec.examples {
-                let rendered = definition.render(example.clone(), FlowId::generate(), at());
+                let rendered = definition.render(example.clone(), &Value::Null, &context());
                 let rendered = rendered.unwrap_or_else(|e| panic!("{}: {e}", definition.spec.name));
-                assert!(!rendered.job_flow.steps.is_empty());
+                assert!(!json_of(&rendered.request)["Steps"].as_array().unwrap().is_empty());
             }
         }
     }
 
     #[test]
     fn parameters_render_into_the_request_with_defaults_applied() {
-        let id = FlowId::generate();
+        let ctx = context();
+        let id = ctx.flow_id;
         let rendered = definition(MINIMAL)
-            .render(json!({"domain_id": 42}), id, at())
+            .render(json!({"domain_id": 42}), &Value::Null, &ctx)
             .unwrap();
         assert_eq!(rendered.params, json!({"domain_id": 42, "size": 2}));
-        assert_eq!(rendered.job_flow.name, format!("t {id}"));
-        assert_eq!(rendered.job_flow.instances.instance_groups[0].instance_count, 2);
+        let request = json_of(&rendered.job_flow);
+        assert_eq!(request["Name"], format!("t {id}"));
         assert_eq!(
-            rendered.job_flow.steps[0].hadoop_jar_step.args,
-            ["run", "--domain-id", "42"]
+            request["Instances"]["InstanceGroups"][1]["InstanceCount"],
+            json!(2)
+        );
+        assert_eq!(
+            request["Steps"][0]["HadoopJarStep"]["Args"],
+            json!(["run", "--domain-id", "42"])
+        );
+        assert_eq!(
+            request["Steps"][1]["HadoopJarStep"]["Args"],
+            json!([
+                "hive-script",
+                "--run-hive-script",
+                "--args",
+                "-f",
+                "s3://b/report.sql",
+                "-d",
+                "DAY=2026-11-29"
+            ])
         );
         assert_eq!(
             rendered.artifacts["output"],
-            format!("s3://bucket/t/2026-11-29/{id}/")
+            format!("s3://bucket/t/2026/11/{id}/")
+        );
+    }
+
+    #[test]
+    fn the_request_carries_the_flow_tags_and_a_stable_digest() {
+        let ctx = context();
+        let d = definition(MINIMAL);
+        let a = d.render(json!({"domain_id": 1}), &Value::Null, &ctx).unwrap();
+        let tags = json_of(&a.request)["Tags"].clone();
+        assert_eq!(
+            tags,
+            json!([{"Key": "emr-flows:flow-id", "Value": ctx.flow_id.to_string()}, {"Key": "emr-flows:flow", "Value": "t"}])
+        );
+        assert!(json_of(&a.job_flow).get("Tags").is_none());
+        let b = d.render(json!({"domain_id": 1}), &Value::Null, &ctx).unwrap();
+        assert_eq!(a.request_digest, b.request_digest);
+        assert!(a.request_digest.starts_with("sha256:") && a.request_digest.len() == 7 + 64);
+        let c = d.render(json!({"domain_id": 2}), &Value::Null, &ctx).unwrap();
+        assert_ne!(a.request_digest, c.request_digest);
+    }
+
+    #[test]
+    fn overrides_merge_deeply_where_allowed() {
+        let overrides = json!({"Instances": {"InstanceGroups": [{}, {"InstanceCount": 8, "InstanceType": "r5.4xlarge"}]}});
+        let rendered = definition(MINIMAL)
+            .render(json!({"domain_id": 1}), &overrides, &context())
+            .unwrap();
+        let groups = json_of(&rendered.job_flow)["Instances"]["InstanceGroups"].clone();
+        assert_eq!(
+            groups[0],
+            json!({"InstanceRole": "MASTER", "InstanceType": "m5.xlarge", "InstanceCount": 1})
+        );
+        assert_eq!(
+            groups[1],
+            json!({"InstanceRole": "CORE", "InstanceType": "r5.4xlarge", "InstanceCount": 8})
+        );
+    }
+
+    #[test]
+    fn overrides_outside_the_allowed_paths_are_refused_with_their_paths() {
+        let overrides = json!({
+            "Instances": {"InstanceGroups": [{"InstanceType": "x1.32xlarge"}, {}, {"InstanceCount": 1}]},
+            "ServiceRole": "Admin"
+        });
+        let err = definition(MINIMAL)
+            .render(json!({"domain_id": 1}), &overrides, &context())
+            .unwrap_err();
+        let Error::Validation(problems) = err else {
+            panic!("{err}")
+        };
+        let paths: Vec<_> = problems.iter().map(|p| p.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "overrides.Instances.InstanceGroups[0].InstanceType",
+                "overrides.Instances.InstanceGroups[2]",
+                "overrides.ServiceRole"
+            ]
         );
     }
 
     #[test]
     fn every_parameter_violation_is_reported_with_its_path() {
         let err = definition(MINIMAL)
-            .render(json!({"size": 0, "colour": "red"}), FlowId::generate(), at())
+            .render(json!({"size": 0, "colour": "red"}), &Value::Null, &context())
             .unwrap_err();
         let Error::Validation(problems) = err else {
             panic!("{err}")
@@ -302,7 +574,7 @@ artifacts:
     #[test]
     fn params_must_be_an_object() {
         let err = definition(MINIMAL)
-            .render(json!([1]), FlowId::generate(), at())
+            .render(json!([1]), &Value::Null, &context())
             .unwrap_err();
         assert!(err.to_string().contains("params: must be an object"), "{err}");
     }
@@ -311,7 +583,7 @@ artifacts:
     fn an_undefined_variable_is_a_definition_error_naming_the_place() {
         let yaml = MINIMAL.replace("{{ domain_id }}", "{{ domain }}");
         let err = definition(&yaml)
-            .render(json!({"domain_id": 1}), FlowId::generate(), at())
+            .render(json!({"domain_id": 1}), &Value::Null, &context())
             .unwrap_err();
         let Error::Definition { problems, .. } = err else {
             panic!("{err}")
@@ -325,17 +597,21 @@ artifacts:
     }
 
     #[test]
-    fn a_misspelled_request_key_is_a_definition_error_naming_the_place() {
-        let yaml = MINIMAL.replace("InstanceType:", "InstanceTyp:");
+    fn a_misspelled_request_key_is_named_with_its_place() {
+        let yaml = MINIMAL.replace(
+            "InstanceType: m5.xlarge, InstanceCount: 1",
+            "InstanceTyp: m5.xlarge, InstanceCount: 1",
+        );
         let err = definition(&yaml)
-            .render(json!({"domain_id": 1}), FlowId::generate(), at())
+            .render(json!({"domain_id": 1}), &Value::Null, &context())
             .unwrap_err();
-        let Error::Definition { problems, .. } = err else {
+        let Error::Validation(problems) = err else {
             panic!("{err}")
         };
-        assert_eq!(
-            problems[0].path,
-            "job_flow.Instances.InstanceGroups[0].InstanceTyp"
+        let paths: Vec<_> = problems.iter().map(|p| p.path.as_str()).collect();
+        assert!(
+            paths.contains(&"job_flow.Instances.InstanceGroups[0].InstanceTyp"),
+            "{problems:?}"
         );
     }
 

@@ -7,8 +7,9 @@ use e2e::{Moto, Receiver, TEST_SECRET, create_table, event, unique_table};
 use serde_json::{Value, json};
 use shared::callback::{CallbackPolicy, Dispatcher};
 use shared::definition::Catalog;
-use shared::emr::{Emr, FLOW_ID_TAG};
+use shared::emr::Emr;
 use shared::error::Error;
+use shared::job_flow::FLOW_ID_TAG;
 use shared::model::{DeliveryStatus, FlowId, FlowRecord, FlowStatus, StepState};
 use shared::ops::{self, StateChangeOutcome};
 use shared::store::FlowStore;
@@ -16,8 +17,7 @@ use shared::store::FlowStore;
 static MOTO: OnceLock<Moto> = OnceLock::new();
 
 struct World {
-    catalog: Catalog,
-    policy: CallbackPolicy,
+    submitter: ops::Submitter,
     store: FlowStore,
     emr: Emr,
     emr_client: aws_sdk_emr::Client,
@@ -32,14 +32,21 @@ async fn world() -> World {
     let table = unique_table("flows");
     create_table(&dynamodb, &table).await;
     let emr_client = aws_sdk_emr::Client::new(&sdk);
+    let store = FlowStore::new(dynamodb.clone(), table);
+    let emr = Emr::new(emr_client.clone());
     World {
-        catalog: Catalog::embedded().unwrap(),
-        policy: CallbackPolicy {
-            allow_local: true,
-            lambda_allow: vec![],
+        submitter: ops::Submitter {
+            catalog: Catalog::embedded().unwrap(),
+            policy: CallbackPolicy {
+                allow_local: true,
+                lambda_allow: vec![],
+            },
+            store: store.clone(),
+            emr: emr.clone(),
+            region: "us-east-1".into(),
         },
-        store: FlowStore::new(dynamodb.clone(), table),
-        emr: Emr::new(emr_client.clone()),
+        store,
+        emr,
         emr_client,
         dynamodb,
         dispatcher: Dispatcher::new(aws_sdk_lambda::Client::new(&sdk), TEST_SECRET).unwrap(),
@@ -48,7 +55,10 @@ async fn world() -> World {
 
 impl World {
     async fn submit(&self, request: Value) -> Result<ops::SubmitResponse, Error> {
-        ops::submit(&self.catalog, &self.policy, &self.store, &self.emr, request).await
+        match ops::submit(&self.submitter, request).await? {
+            ops::SubmitAnswer::Launched(launched) => Ok(launched),
+            ops::SubmitAnswer::DryRun(dry_run) => panic!("a launch answered a dry run: {dry_run:?}"),
+        }
     }
 
     async fn send(&self, path: &str, record: &FlowRecord) -> StateChangeOutcome {
@@ -79,7 +89,9 @@ impl World {
     }
 
     async fn active(&self) -> Vec<String> {
-        let page = ops::list(&self.store, json!({"status": "active"})).await.unwrap();
+        let page = ops::list(&self.submitter.catalog, &self.store, json!({"status": "active"}))
+            .await
+            .unwrap();
         page["flows"]
             .as_array()
             .unwrap()
@@ -373,15 +385,19 @@ async fn list_answers_one_flow_in_full_and_a_definitions_history() {
         .await
         .unwrap();
 
-    let full = ops::list(&w.store, json!({"flow_id": first.flow_id}))
+    let full = ops::list(&w.submitter.catalog, &w.store, json!({"flow_id": first.flow_id}))
         .await
         .unwrap();
     assert_eq!(full["cluster_id"], first.cluster_id.to_string());
     assert_eq!(full["params"]["partitions"], 10);
 
-    let page = ops::list(&w.store, json!({"flow": "spark-pi", "limit": 1}))
-        .await
-        .unwrap();
+    let page = ops::list(
+        &w.submitter.catalog,
+        &w.store,
+        json!({"flow": "spark-pi", "limit": 1}),
+    )
+    .await
+    .unwrap();
     assert_eq!(
         page["flows"][0]["flow_id"],
         second.flow_id.to_string(),
@@ -389,6 +405,7 @@ async fn list_answers_one_flow_in_full_and_a_definitions_history() {
     );
     let token = page["next_token"].clone();
     let next = ops::list(
+        &w.submitter.catalog,
         &w.store,
         json!({"flow": "spark-pi", "limit": 1, "next_token": token}),
     )
@@ -396,10 +413,16 @@ async fn list_answers_one_flow_in_full_and_a_definitions_history() {
     .unwrap();
     assert_eq!(next["flows"][0]["flow_id"], first.flow_id.to_string());
 
-    let err = ops::list(&w.store, json!({"flow_id": FlowId::generate()}))
+    let err = ops::list(
+        &w.submitter.catalog,
+        &w.store,
+        json!({"flow_id": FlowId::generate()}),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.code(), "FlowNotFound");
+    let err = ops::list(&w.submitter.catalog, &w.store, json!({}))
         .await
         .unwrap_err();
-    assert_eq!(err.code(), "FlowNotFound");
-    let err = ops::list(&w.store, json!({})).await.unwrap_err();
     assert_eq!(err.code(), "ValidationError");
 }

@@ -1,16 +1,17 @@
-//! list: one flow in full (`{"flow_id"}`), active flows (`{"status": "active"}`) or a
-//! definition's history (`{"flow"}`).
+//! list: one flow in full (`{"flow_id"}`), active flows (`{"status": "active"}`), a
+//! definition's history (`{"flow"}`) or the catalog (`{"definitions": true}`).
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 use serde_json::Value;
-use shared::{config, ops};
+use shared::{config, definition::Catalog, ops};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     config::init_tracing();
     let sdk = config::aws().await;
+    let catalog = Catalog::embedded()?;
     let store = config::store(&sdk)?;
     run(service_fn(|event: LambdaEvent<Value>| {
-        ops::list(&store, event.payload)
+        ops::list(&catalog, &store, event.payload)
     }))
     .await
 }

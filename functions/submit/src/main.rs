@@ -1,4 +1,5 @@
-//! submit: `{"flow", "params"?, "callbacks"?}` → `{"flow_id", "cluster_id", "status"}`.
+//! submit: `{"flow", "params"?, "callbacks"?, "overrides"?, "dry_run"?}` →
+//! `{"flow_id", "cluster_id", "status"}` (or, for a dry run, the rendered request).
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 use serde_json::Value;
 use shared::{config, definition::Catalog, ops};
@@ -7,12 +8,15 @@ use shared::{config, definition::Catalog, ops};
 async fn main() -> Result<(), Error> {
     config::init_tracing();
     let sdk = config::aws().await;
-    let catalog = Catalog::embedded()?;
-    let policy = config::callback_policy()?;
-    let store = config::store(&sdk)?;
-    let emr = config::emr(&sdk);
+    let submitter = ops::Submitter {
+        catalog: Catalog::embedded()?,
+        policy: config::callback_policy()?,
+        store: config::store(&sdk)?,
+        emr: config::emr(&sdk),
+        region: config::region(&sdk)?,
+    };
     run(service_fn(|event: LambdaEvent<Value>| {
-        ops::submit(&catalog, &policy, &store, &emr, event.payload)
+        ops::submit(&submitter, event.payload)
     }))
     .await
 }
