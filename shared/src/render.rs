@@ -615,6 +615,75 @@ artifacts:
         );
     }
 
+    /// A definition whose `job_flow` is a published request, pasted as it is.
+    fn pasted(name: &str, request: &str) -> Definition {
+        Definition::parse(
+            &format!("{name}.yaml"),
+            &format!("name: {name}\nversion: '1'\njob_flow: {request}\n"),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn published_requests_render_to_exactly_themselves() {
+        let published = [
+            (
+                "airflow-example-pi",
+                include_str!("../../events/real/jobflows/airflow-example-pi.json"),
+            ),
+            (
+                "cdk-instance-fleets",
+                include_str!("../../tests/fixtures/cdk-instance-fleets.json"),
+            ),
+        ];
+        for (name, text) in published {
+            let rendered = pasted(name, text)
+                .render(Value::Null, &Value::Null, &context())
+                .unwrap();
+            let expected: Value = serde_json::from_str(text).unwrap();
+            assert_eq!(json_of(&rendered.job_flow), expected, "{name}");
+        }
+    }
+
+    mod never_panics {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn any_json() -> impl Strategy<Value = Value> {
+            let leaf = prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::from),
+                any::<i64>().prop_map(Value::from),
+                any::<f64>().prop_map(Value::from),
+                ".*".prop_map(Value::from),
+                "[{}%# a-z]{0,12}".prop_map(Value::from),
+            ];
+            leaf.prop_recursive(3, 24, 4, |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
+                    prop::collection::btree_map("[a-z_]{1,8}", inner, 0..4)
+                        .prop_map(|m| Value::Object(m.into_iter().collect())),
+                ]
+            })
+        }
+
+        proptest! {
+            #[test]
+            fn rendering_any_parameters_and_overrides_returns_instead_of_panicking(
+                value in any_json(),
+                overrides in any_json(),
+                key in prop_oneof![Just("partitions".to_owned()), Just("domain_id".to_owned()), "[a-z]{1,6}"],
+            ) {
+                let catalog = Catalog::embedded().unwrap();
+                let params = json!({ key: value.clone() });
+                for definition in catalog.iter() {
+                    let _ = definition.render(params.clone(), &overrides, &context());
+                    let _ = definition.render(value.clone(), &Value::Null, &context());
+                }
+            }
+        }
+    }
+
     #[test]
     fn pointers_become_readable_paths() {
         assert_eq!(pointer_to_path("params", ""), "params");

@@ -426,3 +426,128 @@ async fn list_answers_one_flow_in_full_and_a_definitions_history() {
         .unwrap_err();
     assert_eq!(err.code(), "ValidationError");
 }
+
+#[tokio::test]
+async fn a_dry_run_answers_the_exact_request_and_launches_nothing() {
+    let w = world().await;
+    let answer = ops::submit(
+        &w.submitter,
+        json!({"flow": "spark-pi", "params": {"partitions": 7}, "dry_run": true,
+               "overrides": {"Instances": {"InstanceGroups": [{}, {"InstanceCount": 5}]}}}),
+    )
+    .await
+    .unwrap();
+    let ops::SubmitAnswer::DryRun(dry_run) = answer else {
+        panic!("{answer:?}")
+    };
+    let request = &dry_run.request;
+    assert_eq!(
+        request["Instances"]["InstanceGroups"][1]["InstanceCount"],
+        json!(5)
+    );
+    assert_eq!(
+        request["Steps"][0]["HadoopJarStep"]["Args"]
+            .as_array()
+            .unwrap()
+            .last()
+            .unwrap(),
+        "7"
+    );
+    let tags = request["Tags"].as_array().unwrap();
+    assert!(tags.contains(&json!({"Key": FLOW_ID_TAG, "Value": dry_run.flow_id.to_string()})));
+    assert!(dry_run.request_digest.starts_with("sha256:"));
+    assert_eq!(w.item_count().await, 0, "a dry run writes no record");
+    assert!(w.active().await.is_empty());
+}
+
+#[tokio::test]
+async fn a_published_request_launches_unchanged_on_the_emr_stand_in() {
+    let w = world().await;
+    let published = include_str!("../../events/real/jobflows/airflow-example-pi.json");
+    let yaml = format!("name: airflow-example-pi\nversion: '1'\njob_flow: {published}\n");
+    let submitter = ops::Submitter {
+        catalog: Catalog::from_sources(&[("airflow-example-pi.yaml", &yaml)]).unwrap(),
+        policy: CallbackPolicy::default(),
+        store: w.store.clone(),
+        emr: w.emr.clone(),
+        region: "us-east-1".into(),
+    };
+    let ops::SubmitAnswer::Launched(launched) =
+        ops::submit(&submitter, json!({"flow": "airflow-example-pi"}))
+            .await
+            .unwrap()
+    else {
+        panic!("not launched")
+    };
+    let cluster = w
+        .emr_client
+        .describe_cluster()
+        .cluster_id(launched.cluster_id.as_str())
+        .send()
+        .await
+        .unwrap();
+    let cluster = cluster.cluster().unwrap();
+    assert_eq!(cluster.name(), Some("PiCalc"));
+    assert_eq!(cluster.release_label(), Some("emr-7.1.0"));
+    assert_eq!(cluster.applications()[0].name(), Some("Spark"));
+    assert_eq!(cluster.service_role(), Some("EMR_DefaultRole"));
+    let steps = w
+        .emr_client
+        .list_steps()
+        .cluster_id(launched.cluster_id.as_str())
+        .send()
+        .await
+        .unwrap();
+    let step = &steps.steps()[0];
+    assert_eq!(step.name(), Some("calculate_pi"));
+    assert_eq!(step.action_on_failure().map(|a| a.as_str()), Some("CONTINUE"));
+    assert_eq!(
+        step.config().unwrap().args(),
+        ["/usr/lib/spark/bin/run-example", "SparkPi", "10"]
+    );
+    let record = w.record(launched.flow_id).await;
+    assert!(record.request_digest.starts_with("sha256:"));
+    assert_eq!(record.flow, "airflow-example-pi");
+}
+
+#[tokio::test]
+async fn overrides_outside_the_definitions_allowance_are_refused_and_write_nothing() {
+    let w = world().await;
+    let err = w
+        .submit(json!({"flow": "spark-pi", "overrides": {"ServiceRole": "AdminRole", "Instances": {"Ec2KeyName": "mine"}}}))
+        .await
+        .unwrap_err();
+    let Error::Validation(problems) = &err else {
+        panic!("{err}")
+    };
+    let paths: Vec<_> = problems.iter().map(|p| p.path.as_str()).collect();
+    assert_eq!(paths, ["overrides.Instances.Ec2KeyName", "overrides.ServiceRole"]);
+    assert_eq!(w.item_count().await, 0);
+}
+
+#[tokio::test]
+async fn list_answers_the_catalog() {
+    let w = world().await;
+    let answer = ops::list(&w.submitter.catalog, &w.store, json!({"definitions": true}))
+        .await
+        .unwrap();
+    let names: Vec<_> = answer["definitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["name"].clone())
+        .collect();
+    assert_eq!(names, [json!("pages-es-index-updater"), json!("spark-pi")]);
+    assert_eq!(
+        answer["definitions"][1]["parameters"]["properties"]["partitions"]["default"],
+        10
+    );
+    let err = ops::list(
+        &w.submitter.catalog,
+        &w.store,
+        json!({"definitions": true, "flow": "spark-pi"}),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.code(), "ValidationError");
+}
