@@ -208,6 +208,23 @@ async fn both_scenarios_end_to_end_through_the_real_functions() {
     );
     assert_eq!(received[0]["webhook_id"], format!("flow_{flow_id}_succeeded"));
 
+    // A dry run answers the request EMR would receive, and the catalog lists both definitions.
+    let sample: Value = serde_json::from_str(
+        &std::fs::read_to_string(e2e::root().join("events/submit-dry-run.json")).unwrap(),
+    )
+    .unwrap();
+    let dry_run = functions.invoke("submit", &sample).await.unwrap();
+    assert_eq!(dry_run["dry_run"], true);
+    assert_eq!(
+        dry_run["request"]["Instances"]["InstanceGroups"][1]["InstanceCount"],
+        4
+    );
+    let catalog = functions
+        .invoke("list", &json!({"definitions": true}))
+        .await
+        .unwrap();
+    assert_eq!(catalog["definitions"].as_array().unwrap().len(), 2);
+
     // Bad input is a function error that names the problem.
     let error = functions
         .invoke(
