@@ -8,7 +8,7 @@
 
 use aws_sdk_emr::config::interceptors::BeforeTransmitInterceptorContextMut;
 use aws_sdk_emr::config::{ConfigBag, Intercept, RuntimeComponents};
-use aws_sdk_emr::error::{BoxError, DisplayErrorContext};
+use aws_sdk_emr::error::BoxError;
 use aws_smithy_types::body::SdkBody;
 
 use crate::error::Error;
@@ -29,15 +29,10 @@ pub struct Emr {
     client: aws_sdk_emr::Client,
 }
 
-fn upstream<E>(operation: &'static str) -> impl FnOnce(E) -> Error
-where
-    E: std::error::Error + Send + Sync + 'static,
-{
-    move |e| Error::Upstream {
-        service: "EMR",
-        operation,
-        message: DisplayErrorContext(e).to_string(),
-    }
+fn upstream<E: std::error::Error + Send + Sync + 'static>(
+    operation: &'static str,
+) -> impl FnOnce(E) -> Error {
+    Error::upstream("EMR", operation)
 }
 
 impl Emr {

@@ -77,6 +77,19 @@ impl Error {
         Self::Validation(vec![Problem::new(path, message)])
     }
 
+    /// A mapper from an AWS SDK error to [`Error::Upstream`], keeping the SDK's whole context
+    /// (service error code and message, or the transport failure).
+    pub fn upstream<E>(service: &'static str, operation: &'static str) -> impl FnOnce(E) -> Self
+    where
+        E: std::error::Error + Send + Sync + 'static,
+    {
+        move |e| Self::Upstream {
+            service,
+            operation,
+            message: aws_smithy_types::error::display::DisplayErrorContext(e).to_string(),
+        }
+    }
+
     /// The stable error code: the Lambda `errorType` and the API's `error.code`.
     pub fn code(&self) -> &'static str {
         match self {

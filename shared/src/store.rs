@@ -12,7 +12,6 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 use serde::{Deserialize, Serialize};
 
@@ -72,15 +71,10 @@ pub struct FlowStore {
     table: String,
 }
 
-fn upstream<E>(operation: &'static str) -> impl FnOnce(E) -> Error
-where
-    E: std::error::Error + Send + Sync + 'static,
-{
-    move |e| Error::Upstream {
-        service: "DynamoDB",
-        operation,
-        message: DisplayErrorContext(e).to_string(),
-    }
+fn upstream<E: std::error::Error + Send + Sync + 'static>(
+    operation: &'static str,
+) -> impl FnOnce(E) -> Error {
+    Error::upstream("DynamoDB", operation)
 }
 
 fn corrupt(e: serde_dynamo::Error) -> Error {

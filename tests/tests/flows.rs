@@ -73,6 +73,17 @@ impl World {
             .unwrap()
     }
 
+    async fn cluster(&self, cluster_id: &str) -> aws_sdk_emr::types::Cluster {
+        let described = self
+            .emr_client
+            .describe_cluster()
+            .cluster_id(cluster_id)
+            .send()
+            .await
+            .unwrap();
+        described.cluster.expect("DescribeCluster answers the cluster")
+    }
+
     async fn record(&self, flow_id: FlowId) -> FlowRecord {
         self.store.get(flow_id).await.unwrap().unwrap().record
     }
@@ -118,14 +129,7 @@ async fn submit_records_the_flow_and_launches_a_tagged_cluster() {
     assert_eq!(steps.len(), 1);
     assert_eq!(steps[0].1.name, "SparkPi");
 
-    let cluster = w
-        .emr_client
-        .describe_cluster()
-        .cluster_id(submitted.cluster_id.as_str())
-        .send()
-        .await
-        .unwrap();
-    let cluster = cluster.cluster().unwrap();
+    let cluster = w.cluster(submitted.cluster_id.as_str()).await;
     assert_eq!(
         cluster.name(),
         Some(format!("spark-pi {}", submitted.flow_id).as_str())
@@ -289,22 +293,8 @@ async fn terminate_stops_the_flows_cluster_and_the_flow_ends_cancelled() {
     .unwrap();
     assert_eq!(answer.cluster_id.as_ref(), Some(&submitted.cluster_id));
     assert!(answer.termination_requested_at.is_some());
-    let cluster = w
-        .emr_client
-        .describe_cluster()
-        .cluster_id(submitted.cluster_id.as_str())
-        .send()
-        .await
-        .unwrap();
-    let state = cluster
-        .cluster()
-        .unwrap()
-        .status()
-        .unwrap()
-        .state()
-        .unwrap()
-        .as_str()
-        .to_owned();
+    let cluster = w.cluster(submitted.cluster_id.as_str()).await;
+    let state = cluster.status().unwrap().state().unwrap().as_str().to_owned();
     assert!(state.starts_with("TERMINAT"), "cluster is {state}");
 
     // Asking again is harmless.
@@ -479,14 +469,7 @@ async fn a_published_request_launches_unchanged_on_the_emr_stand_in() {
     else {
         panic!("not launched")
     };
-    let cluster = w
-        .emr_client
-        .describe_cluster()
-        .cluster_id(launched.cluster_id.as_str())
-        .send()
-        .await
-        .unwrap();
-    let cluster = cluster.cluster().unwrap();
+    let cluster = w.cluster(launched.cluster_id.as_str()).await;
     assert_eq!(cluster.name(), Some("PiCalc"));
     assert_eq!(cluster.release_label(), Some("emr-7.1.0"));
     assert_eq!(cluster.applications()[0].name(), Some("Spark"));
