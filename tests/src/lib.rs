@@ -127,6 +127,54 @@ impl Moto {
     }
 }
 
+impl Moto {
+    /// Creates a Lambda function `name` on the stand-in (with an IAM role for it, as moto wants)
+    /// and answers its ARN. moto accepts asynchronous invocations of it without running code.
+    pub async fn create_function(&self, name: &str) -> String {
+        // IAM's query API, unsigned: moto does not check signatures, and this avoids an IAM SDK.
+        let role = format!("{name}-role");
+        let response = reqwest::Client::new()
+            .post(&self.endpoint)
+            .header(
+                "authorization",
+                "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/iam/aws4_request",
+            )
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!(
+                "Action=CreateRole&Version=2010-05-08&RoleName={role}&AssumeRolePolicyDocument=%7B%7D"
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            response.status().is_success(),
+            "IAM CreateRole: {}",
+            response.text().await.unwrap()
+        );
+        let lambda = aws_sdk_lambda::Client::new(&self.sdk().await);
+        let created = lambda
+            .create_function()
+            .function_name(name)
+            .runtime(aws_sdk_lambda::types::Runtime::Python312)
+            .role(format!("arn:aws:iam::123456789012:role/{role}"))
+            .handler("index.handler")
+            .code(
+                aws_sdk_lambda::types::FunctionCode::builder()
+                    .zip_file(aws_sdk_lambda::primitives::Blob::new(b"stand-in".to_vec()))
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap_or_else(|e| {
+                panic!(
+                    "create function {name}: {}",
+                    aws_sdk_lambda::error::DisplayErrorContext(e)
+                )
+            });
+        created.function_arn.expect("CreateFunction answers the ARN")
+    }
+}
+
 /// `Resources.FlowsTable.Properties` of `template.yaml`.
 pub fn table_properties() -> Value {
     let text = std::fs::read_to_string(root().join("template.yaml")).unwrap();

@@ -39,7 +39,7 @@ async fn world() -> World {
             catalog: Catalog::embedded().unwrap(),
             policy: CallbackPolicy {
                 allow_local: true,
-                lambda_allow: vec![],
+                lambda_allow: vec!["*:function:processor-*".into()],
             },
             store: store.clone(),
             emr: emr.clone(),
@@ -533,4 +533,37 @@ async fn list_answers_the_catalog() {
     .await
     .unwrap_err();
     assert_eq!(err.code(), "ValidationError");
+}
+
+#[tokio::test]
+async fn lambda_callbacks_are_invoked_asynchronously_and_a_missing_function_is_recorded() {
+    let w = world().await;
+    let moto = MOTO.get().unwrap();
+    let name = format!("processor-{}", ulid::Ulid::generate().to_string().to_lowercase());
+    let arn = moto.create_function(&name).await;
+    let missing = arn.replace(&name, "processor-gone");
+    let submitted = w
+        .submit(json!({"flow": "spark-pi", "callbacks": [{"lambda": arn}, {"lambda": missing}]}))
+        .await
+        .unwrap();
+    let record = w.record(submitted.flow_id).await;
+    w.send("lifecycle-success/04-step-COMPLETED.json", &record).await;
+    w.send("lifecycle-success/05-cluster-TERMINATED.json", &record)
+        .await;
+
+    let done = w.record(submitted.flow_id).await;
+    assert_eq!(done.deliveries["0"].status, DeliveryStatus::Delivered);
+    let failed = &done.deliveries["1"];
+    assert_eq!(failed.status, DeliveryStatus::Pending);
+    assert!(
+        failed.last_error.as_deref().unwrap().contains("ResourceNotFound"),
+        "{failed:?}"
+    );
+
+    // A function outside the allow-list is refused at submit.
+    let err = w
+        .submit(json!({"flow": "spark-pi", "callbacks": [{"lambda": "billing"}]}))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("callbacks[0].lambda"), "{err}");
 }
