@@ -1,4 +1,4 @@
-//! The EMR adapter: RunJobFlow, ListSteps, DescribeStep and TerminateJobFlows.
+//! The EMR adapter: RunJobFlow, DescribeCluster, ListSteps, DescribeStep and TerminateJobFlows.
 //!
 //! RunJobFlow sends the rendered request exactly as checked (see [`crate::job_flow`]): EMR's
 //! JSON protocol takes the API-shape document as the request body, so the SDK's operation is
@@ -12,8 +12,8 @@ use aws_sdk_emr::error::BoxError;
 use aws_smithy_types::body::SdkBody;
 
 use crate::error::Error;
-use crate::job_flow::JobFlow;
-use crate::model::{ClusterId, StepFailureDetails, StepId, StepState};
+use crate::job_flow::{FLOW_ID_TAG, JobFlow};
+use crate::model::{ClusterId, FlowId, StepFailureDetails, StepId, StepState};
 
 /// A step as EMR lists it.
 #[derive(Debug, Clone, PartialEq)]
@@ -56,6 +56,38 @@ impl Emr {
             .job_flow_id()
             .ok_or_else(|| Error::Internal("RunJobFlow answered no JobFlowId".into()))?;
         ClusterId::parse(id).map_err(Error::Internal)
+    }
+
+    /// The flow id a cluster is tagged with ([`FLOW_ID_TAG`]); `None` for a cluster that is no
+    /// flow's, including one EMR does not know and one this deployment may not describe (EMR
+    /// answers access denied for clusters without the tag, as the template's policy allows only
+    /// tagged ones).
+    pub async fn tagged_flow_id(&self, cluster_id: &ClusterId) -> Result<Option<FlowId>, Error> {
+        let output = match self
+            .client
+            .describe_cluster()
+            .cluster_id(cluster_id.as_str())
+            .send()
+            .await
+        {
+            Ok(output) => output,
+            // Access denied: untagged, so no flow's. Invalid request: EMR knows no such cluster.
+            Err(e)
+                if matches!(
+                    e.as_service_error().and_then(|e| e.meta().code()),
+                    Some("AccessDeniedException" | "InvalidRequestException")
+                ) =>
+            {
+                return Ok(None);
+            }
+            Err(e) => return Err(upstream("DescribeCluster")(e)),
+        };
+        let tags = output.cluster().map(|c| c.tags()).unwrap_or_default();
+        Ok(tags
+            .iter()
+            .find(|t| t.key() == Some(FLOW_ID_TAG))
+            .and_then(|t| t.value())
+            .and_then(|v| FlowId::parse(v).ok()))
     }
 
     /// The cluster's steps in job-flow order (ListSteps answers newest first).

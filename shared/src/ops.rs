@@ -237,11 +237,17 @@ pub async fn on_state_change(
         });
     };
     let cluster_id = event.cluster_id().clone();
-    let Some(flow_id) = store.flow_for_cluster(&cluster_id).await? else {
-        tracing::info!(%cluster_id, "event for a cluster that is no flow's; ignored");
-        return Ok(StateChangeOutcome::Ignored {
-            reason: format!("cluster {cluster_id} is no flow's"),
-        });
+    let flow_id = match store.flow_for_cluster(&cluster_id).await? {
+        Some(flow_id) => flow_id,
+        None => match adopt_orphan(store, emr, &cluster_id).await? {
+            Some(flow_id) => flow_id,
+            None => {
+                tracing::info!(%cluster_id, "event for a cluster that is no flow's; ignored");
+                return Ok(StateChangeOutcome::Ignored {
+                    reason: format!("cluster {cluster_id} is no flow's"),
+                });
+            }
+        },
     };
     let (record, changed) = match event {
         EmrEvent::Step(step) => {
@@ -262,6 +268,35 @@ pub async fn on_state_change(
         status: record.status,
         changed,
     })
+}
+
+/// A cluster no flow record names may still be a flow's: RunJobFlow succeeded but submit never
+/// recorded the answer (it timed out or crashed). The cluster's flow-id tag finds the `PENDING`
+/// record, which then takes the cluster as if submit had recorded it.
+async fn adopt_orphan(store: &FlowStore, emr: &Emr, cluster_id: &ClusterId) -> Result<Option<FlowId>, Error> {
+    let Some(flow_id) = emr.tagged_flow_id(cluster_id).await? else {
+        return Ok(None);
+    };
+    let steps: Vec<_> = emr
+        .list_steps(cluster_id)
+        .await?
+        .into_iter()
+        .map(|s| (s.id, s.name, s.state))
+        .collect();
+    match store
+        .update(flow_id, |r| r.started(cluster_id, &steps, Utc::now()))
+        .await
+    {
+        Ok((record, adopted)) if record.cluster_id.as_ref() == Some(cluster_id) => {
+            if adopted {
+                tracing::warn!(%flow_id, %cluster_id, "adopted a cluster whose launch was never recorded");
+            }
+            Ok(Some(flow_id))
+        }
+        // Tagged for a flow of another deployment, or a flow that has another cluster.
+        Ok(_) | Err(Error::FlowNotFound(_)) => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 /// A cluster state that may end the flow is checked against EMR's own list of steps, since

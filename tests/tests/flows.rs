@@ -567,3 +567,46 @@ async fn lambda_callbacks_are_invoked_asynchronously_and_a_missing_function_is_r
         .unwrap_err();
     assert!(err.to_string().contains("callbacks[0].lambda"), "{err}");
 }
+
+#[tokio::test]
+async fn a_cluster_whose_launch_was_never_recorded_is_adopted_through_its_tag() {
+    let w = world().await;
+    let submitted = w.submit(json!({"flow": "spark-pi"})).await.unwrap();
+    // As if submit had died after RunJobFlow answered: the record never learnt its cluster.
+    w.store
+        .update(submitted.flow_id, |r| {
+            r.status = FlowStatus::Pending;
+            r.cluster_id = None;
+            r.steps.clear();
+            true
+        })
+        .await
+        .unwrap();
+    let record = FlowRecord {
+        cluster_id: Some(submitted.cluster_id.clone()),
+        ..w.record(submitted.flow_id).await
+    };
+    let event = event(
+        "lifecycle-success/02-cluster-RUNNING.json",
+        submitted.cluster_id.as_str(),
+        "s-0",
+    );
+    let outcome = ops::on_state_change(&w.store, &w.emr, &w.dispatcher, event)
+        .await
+        .unwrap();
+    assert_eq!(
+        outcome,
+        StateChangeOutcome::Applied {
+            flow_id: submitted.flow_id,
+            status: FlowStatus::Running,
+            changed: true
+        }
+    );
+    let adopted = w.record(submitted.flow_id).await;
+    assert_eq!(adopted.cluster_id, record.cluster_id);
+    assert_eq!(
+        adopted.ordered_steps()[0].1.name,
+        "SparkPi",
+        "steps come from EMR"
+    );
+}
