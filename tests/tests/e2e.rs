@@ -91,6 +91,23 @@ impl Functions {
         }
     }
 
+    /// The flow record, as `list` answers it.
+    async fn record(&self, flow_id: &str) -> Value {
+        self.invoke("list", &json!({ "flow_id": flow_id })).await.unwrap()
+    }
+
+    /// The id of the flow's (only) step.
+    async fn step_id(&self, flow_id: &str) -> String {
+        let record = self.record(flow_id).await;
+        record["steps"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .next()
+            .expect("a step")
+            .clone()
+    }
+
     /// Sends each event of `events/<lifecycle>/` in order, with the flow's real ids.
     async fn drive(&self, lifecycle: &str, cluster_id: &str, step_id: &str) {
         let mut files: Vec<_> = std::fs::read_dir(e2e::root().join("events").join(lifecycle))
@@ -135,23 +152,10 @@ async fn both_scenarios_end_to_end_through_the_real_functions() {
         .await
         .unwrap();
     assert_eq!(active["flows"][0]["flow_id"], flow_id.as_str());
-    let record = functions
-        .invoke("list", &json!({"flow_id": flow_id}))
-        .await
-        .unwrap();
-    let step_id = record["steps"]
-        .as_object()
-        .unwrap()
-        .keys()
-        .next()
-        .unwrap()
-        .clone();
+    let step_id = functions.step_id(&flow_id).await;
 
     functions.drive("lifecycle-success", &cluster_id, &step_id).await;
-    let record = functions
-        .invoke("list", &json!({"flow_id": flow_id}))
-        .await
-        .unwrap();
+    let record = functions.record(&flow_id).await;
     assert_eq!(record["status"], "SUCCEEDED");
     assert_eq!(record["steps"][&step_id]["state"], "COMPLETED");
     assert_eq!(record["deliveries"]["0"]["status"], "DELIVERED");
@@ -165,17 +169,7 @@ async fn both_scenarios_end_to_end_through_the_real_functions() {
         .await
         .unwrap();
     let failed_flow = submitted["flow_id"].as_str().unwrap().to_owned();
-    let record = functions
-        .invoke("list", &json!({"flow_id": failed_flow}))
-        .await
-        .unwrap();
-    let step_id = record["steps"]
-        .as_object()
-        .unwrap()
-        .keys()
-        .next()
-        .unwrap()
-        .clone();
+    let step_id = functions.step_id(&failed_flow).await;
     functions
         .drive(
             "lifecycle-failure",
@@ -183,10 +177,7 @@ async fn both_scenarios_end_to_end_through_the_real_functions() {
             &step_id,
         )
         .await;
-    let record = functions
-        .invoke("list", &json!({"flow_id": failed_flow}))
-        .await
-        .unwrap();
+    let record = functions.record(&failed_flow).await;
     assert_eq!(record["status"], "FAILED");
     assert_eq!(record["failure"]["code"], "STEP_FAILURE");
     assert_eq!(record["failure"]["failed_step"]["id"], step_id.as_str());
