@@ -81,6 +81,8 @@ impl CallbackPolicy {
                             problems.push(Problem::new(path, "is set by emr-flows itself"));
                         } else if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
                             problems.push(Problem::new(path, "is not a valid header name"));
+                        } else if reqwest::header::HeaderValue::from_str(&http.headers[name]).is_err() {
+                            problems.push(Problem::new(path, "has a value that is not a valid header value"));
                         }
                     }
                 }
@@ -366,6 +368,16 @@ mod tests {
         assert_eq!(problems[0].path, "callbacks[1].lambda");
         let none_allowed = CallbackPolicy::default().check("c", &[CallbackTarget::Lambda("f".into())]);
         assert!(none_allowed[0].message.contains("CALLBACK_LAMBDA_ALLOW"));
+    }
+
+    #[test]
+    fn header_values_must_be_sendable() {
+        let target = CallbackTarget::Http(HttpTarget {
+            url: "https://example.com".into(),
+            headers: [("x-api-key".to_owned(), "a\nb".to_owned())].into(),
+        });
+        let problems = CallbackPolicy::default().check("callbacks", &[target]);
+        assert_eq!(problems[0].path, "callbacks[0].http.headers.x-api-key");
     }
 
     #[test]

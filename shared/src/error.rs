@@ -23,6 +23,20 @@ impl Problem {
     }
 }
 
+impl Problem {
+    /// The problem a path-tracking deserializer found, its path under `prefix` (`""` for the
+    /// request itself, `detail`, `steps[0]`).
+    pub fn from_serde(prefix: &str, error: serde_path_to_error::Error<serde_json::Error>) -> Self {
+        let path = error.path().to_string();
+        let path = match (prefix, path.as_str()) {
+            (_, ".") => prefix.to_owned(),
+            ("", path) => path.to_owned(),
+            (prefix, path) => format!("{prefix}.{path}"),
+        };
+        Self::new(path, error.into_inner().to_string())
+    }
+}
+
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.path.is_empty() {
@@ -141,6 +155,30 @@ impl From<Error> for lambda_runtime::Diagnostic {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn deserializer_paths_join_their_prefix() {
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Shape {
+            name: String,
+            inner: Option<Box<Shape>>,
+        }
+        let problem = |prefix: &str, json: &str| {
+            let de = &mut serde_json::Deserializer::from_str(json);
+            Problem::from_serde(
+                prefix,
+                serde_path_to_error::deserialize::<_, Shape>(de).unwrap_err(),
+            )
+        };
+        assert_eq!(problem("", "{}").path, "");
+        assert_eq!(problem("detail", "{}").path, "detail");
+        assert_eq!(
+            problem("steps[0]", r#"{"name": "a", "inner": {}}"#).path,
+            "steps[0].inner"
+        );
+        assert_eq!(problem("", r#"{"name": 1}"#).path, "name");
+    }
 
     #[test]
     fn validation_errors_list_every_problem_with_its_path() {

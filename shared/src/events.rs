@@ -85,7 +85,7 @@ fn invalid(path: &str, message: impl Into<String>) -> Error {
 
 fn detail<T: serde::de::DeserializeOwned>(detail: Value) -> Result<T, Error> {
     serde_path_to_error::deserialize(detail)
-        .map_err(|e| invalid(&format!("detail.{}", e.path()), e.inner().to_string()))
+        .map_err(|e| Error::Validation(vec![Problem::from_serde("detail", e)]))
 }
 
 /// Parses an EventBridge event. `Ok(None)` for an `aws.emr` event of another detail type
@@ -192,6 +192,14 @@ mod tests {
         let mut event = real("step-FAILED-CONTINUE.json");
         event["detail"]["stepId"] = "x-1".into();
         assert!(parse(event).unwrap_err().to_string().contains("detail.stepId"));
+        let mut event = real("step-FAILED-CONTINUE.json");
+        event["detail"].as_object_mut().unwrap().remove("clusterId");
+        assert!(
+            parse(event)
+                .unwrap_err()
+                .to_string()
+                .contains("detail: missing field `clusterId`")
+        );
         let mut event = real("cluster-WAITING.json");
         event["detail-type"] = "EMR Auto Scaling Policy State Change".into();
         assert_eq!(parse(event).unwrap(), None);

@@ -17,17 +17,11 @@ use crate::model::{
     ClusterId, DeliveryStatus, FailedStep, FailureCause, FlowId, FlowRecord, FlowStatus, decide_outcome,
 };
 use crate::render::Context;
-use crate::store::{FlowStore, Listing};
+use crate::store::{self, FlowStore, Listing};
 
 /// Parses a request, naming the path of the first problem (`params`, `callbacks[0].http`).
 fn parse_request<T: DeserializeOwned>(request: Value) -> Result<T, Error> {
-    serde_path_to_error::deserialize(request).map_err(|e| {
-        let path = e.path().to_string();
-        Error::Validation(vec![Problem::new(
-            if path == "." { String::new() } else { path },
-            e.inner().to_string(),
-        )])
-    })
+    serde_path_to_error::deserialize(request).map_err(|e| Error::Validation(vec![Problem::from_serde("", e)]))
 }
 
 /// submit's input: `{"flow", "params"?, "callbacks"?, "overrides"?, "dry_run"?}`.
@@ -90,8 +84,8 @@ pub struct Submitter {
     pub region: String,
 }
 
-/// The largest flow record submit writes (bytes of JSON): DynamoDB's item limit is 400 KB, and
-/// the record grows with steps and deliveries after it is written.
+/// The largest flow record submit writes (bytes, as DynamoDB counts them): an item holds at most
+/// 400 KiB, and the record grows with steps and deliveries after it is written.
 pub const MAX_RECORD_BYTES: usize = 300 * 1024;
 
 /// Validates and renders the request, writes the flow record (`PENDING`), launches the job flow
@@ -160,13 +154,15 @@ pub async fn submit(s: &Submitter, request: Value) -> Result<SubmitAnswer, Error
         updated_at: now,
         ended_at: None,
     };
-    let size = serde_json::to_vec(&record)
-        .map_err(|e| Error::Internal(e.to_string()))?
-        .len();
+    let size = FlowStore::record_size(&record)?;
     if size > MAX_RECORD_BYTES {
         return Err(Error::invalid(
             "params",
-            format!("the flow record would be {size} bytes; at most {MAX_RECORD_BYTES} fit a DynamoDB item"),
+            format!(
+                "the flow record would be {size} bytes; DynamoDB items hold {} and the record grows as \
+                 the flow runs, so at most {MAX_RECORD_BYTES} are accepted",
+                store::MAX_ITEM_BYTES
+            ),
         ));
     }
     let (store, emr) = (&s.store, &s.emr);
@@ -512,6 +508,9 @@ pub async fn list(catalog: &Catalog, store: &FlowStore, request: Value) -> Resul
                 "status",
                 format!("`{other}` is not supported; use `active`, or `flow` for a definition's history"),
             ));
+        }
+        (None, None, Some(flow)) if flow.is_empty() => {
+            return Err(Error::invalid("flow", "is empty; give a flow definition's name"));
         }
         (None, None, Some(flow)) => Listing::Definition(flow.clone()),
         _ => {

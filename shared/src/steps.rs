@@ -218,12 +218,8 @@ pub fn to_step_config(path: &str, step: Value, region: &str) -> Result<Value, Ve
     let step = if api_shape {
         step
     } else {
-        let short: ShortStep = serde_path_to_error::deserialize(step).map_err(|e| {
-            vec![Problem::new(
-                format!("{path}.{}", e.path()),
-                e.inner().to_string(),
-            )]
-        })?;
+        let short: ShortStep =
+            serde_path_to_error::deserialize(step).map_err(|e| vec![Problem::from_serde(path, e)])?;
         let name = short.name.clone();
         let action = short
             .action_on_failure
@@ -427,6 +423,8 @@ mod tests {
             "r",
         );
         assert_eq!(two.unwrap_err()[0].path, "steps[1]");
+        let nameless = to_step_config("steps[2]", json!({"spark": {"application": "a"}}), "r").unwrap_err();
+        assert_eq!(nameless[0].to_string(), "steps[2]: missing field `name`");
         let typo = to_step_config(
             "steps[0]",
             json!({"name": "x", "spark": {"aplication": "a"}}),

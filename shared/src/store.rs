@@ -28,6 +28,45 @@ const VERSION_ATTRIBUTE: &str = "version";
 /// How often a change is re-applied after losing a race before giving up.
 const MAX_ATTEMPTS: usize = 8;
 
+/// DynamoDB's limit on one item (bytes, as [`item_size`] counts them).
+pub const MAX_ITEM_BYTES: usize = 400 * 1024;
+
+/// The size DynamoDB counts for an item: attribute names plus values, with the per-element
+/// overheads of lists and maps (DynamoDB developer guide, "Item sizes and formats").
+pub fn item_size(item: &HashMap<String, AttributeValue>) -> usize {
+    item.iter()
+        .map(|(name, value)| name.len() + value_size(value))
+        .sum()
+}
+
+fn value_size(value: &AttributeValue) -> usize {
+    // A number takes a byte per two significant digits, plus one.
+    let number = |n: &str| {
+        n.trim_start_matches(['-', '0'])
+            .chars()
+            .filter(char::is_ascii_digit)
+            .count()
+            .div_ceil(2)
+            + 1
+    };
+    match value {
+        AttributeValue::S(s) => s.len(),
+        AttributeValue::N(n) => number(n),
+        AttributeValue::B(b) => b.as_ref().len(),
+        AttributeValue::Ss(set) => set.iter().map(String::len).sum(),
+        AttributeValue::Ns(set) => set.iter().map(|n| number(n)).sum(),
+        AttributeValue::Bs(set) => set.iter().map(|b| b.as_ref().len()).sum(),
+        AttributeValue::L(list) => 3 + list.iter().map(|v| 1 + value_size(v)).sum::<usize>(),
+        AttributeValue::M(map) => {
+            3 + map
+                .iter()
+                .map(|(k, v)| 1 + k.len() + value_size(v))
+                .sum::<usize>()
+        }
+        _ => 1, // BOOL, NULL
+    }
+}
+
 /// A flow record as read, with the version its next write must match.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Versioned {
@@ -102,6 +141,11 @@ impl FlowStore {
             item.insert(ACTIVE_ATTRIBUTE.into(), AttributeValue::S(ACTIVE_VALUE.into()));
         }
         Ok(item)
+    }
+
+    /// The size of `record` as a DynamoDB item, in bytes ([`item_size`]).
+    pub fn record_size(record: &FlowRecord) -> Result<usize, Error> {
+        Ok(item_size(&Self::item(record, 1)?))
     }
 
     /// Writes a new record (version 1). Errors: [`Error::Conflict`] when the id is taken.
@@ -268,5 +312,34 @@ impl FlowStore {
             .cloned();
         let flows = serde_dynamo::from_items(output.items.unwrap_or_default()).map_err(corrupt)?;
         Ok(Page { flows, next_token })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn item_sizes_follow_dynamodbs_rules() {
+        let item = HashMap::from([
+            (
+                "flow_id".to_owned(),
+                AttributeValue::S("01JDQ3V4X8M6Z0B1C2D3E4F5G6".into()),
+            ),
+            ("n".to_owned(), AttributeValue::N("12345".into())),
+            (
+                "l".to_owned(),
+                AttributeValue::L(vec![AttributeValue::N("1".into()), AttributeValue::Bool(true)]),
+            ),
+            (
+                "m".to_owned(),
+                AttributeValue::M(HashMap::from([(
+                    "ab".to_owned(),
+                    AttributeValue::S("xyz".into()),
+                )])),
+            ),
+        ]);
+        // flow_id: 7 + 26; n: 1 + (3 + 1); l: 1 + 3 + (1 + 2) + (1 + 1); m: 1 + 3 + 1 + 2 + 3.
+        assert_eq!(item_size(&item), 33 + 5 + 9 + 10);
     }
 }

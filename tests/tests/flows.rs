@@ -610,3 +610,18 @@ async fn a_cluster_whose_launch_was_never_recorded_is_adopted_through_its_tag() 
         "steps come from EMR"
     );
 }
+
+#[tokio::test]
+async fn a_flow_record_too_large_for_dynamodb_is_refused_before_anything_is_written() {
+    let w = world().await;
+    let callbacks: Vec<Value> = (0..40)
+        .map(|i| json!({"http": {"url": format!("https://hooks.example.com/{i}"), "headers": {"x-pad": "p".repeat(9_000)}}}))
+        .collect();
+    let err = w
+        .submit(json!({"flow": "spark-pi", "callbacks": callbacks}))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "ValidationError");
+    assert!(err.to_string().contains("the flow record would be"), "{err}");
+    assert_eq!(w.item_count().await, 0);
+}
