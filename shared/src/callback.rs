@@ -276,7 +276,7 @@ impl Dispatcher {
         for (name, value) in &target.headers {
             request = request.header(name, value);
         }
-        let response = request.body(body).send().await.map_err(|e| e.to_string())?;
+        let response = request.body(body).send().await.map_err(|e| with_causes(&e))?;
         let status = response.status();
         if status.is_success() {
             Ok(())
@@ -296,6 +296,18 @@ impl Dispatcher {
             .map(|_| ())
             .map_err(|e| aws_sdk_lambda::error::DisplayErrorContext(e).to_string())
     }
+}
+
+/// An error and the chain of its causes, `error: cause: cause` (reqwest's own message omits
+/// them: "error sending request" but not "connection refused").
+fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    text
 }
 
 #[cfg(test)]

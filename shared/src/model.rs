@@ -338,10 +338,10 @@ pub enum DeliveryStatus {
     Failed,
 }
 
-/// One callback's delivery for a flow's outcome, kept on the flow record.
+/// One callback's delivery for a flow's outcome, kept on the flow record under the callback's
+/// index in [`FlowRecord::callbacks`] (the target is not copied, so the record stays small).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Delivery {
-    pub target: CallbackTarget,
     /// The flow status the delivery reports.
     pub outcome: FlowStatus,
     pub status: DeliveryStatus,
@@ -539,10 +539,9 @@ impl FlowRecord {
         self.cluster_state = Some(cluster_state.to_owned());
         self.failure = failure;
         self.ended_at = Some(now);
-        self.deliveries = (self.callbacks.iter().enumerate())
-            .map(|(i, target)| {
+        self.deliveries = (0..self.callbacks.len())
+            .map(|i| {
                 let delivery = Delivery {
-                    target: target.clone(),
                     outcome,
                     status: DeliveryStatus::Pending,
                     attempts: 0,
@@ -555,10 +554,39 @@ impl FlowRecord {
         true
     }
 
-    /// Records a caller's request to terminate. `false` when the flow has ended or the request
-    /// was recorded before.
+    /// Whether the flow's cluster may still run (and cost money): the flow is active, or it
+    /// ended while the cluster waited (`KeepJobFlowAliveWhenNoSteps`) and EMR has not reported
+    /// it terminated since.
+    pub fn cluster_may_run(&self) -> bool {
+        !self.status.is_terminal()
+            || (self.cluster_id.is_some()
+                && !matches!(
+                    self.cluster_state.as_deref(),
+                    Some("TERMINATED" | "TERMINATED_WITH_ERRORS")
+                ))
+    }
+
+    /// Records that EMR reports the cluster of an ended flow terminated; the flow's status stays.
+    pub fn cluster_terminated_after_end(&mut self, cluster_state: &str, now: DateTime<Utc>) -> bool {
+        if !self.status.is_terminal() || self.cluster_state.as_deref() == Some(cluster_state) {
+            return false;
+        }
+        self.cluster_state = Some(cluster_state.to_owned());
+        self.updated_at = now;
+        true
+    }
+
+    /// Whether a callback delivery still waits for an attempt.
+    pub fn has_pending_deliveries(&self) -> bool {
+        self.deliveries
+            .values()
+            .any(|d| d.status == DeliveryStatus::Pending)
+    }
+
+    /// Records a caller's request to terminate. `false` when the cluster cannot be running any
+    /// more or the request was recorded before.
     pub fn request_termination(&mut self, reason: Option<String>, now: DateTime<Utc>) -> bool {
-        if self.status.is_terminal() || self.termination.is_some() {
+        if !self.cluster_may_run() || self.termination.is_some() {
             return false;
         }
         self.termination = Some(TerminationRequest {

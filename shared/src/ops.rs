@@ -256,7 +256,8 @@ pub async fn on_state_change(
         EmrEvent::Cluster(change) => apply_cluster_change(store, emr, flow_id, &change).await?,
     };
     tracing::info!(%flow_id, %cluster_id, status = %record.status, changed, "event applied");
-    if changed && record.status.is_terminal() {
+    // Also when nothing changed: a retried or repeated event retries what is still pending.
+    if record.status.is_terminal() && record.has_pending_deliveries() {
         deliver_callbacks(store, dispatcher, &record).await?;
     }
     Ok(StateChangeOutcome::Applied {
@@ -316,7 +317,12 @@ async fn apply_cluster_change(
         return Err(Error::FlowNotFound(flow_id.to_string()));
     };
     if read.record.status.is_terminal() {
-        return Ok((read.record, false));
+        // The flow ended while its cluster waited; note that the cluster is gone now.
+        return store
+            .update(flow_id, |r| {
+                r.cluster_terminated_after_end(&change.state, Utc::now())
+            })
+            .await;
     }
     // Look up why the first failed step failed, as the merged view sees it.
     let mut preview = read.record;
@@ -369,33 +375,57 @@ async fn apply_cluster_change(
 }
 
 /// Delivers each pending callback of a flow that has ended, recording every attempt.
+///
+/// Errors: [`Error::Upstream`] (service `callback`) while a delivery failed and may be retried:
+/// the invocation then fails, and Lambda's asynchronous retries (EventBridge invokes
+/// on-state-change asynchronously) try the pending deliveries again, up to
+/// [`MAX_DELIVERY_ATTEMPTS`](crate::model::MAX_DELIVERY_ATTEMPTS) attempts each.
 async fn deliver_callbacks(
     store: &FlowStore,
     dispatcher: &Dispatcher,
     record: &FlowRecord,
 ) -> Result<(), Error> {
     let document = CallbackDocument::for_record(record);
-    for (key, delivery) in record
+    let mut retry = Vec::new();
+    let pending = record
         .deliveries
         .iter()
-        .filter(|(_, d)| d.status == DeliveryStatus::Pending)
-    {
-        let result = dispatcher.deliver(&delivery.target, &document).await;
+        .filter(|(_, d)| d.status == DeliveryStatus::Pending);
+    for key in pending.map(|(key, _)| key) {
+        let Some(target) = key.parse::<usize>().ok().and_then(|i| record.callbacks.get(i)) else {
+            return Err(Error::Internal(format!("delivery {key} names no callback")));
+        };
+        let result = dispatcher.deliver(target, &document).await;
         match &result {
-            Ok(()) => {
-                tracing::info!(flow_id = %record.flow_id, target = ?delivery.target, "callback delivered")
-            }
+            Ok(()) => tracing::info!(flow_id = %record.flow_id, ?target, "callback delivered"),
             Err(e) => {
-                tracing::error!(flow_id = %record.flow_id, target = ?delivery.target, error = %e, "callback delivery failed")
+                tracing::error!(flow_id = %record.flow_id, ?target, error = %e, "callback delivery failed")
             }
         }
-        store
+        let (updated, _) = store
             .update(record.flow_id, |r| {
                 r.record_delivery(key, result.clone(), Utc::now())
             })
             .await?;
+        match updated.deliveries.get(key) {
+            Some(d) if d.status == DeliveryStatus::Pending => {
+                retry.push(format!("{key}: {}", d.last_error.as_deref().unwrap_or("?")))
+            }
+            Some(d) if d.status == DeliveryStatus::Failed => tracing::error!(
+                flow_id = %record.flow_id, ?target, attempts = d.attempts, "callback delivery given up"
+            ),
+            _ => {}
+        }
     }
-    Ok(())
+    if retry.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Upstream {
+            service: "callback",
+            operation: "deliver",
+            message: retry.join("; "),
+        })
+    }
 }
 
 /// terminate's input: `{"flow_id", "reason"?}`.
@@ -419,7 +449,8 @@ pub struct TerminateResponse {
 
 /// Records the termination request and asks EMR to terminate the flow's cluster (only ever the
 /// cluster recorded for the flow). Idempotent: asking again repeats the EMR call, which EMR
-/// ignores for a cluster already terminating. A flow that has ended is left as it is.
+/// ignores for a cluster already terminating. A flow that has ended keeps its status; its
+/// cluster is still terminated if it may run (a cluster left waiting after its steps).
 ///
 /// Errors: [`Error::Validation`], [`Error::FlowNotFound`], [`Error::Upstream`].
 pub async fn terminate(store: &FlowStore, emr: &Emr, request: Value) -> Result<TerminateResponse, Error> {
@@ -431,7 +462,7 @@ pub async fn terminate(store: &FlowStore, emr: &Emr, request: Value) -> Result<T
         })
         .await?;
     // A PENDING flow has no cluster yet: submit terminates it as soon as EMR names it.
-    if let (false, Some(cluster_id)) = (record.status.is_terminal(), &record.cluster_id) {
+    if let (true, Some(cluster_id)) = (record.cluster_may_run(), &record.cluster_id) {
         emr.terminate(cluster_id).await?;
         tracing::info!(flow_id = %record.flow_id, %cluster_id, "termination requested");
     }

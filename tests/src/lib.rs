@@ -267,7 +267,11 @@ pub struct Receiver {
 
 impl Receiver {
     pub fn start(secret: &str) -> Self {
-        let port = free_port();
+        Self::start_on(free_port(), secret)
+    }
+
+    /// A receiver on `port`.
+    pub fn start_on(port: u16, secret: &str) -> Self {
         let out = std::env::temp_dir().join(format!("emr-flows-callbacks-{port}.jsonl"));
         let _ = std::fs::remove_file(&out);
         let log = std::env::temp_dir().join(format!("emr-flows-receiver-{port}.log"));

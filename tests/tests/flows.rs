@@ -62,15 +62,18 @@ impl World {
     }
 
     async fn send(&self, path: &str, record: &FlowRecord) -> StateChangeOutcome {
+        self.try_send(path, record).await.unwrap()
+    }
+
+    /// Sends an event from `events/` with the flow's cluster and first step ids.
+    async fn try_send(&self, path: &str, record: &FlowRecord) -> Result<StateChangeOutcome, Error> {
         let (step_id, _) = record.ordered_steps()[0];
         let event = event(
             path,
             record.cluster_id.as_ref().unwrap().as_str(),
             step_id.as_str(),
         );
-        ops::on_state_change(&self.store, &self.emr, &self.dispatcher, event)
-            .await
-            .unwrap()
+        ops::on_state_change(&self.store, &self.emr, &self.dispatcher, event).await
     }
 
     async fn cluster(&self, cluster_id: &str) -> aws_sdk_emr::types::Cluster {
@@ -343,27 +346,87 @@ async fn events_for_other_clusters_are_ignored() {
 }
 
 #[tokio::test]
-async fn a_failed_delivery_is_recorded_with_its_error() {
+async fn a_failed_delivery_fails_the_invocation_and_a_retry_delivers_it() {
     let w = world().await;
-    let closed = format!("http://127.0.0.1:{}/nobody-listens", e2e::free_port());
+    let port = e2e::free_port();
+    let url = format!("http://127.0.0.1:{port}/callbacks");
     let submitted = w
-        .submit(json!({"flow": "spark-pi", "callbacks": [{"http": {"url": closed}}]}))
+        .submit(json!({"flow": "spark-pi", "callbacks": [{"http": {"url": url}}]}))
         .await
         .unwrap();
     let record = w.record(submitted.flow_id).await;
     w.send("lifecycle-success/04-step-COMPLETED.json", &record).await;
-    w.send("lifecycle-success/05-cluster-TERMINATED.json", &record)
-        .await;
+
+    // Nobody listens yet: the flow ends, the attempt is recorded, and the invocation fails so
+    // that Lambda retries it.
+    let err = w
+        .try_send("lifecycle-success/05-cluster-TERMINATED.json", &record)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "UpstreamError");
     let done = w.record(submitted.flow_id).await;
     assert_eq!(done.status, FlowStatus::Succeeded);
     let delivery = &done.deliveries["0"];
-    assert_eq!(
-        delivery.status,
-        DeliveryStatus::Pending,
-        "retried later, not dropped"
+    assert_eq!((delivery.status, delivery.attempts), (DeliveryStatus::Pending, 1));
+    assert!(
+        delivery
+            .last_error
+            .as_deref()
+            .unwrap()
+            .contains("onnection refused"),
+        "{delivery:?}"
     );
-    assert_eq!(delivery.attempts, 1);
-    assert!(delivery.last_error.is_some());
+
+    // The retried event finds the delivery pending and delivers it.
+    let receiver = Receiver::start_on(port, TEST_SECRET);
+    w.send("lifecycle-success/05-cluster-TERMINATED.json", &record)
+        .await;
+    let delivered = &w.record(submitted.flow_id).await.deliveries["0"];
+    assert_eq!(
+        (delivered.status, delivered.attempts),
+        (DeliveryStatus::Delivered, 2)
+    );
+    assert_eq!(receiver.received().len(), 1);
+}
+
+#[tokio::test]
+async fn a_cluster_left_waiting_after_success_can_still_be_terminated() {
+    let w = world().await;
+    let submitted = w.submit(json!({"flow": "spark-pi"})).await.unwrap();
+    let record = w.record(submitted.flow_id).await;
+    w.send("lifecycle-success/04-step-COMPLETED.json", &record).await;
+    let mut waiting = event("real/events/cluster-WAITING.json", "j-123456789ABCD", "s-0");
+    waiting["detail"]["clusterId"] = submitted.cluster_id.to_string().into();
+    ops::on_state_change(&w.store, &w.emr, &w.dispatcher, waiting)
+        .await
+        .unwrap();
+    assert_eq!(w.record(submitted.flow_id).await.status, FlowStatus::Succeeded);
+
+    let answer = ops::terminate(&w.store, &w.emr, json!({"flow_id": submitted.flow_id}))
+        .await
+        .unwrap();
+    assert_eq!(answer.status, FlowStatus::Succeeded, "the outcome stays");
+    assert!(answer.termination_requested_at.is_some());
+    let state = w
+        .cluster(submitted.cluster_id.as_str())
+        .await
+        .status()
+        .unwrap()
+        .state()
+        .unwrap()
+        .as_str()
+        .to_owned();
+    assert!(state.starts_with("TERMINAT"), "cluster is {state}");
+
+    // Once EMR reports the cluster gone, there is nothing left to terminate.
+    w.send("lifecycle-success/05-cluster-TERMINATED.json", &record)
+        .await;
+    let ended = w.record(submitted.flow_id).await;
+    assert_eq!(
+        (ended.status, ended.cluster_state.as_deref()),
+        (FlowStatus::Succeeded, Some("TERMINATED"))
+    );
+    assert!(!ended.cluster_may_run());
 }
 
 #[tokio::test]
@@ -548,8 +611,11 @@ async fn lambda_callbacks_are_invoked_asynchronously_and_a_missing_function_is_r
         .unwrap();
     let record = w.record(submitted.flow_id).await;
     w.send("lifecycle-success/04-step-COMPLETED.json", &record).await;
-    w.send("lifecycle-success/05-cluster-TERMINATED.json", &record)
-        .await;
+    let err = w
+        .try_send("lifecycle-success/05-cluster-TERMINATED.json", &record)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("processor-gone"), "{err}");
 
     let done = w.record(submitted.flow_id).await;
     assert_eq!(done.deliveries["0"].status, DeliveryStatus::Delivered);
