@@ -58,10 +58,27 @@ pub struct CallbackPolicy {
     pub lambda_allow: Vec<String>,
 }
 
+/// At most this many callbacks per flow (the definition's and the caller's together).
+pub const MAX_CALLBACKS: usize = 10;
+/// The longest callback URL or function name, in bytes.
+pub const MAX_TARGET_LENGTH: usize = 2048;
+/// At most this many extra headers per HTTP target, each value at most [`MAX_TARGET_LENGTH`].
+pub const MAX_HEADERS: usize = 20;
+
 impl CallbackPolicy {
     /// Every problem with `targets`, each with its path under `field` (`callbacks[0].http.url`).
-    pub fn check(&self, field: &str, targets: &[CallbackTarget]) -> Vec<Problem> {
+    /// `others` is how many callbacks the flow has besides these (its definition's).
+    pub fn check(&self, field: &str, targets: &[CallbackTarget], others: usize) -> Vec<Problem> {
         let mut problems = Vec::new();
+        if targets.len() + others > MAX_CALLBACKS {
+            problems.push(Problem::new(
+                field,
+                format!(
+                    "{} callbacks (with the definition's {others}); at most {MAX_CALLBACKS}",
+                    targets.len() + others
+                ),
+            ));
+        }
         for (i, target) in targets.iter().enumerate() {
             match target {
                 CallbackTarget::Lambda(function) => {
@@ -71,6 +88,12 @@ impl CallbackPolicy {
                     }
                 }
                 CallbackTarget::Http(http) => {
+                    if http.headers.len() > MAX_HEADERS {
+                        problems.push(Problem::new(
+                            format!("{field}[{i}].http.headers"),
+                            format!("has {} headers; at most {MAX_HEADERS}", http.headers.len()),
+                        ));
+                    }
                     if let Err(message) = self.check_url(&http.url) {
                         problems.push(Problem::new(format!("{field}[{i}].http.url"), message));
                     }
@@ -81,6 +104,11 @@ impl CallbackPolicy {
                             problems.push(Problem::new(path, "is set by emr-flows itself"));
                         } else if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
                             problems.push(Problem::new(path, "is not a valid header name"));
+                        } else if http.headers[name].len() > MAX_TARGET_LENGTH {
+                            problems.push(Problem::new(
+                                path,
+                                format!("is longer than {MAX_TARGET_LENGTH} bytes"),
+                            ));
                         } else if reqwest::header::HeaderValue::from_str(&http.headers[name]).is_err() {
                             problems.push(Problem::new(path, "has a value that is not a valid header value"));
                         }
@@ -94,6 +122,9 @@ impl CallbackPolicy {
     fn check_lambda(&self, function: &str) -> Result<(), String> {
         if function.trim().is_empty() {
             return Err("is empty; give a function name or ARN".into());
+        }
+        if function.len() > MAX_TARGET_LENGTH {
+            return Err(format!("is longer than {MAX_TARGET_LENGTH} bytes"));
         }
         if self.lambda_allow.is_empty() {
             return Err("Lambda callbacks are not allowed here (CALLBACK_LAMBDA_ALLOW is empty)".into());
@@ -113,6 +144,9 @@ impl CallbackPolicy {
     }
 
     fn check_url(&self, url: &str) -> Result<(), String> {
+        if url.len() > MAX_TARGET_LENGTH {
+            return Err(format!("is longer than {MAX_TARGET_LENGTH} bytes"));
+        }
         let parsed = Url::parse(url).map_err(|e| format!("`{url}` is not a URL: {e}"))?;
         let local = match parsed.host() {
             Some(url::Host::Ipv4(ip)) => is_local(IpAddr::V4(ip)),
@@ -344,7 +378,7 @@ mod tests {
             http("ftp://example.com/x"),
             http("not a url"),
         ];
-        let problems = policy.check("callbacks", &targets);
+        let problems = policy.check("callbacks", &targets, 0);
         let paths: Vec<_> = problems.iter().map(|p| p.path.as_str()).collect();
         assert_eq!(
             paths,
@@ -361,9 +395,17 @@ mod tests {
             allow_local: true,
             ..Default::default()
         };
-        assert!(policy.check("c", &[http("http://127.0.0.1:8080/h")]).is_empty());
-        assert!(policy.check("c", &[http("http://localhost:8080/h")]).is_empty());
-        assert_eq!(policy.check("c", &[http("http://example.com/h")]).len(), 1);
+        assert!(
+            policy
+                .check("c", &[http("http://127.0.0.1:8080/h")], 0)
+                .is_empty()
+        );
+        assert!(
+            policy
+                .check("c", &[http("http://localhost:8080/h")], 0)
+                .is_empty()
+        );
+        assert_eq!(policy.check("c", &[http("http://example.com/h")], 0).len(), 1);
     }
 
     #[test]
@@ -375,10 +417,10 @@ mod tests {
         let ok = CallbackTarget::Lambda("arn:aws:lambda:eu-west-1:123456789012:function:processor-a".into());
         let other =
             CallbackTarget::Lambda("arn:aws:lambda:eu-west-1:999999999999:function:processor-a".into());
-        let problems = policy.check("callbacks", &[ok, other]);
+        let problems = policy.check("callbacks", &[ok, other], 0);
         assert_eq!(problems.len(), 1);
         assert_eq!(problems[0].path, "callbacks[1].lambda");
-        let none_allowed = CallbackPolicy::default().check("c", &[CallbackTarget::Lambda("f".into())]);
+        let none_allowed = CallbackPolicy::default().check("c", &[CallbackTarget::Lambda("f".into())], 0);
         assert!(none_allowed[0].message.contains("CALLBACK_LAMBDA_ALLOW"));
     }
 
@@ -388,7 +430,7 @@ mod tests {
             url: "https://example.com".into(),
             headers: [("x-api-key".to_owned(), "a\nb".to_owned())].into(),
         });
-        let problems = CallbackPolicy::default().check("callbacks", &[target]);
+        let problems = CallbackPolicy::default().check("callbacks", &[target], 0);
         assert_eq!(problems[0].path, "callbacks[0].http.headers.x-api-key");
     }
 
@@ -398,7 +440,7 @@ mod tests {
             url: "https://example.com".into(),
             headers: [("Webhook-Signature".to_owned(), "x".to_owned())].into(),
         });
-        let problems = CallbackPolicy::default().check("callbacks", &[target]);
+        let problems = CallbackPolicy::default().check("callbacks", &[target], 0);
         assert_eq!(problems[0].path, "callbacks[0].http.headers.Webhook-Signature");
     }
 }

@@ -52,10 +52,11 @@ pub struct FlowDefinition {
     /// [`crate::steps`]).
     #[serde(default)]
     pub steps: Vec<Value>,
-    /// Paths in `job_flow` a caller may override (`Instances.InstanceGroups.*.InstanceCount`;
-    /// `*` matches any member or list index; a path allows everything under it).
+    /// What a caller may override: a path in `job_flow` (`Instances.InstanceGroups.*.InstanceCount`;
+    /// `*` matches any one member name or list index) and the JSON Schema the new value must
+    /// satisfy (`{type: integer, minimum: 1, maximum: 20}`; `{}` for any value).
     #[serde(default)]
-    pub overridable: Vec<String>,
+    pub overridable: BTreeMap<String, Value>,
     /// Targets told of every flow of this definition, before the caller's own.
     #[serde(default)]
     pub callbacks: Vec<CallbackTarget>,
@@ -68,11 +69,13 @@ fn empty_object_schema() -> Value {
     serde_json::json!({"type": "object", "additionalProperties": false})
 }
 
-/// A checked definition with its compiled parameter schema.
+/// A checked definition with its compiled parameter and override schemas.
 #[derive(Debug)]
 pub struct Definition {
     pub spec: FlowDefinition,
     pub(crate) schema: jsonschema::Validator,
+    /// `overridable`, compiled: `(path pattern, value schema)`.
+    pub(crate) overridable: Vec<(String, jsonschema::Validator)>,
 }
 
 impl Definition {
@@ -122,8 +125,22 @@ impl Definition {
                 format!("is not a valid JSON Schema: {e}"),
             ));
         }
+        let mut overridable = Vec::new();
+        for (pattern, schema) in &spec.overridable {
+            match jsonschema::validator_for(schema) {
+                Ok(validator) => overridable.push((pattern.clone(), validator)),
+                Err(e) => problems.push(Problem::new(
+                    format!("overridable.{pattern}"),
+                    format!("is not a valid JSON Schema: {e}"),
+                )),
+            }
+        }
         match schema {
-            Ok(schema) if problems.is_empty() => Ok(Self { spec, schema }),
+            Ok(schema) if problems.is_empty() => Ok(Self {
+                spec,
+                schema,
+                overridable,
+            }),
             _ => Err(broken(problems)),
         }
     }

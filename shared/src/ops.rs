@@ -105,7 +105,9 @@ pub async fn submit(s: &Submitter, request: Value) -> Result<SubmitAnswer, Error
         submitted_at: now,
         region: s.region.clone(),
     };
-    let callback_problems = s.policy.check("callbacks", &request.callbacks);
+    let callback_problems = s
+        .policy
+        .check("callbacks", &request.callbacks, definition.spec.callbacks.len());
     let rendered = match definition.render(request.params, &request.overrides, &context) {
         Ok(rendered) if callback_problems.is_empty() => rendered,
         Ok(_) => return Err(Error::Validation(callback_problems)),
@@ -157,10 +159,10 @@ pub async fn submit(s: &Submitter, request: Value) -> Result<SubmitAnswer, Error
     let size = FlowStore::record_size(&record)?;
     if size > MAX_RECORD_BYTES {
         return Err(Error::invalid(
-            "params",
+            "",
             format!(
-                "the flow record would be {size} bytes; DynamoDB items hold {} and the record grows as \
-                 the flow runs, so at most {MAX_RECORD_BYTES} are accepted",
+                "the flow record (params and callbacks) would be {size} bytes; DynamoDB items hold {} \
+                 and the record grows as the flow runs, so at most {MAX_RECORD_BYTES} are accepted",
                 store::MAX_ITEM_BYTES
             ),
         ));

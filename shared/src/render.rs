@@ -53,7 +53,15 @@ impl Definition {
     /// keys, wrong types, EMR's limits, mangled arguments); [`Error::Definition`] when a
     /// template is broken (undefined variable, syntax), with its path in the definition.
     pub fn render(&self, params: Value, overrides: &Value, context: &Context) -> Result<Rendered, Error> {
-        let params = self.validate_params(params)?;
+        let params = match self.validate_params(params) {
+            Ok(params) => params,
+            Err(Error::Validation(mut problems)) => {
+                // Report the overrides' problems too, checked against the unrendered request.
+                problems.extend(self.merge_overrides(&mut self.spec.job_flow.clone(), overrides));
+                return Err(Error::Validation(problems));
+            }
+            Err(e) => return Err(e),
+        };
         let templates = Templates::new(self.variables(&params, context));
 
         let mut broken = Vec::new();
@@ -165,20 +173,14 @@ impl Definition {
     }
 
     /// Deep-merges `overrides` into `job_flow`: objects member by member, lists element by
-    /// element (an override may not add elements), anything else replaced. Every leaf must lie
-    /// under a path the definition lists in `overridable`.
+    /// element (an override may not add elements), anything else replaced. Every value replaced
+    /// must be at a path the definition lists in `overridable` and satisfy that path's schema.
     fn merge_overrides(&self, job_flow: &mut Value, overrides: &Value) -> Vec<Problem> {
         match overrides {
             Value::Null => vec![],
             Value::Object(_) => {
                 let mut problems = Vec::new();
-                merge(
-                    job_flow,
-                    overrides,
-                    &mut vec![],
-                    &self.spec.overridable,
-                    &mut problems,
-                );
+                merge(job_flow, overrides, &mut vec![], &self.overridable, &mut problems);
                 problems
             }
             other => vec![Problem::new(
@@ -271,11 +273,11 @@ fn display(path: &[Segment]) -> String {
     text
 }
 
-/// Whether `path` lies under `pattern` (`Instances.InstanceGroups.*.InstanceCount`; `*` is any
-/// one member name or index).
+/// Whether `path` is `pattern` (`Instances.InstanceGroups.*.InstanceCount`; `*` is any one
+/// member name or index).
 fn allowed(pattern: &str, path: &[Segment]) -> bool {
     let parts: Vec<&str> = pattern.split('.').collect();
-    parts.len() <= path.len()
+    parts.len() == path.len()
         && parts.iter().zip(path).all(|(part, segment)| match segment {
             _ if *part == "*" => true,
             Segment::Key(k) => part == k,
@@ -287,7 +289,7 @@ fn merge(
     target: &mut Value,
     patch: &Value,
     path: &mut Vec<Segment>,
-    allow: &[String],
+    allow: &[(String, jsonschema::Validator)],
     problems: &mut Vec<Problem>,
 ) {
     match (target, patch) {
@@ -324,19 +326,31 @@ fn merge(
     }
 }
 
-fn set(target: &mut Value, value: &Value, path: &[Segment], allow: &[String], problems: &mut Vec<Problem>) {
-    if allow.iter().any(|pattern| allowed(pattern, path)) {
+fn set(
+    target: &mut Value,
+    value: &Value,
+    path: &[Segment],
+    allow: &[(String, jsonschema::Validator)],
+    problems: &mut Vec<Problem>,
+) {
+    let Some((_, schema)) = allow.iter().find(|(pattern, _)| allowed(pattern, path)) else {
+        let message = if allow.is_empty() {
+            "is not overridable: this flow definition allows no overrides".to_owned()
+        } else {
+            let patterns: Vec<&str> = allow.iter().map(|(p, _)| p.as_str()).collect();
+            format!("is not overridable; allowed: {}", patterns.join(", "))
+        };
+        problems.push(Problem::new(display(path), message));
+        return;
+    };
+    let before = problems.len();
+    problems.extend(
+        schema
+            .iter_errors(value)
+            .map(|e| Problem::new(display(path), e.to_string())),
+    );
+    if problems.len() == before {
         *target = value.clone();
-    } else if allow.is_empty() {
-        problems.push(Problem::new(
-            display(path),
-            "is not overridable: this flow definition allows no overrides",
-        ));
-    } else {
-        problems.push(Problem::new(
-            display(path),
-            format!("is not overridable; allowed: {}", allow.join(", ")),
-        ));
     }
 }
 
@@ -434,8 +448,8 @@ steps:
   - name: report
     hive: {script: "s3://b/report.sql", variables: {DAY: "{{ submitted_date }}"}}
 overridable:
-  - Instances.InstanceGroups.*.InstanceCount
-  - Instances.InstanceGroups.1.InstanceType
+  Instances.InstanceGroups.*.InstanceCount: {type: integer, minimum: 1, maximum: 10}
+  Instances.InstanceGroups.1.InstanceType: {enum: [m5.xlarge, r5.4xlarge]}
 artifacts:
   output: "s3://bucket/{{ flow_name }}/{{ submitted_year }}/{{ submitted_month }}/{{ flow_id }}/"
 "#;
@@ -549,6 +563,43 @@ artifacts:
                 "overrides.ServiceRole"
             ]
         );
+    }
+
+    #[test]
+    fn overridden_values_must_satisfy_their_schema() {
+        let overrides = json!({"Instances": {"InstanceGroups": [{"InstanceCount": 0}, {"InstanceCount": 100000, "InstanceType": "p5.48xlarge"}]}});
+        let err = definition(MINIMAL)
+            .render(json!({"domain_id": 1}), &overrides, &context())
+            .unwrap_err();
+        let Error::Validation(problems) = err else {
+            panic!("{err}")
+        };
+        let text: Vec<_> = problems.iter().map(ToString::to_string).collect();
+        assert_eq!(text.len(), 3, "{text:?}");
+        assert!(
+            text[0].starts_with("overrides.Instances.InstanceGroups[0].InstanceCount: 0 is less than"),
+            "{text:?}"
+        );
+        assert!(
+            text[1].starts_with("overrides.Instances.InstanceGroups[1].InstanceCount: 100000 is greater"),
+            "{text:?}"
+        );
+        assert!(
+            text[2].starts_with("overrides.Instances.InstanceGroups[1].InstanceType"),
+            "{text:?}"
+        );
+    }
+
+    #[test]
+    fn bad_parameters_and_bad_overrides_are_reported_together() {
+        let err = definition(MINIMAL)
+            .render(json!({"domain_id": 0}), &json!({"X": 1}), &context())
+            .unwrap_err();
+        let Error::Validation(problems) = err else {
+            panic!("{err}")
+        };
+        let paths: Vec<_> = problems.iter().map(|p| p.path.as_str()).collect();
+        assert_eq!(paths, ["params.domain_id", "overrides.X"]);
     }
 
     #[test]

@@ -680,14 +680,31 @@ async fn a_cluster_whose_launch_was_never_recorded_is_adopted_through_its_tag() 
 #[tokio::test]
 async fn a_flow_record_too_large_for_dynamodb_is_refused_before_anything_is_written() {
     let w = world().await;
-    let callbacks: Vec<Value> = (0..40)
-        .map(|i| json!({"http": {"url": format!("https://hooks.example.com/{i}"), "headers": {"x-pad": "p".repeat(9_000)}}}))
+    // Within every per-callback limit, too large together.
+    let headers: serde_json::Map<String, Value> = (0..16)
+        .map(|h| (format!("x-pad-{h}"), json!("p".repeat(2_000))))
+        .collect();
+    let callbacks: Vec<Value> = (0..10)
+        .map(|i| json!({"http": {"url": format!("https://hooks.example.com/{i}"), "headers": headers}}))
         .collect();
     let err = w
         .submit(json!({"flow": "spark-pi", "callbacks": callbacks}))
         .await
         .unwrap_err();
     assert_eq!(err.code(), "ValidationError");
-    assert!(err.to_string().contains("the flow record would be"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("the flow record (params and callbacks) would be"),
+        "{err}"
+    );
     assert_eq!(w.item_count().await, 0);
+
+    let eleven: Vec<Value> = (0..11)
+        .map(|i| json!({"http": {"url": format!("https://hooks.example.com/{i}")}}))
+        .collect();
+    let err = w
+        .submit(json!({"flow": "spark-pi", "callbacks": eleven}))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("callbacks: 11 callbacks"), "{err}");
 }
