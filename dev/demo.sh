@@ -11,6 +11,8 @@ root=$PWD
 export PATH="$root/.venv/bin:$PATH"
 # The AWS CLI talks to the local functions only; these credentials are never checked.
 export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1
+# cargo lambda watch answers a function error with HTTP 500, which the CLI would retry 4 times.
+export AWS_MAX_ATTEMPTS=1
 unset AWS_ENDPOINT_URL AWS_PROFILE
 
 work=$root/.demo

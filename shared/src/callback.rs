@@ -151,7 +151,10 @@ impl CallbackPolicy {
         let local = match parsed.host() {
             Some(url::Host::Ipv4(ip)) => is_local(IpAddr::V4(ip)),
             Some(url::Host::Ipv6(ip)) => is_local(IpAddr::V6(ip)),
-            Some(url::Host::Domain(d)) => d == "localhost" || d.ends_with(".localhost"),
+            Some(url::Host::Domain(d)) => {
+                let d = d.trim_end_matches('.');
+                d == "localhost" || d.ends_with(".localhost")
+            }
             None => return Err(format!("`{url}` has no host")),
         };
         if !parsed.username().is_empty() || parsed.password().is_some() {
@@ -169,24 +172,61 @@ impl CallbackPolicy {
     }
 }
 
-fn is_local(ip: IpAddr) -> bool {
+/// Whether `ip` is not a public unicast address: loopback, private, link-local, shared (CGNAT),
+/// "this network", benchmarking, reserved, multicast or broadcast, also when embedded in an
+/// IPv6 address (IPv4-mapped, IPv4-compatible, NAT64).
+pub fn is_local(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(ip) => {
+            let [a, b, ..] = ip.octets();
             ip.is_loopback()
                 || ip.is_private()
                 || ip.is_link_local()
                 || ip.is_unspecified()
                 || ip.is_broadcast()
-                // 100.64.0.0/10, carrier-grade NAT
-                || (ip.octets()[0] == 100 && ip.octets()[1] & 0xc0 == 64)
+                || ip.is_multicast()
+                || a == 0 // 0.0.0.0/8, "this network"
+                || (a == 100 && b & 0xc0 == 64) // 100.64.0.0/10, shared address space
+                || (a == 192 && b == 0 && ip.octets()[2] == 0) // 192.0.0.0/24, protocol assignments
+                || (a == 198 && (b == 18 || b == 19)) // 198.18.0.0/15, benchmarking
+                || a >= 240 // 240.0.0.0/4, reserved
         }
         IpAddr::V6(ip) => {
+            let segments = ip.segments();
+            let embedded_v4 = || {
+                let [.., hi, lo] = segments;
+                std::net::Ipv4Addr::new((hi >> 8) as u8, hi as u8, (lo >> 8) as u8, lo as u8)
+            };
             ip.is_loopback()
                 || ip.is_unspecified()
+                || ip.is_multicast()
                 || ip.is_unique_local()
                 || ip.is_unicast_link_local()
                 || ip.to_ipv4_mapped().is_some_and(|v4| is_local(IpAddr::V4(v4)))
+                // ::a.b.c.d (IPv4-compatible) and 64:ff9b::a.b.c.d (NAT64)
+                || (segments[..6] == [0; 6] && is_local(IpAddr::V4(embedded_v4())))
+                || (segments[..6] == [0x64, 0xff9b, 0, 0, 0, 0] && is_local(IpAddr::V4(embedded_v4())))
         }
+    }
+}
+
+/// Resolves callback host names and keeps only public addresses, so a name that points at a
+/// private address (or is re-pointed there after submit) is refused at delivery.
+struct PublicOnly;
+
+impl reqwest::dns::Resolve for PublicOnly {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = name.as_str().to_owned();
+        Box::pin(async move {
+            let public: Vec<_> = tokio::net::lookup_host((host.as_str(), 0))
+                .await?
+                .filter(|a| !is_local(a.ip()))
+                .collect();
+            if public.is_empty() {
+                return Err(format!("{host} resolves to no public address").into());
+            }
+            Ok(Box::new(public.into_iter()) as reqwest::dns::Addrs)
+        })
     }
 }
 
@@ -267,14 +307,23 @@ pub struct Dispatcher {
 pub const HTTP_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl Dispatcher {
-    /// `signing_secret` is a Standard Webhooks secret: `whsec_` and base64 key bytes.
+    /// `signing_secret` is a Standard Webhooks secret: `whsec_` and base64 key bytes. Unless
+    /// `allow_local` (local development), host names must resolve to public addresses.
     ///
     /// Errors: [`Error::Internal`] when the secret is not base64 or the HTTP client cannot be
     /// built.
-    pub fn new(lambda: aws_sdk_lambda::Client, signing_secret: &str) -> Result<Self, Error> {
+    pub fn new(
+        lambda: aws_sdk_lambda::Client,
+        signing_secret: &str,
+        allow_local: bool,
+    ) -> Result<Self, Error> {
         let signer = standardwebhooks::Webhook::new(signing_secret)
             .map_err(|e| Error::Internal(format!("CALLBACK_SIGNING_SECRET: {e}")))?;
-        let http = reqwest::Client::builder()
+        let mut http = reqwest::Client::builder();
+        if !allow_local {
+            http = http.dns_resolver(std::sync::Arc::new(PublicOnly));
+        }
+        let http = http
             .timeout(HTTP_TIMEOUT)
             .user_agent(concat!("emr-flows/", env!("CARGO_PKG_VERSION")))
             // A callback target is checked once; never follow it somewhere else.
@@ -328,7 +377,7 @@ impl Dispatcher {
             .send()
             .await
             .map(|_| ())
-            .map_err(|e| aws_sdk_lambda::error::DisplayErrorContext(e).to_string())
+            .map_err(crate::error::sdk_message)
     }
 }
 
@@ -387,6 +436,40 @@ mod tests {
                 .collect::<Vec<_>>()
         );
         assert!(problems[0].message.contains("plain http"));
+    }
+
+    #[test]
+    fn every_non_public_address_is_refused() {
+        let policy = CallbackPolicy::default();
+        for url in [
+            "https://localhost./x",
+            "https://0.1.2.3/",
+            "https://198.18.0.1/",
+            "https://[64:ff9b::a9fe:a9fe]/",
+            "https://[::127.0.0.1]/",
+            "https://[::ffff:10.0.0.1]/",
+            "https://224.0.0.1/",
+            "https://[fe80::1]/",
+        ] {
+            assert_eq!(policy.check("c", &[http(url)], 0).len(), 1, "{url}");
+        }
+        assert!(policy.check("c", &[http("https://8.8.8.8/x")], 0).is_empty());
+        assert!(
+            policy
+                .check("c", &[http("https://[2606:4700::1111]/x")], 0)
+                .is_empty()
+        );
+    }
+
+    #[tokio::test]
+    async fn names_resolving_to_private_addresses_are_refused_at_delivery() {
+        use reqwest::dns::Resolve;
+        let err = PublicOnly
+            .resolve("localhost".parse().unwrap())
+            .await
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("no public address"), "{err}");
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! | `TABLE_NAME` | all | the flow record table |
 //! | `CALLBACK_SIGNING_SECRET` | on-state-change | Standard Webhooks secret, `whsec_` + base64 |
 //! | `CALLBACK_LAMBDA_ALLOW` | submit | comma-separated function name/ARN patterns (`*` wildcards) |
-//! | `CALLBACK_ALLOW_LOCAL` | submit | `true` allows loopback/private callback URLs and plain `http://` to loopback (local development only) |
+//! | `CALLBACK_ALLOW_LOCAL` | submit, on-state-change | `true` allows loopback/private callback URLs and plain `http://` to loopback (local development only) |
 //! | `AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_<SERVICE>` | all | read by the SDK: local stand-ins |
 
 use crate::callback::{CallbackPolicy, Dispatcher};
@@ -59,11 +59,14 @@ pub fn emr(sdk: &aws_config::SdkConfig) -> Emr {
     Emr::new(aws_sdk_emr::Client::new(sdk))
 }
 
-/// The callback dispatcher, signing with `CALLBACK_SIGNING_SECRET`.
+/// The callback dispatcher, signing with `CALLBACK_SIGNING_SECRET`; `CALLBACK_ALLOW_LOCAL`
+/// lets it reach local addresses.
 pub fn dispatcher(sdk: &aws_config::SdkConfig) -> Result<Dispatcher, Error> {
+    let allow_local = callback_policy()?.allow_local;
     Dispatcher::new(
         aws_sdk_lambda::Client::new(sdk),
         &required("CALLBACK_SIGNING_SECRET")?,
+        allow_local,
     )
 }
 

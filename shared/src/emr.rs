@@ -29,9 +29,10 @@ pub struct Emr {
     client: aws_sdk_emr::Client,
 }
 
-fn upstream<E: std::error::Error + Send + Sync + 'static>(
-    operation: &'static str,
-) -> impl FnOnce(E) -> Error {
+fn upstream<E>(operation: &'static str) -> impl FnOnce(E) -> Error
+where
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
     Error::upstream("EMR", operation)
 }
 

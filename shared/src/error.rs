@@ -4,6 +4,7 @@
 
 use std::fmt;
 
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use serde::Serialize;
 
 /// One problem in a caller's input: where (a path such as `params.partitions` or
@@ -77,6 +78,19 @@ pub enum Error {
     Internal(String),
 }
 
+/// What an AWS SDK error says: the service's code and message when it answered one
+/// (`ValidationException: …`), else the chain of causes; never the raw HTTP response.
+pub fn sdk_message<E>(error: E) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    match (error.code(), error.message()) {
+        (Some(code), Some(message)) => format!("{code}: {message}"),
+        (Some(code), None) => code.to_owned(),
+        _ => aws_smithy_types::error::display::DisplayErrorContext(error).to_string(),
+    }
+}
+
 fn join(problems: &[Problem]) -> String {
     problems
         .iter()
@@ -93,14 +107,18 @@ impl Error {
 
     /// A mapper from an AWS SDK error to [`Error::Upstream`], keeping the SDK's whole context
     /// (service error code and message, or the transport failure).
+    ///
+    /// The message is the service's own error code and message when it answered one
+    /// (`ValidationException: …`), else the whole chain of causes (a timeout, a refused
+    /// connection); never the raw HTTP response.
     pub fn upstream<E>(service: &'static str, operation: &'static str) -> impl FnOnce(E) -> Self
     where
-        E: std::error::Error + Send + Sync + 'static,
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
         move |e| Self::Upstream {
             service,
             operation,
-            message: aws_smithy_types::error::display::DisplayErrorContext(e).to_string(),
+            message: sdk_message(e),
         }
     }
 

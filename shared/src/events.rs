@@ -91,8 +91,8 @@ fn detail<T: serde::de::DeserializeOwned>(detail: Value) -> Result<T, Error> {
 /// Parses an EventBridge event. `Ok(None)` for an `aws.emr` event of another detail type
 /// (EMR also sends auto-scaling and instance-group events); errors name what is malformed.
 pub fn parse(event: Value) -> Result<Option<EmrEvent>, Error> {
-    let event: EventBridgeEvent<Value> =
-        serde_json::from_value(event).map_err(|e| invalid("", format!("not an EventBridge event: {e}")))?;
+    let event: EventBridgeEvent<Value> = serde_path_to_error::deserialize(event)
+        .map_err(|e| Error::Validation(vec![Problem::from_serde("", e)]))?;
     if event.source != "aws.emr" {
         return Err(invalid("source", format!("`{}` is not aws.emr", event.source)));
     }

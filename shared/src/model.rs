@@ -21,11 +21,15 @@ impl FlowId {
         Self(ulid::Ulid::generate())
     }
 
-    /// Parses a ULID such as `01JDQ3V4X8M6Z0B1C2D3E4F5G6`; anything else is an error naming it.
+    /// Parses a ULID such as `01JDQ3V4X8M6Z0B1C2D3E4F5G6` in its canonical form (upper case,
+    /// at most `7ZZZ…`); anything else is an error naming it, so two spellings never name one
+    /// flow.
     pub fn parse(s: &str) -> Result<Self, String> {
         ulid::Ulid::from_string(s)
+            .ok()
+            .filter(|id| id.to_string() == s)
             .map(Self)
-            .map_err(|_| format!("`{s}` is not a flow id (a 26-character ULID)"))
+            .ok_or_else(|| format!("`{s}` is not a flow id (a 26-character ULID)"))
     }
 }
 
@@ -317,6 +321,31 @@ pub struct FailureCause {
     pub message: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failed_step: Option<FailedStep>,
+}
+
+impl FailureCause {
+    /// The cause from the cluster's state change reason and the first failed step. A cluster
+    /// that ended "cleanly" (`ALL_STEPS_COMPLETED`, or no code) after a step failed with
+    /// `ActionOnFailure: CONTINUE` is reported as that step's failure, not as a success reason.
+    pub fn new(code: Option<&str>, message: Option<&str>, failed_step: Option<FailedStep>) -> Self {
+        let (code, message) = match (code, &failed_step) {
+            (None | Some("ALL_STEPS_COMPLETED"), Some(step)) => (
+                Some("STEP_FAILURE".to_owned()),
+                Some(format!(
+                    "step {} ({}) {}",
+                    step.name,
+                    step.id,
+                    step.state.as_str()
+                )),
+            ),
+            _ => (code.map(str::to_owned), message.map(str::to_owned)),
+        };
+        Self {
+            code,
+            message,
+            failed_step,
+        }
+    }
 }
 
 /// A caller's request to terminate a flow.
@@ -720,6 +749,10 @@ mod tests {
         assert!(ClusterId::parse("j-abc").is_err());
         assert!(StepId::parse("s-ZYXWVUTSRQPON").is_ok());
         assert!(FlowId::parse("not-a-ulid").unwrap_err().contains("not-a-ulid"));
+        // Overflowing and lower-case spellings are not other names for a flow.
+        assert!(FlowId::parse("81M8KAS44QGDYGCRPAA1S0HDSF").is_err());
+        assert!(FlowId::parse("ZZZZZZZZZZZZZZZZZZZZZZZZZZ").is_err());
+        assert!(FlowId::parse("01m8kas44qgdygcrpaa1s0hdsf").is_err());
         let id = FlowId::generate();
         assert_eq!(FlowId::parse(&id.to_string()), Ok(id));
     }
@@ -768,6 +801,27 @@ mod tests {
             Some(FlowStatus::Failed)
         );
         assert_eq!(decide_outcome("WAITING", None, &s, false), None);
+    }
+
+    #[test]
+    fn a_clean_cluster_end_after_a_failed_step_is_reported_as_the_steps_failure() {
+        let step = FailedStep {
+            id: StepId::parse("s-1").unwrap(),
+            name: "load".into(),
+            state: StepState::Failed,
+            failure_details: None,
+        };
+        let cause = FailureCause::new(
+            Some("ALL_STEPS_COMPLETED"),
+            Some("Steps completed"),
+            Some(step.clone()),
+        );
+        assert_eq!(cause.code.as_deref(), Some("STEP_FAILURE"));
+        assert_eq!(cause.message.as_deref(), Some("step load (s-1) FAILED"));
+        let cause = FailureCause::new(Some("STEP_FAILURE"), Some("Shut down as step failed"), Some(step));
+        assert_eq!(cause.message.as_deref(), Some("Shut down as step failed"));
+        let cause = FailureCause::new(Some("USER_REQUEST"), Some("Terminated by user request"), None);
+        assert_eq!(cause.code.as_deref(), Some("USER_REQUEST"));
     }
 
     #[test]

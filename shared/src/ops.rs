@@ -21,6 +21,12 @@ use crate::store::{self, FlowStore, Listing};
 
 /// Parses a request, naming the path of the first problem (`params`, `callbacks[0].http`).
 fn parse_request<T: DeserializeOwned>(request: Value) -> Result<T, Error> {
+    if !request.is_object() {
+        return Err(Error::invalid(
+            "",
+            format!("the request must be a JSON object, not {request}"),
+        ));
+    }
     serde_path_to_error::deserialize(request).map_err(|e| Error::Validation(vec![Problem::from_serde("", e)]))
 }
 
@@ -358,10 +364,8 @@ async fn apply_cluster_change(
             let Some(outcome) = outcome else {
                 return r.apply_cluster_state(&change.state, now) || changed;
             };
-            let failure = (outcome != FlowStatus::Succeeded).then(|| FailureCause {
-                code: change.reason_code.clone(),
-                message: change.reason_message.clone(),
-                failed_step: r.first_failed_step().map(|(id, step)| FailedStep {
+            let failure = (outcome != FlowStatus::Succeeded).then(|| {
+                let failed_step = r.first_failed_step().map(|(id, step)| FailedStep {
                     id: id.clone(),
                     name: step.name.clone(),
                     state: step.state.clone(),
@@ -369,7 +373,12 @@ async fn apply_cluster_change(
                         .as_ref()
                         .filter(|(d_id, _)| d_id == id)
                         .map(|(_, d)| d.clone()),
-                }),
+                });
+                FailureCause::new(
+                    change.reason_code.as_deref(),
+                    change.reason_message.as_deref(),
+                    failed_step,
+                )
             });
             r.finish(outcome, &change.state, failure, now) || changed
         })

@@ -203,6 +203,7 @@ impl Definition {
             }
         };
         apply_defaults(&self.spec.parameters, &mut params);
+        whole_numbers_as_integers(&mut params);
         let problems: Vec<Problem> = self
             .schema
             .iter_errors(&params)
@@ -237,6 +238,23 @@ fn apply_defaults(schema: &Value, value: &mut Value) {
         if let Some(child) = object.get_mut(name) {
             apply_defaults(property, child);
         }
+    }
+}
+
+/// Writes whole numbers given as decimals (`7.0`, `1e2`) as integers, so a parameter renders
+/// as `7` wherever it is used; JSON Schema counts them as integers already.
+fn whole_numbers_as_integers(value: &mut Value) {
+    match value {
+        Value::Number(n) if n.is_f64() => {
+            let f = n.as_f64().unwrap_or(f64::NAN);
+            // Integers up to 2^53 are exact in a double; larger ones stay as written.
+            if f.fract() == 0.0 && f.abs() <= 9_007_199_254_740_992.0 {
+                *value = Value::from(f as i64);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(whole_numbers_as_integers),
+        Value::Object(members) => members.values_mut().for_each(whole_numbers_as_integers),
+        _ => {}
     }
 }
 
@@ -620,6 +638,17 @@ artifacts:
             .join("\n");
         assert!(text.contains("domain_id"), "{text}");
         assert!(text.contains("colour"), "{text}");
+    }
+
+    #[test]
+    fn whole_numbers_written_as_decimals_render_as_integers() {
+        let rendered = definition(MINIMAL)
+            .render(json!({"domain_id": 7.0, "size": 1e1}), &Value::Null, &context())
+            .unwrap();
+        assert_eq!(rendered.params, json!({"domain_id": 7, "size": 10}));
+        let request = json_of(&rendered.job_flow);
+        assert_eq!(request["Steps"][0]["HadoopJarStep"]["Args"][2], "7");
+        assert_eq!(request["Instances"]["InstanceGroups"][1]["InstanceCount"], 10);
     }
 
     #[test]

@@ -110,9 +110,10 @@ pub struct FlowStore {
     table: String,
 }
 
-fn upstream<E: std::error::Error + Send + Sync + 'static>(
-    operation: &'static str,
-) -> impl FnOnce(E) -> Error {
+fn upstream<E>(operation: &'static str) -> impl FnOnce(E) -> Error
+where
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
     Error::upstream("DynamoDB", operation)
 }
 

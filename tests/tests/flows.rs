@@ -49,7 +49,7 @@ async fn world() -> World {
         emr,
         emr_client,
         dynamodb,
-        dispatcher: Dispatcher::new(aws_sdk_lambda::Client::new(&sdk), TEST_SECRET).unwrap(),
+        dispatcher: Dispatcher::new(aws_sdk_lambda::Client::new(&sdk), TEST_SECRET, true).unwrap(),
     }
 }
 
