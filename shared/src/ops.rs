@@ -537,6 +537,12 @@ pub async fn list(catalog: &Catalog, store: &FlowStore, request: Value) -> Resul
         ));
     }
     let listing = match (&request.flow_id, request.status.as_deref(), &request.flow) {
+        (Some(_), None, None) if request.limit.is_some() || request.next_token.is_some() => {
+            return Err(Error::invalid(
+                "flow_id",
+                "answers one flow; `limit` and `next_token` page listings only",
+            ));
+        }
         (Some(flow_id), None, None) => {
             let read = store.get(*flow_id).await?;
             let record = read

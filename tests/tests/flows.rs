@@ -188,6 +188,9 @@ async fn bad_input_is_refused_with_every_problem_and_writes_nothing() {
         .unwrap_err();
     assert!(err.to_string().contains("unknown field `parms`"), "{err}");
 
+    let err = w.submit(json!(["spark-pi"])).await.unwrap_err();
+    assert!(err.to_string().contains("must be a JSON object"), "{err}");
+
     assert_eq!(w.item_count().await, 0, "no partial record");
 }
 
@@ -474,6 +477,18 @@ async fn list_answers_one_flow_in_full_and_a_definitions_history() {
     .await
     .unwrap_err();
     assert_eq!(err.code(), "FlowNotFound");
+    let err = ops::list(
+        &w.submitter.catalog,
+        &w.store,
+        json!({"flow_id": first.flow_id, "limit": 5}),
+    )
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("flow_id: answers one flow"), "{err}");
+    let err = ops::list(&w.submitter.catalog, &w.store, json!({"flow": ""}))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "ValidationError");
     let err = ops::list(&w.submitter.catalog, &w.store, json!({}))
         .await
         .unwrap_err();
