@@ -224,11 +224,13 @@ pub enum StateChangeOutcome {
     },
 }
 
-/// Applies an EMR EventBridge event to its flow. When the flow reaches a terminal status, its
+/// Applies an EMR EventBridge event to its flow. When the flow has ended, its pending
 /// callbacks are delivered, each attempt recorded on the flow record.
 ///
 /// Errors: [`Error::Validation`] for a malformed event; [`Error::Upstream`] when DynamoDB or
-/// EMR fail (EventBridge then retries the invocation, and every write is idempotent).
+/// EMR fail, or while a callback delivery failed and is to be retried. The invocation is then
+/// retried (Lambda's asynchronous retries, EventBridge's retry policy); every write is
+/// conditional, so a retry repeats nothing that was done.
 pub async fn on_state_change(
     store: &FlowStore,
     emr: &Emr,
