@@ -172,9 +172,10 @@ impl CallbackPolicy {
     }
 }
 
-/// Whether `ip` is not a public unicast address: loopback, private, link-local, shared (CGNAT),
-/// "this network", benchmarking, reserved, multicast or broadcast, also when embedded in an
-/// IPv6 address (IPv4-mapped, IPv4-compatible, NAT64).
+/// Whether `ip` is not a public unicast address: loopback, private, link-local, site-local,
+/// shared (CGNAT), "this network", benchmarking, documentation, reserved, multicast or
+/// broadcast, also when an IPv6 address embeds an IPv4 one (mapped, compatible, translated,
+/// NAT64, 6to4).
 pub fn is_local(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(ip) => {
@@ -189,23 +190,34 @@ pub fn is_local(ip: IpAddr) -> bool {
                 || (a == 100 && b & 0xc0 == 64) // 100.64.0.0/10, shared address space
                 || (a == 192 && b == 0 && ip.octets()[2] == 0) // 192.0.0.0/24, protocol assignments
                 || (a == 198 && (b == 18 || b == 19)) // 198.18.0.0/15, benchmarking
+                || matches!((a, b, ip.octets()[2]), (192, 0, 2) | (198, 51, 100) | (203, 0, 113)) // documentation
                 || a >= 240 // 240.0.0.0/4, reserved
         }
         IpAddr::V6(ip) => {
             let segments = ip.segments();
-            let embedded_v4 = || {
-                let [.., hi, lo] = segments;
-                std::net::Ipv4Addr::new((hi >> 8) as u8, hi as u8, (lo >> 8) as u8, lo as u8)
+            let v4 = |hi: u16, lo: u16| {
+                IpAddr::V4(std::net::Ipv4Addr::new(
+                    (hi >> 8) as u8,
+                    hi as u8,
+                    (lo >> 8) as u8,
+                    lo as u8,
+                ))
             };
+            let [s0, s1, s2, s3, s4, s5, s6, s7] = segments;
             ip.is_loopback()
                 || ip.is_unspecified()
                 || ip.is_multicast()
                 || ip.is_unique_local()
                 || ip.is_unicast_link_local()
                 || ip.to_ipv4_mapped().is_some_and(|v4| is_local(IpAddr::V4(v4)))
-                // ::a.b.c.d (IPv4-compatible) and 64:ff9b::a.b.c.d (NAT64)
-                || (segments[..6] == [0; 6] && is_local(IpAddr::V4(embedded_v4())))
-                || (segments[..6] == [0x64, 0xff9b, 0, 0, 0, 0] && is_local(IpAddr::V4(embedded_v4())))
+                || (s0 & 0xffc0) == 0xfec0 // fec0::/10, site-local (deprecated)
+                || (s0 == 0x2001 && s1 == 0x0db8) // 2001:db8::/32, documentation
+                // IPv4 inside IPv6: ::a.b.c.d (compatible), ::ffff:0:a.b.c.d (translated),
+                // 64:ff9b::a.b.c.d (NAT64), 2002:AABB:CCDD:: (6to4).
+                || ([s0, s1, s2, s3, s4, s5] == [0; 6] && is_local(v4(s6, s7)))
+                || ([s0, s1, s2, s3, s4, s5] == [0, 0, 0, 0, 0xffff, 0] && is_local(v4(s6, s7)))
+                || ([s0, s1, s2, s3, s4, s5] == [0x64, 0xff9b, 0, 0, 0, 0] && is_local(v4(s6, s7)))
+                || (s0 == 0x2002 && is_local(v4(s1, s2)))
         }
     }
 }
@@ -450,6 +462,11 @@ mod tests {
             "https://[::ffff:10.0.0.1]/",
             "https://224.0.0.1/",
             "https://[fe80::1]/",
+            "https://[2002:7f00:1::]/",
+            "https://[::ffff:0:7f00:1]/",
+            "https://[fec0::1]/",
+            "https://192.0.2.10/",
+            "https://[2001:db8::1]/",
         ] {
             assert_eq!(policy.check("c", &[http(url)], 0).len(), 1, "{url}");
         }

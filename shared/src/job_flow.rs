@@ -7,7 +7,8 @@
 //! are generated from): every member of every shape, its type, enum values, required members
 //! and length limits. An unknown or misspelled key is an error naming its path; nothing is
 //! dropped. Because a rendered template is a string, a string where the model wants a number or
-//! boolean (`"3"`, `"true"`) is converted first.
+//! boolean (`"3"`, `"true"`), or a whole number written as a decimal (`3.0`), is converted
+//! first.
 
 use std::sync::LazyLock;
 
@@ -150,6 +151,13 @@ fn check_tags(path: &str, request: &Map<String, Value>) -> Vec<Problem> {
     problems
 }
 
+/// A decimal that holds a whole number (`7.0`, `1e2`) as that integer; `None` for anything else,
+/// and for magnitudes past 2^53, where a double is no longer exact.
+pub(crate) fn whole_number(n: &serde_json::Number) -> Option<i64> {
+    let f = n.as_f64().filter(|_| n.is_f64())?;
+    (f.fract() == 0.0 && f.abs() <= 9_007_199_254_740_992.0).then_some(f as i64)
+}
+
 /// Follows `$ref`s to the schema node that describes a value.
 fn resolve<'a>(root: &'a Value, mut node: &'a Value) -> &'a Value {
     while let Some(reference) = node.get("$ref").and_then(Value::as_str) {
@@ -165,9 +173,16 @@ fn resolve<'a>(root: &'a Value, mut node: &'a Value) -> &'a Value {
 /// string holds one. Anything else is left for the validator to report.
 fn coerce(root: &Value, node: &Value, value: &mut Value) {
     let node = resolve(root, node);
+    let wants = node.get("type").and_then(Value::as_str);
     match value {
+        // `4.0` where the model wants an integer: EMR's JSON protocol wants `4`.
+        Value::Number(n) if wants == Some("integer") => {
+            if let Some(whole) = whole_number(n) {
+                *value = Value::from(whole);
+            }
+        }
         Value::String(s) => {
-            let converted = match node.get("type").and_then(Value::as_str) {
+            let converted = match wants {
                 Some("integer") => s.trim().parse::<i64>().ok().map(Value::from),
                 Some("number") => s
                     .trim()
@@ -261,11 +276,13 @@ mod tests {
         let mut request = airflow();
         request["Instances"]["InstanceGroups"][0]["InstanceCount"] = json!("3");
         request["Instances"]["KeepJobFlowAliveWhenNoSteps"] = json!("false");
+        request["EbsRootVolumeSize"] = json!(32.0);
         request["Steps"][0]["HadoopJarStep"]["Args"][2] = json!("10");
         let job_flow = JobFlow::check("job_flow", request).unwrap();
         let json = Value::Object(job_flow.as_json().clone());
         assert_eq!(json["Instances"]["InstanceGroups"][0]["InstanceCount"], json!(3));
         assert_eq!(json["Instances"]["KeepJobFlowAliveWhenNoSteps"], json!(false));
+        assert_eq!(json["EbsRootVolumeSize"].to_string(), "32");
         assert_eq!(
             json["Steps"][0]["HadoopJarStep"]["Args"][2],
             json!("10"),

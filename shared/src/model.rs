@@ -541,8 +541,22 @@ impl FlowRecord {
         if self.status.is_terminal() {
             return false;
         }
-        let mut changed = self.cluster_state.as_deref() != Some(state);
-        self.cluster_state = Some(state.to_owned());
+        // RUNNING and WAITING alternate; nothing goes back to STARTING or BOOTSTRAPPING.
+        let rank = |s: &str| match s {
+            "STARTING" => 0,
+            "BOOTSTRAPPING" => 1,
+            "RUNNING" | "WAITING" => 2,
+            "TERMINATING" => 3,
+            _ => 4,
+        };
+        let late = self
+            .cluster_state
+            .as_deref()
+            .is_some_and(|current| rank(state) < rank(current));
+        let mut changed = !late && self.cluster_state.as_deref() != Some(state);
+        if changed {
+            self.cluster_state = Some(state.to_owned());
+        }
         changed |= match state {
             "STARTING" | "BOOTSTRAPPING" => self.advance(FlowStatus::Starting, now),
             "RUNNING" | "WAITING" => self.advance(FlowStatus::Running, now),
@@ -895,6 +909,20 @@ mod tests {
         assert!(r.apply_step(&step_id("s-2"), "two", &StepState::Running, None, now));
         assert_eq!(r.steps[&step_id("s-2")].index, 1);
         assert_eq!(r.status, FlowStatus::Running);
+    }
+
+    #[test]
+    fn the_cluster_state_never_moves_back_to_starting() {
+        let mut r = record(0);
+        let now = Utc::now();
+        assert!(r.apply_cluster_state("RUNNING", now));
+        assert!(!r.apply_cluster_state("STARTING", now), "late event");
+        assert_eq!(r.cluster_state.as_deref(), Some("RUNNING"));
+        assert!(r.apply_cluster_state("WAITING", now));
+        assert!(
+            r.apply_cluster_state("RUNNING", now),
+            "RUNNING and WAITING alternate"
+        );
     }
 
     #[test]

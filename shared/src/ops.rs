@@ -399,34 +399,49 @@ async fn deliver_callbacks(
     record: &FlowRecord,
 ) -> Result<(), Error> {
     let document = CallbackDocument::for_record(record);
-    let mut retry = Vec::new();
-    let pending = record
+    let mut pending = Vec::new();
+    for (key, _) in record
         .deliveries
         .iter()
-        .filter(|(_, d)| d.status == DeliveryStatus::Pending);
-    for key in pending.map(|(key, _)| key) {
-        let Some(target) = key.parse::<usize>().ok().and_then(|i| record.callbacks.get(i)) else {
-            return Err(Error::Internal(format!("delivery {key} names no callback")));
-        };
-        let result = dispatcher.deliver(target, &document).await;
-        match &result {
-            Ok(()) => tracing::info!(flow_id = %record.flow_id, ?target, "callback delivered"),
-            Err(e) => {
-                tracing::error!(flow_id = %record.flow_id, ?target, error = %e, "callback delivery failed")
+        .filter(|(_, d)| d.status == DeliveryStatus::Pending)
+    {
+        let target = key.parse::<usize>().ok().and_then(|i| record.callbacks.get(i));
+        let target = target.ok_or_else(|| Error::Internal(format!("delivery {key} names no callback")))?;
+        pending.push((key.clone(), target));
+    }
+    // All at once: one slow endpoint must not hold the others past the function's timeout.
+    let attempts = pending.into_iter().map(|(key, target)| {
+        let document = &document;
+        async move {
+            let result = dispatcher.deliver(target, document).await;
+            match &result {
+                Ok(()) => tracing::info!(flow_id = %record.flow_id, ?target, "callback delivered"),
+                Err(e) => tracing::error!(flow_id = %record.flow_id, ?target, error = %e, "callback delivery failed"),
             }
+            (key, result)
         }
-        let (updated, _) = store
-            .update(record.flow_id, |r| {
-                r.record_delivery(key, result.clone(), Utc::now())
-            })
-            .await?;
+    });
+    let results = futures_util::future::join_all(attempts).await;
+    let now = Utc::now();
+    let (updated, _) = store
+        .update(record.flow_id, |r| {
+            let mut changed = false;
+            for (key, result) in &results {
+                changed |= r.record_delivery(key, result.clone(), now);
+            }
+            changed
+        })
+        .await?;
+
+    let mut retry = Vec::new();
+    for (key, _) in &results {
         match updated.deliveries.get(key) {
             Some(d) if d.status == DeliveryStatus::Pending => {
-                retry.push(format!("{key}: {}", d.last_error.as_deref().unwrap_or("?")))
+                retry.push(format!("{key}: {}", d.last_error.as_deref().unwrap_or("?")));
             }
-            Some(d) if d.status == DeliveryStatus::Failed => tracing::error!(
-                flow_id = %record.flow_id, ?target, attempts = d.attempts, "callback delivery given up"
-            ),
+            Some(d) if d.status == DeliveryStatus::Failed => {
+                tracing::error!(flow_id = %record.flow_id, delivery = %key, attempts = d.attempts, "callback delivery given up");
+            }
             _ => {}
         }
     }

@@ -245,11 +245,9 @@ fn apply_defaults(schema: &Value, value: &mut Value) {
 /// as `7` wherever it is used; JSON Schema counts them as integers already.
 fn whole_numbers_as_integers(value: &mut Value) {
     match value {
-        Value::Number(n) if n.is_f64() => {
-            let f = n.as_f64().unwrap_or(f64::NAN);
-            // Integers up to 2^53 are exact in a double; larger ones stay as written.
-            if f.fract() == 0.0 && f.abs() <= 9_007_199_254_740_992.0 {
-                *value = Value::from(f as i64);
+        Value::Number(n) => {
+            if let Some(whole) = crate::job_flow::whole_number(n) {
+                *value = Value::from(whole);
             }
         }
         Value::Array(items) => items.iter_mut().for_each(whole_numbers_as_integers),
