@@ -65,6 +65,19 @@ impl World {
         self.try_send(path, record).await.unwrap()
     }
 
+    /// Submits `request`, completes its step and ends its cluster: the flow, its record before
+    /// the end, and on-state-change's answer to the end.
+    async fn run_to_end(&self, request: Value) -> (FlowId, FlowRecord, Result<StateChangeOutcome, Error>) {
+        let submitted = self.submit(request).await.unwrap();
+        let record = self.record(submitted.flow_id).await;
+        self.send("lifecycle-success/04-step-COMPLETED.json", &record)
+            .await;
+        let end = self
+            .try_send("lifecycle-success/05-cluster-TERMINATED.json", &record)
+            .await;
+        (submitted.flow_id, record, end)
+    }
+
     /// Sends an event from `events/` with the flow's cluster and first step ids.
     async fn try_send(&self, path: &str, record: &FlowRecord) -> Result<StateChangeOutcome, Error> {
         let (step_id, _) = record.ordered_steps()[0];
@@ -353,21 +366,14 @@ async fn a_failed_delivery_fails_the_invocation_and_a_retry_delivers_it() {
     let w = world().await;
     let port = e2e::free_port();
     let url = format!("http://127.0.0.1:{port}/callbacks");
-    let submitted = w
-        .submit(json!({"flow": "spark-pi", "callbacks": [{"http": {"url": url}}]}))
-        .await
-        .unwrap();
-    let record = w.record(submitted.flow_id).await;
-    w.send("lifecycle-success/04-step-COMPLETED.json", &record).await;
-
     // Nobody listens yet: the flow ends, the attempt is recorded, and the invocation fails so
     // that Lambda retries it.
-    let err = w
-        .try_send("lifecycle-success/05-cluster-TERMINATED.json", &record)
-        .await
-        .unwrap_err();
+    let (flow_id, record, end) = w
+        .run_to_end(json!({"flow": "spark-pi", "callbacks": [{"http": {"url": url}}]}))
+        .await;
+    let err = end.unwrap_err();
     assert_eq!(err.code(), "UpstreamError");
-    let done = w.record(submitted.flow_id).await;
+    let done = w.record(flow_id).await;
     assert_eq!(done.status, FlowStatus::Succeeded);
     let delivery = &done.deliveries["0"];
     assert_eq!((delivery.status, delivery.attempts), (DeliveryStatus::Pending, 1));
@@ -384,7 +390,7 @@ async fn a_failed_delivery_fails_the_invocation_and_a_retry_delivers_it() {
     let receiver = Receiver::start_on(port, TEST_SECRET);
     w.send("lifecycle-success/05-cluster-TERMINATED.json", &record)
         .await;
-    let delivered = &w.record(submitted.flow_id).await.deliveries["0"];
+    let delivered = &w.record(flow_id).await.deliveries["0"];
     assert_eq!(
         (delivered.status, delivered.attempts),
         (DeliveryStatus::Delivered, 2)
@@ -620,19 +626,13 @@ async fn lambda_callbacks_are_invoked_asynchronously_and_a_missing_function_is_r
     let name = format!("processor-{}", ulid::Ulid::generate().to_string().to_lowercase());
     let arn = moto.create_function(&name).await;
     let missing = arn.replace(&name, "processor-gone");
-    let submitted = w
-        .submit(json!({"flow": "spark-pi", "callbacks": [{"lambda": arn}, {"lambda": missing}]}))
-        .await
-        .unwrap();
-    let record = w.record(submitted.flow_id).await;
-    w.send("lifecycle-success/04-step-COMPLETED.json", &record).await;
-    let err = w
-        .try_send("lifecycle-success/05-cluster-TERMINATED.json", &record)
-        .await
-        .unwrap_err();
+    let (flow_id, _, end) = w
+        .run_to_end(json!({"flow": "spark-pi", "callbacks": [{"lambda": arn}, {"lambda": missing}]}))
+        .await;
+    let err = end.unwrap_err();
     assert!(err.to_string().contains("processor-gone"), "{err}");
 
-    let done = w.record(submitted.flow_id).await;
+    let done = w.record(flow_id).await;
     assert_eq!(done.deliveries["0"].status, DeliveryStatus::Delivered);
     let failed = &done.deliveries["1"];
     assert_eq!(failed.status, DeliveryStatus::Pending);
