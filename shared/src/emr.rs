@@ -13,15 +13,7 @@ use aws_smithy_types::body::SdkBody;
 
 use crate::error::Error;
 use crate::job_flow::{FLOW_ID_TAG, JobFlow};
-use crate::model::{ClusterId, FlowId, StepFailureDetails, StepId, StepState};
-
-/// A step as EMR lists it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct EmrStep {
-    pub id: StepId,
-    pub name: String,
-    pub state: StepState,
-}
+use crate::model::{ClusterId, FlowId, ListedStep, StepFailureDetails, StepId, StepState};
 
 /// The EMR client.
 #[derive(Debug, Clone)]
@@ -92,7 +84,7 @@ impl Emr {
     }
 
     /// The cluster's steps in job-flow order (ListSteps answers newest first).
-    pub async fn list_steps(&self, cluster_id: &ClusterId) -> Result<Vec<EmrStep>, Error> {
+    pub async fn list_steps(&self, cluster_id: &ClusterId) -> Result<Vec<ListedStep>, Error> {
         let mut pages = self
             .client
             .list_steps()
@@ -106,7 +98,7 @@ impl Emr {
             let (Some(id), Some(status)) = (summary.id(), summary.status()) else {
                 continue;
             };
-            steps.push(EmrStep {
+            steps.push(ListedStep {
                 id: StepId::parse(id).map_err(Error::Internal)?,
                 name: summary.name().unwrap_or_default().to_owned(),
                 state: StepState::from(status.state().map(|s| s.as_str()).unwrap_or("").to_owned()),

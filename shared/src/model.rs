@@ -289,6 +289,14 @@ pub struct StepRecord {
     pub updated_at: DateTime<Utc>,
 }
 
+/// A step as EMR's ListSteps reports it, in job-flow order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListedStep {
+    pub id: StepId,
+    pub name: String,
+    pub state: StepState,
+}
+
 /// Why a step failed, from DescribeStep's `Status.FailureDetails`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct StepFailureDetails {
@@ -455,28 +463,33 @@ impl FlowRecord {
     }
 
     /// EMR accepted the job flow: `PENDING` → `STARTING` with its cluster and steps.
-    pub fn started(
-        &mut self,
-        cluster_id: &ClusterId,
-        steps: &[(StepId, String, StepState)],
-        now: DateTime<Utc>,
-    ) -> bool {
+    pub fn started(&mut self, cluster_id: &ClusterId, steps: &[ListedStep], now: DateTime<Utc>) -> bool {
         if self.status != FlowStatus::Pending {
             return false;
         }
         self.cluster_id = Some(cluster_id.clone());
         self.steps = (steps.iter().enumerate())
-            .map(|(index, (id, name, state))| {
-                let step = StepRecord {
+            .map(|(index, step)| {
+                let record = StepRecord {
                     index: index as u32,
-                    name: name.clone(),
-                    state: state.clone(),
+                    name: step.name.clone(),
+                    state: step.state.clone(),
                     updated_at: now,
                 };
-                (id.clone(), step)
+                (step.id.clone(), record)
             })
             .collect();
         self.advance(FlowStatus::Starting, now)
+    }
+
+    /// Merges EMR's list of the steps (in job-flow order): each step keeps the most advanced
+    /// state known, from events or from EMR.
+    pub fn apply_listed_steps(&mut self, steps: &[ListedStep], now: DateTime<Utc>) -> bool {
+        let mut changed = false;
+        for (index, step) in steps.iter().enumerate() {
+            changed |= self.apply_step(&step.id, &step.name, &step.state, Some(index as u32), now);
+        }
+        changed
     }
 
     /// EMR refused the job flow: `PENDING` → `FAILED` with EMR's message. No callback is
@@ -885,7 +898,11 @@ mod tests {
     fn a_started_flow_records_its_cluster_and_steps_once() {
         let mut r = record(0);
         let cluster = ClusterId::parse("j-ABC").unwrap();
-        let steps = [(step_id("s-1"), "one".to_owned(), StepState::Pending)];
+        let steps = [ListedStep {
+            id: step_id("s-1"),
+            name: "one".to_owned(),
+            state: StepState::Pending,
+        }];
         assert!(r.started(&cluster, &steps, Utc::now()));
         assert_eq!(r.status, FlowStatus::Starting);
         assert_eq!(r.steps[&step_id("s-1")].name, "one");

@@ -189,7 +189,7 @@ pub async fn submit(s: &Submitter, request: Value) -> Result<SubmitAnswer, Error
     };
     // The steps' ids come from EMR; without them the events still fill the steps in.
     let steps = match emr.list_steps(&cluster_id).await {
-        Ok(steps) => steps.into_iter().map(|s| (s.id, s.name, s.state)).collect(),
+        Ok(steps) => steps,
         Err(e) => {
             tracing::warn!(%flow_id, %cluster_id, error = %e, "ListSteps failed; steps come from events");
             Vec::new()
@@ -284,12 +284,7 @@ async fn adopt_orphan(store: &FlowStore, emr: &Emr, cluster_id: &ClusterId) -> R
     let Some(flow_id) = emr.tagged_flow_id(cluster_id).await? else {
         return Ok(None);
     };
-    let steps: Vec<_> = emr
-        .list_steps(cluster_id)
-        .await?
-        .into_iter()
-        .map(|s| (s.id, s.name, s.state))
-        .collect();
+    let steps = emr.list_steps(cluster_id).await?;
     match store
         .update(flow_id, |r| r.started(cluster_id, &steps, Utc::now()))
         .await
@@ -336,9 +331,7 @@ async fn apply_cluster_change(
     }
     // Look up why the first failed step failed, as the merged view sees it.
     let mut preview = read.record;
-    for (i, s) in emr_steps.iter().enumerate() {
-        preview.apply_step(&s.id, &s.name, &s.state, Some(i as u32), Utc::now());
-    }
+    preview.apply_listed_steps(&emr_steps, Utc::now());
     let details = match preview.first_failed_step() {
         Some((step_id, _)) => match emr.step_failure_details(&change.cluster_id, step_id).await {
             Ok(details) => details.map(|d| (step_id.clone(), d)),
@@ -353,10 +346,7 @@ async fn apply_cluster_change(
     store
         .update(flow_id, |r| {
             let now = Utc::now();
-            let mut changed = false;
-            for (i, s) in emr_steps.iter().enumerate() {
-                changed |= r.apply_step(&s.id, &s.name, &s.state, Some(i as u32), now);
-            }
+            let changed = r.apply_listed_steps(&emr_steps, now);
             let outcome = decide_outcome(
                 &change.state,
                 change.reason_code.as_deref(),
