@@ -106,8 +106,9 @@ impl JobFlow {
         serde_json::to_vec(&self.0).expect("a JSON map always serializes")
     }
 
-    /// The request with `tags` appended to `Tags`. The caller re-checks the limits.
-    pub fn with_tags(&self, tags: &[(&str, &str)]) -> Value {
+    /// The request with `tags` appended to `Tags`, under `path` in problems. Only the tag
+    /// limits need checking again: tags are strings, which the model accepts anywhere in `Tags`.
+    pub fn with_tags(&self, path: &str, tags: &[(&str, &str)]) -> Result<Self, Vec<Problem>> {
         let mut request = self.0.clone();
         let list = request.entry("Tags").or_insert_with(|| Value::Array(vec![]));
         if let Some(list) = list.as_array_mut() {
@@ -116,7 +117,12 @@ impl JobFlow {
                     .map(|(k, v)| serde_json::json!({"Key": k, "Value": v})),
             );
         }
-        Value::Object(request)
+        let problems = check_tags(path, &request);
+        if problems.is_empty() {
+            Ok(Self(request))
+        } else {
+            Err(problems)
+        }
     }
 }
 

@@ -92,11 +92,11 @@ impl Definition {
         }
         let job_flow = JobFlow::check("job_flow", job_flow).map_err(Error::Validation)?;
         let flow_id = context.flow_id.to_string();
-        let tagged = job_flow.with_tags(&[
+        let tags = [
             (FLOW_ID_TAG, flow_id.as_str()),
             (FLOW_TAG, self.spec.name.as_str()),
-        ]);
-        let request = JobFlow::check("job_flow", tagged).map_err(Error::Validation)?;
+        ];
+        let request = job_flow.with_tags("job_flow", &tags).map_err(Error::Validation)?;
         let request_digest = format!("sha256:{}", hex::encode(Sha256::digest(request.to_body())));
         Ok(Rendered {
             params,
