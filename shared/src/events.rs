@@ -79,10 +79,6 @@ struct Reason {
     message: Option<String>,
 }
 
-fn invalid(path: &str, message: impl Into<String>) -> Error {
-    Error::Validation(vec![Problem::new(path, message)])
-}
-
 fn detail<T: serde::de::DeserializeOwned>(detail: Value) -> Result<T, Error> {
     serde_path_to_error::deserialize(detail)
         .map_err(|e| Error::Validation(vec![Problem::from_serde("detail", e)]))
@@ -94,7 +90,10 @@ pub fn parse(event: Value) -> Result<Option<EmrEvent>, Error> {
     let event: EventBridgeEvent<Value> = serde_path_to_error::deserialize(event)
         .map_err(|e| Error::Validation(vec![Problem::from_serde("", e)]))?;
     if event.source != "aws.emr" {
-        return Err(invalid("source", format!("`{}` is not aws.emr", event.source)));
+        return Err(Error::invalid(
+            "source",
+            format!("`{}` is not aws.emr", event.source),
+        ));
     }
     match event.detail_type.as_str() {
         CLUSTER_STATE_CHANGE => {
@@ -108,7 +107,8 @@ pub fn parse(event: Value) -> Result<Option<EmrEvent>, Error> {
                 }),
             };
             Ok(Some(EmrEvent::Cluster(ClusterChange {
-                cluster_id: ClusterId::parse(&d.cluster_id).map_err(|m| invalid("detail.clusterId", m))?,
+                cluster_id: ClusterId::parse(&d.cluster_id)
+                    .map_err(|m| Error::invalid("detail.clusterId", m))?,
                 state: d.state,
                 reason_code: reason.code.filter(|c| !c.is_empty()),
                 reason_message: reason.message.filter(|m| !m.is_empty()),
@@ -117,8 +117,9 @@ pub fn parse(event: Value) -> Result<Option<EmrEvent>, Error> {
         STEP_STATUS_CHANGE => {
             let d: StepDetail = detail(event.detail)?;
             Ok(Some(EmrEvent::Step(StepChange {
-                cluster_id: ClusterId::parse(&d.cluster_id).map_err(|m| invalid("detail.clusterId", m))?,
-                step_id: StepId::parse(&d.step_id).map_err(|m| invalid("detail.stepId", m))?,
+                cluster_id: ClusterId::parse(&d.cluster_id)
+                    .map_err(|m| Error::invalid("detail.clusterId", m))?,
+                step_id: StepId::parse(&d.step_id).map_err(|m| Error::invalid("detail.stepId", m))?,
                 name: d.name,
                 state: StepState::from(d.state),
             })))

@@ -85,7 +85,7 @@ impl Definition {
         }
 
         let mut problems = Vec::new();
-        let mut job_flow = self.assemble_steps(job_flow, steps, &context.region, &mut problems);
+        let mut job_flow = Self::assemble_steps(job_flow, steps, &context.region, &mut problems);
         problems.extend(self.merge_overrides(&mut job_flow, overrides));
         if !problems.is_empty() {
             return Err(Error::Validation(problems));
@@ -129,7 +129,6 @@ impl Definition {
     /// Turns `job_flow.Steps` and the rendered `steps` (short forms allowed) into StepConfigs,
     /// the latter appended to the former.
     fn assemble_steps(
-        &self,
         mut job_flow: Value,
         steps: Vec<Value>,
         region: &str,
