@@ -17,25 +17,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::{Error, Problem};
-use crate::model::{FailureCause, FlowId, FlowRecord, FlowStatus};
-
-/// A callback target, as callers and definitions write it:
-/// `{"lambda": "<function ARN or name>"}` or `{"http": {"url": "https://…", "headers": {…}}}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase", deny_unknown_fields)]
-pub enum CallbackTarget {
-    Lambda(String),
-    Http(HttpTarget),
-}
-
-/// An HTTPS endpoint and extra headers to send it (for example an API key).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct HttpTarget {
-    pub url: String,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub headers: BTreeMap<String, String>,
-}
+use crate::model::{AttemptOutcome, FailureCause, FlowId, FlowRecord, FlowStatus};
+pub use crate::model::{CallbackTarget, HttpTarget};
 
 /// Headers that emr-flows sets itself; a target may not override them.
 const RESERVED_HEADERS: [&str; 6] = [
@@ -266,6 +249,9 @@ pub struct CallbackDocument {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure: Option<FailureCause>,
     pub artifacts: BTreeMap<String, String>,
+    /// The cluster's `NormalizedInstanceHours` when EMR reported it by the time of sending.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub normalized_instance_hours: Option<i32>,
     pub submitted_at: DateTime<Utc>,
     pub ended_at: Option<DateTime<Utc>>,
 }
@@ -292,6 +278,7 @@ impl CallbackDocument {
                 .collect(),
             failure: record.failure.clone(),
             artifacts: record.artifacts.clone(),
+            normalized_instance_hours: record.normalized_instance_hours,
             submitted_at: record.submitted_at,
             ended_at: record.ended_at,
         }
@@ -308,15 +295,19 @@ impl CallbackDocument {
     }
 }
 
-/// Delivers callback documents. Holds the HTTP client, the Lambda client and the signing key.
+/// Delivers callback documents. Holds the HTTP client, the Lambda client and the signing key
+/// (cheap to clone: all three are shared).
+#[derive(Clone)]
 pub struct Dispatcher {
     http: reqwest::Client,
     lambda: aws_sdk_lambda::Client,
-    signer: standardwebhooks::Webhook,
+    signer: std::sync::Arc<standardwebhooks::Webhook>,
 }
 
 /// How long one HTTP delivery may take, connection included.
 pub const HTTP_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long connecting to a callback endpoint may take.
+pub const HTTP_CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
 impl Dispatcher {
     /// `signing_secret` is a Standard Webhooks secret: `whsec_` and base64 key bytes. Unless
@@ -337,30 +328,53 @@ impl Dispatcher {
         }
         let http = http
             .timeout(HTTP_TIMEOUT)
+            .connect_timeout(HTTP_CONNECT_TIMEOUT)
             .user_agent(concat!("emr-flows/", env!("CARGO_PKG_VERSION")))
             // A callback target is checked once; never follow it somewhere else.
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| Error::Internal(format!("HTTP client: {e}")))?;
-        Ok(Self { http, lambda, signer })
+        Ok(Self {
+            http,
+            lambda,
+            signer: std::sync::Arc::new(signer),
+        })
     }
 
-    /// Sends `document` to `target` once. Returns a message saying what failed, to be recorded
-    /// on the delivery.
-    pub async fn deliver(&self, target: &CallbackTarget, document: &CallbackDocument) -> Result<(), String> {
-        let body = serde_json::to_vec(document).map_err(|e| e.to_string())?;
+    /// Sends `document` to `target` once, signed now. Only HTTP 2xx (or a queued Lambda
+    /// invocation) is delivered; `410 Gone` asks for no more attempts; anything else (another
+    /// status, a timeout, a refused connection, a Lambda error) is a failed attempt with its
+    /// message, to be recorded on the delivery.
+    pub async fn deliver(&self, target: &CallbackTarget, document: &CallbackDocument) -> AttemptOutcome {
+        let body = match serde_json::to_vec(document) {
+            Ok(body) => body,
+            Err(e) => {
+                return AttemptOutcome::Failed {
+                    http_status: None,
+                    error: e.to_string(),
+                };
+            }
+        };
         match target {
             CallbackTarget::Http(http) => self.post(http, &document.webhook_id(), body).await,
-            CallbackTarget::Lambda(function) => self.invoke(function, body).await,
+            CallbackTarget::Lambda(function) => match self.invoke(function, body).await {
+                Ok(()) => AttemptOutcome::Delivered { http_status: None },
+                Err(error) => AttemptOutcome::Failed {
+                    http_status: None,
+                    error,
+                },
+            },
         }
     }
 
-    async fn post(&self, target: &HttpTarget, webhook_id: &str, body: Vec<u8>) -> Result<(), String> {
+    async fn post(&self, target: &HttpTarget, webhook_id: &str, body: Vec<u8>) -> AttemptOutcome {
+        let failed = |http_status, error| AttemptOutcome::Failed { http_status, error };
+        // The wire time, also under a test clock: receivers check it against their own.
         let timestamp = Utc::now().timestamp();
-        let signature = self
-            .signer
-            .sign(webhook_id, timestamp, &body)
-            .map_err(|e| format!("signing: {e}"))?;
+        let signature = match self.signer.sign(webhook_id, timestamp, &body) {
+            Ok(signature) => signature,
+            Err(e) => return failed(None, format!("signing: {e}")),
+        };
         let mut request = self
             .http
             .post(&target.url)
@@ -371,12 +385,22 @@ impl Dispatcher {
         for (name, value) in &target.headers {
             request = request.header(name, value);
         }
-        let response = request.body(body).send().await.map_err(|e| with_causes(&e))?;
+        let response = match request.body(body).send().await {
+            Ok(response) => response,
+            Err(e) => return failed(None, with_causes(&e)),
+        };
         let status = response.status();
         if status.is_success() {
-            Ok(())
+            AttemptOutcome::Delivered {
+                http_status: Some(status.as_u16()),
+            }
+        } else if status == reqwest::StatusCode::GONE {
+            AttemptOutcome::Gone
         } else {
-            Err(format!("{} answered HTTP {status}", target.url))
+            failed(
+                Some(status.as_u16()),
+                format!("the endpoint answered HTTP {status}"),
+            )
         }
     }
 
@@ -389,7 +413,7 @@ impl Dispatcher {
             .send()
             .await
             .map(|_| ())
-            .map_err(crate::error::sdk_message)
+            .map_err(|e| crate::error::sdk_message(&e))
     }
 }
 

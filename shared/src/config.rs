@@ -4,15 +4,29 @@
 //! | variable | used by | meaning |
 //! | --- | --- | --- |
 //! | `TABLE_NAME` | all | the flow record table |
-//! | `CALLBACK_SIGNING_SECRET` | on-state-change | Standard Webhooks secret, `whsec_` + base64 |
+//! | `CALLBACK_SIGNING_SECRET` | submit, on-state-change, terminate | Standard Webhooks secret, `whsec_` + base64 |
 //! | `CALLBACK_LAMBDA_ALLOW` | submit | comma-separated function name/ARN patterns (`*` wildcards) |
 //! | `CALLBACK_ALLOW_LOCAL` | submit, on-state-change | `true` allows loopback/private callback URLs and plain `http://` to loopback (local development only) |
 //! | `AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_<SERVICE>` | all | read by the SDK: local stand-ins |
 
+use std::time::Duration;
+
+use aws_config::timeout::TimeoutConfig;
+
 use crate::callback::{CallbackPolicy, Dispatcher};
 use crate::emr::Emr;
 use crate::error::Error;
+use crate::logs::StepLogs;
+use crate::ops::{Clock, Services};
 use crate::store::FlowStore;
+
+/// Every AWS call: connecting may take [`CONNECT_TIMEOUT`], one attempt
+/// [`ATTEMPT_TIMEOUT`], the call with its retries [`OPERATION_TIMEOUT`]: all well below the
+/// functions' timeouts (30 s, 60 s for on-state-change), so a stalled service is an error Lambda
+/// can retry, never a killed invocation that leaves work half done.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(8);
+pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(20);
 
 fn required(name: &str) -> Result<String, Error> {
     match std::env::var(name) {
@@ -34,9 +48,19 @@ pub fn init_tracing() {
         .init();
 }
 
-/// The SDK config, from the environment (region, credentials, endpoint overrides).
+/// The SDK config, from the environment (region, credentials, endpoint overrides), with the
+/// timeouts above.
 pub async fn aws() -> aws_config::SdkConfig {
-    aws_config::load_from_env().await
+    aws_config::from_env().timeout_config(timeouts()).load().await
+}
+
+/// The timeouts every AWS call gets (see [`OPERATION_TIMEOUT`]).
+pub fn timeouts() -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+        .operation_timeout(OPERATION_TIMEOUT)
+        .build()
 }
 
 /// The region the SDK resolved (`AWS_REGION` in Lambda). Errors when there is none.
@@ -57,6 +81,25 @@ pub fn store(sdk: &aws_config::SdkConfig) -> Result<FlowStore, Error> {
 /// The EMR client.
 pub fn emr(sdk: &aws_config::SdkConfig) -> Emr {
     Emr::new(aws_sdk_emr::Client::new(sdk))
+}
+
+/// Step logs in S3.
+pub fn logs(sdk: &aws_config::SdkConfig) -> StepLogs {
+    StepLogs::new(aws_sdk_s3::Client::new(sdk))
+}
+
+/// What on-state-change, terminate and submit work with: store, EMR, callbacks, logs, the
+/// system clock.
+///
+/// Errors: [`Error::Internal`] naming a missing variable.
+pub fn services(sdk: &aws_config::SdkConfig) -> Result<Services, Error> {
+    Ok(Services {
+        store: store(sdk)?,
+        emr: emr(sdk),
+        dispatcher: dispatcher(sdk)?,
+        logs: logs(sdk),
+        clock: Clock::system(),
+    })
 }
 
 /// The callback dispatcher, signing with `CALLBACK_SIGNING_SECRET`; `CALLBACK_ALLOW_LOCAL`
@@ -92,4 +135,16 @@ pub fn callback_policy() -> Result<CallbackPolicy, Error> {
         allow_local,
         lambda_allow,
     })
+}
+
+/// The time an invocation has left, from the Lambda context's deadline (milliseconds since the
+/// epoch); 60 s when the deadline is unknown or already past.
+pub fn time_left(deadline_ms: u64) -> Duration {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    Duration::from_millis(deadline_ms)
+        .checked_sub(now)
+        .filter(|left| !left.is_zero())
+        .unwrap_or(Duration::from_secs(60))
 }

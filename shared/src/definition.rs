@@ -13,8 +13,8 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::callback::CallbackTarget;
 use crate::error::{Error, Problem};
+use crate::model::CallbackTarget;
 
 mod embedded {
     include!(concat!(env!("OUT_DIR"), "/catalog.rs"));
@@ -63,6 +63,25 @@ pub struct FlowDefinition {
     /// Named URI templates (e.g. the S3 output prefix), rendered onto the flow record.
     #[serde(default)]
     pub artifacts: BTreeMap<String, String>,
+    /// How long a flow may stay active (`"6h"`, `"90m"`, `"1h 30m"`: humantime's format):
+    /// past it, the reconcile sweep terminates the cluster and the flow ends `TIMED_OUT`.
+    /// A submit may ask for less. None: no limit.
+    #[serde(default)]
+    pub max_runtime: Option<String>,
+}
+
+/// The longest `max_runtime` a definition or submit may give: EMR clusters run for days at
+/// most in practice, and a flow record is followed that long.
+pub const MAX_RUNTIME_LIMIT: std::time::Duration = std::time::Duration::from_secs(30 * 24 * 3600);
+
+/// Parses a `max_runtime` (`"6h"`), 1 minute to [`MAX_RUNTIME_LIMIT`].
+fn parse_runtime(text: &str) -> Result<std::time::Duration, String> {
+    let duration = humantime::parse_duration(text)
+        .map_err(|e| format!("`{text}` is not a duration such as `6h` or `90m`: {e}"))?;
+    if duration < std::time::Duration::from_secs(60) || duration > MAX_RUNTIME_LIMIT {
+        return Err(format!("`{text}` is not between 1 minute and 30 days"));
+    }
+    Ok(duration)
 }
 
 fn empty_object_schema() -> Value {
@@ -125,6 +144,9 @@ impl Definition {
                 format!("is not a valid JSON Schema: {e}"),
             ));
         }
+        if let Some(Err(message)) = spec.max_runtime.as_deref().map(parse_runtime) {
+            problems.push(Problem::new("max_runtime", message));
+        }
         let mut overridable = Vec::new();
         for (pattern, schema) in &spec.overridable {
             match jsonschema::validator_for(schema) {
@@ -143,6 +165,36 @@ impl Definition {
             }),
             _ => Err(broken(problems)),
         }
+    }
+}
+
+impl Definition {
+    /// A flow's `max_runtime`: the `requested` one (a submit's, at most the definition's), else
+    /// the definition's; `None` for no limit.
+    ///
+    /// Errors: [`Error::Validation`] (path `max_runtime`) for a malformed or longer request.
+    pub fn max_runtime(&self, requested: Option<&str>) -> Result<Option<chrono::Duration>, Error> {
+        let own = self
+            .spec
+            .max_runtime
+            .as_deref()
+            .and_then(|t| parse_runtime(t).ok());
+        let chosen = match requested {
+            None => own,
+            Some(text) => {
+                let asked = parse_runtime(text).map_err(|m| Error::invalid("max_runtime", m))?;
+                if let (Some(own), Some(own_text)) = (own, &self.spec.max_runtime)
+                    && asked > own
+                {
+                    return Err(Error::invalid(
+                        "max_runtime",
+                        format!("`{text}` is longer than the definition's `{own_text}`"),
+                    ));
+                }
+                Some(asked)
+            }
+        };
+        Ok(chosen.map(|d| chrono::Duration::from_std(d).unwrap_or(chrono::Duration::days(30))))
     }
 }
 

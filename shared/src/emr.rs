@@ -1,4 +1,11 @@
-//! The EMR adapter: RunJobFlow, DescribeCluster, ListSteps, DescribeStep and TerminateJobFlows.
+//! The EMR adapter: RunJobFlow, DescribeCluster, ListClusters, ListSteps, DescribeStep and
+//! TerminateJobFlows.
+//!
+//! RunJobFlow is not idempotent (it has no client token): a retry after a lost answer launches
+//! a second cluster. So it is never retried blindly: only an answer that proves the request was
+//! not applied (throttling) is retried; an unclear failure (timeout, dropped connection, server
+//! error) is reported as [`Launch::Unknown`], and the cluster is then looked for by the flow-id
+//! tag every launched cluster carries ([`Emr::tagged_clusters`]).
 //!
 //! RunJobFlow sends the rendered request exactly as checked (see [`crate::job_flow`]): EMR's
 //! JSON protocol takes the API-shape document as the request body, so the SDK's operation is
@@ -6,14 +13,45 @@
 //! resolves the endpoint, signs, retries and parses the answer; nothing of the request is lost in
 //! a translation to builder calls, and a member EMR adds tomorrow works once the schema has it.
 
+use std::time::Duration;
+
 use aws_sdk_emr::config::interceptors::BeforeTransmitInterceptorContextMut;
+use aws_sdk_emr::config::retry::RetryConfig;
 use aws_sdk_emr::config::{ConfigBag, Intercept, RuntimeComponents};
-use aws_sdk_emr::error::BoxError;
+use aws_sdk_emr::error::{BoxError, ProvideErrorMetadata, SdkError};
 use aws_smithy_types::body::SdkBody;
+use chrono::{DateTime, Utc};
 
 use crate::error::Error;
 use crate::job_flow::{FLOW_ID_TAG, JobFlow};
-use crate::model::{ClusterId, FlowId, ListedStep, StepFailureDetails, StepId, StepState};
+use crate::model::{
+    ClusterFacts, ClusterId, ClusterState, FlowId, ListedStep, StepFailureDetails, StepId, StepState,
+};
+
+/// What RunJobFlow came to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Launch {
+    /// EMR launched the job flow.
+    Launched(ClusterId),
+    /// EMR answered that it refused the request (e.g. `ValidationException: …`): nothing runs.
+    Refused(String),
+    /// The answer was lost (timeout, dropped connection, server error): the cluster may run.
+    Unknown(String),
+}
+
+/// A cluster as DescribeCluster tells it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClusterDescription {
+    /// State, state change reason and `NormalizedInstanceHours` (no steps).
+    pub facts: ClusterFacts,
+    /// The `emr-flows:flow-id` tag, when present and a flow id.
+    pub flow_id: Option<FlowId>,
+    /// `LogUri` (`s3://bucket/prefix/`), where EMR pushes step logs.
+    pub log_uri: Option<String>,
+}
+
+/// How many times RunJobFlow is sent when EMR throttles it (a throttled request was not applied).
+const RUN_JOB_FLOW_TRIES: usize = 4;
 
 /// The EMR client.
 #[derive(Debug, Clone)]
@@ -33,29 +71,97 @@ impl Emr {
         Self { client }
     }
 
-    /// Launches `request` (from [`crate::render::Rendered::request`]) exactly as it is.
-    ///
-    /// Errors: [`Error::Upstream`] when EMR refuses the request (the message is EMR's).
-    pub async fn run_job_flow(&self, request: &JobFlow) -> Result<ClusterId, Error> {
-        let output = self
-            .client
-            .run_job_flow()
-            .customize()
-            .interceptor(ExactBody(request.to_body()))
-            .send()
-            .await
-            .map_err(upstream("RunJobFlow"))?;
-        let id = output
-            .job_flow_id()
-            .ok_or_else(|| Error::Internal("RunJobFlow answered no JobFlowId".into()))?;
-        ClusterId::parse(id).map_err(Error::Internal)
+    /// Launches `request` (from [`crate::render::Rendered::request`]) exactly as it is, sending
+    /// it again only when EMR throttled it (jittered waits); never after an unclear failure.
+    pub async fn run_job_flow(&self, request: &JobFlow) -> Launch {
+        let mut waits = backon::BackoffBuilder::build(
+            backon::ExponentialBuilder::default()
+                .with_min_delay(Duration::from_millis(200))
+                .with_max_delay(Duration::from_secs(2))
+                .with_max_times(RUN_JOB_FLOW_TRIES - 1)
+                .with_jitter(),
+        );
+        loop {
+            let result = self
+                .client
+                .run_job_flow()
+                .customize()
+                .config_override(aws_sdk_emr::Config::builder().retry_config(RetryConfig::disabled()))
+                .interceptor(ExactBody(request.to_body()))
+                .send()
+                .await;
+            let error = match result {
+                Ok(output) => {
+                    return match output.job_flow_id().map(ClusterId::parse) {
+                        Some(Ok(id)) => Launch::Launched(id),
+                        // Launched, but we cannot tell which cluster: the tag search finds it.
+                        other => Launch::Unknown(format!("RunJobFlow answered JobFlowId {other:?}")),
+                    };
+                }
+                Err(e) => e,
+            };
+            let message = crate::error::sdk_message(&error);
+            match &error {
+                SdkError::ServiceError(e) if e.raw().status().as_u16() < 500 => {
+                    if is_throttling(e.err().code()) {
+                        if let Some(wait) = waits.next() {
+                            tracing::warn!(?wait, "RunJobFlow throttled; sending it again");
+                            tokio::time::sleep(wait).await;
+                            continue;
+                        }
+                    }
+                    return Launch::Refused(message);
+                }
+                // Never sent: nothing can run.
+                SdkError::ConstructionFailure(_) => return Launch::Refused(message),
+                _ => return Launch::Unknown(message),
+            }
+        }
     }
 
-    /// The flow id a cluster is tagged with ([`FLOW_ID_TAG`]); `None` for a cluster that is no
-    /// flow's, including one EMR does not know and one this deployment may not describe (EMR
-    /// answers access denied for clusters without the tag, as the template's policy allows only
-    /// tagged ones).
-    pub async fn tagged_flow_id(&self, cluster_id: &ClusterId) -> Result<Option<FlowId>, Error> {
+    /// The clusters carrying `flow_id`'s tag, oldest first: those named `cluster_name` created
+    /// since `created_after` (ListClusters), confirmed by their tag (DescribeCluster).
+    pub async fn tagged_clusters(
+        &self,
+        flow_id: FlowId,
+        cluster_name: &str,
+        created_after: DateTime<Utc>,
+    ) -> Result<Vec<ClusterId>, Error> {
+        let mut pages = self
+            .client
+            .list_clusters()
+            .created_after(aws_smithy_types::DateTime::from_secs(created_after.timestamp()))
+            .into_paginator()
+            .items()
+            .send();
+        let mut candidates = Vec::new();
+        while let Some(summary) = pages.next().await {
+            let summary = summary.map_err(upstream("ListClusters"))?;
+            if summary.name() == Some(cluster_name)
+                && let Some(id) = summary.id().and_then(|id| ClusterId::parse(id).ok())
+            {
+                let created = summary
+                    .status()
+                    .and_then(|s| s.timeline())
+                    .and_then(|t| t.creation_date_time())
+                    .map(|t| t.secs());
+                candidates.push((created, id));
+            }
+        }
+        candidates.sort();
+        let mut tagged = Vec::new();
+        for (_, id) in candidates {
+            if self.describe(&id).await?.and_then(|d| d.flow_id) == Some(flow_id) {
+                tagged.push(id);
+            }
+        }
+        Ok(tagged)
+    }
+
+    /// DescribeCluster: state, reason, instance hours, flow-id tag and log location. `None` for
+    /// a cluster EMR does not know or this deployment may not describe (untagged: the template's
+    /// policy allows tagged clusters only).
+    pub async fn describe(&self, cluster_id: &ClusterId) -> Result<Option<ClusterDescription>, Error> {
         let output = match self
             .client
             .describe_cluster()
@@ -64,7 +170,6 @@ impl Emr {
             .await
         {
             Ok(output) => output,
-            // Access denied: untagged, so no flow's. Invalid request: EMR knows no such cluster.
             Err(e)
                 if matches!(
                     e.as_service_error().and_then(|e| e.meta().code()),
@@ -75,12 +180,34 @@ impl Emr {
             }
             Err(e) => return Err(upstream("DescribeCluster")(e)),
         };
-        let tags = output.cluster().map(|c| c.tags()).unwrap_or_default();
-        Ok(tags
+        let Some(cluster) = output.cluster() else {
+            return Ok(None);
+        };
+        let status = cluster.status();
+        let reason = status.and_then(|s| s.state_change_reason());
+        let mut facts = ClusterFacts::new(
+            ClusterState::from(status.and_then(|s| s.state()).map(|s| s.as_str()).unwrap_or("")),
+            reason.and_then(|r| r.code()).map(|c| c.as_str().to_owned()),
+            reason.and_then(|r| r.message()).map(str::to_owned),
+        );
+        facts.normalized_instance_hours = cluster.normalized_instance_hours();
+        let flow_id = cluster
+            .tags()
             .iter()
             .find(|t| t.key() == Some(FLOW_ID_TAG))
             .and_then(|t| t.value())
-            .and_then(|v| FlowId::parse(v).ok()))
+            .and_then(|v| FlowId::parse(v).ok());
+        Ok(Some(ClusterDescription {
+            facts,
+            flow_id,
+            log_uri: cluster.log_uri().map(str::to_owned),
+        }))
+    }
+
+    /// The flow id a cluster is tagged with ([`FLOW_ID_TAG`]); `None` for a cluster that is no
+    /// flow's, including one EMR does not know and one this deployment may not describe.
+    pub async fn tagged_flow_id(&self, cluster_id: &ClusterId) -> Result<Option<FlowId>, Error> {
+        Ok(self.describe(cluster_id).await?.and_then(|d| d.flow_id))
     }
 
     /// The cluster's steps in job-flow order (ListSteps answers newest first).
@@ -134,6 +261,10 @@ impl Emr {
     }
 
     /// Asks EMR to terminate the cluster. Terminating a terminated cluster is not an error.
+    ///
+    /// Errors: [`Error::Upstream`] with EMR's message, e.g. for a cluster with termination
+    /// protection (`ValidationException: Could not shut down one or more job flows since they
+    /// are termination protected.`).
     pub async fn terminate(&self, cluster_id: &ClusterId) -> Result<(), Error> {
         self.client
             .terminate_job_flows()
@@ -143,6 +274,14 @@ impl Emr {
             .map(|_| ())
             .map_err(upstream("TerminateJobFlows"))
     }
+}
+
+/// Whether an error code is one of the AWS throttling codes (the request was not applied).
+fn is_throttling(code: Option<&str>) -> bool {
+    matches!(
+        code,
+        Some("ThrottlingException" | "Throttling" | "TooManyRequestsException" | "RequestLimitExceeded")
+    )
 }
 
 /// Replaces the serialized request body with the checked API-shape document.

@@ -80,9 +80,9 @@ pub enum Error {
 
 /// What an AWS SDK error says: the service's code and message when it answered one
 /// (`ValidationException: …`), else the chain of causes; never the raw HTTP response.
-pub fn sdk_message<E>(error: E) -> String
+pub fn sdk_message<E>(error: &E) -> String
 where
-    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    E: ProvideErrorMetadata + std::error::Error,
 {
     match (error.code(), error.message()) {
         (Some(code), Some(message)) => format!("{code}: {message}"),
@@ -118,7 +118,7 @@ impl Error {
         move |e| Self::Upstream {
             service,
             operation,
-            message: sdk_message(e),
+            message: sdk_message(&e),
         }
     }
 

@@ -4,16 +4,32 @@
 //!
 //! In a cluster event, `stateChangeReason` is a JSON document inside a string
 //! (`"{\"code\":\"STEP_FAILURE\",\"message\":\"…\"}"`), and its `code` may be empty.
+//!
+//! on-state-change also takes the reconcile sweep's tick: an EventBridge scheduled event
+//! (source `aws.events`, detail type "Scheduled Event"), or `{"reconcile": true}` by hand.
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use serde::Deserialize;
 use serde_json::Value;
 
 use crate::error::{Error, Problem};
-use crate::model::{ClusterId, StepId, StepState};
+use crate::model::{ClusterFacts, ClusterId, ClusterState, StepId, StepState};
 
 pub const CLUSTER_STATE_CHANGE: &str = "EMR Cluster State Change";
 pub const STEP_STATUS_CHANGE: &str = "EMR Step Status Change";
+/// The detail type of EventBridge's scheduled events (the reconcile sweep's tick).
+pub const SCHEDULED_EVENT: &str = "Scheduled Event";
+
+/// What on-state-change was asked to do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Input {
+    /// Apply an EMR event.
+    Emr(EmrEvent),
+    /// An `aws.emr` event of a kind emr-flows does not follow (auto-scaling, instance groups).
+    OtherEmr,
+    /// Run the reconcile sweep.
+    Reconcile,
+}
 
 /// An EMR event emr-flows acts on.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,16 +47,12 @@ impl EmrEvent {
     }
 }
 
-/// "EMR Cluster State Change".
+/// "EMR Cluster State Change": the cluster's state and state change reason (`facts.steps`
+/// and the other fetched facts are `None`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClusterChange {
     pub cluster_id: ClusterId,
-    /// EMR's `ClusterState`: `STARTING`, `BOOTSTRAPPING`, `RUNNING`, `WAITING`, `TERMINATING`,
-    /// `TERMINATED` or `TERMINATED_WITH_ERRORS`.
-    pub state: String,
-    /// `StateChangeReason.Code`; `None` when empty or absent.
-    pub reason_code: Option<String>,
-    pub reason_message: Option<String>,
+    pub facts: ClusterFacts,
 }
 
 /// "EMR Step Status Change".
@@ -84,9 +96,31 @@ fn detail<T: serde::de::DeserializeOwned>(detail: Value) -> Result<T, Error> {
         .map_err(|e| Error::Validation(vec![Problem::from_serde("detail", e)]))
 }
 
+/// Parses on-state-change's input: an EMR event, a scheduled event, or `{"reconcile": true}`.
+///
+/// Errors: [`Error::Validation`] naming what is malformed, or the source when it is neither
+/// `aws.emr` nor a scheduled event.
+pub fn parse_input(input: Value) -> Result<Input, Error> {
+    if input.get("reconcile") == Some(&Value::Bool(true)) && input.as_object().is_some_and(|o| o.len() == 1) {
+        return Ok(Input::Reconcile);
+    }
+    if input.get("source").and_then(Value::as_str) == Some("aws.events")
+        && input.get("detail-type").and_then(Value::as_str) == Some(SCHEDULED_EVENT)
+    {
+        return Ok(Input::Reconcile);
+    }
+    Ok(match parse(input)? {
+        Some(event) => Input::Emr(event),
+        None => Input::OtherEmr,
+    })
+}
+
 /// Parses an EventBridge event. `Ok(None)` for an `aws.emr` event of another detail type
 /// (EMR also sends auto-scaling and instance-group events); errors name what is malformed.
 pub fn parse(event: Value) -> Result<Option<EmrEvent>, Error> {
+    if !event.is_object() {
+        return Err(Error::invalid("", "an event must be a JSON object"));
+    }
     let event: EventBridgeEvent<Value> = serde_path_to_error::deserialize(event)
         .map_err(|e| Error::Validation(vec![Problem::from_serde("", e)]))?;
     if event.source != "aws.emr" {
@@ -109,9 +143,7 @@ pub fn parse(event: Value) -> Result<Option<EmrEvent>, Error> {
             Ok(Some(EmrEvent::Cluster(ClusterChange {
                 cluster_id: ClusterId::parse(&d.cluster_id)
                     .map_err(|m| Error::invalid("detail.clusterId", m))?,
-                state: d.state,
-                reason_code: reason.code.filter(|c| !c.is_empty()),
-                reason_message: reason.message.filter(|m| !m.is_empty()),
+                facts: ClusterFacts::new(ClusterState::from(d.state), reason.code, reason.message),
             })))
         }
         STEP_STATUS_CHANGE => {
@@ -143,8 +175,8 @@ mod tests {
             panic!()
         };
         assert_eq!(c.cluster_id.as_str(), "j-123456789ABCD");
-        assert_eq!(c.state, "STARTING");
-        assert_eq!(c.reason_code, None);
+        assert_eq!(c.facts.state, ClusterState::Starting);
+        assert_eq!(c.facts.reason_code, None);
     }
 
     #[test]
@@ -153,9 +185,12 @@ mod tests {
         let Some(EmrEvent::Cluster(c)) = parse(event).unwrap() else {
             panic!()
         };
-        assert_eq!(c.state, "TERMINATED_WITH_ERRORS");
-        assert_eq!(c.reason_code.as_deref(), Some("STEP_FAILURE"));
-        assert_eq!(c.reason_message.as_deref(), Some("Shut down as step failed"));
+        assert_eq!(c.facts.state, ClusterState::TerminatedWithErrors);
+        assert_eq!(c.facts.reason_code.as_deref(), Some("STEP_FAILURE"));
+        assert_eq!(
+            c.facts.reason_message.as_deref(),
+            Some("Shut down as step failed")
+        );
     }
 
     #[test]
@@ -163,11 +198,11 @@ mod tests {
         let Some(EmrEvent::Cluster(c)) = parse(real("cluster-TERMINATED-USER_REQUEST.json")).unwrap() else {
             panic!()
         };
-        assert_eq!(c.reason_code.as_deref(), Some("USER_REQUEST"));
+        assert_eq!(c.facts.reason_code.as_deref(), Some("USER_REQUEST"));
         let Some(EmrEvent::Cluster(c)) = parse(real("cluster-WAITING.json")).unwrap() else {
             panic!()
         };
-        assert_eq!(c.state, "WAITING");
+        assert_eq!(c.facts.state, ClusterState::Waiting);
     }
 
     #[test]
@@ -204,5 +239,29 @@ mod tests {
         let mut event = real("cluster-WAITING.json");
         event["detail-type"] = "EMR Auto Scaling Policy State Change".into();
         assert_eq!(parse(event).unwrap(), None);
+    }
+
+    #[test]
+    fn the_sweeps_tick_is_a_scheduled_event_or_a_hand_request() {
+        let scheduled = serde_json::json!({
+            "version": "0", "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa",
+            "detail-type": "Scheduled Event", "source": "aws.events", "account": "123456789012",
+            "time": "2026-11-29T12:00:00Z", "region": "us-east-1",
+            "resources": ["arn:aws:events:us-east-1:123456789012:rule/reconcile"], "detail": {}
+        });
+        assert_eq!(parse_input(scheduled).unwrap(), Input::Reconcile);
+        assert_eq!(
+            parse_input(serde_json::json!({"reconcile": true})).unwrap(),
+            Input::Reconcile
+        );
+        assert!(parse_input(serde_json::json!({"reconcile": false})).is_err());
+        let mut other = real("cluster-WAITING.json");
+        other["detail-type"] = "EMR Instance Group State Change".into();
+        assert_eq!(parse_input(other).unwrap(), Input::OtherEmr);
+        assert!(matches!(
+            parse_input(real("cluster-WAITING.json")).unwrap(),
+            Input::Emr(EmrEvent::Cluster(_))
+        ));
+        assert!(parse_input(serde_json::json!([1])).is_err());
     }
 }

@@ -22,6 +22,7 @@ pub mod emr;
 pub mod error;
 pub mod events;
 pub mod job_flow;
+pub mod logs;
 pub mod model;
 pub mod ops;
 pub mod render;

@@ -2,17 +2,28 @@
 //!
 //! Every write is conditional. A new record is put only if its `flow_id` is free; every later
 //! change is a read-modify-write guarded by the item's `version` (optimistic concurrency), so two
-//! events handled at once never overwrite each other: the loser re-reads and re-applies.
+//! events handled at once never overwrite each other: the loser waits a jittered, growing
+//! moment, re-reads and re-applies.
 //!
 //! Indexes (names and keys must match `template.yaml`; a test checks):
 //! - [`CLUSTER_INDEX`]: `cluster_id` → `flow_id` (keys only), to find a flow by its cluster.
-//! - [`ACTIVE_INDEX`]: `active` (`"ACTIVE"` while the flow is active, absent after) + `flow_id`,
-//!   a sparse index that lists active flows, newest first, without a scan.
+//! - [`ACTIVE_INDEX`]: `active` + `flow_id`, sparse: `active` is `"ACTIVE"` while the flow is
+//!   active, `"SETTLING"` while an ended flow still has work (a delivery to retry, a termination
+//!   to repeat, a cause to fetch), absent after. Lists active flows, newest first, and gives the
+//!   reconcile sweep its work, without a scan and without reading history.
 //! - [`DEFINITION_INDEX`]: `flow` (the definition name) + `flow_id`, a definition's history.
+//!
+//! Besides flow records the table holds two kinds of small items, keyed so that no flow id can
+//! name them: idempotency keys (`idempotency#KEY`, expiring through the table's TTL attribute
+//! `expires_at`) and the sweep's lease (`sweep#lease`).
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem};
+use backon::BackoffBuilder;
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
@@ -24,9 +35,48 @@ pub const DEFINITION_INDEX: &str = "by-flow-definition";
 /// The sparse attribute behind [`ACTIVE_INDEX`].
 pub const ACTIVE_ATTRIBUTE: &str = "active";
 const ACTIVE_VALUE: &str = "ACTIVE";
+const SETTLING_VALUE: &str = "SETTLING";
+/// When the reconcile sweep should next look at a flow (RFC 3339, UTC; sorts as time).
+pub const SWEEP_AT_ATTRIBUTE: &str = "sweep_at";
+/// The table's TTL attribute (epoch seconds) for idempotency keys.
+pub const EXPIRES_AT_ATTRIBUTE: &str = "expires_at";
 const VERSION_ATTRIBUTE: &str = "version";
-/// How often a change is re-applied after losing a race before giving up.
-const MAX_ATTEMPTS: usize = 8;
+const SWEEP_LEASE_KEY: &str = "sweep#lease";
+/// How often a change is re-applied after losing a race before giving up. The waits between
+/// tries grow from 10 ms to 1 s with full jitter (about 15 s at most in all), so 50 writers of
+/// one record all get through.
+const MAX_RETRIES: usize = 24;
+
+fn race_backoff() -> impl Iterator<Item = Duration> {
+    backon::ExponentialBuilder::default()
+        .with_min_delay(Duration::from_millis(10))
+        .with_max_delay(Duration::from_secs(1))
+        .with_max_times(MAX_RETRIES)
+        .with_jitter()
+        .build()
+}
+
+/// How long an idempotency key answers the same flow.
+pub const IDEMPOTENCY_WINDOW: chrono::Duration = chrono::Duration::hours(24);
+
+/// A claimed idempotency key: the caller's key, a digest of the request it came with, and the
+/// flow it names.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IdempotencyClaim {
+    pub key: String,
+    /// `sha256:…` of the submit request (without the key).
+    pub request_digest: String,
+    pub flow_id: FlowId,
+}
+
+/// What [`FlowStore::create`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Created {
+    /// The record was written (and the key, if any, claimed with it).
+    New,
+    /// The key was claimed before, within [`IDEMPOTENCY_WINDOW`]: nothing was written.
+    Existing(IdempotencyClaim),
+}
 
 /// DynamoDB's limit on one item (bytes, as [`item_size`] counts them).
 pub const MAX_ITEM_BYTES: usize = 400 * 1024;
@@ -72,6 +122,8 @@ fn value_size(value: &AttributeValue) -> usize {
 pub struct Versioned {
     pub record: FlowRecord,
     pub version: u64,
+    /// The `sweep_at` written with it (see [`FlowRecord::next_sweep_at`]).
+    pub sweep_at: Option<DateTime<Utc>>,
 }
 
 /// One flow in a listing.
@@ -138,8 +190,14 @@ impl FlowStore {
         let mut item: HashMap<String, AttributeValue> =
             serde_dynamo::to_item(record).map_err(|e| Error::Internal(format!("flow record: {e}")))?;
         item.insert(VERSION_ATTRIBUTE.into(), AttributeValue::N(version.to_string()));
+        let sweep_at = record.next_sweep_at();
         if !record.status.is_terminal() {
             item.insert(ACTIVE_ATTRIBUTE.into(), AttributeValue::S(ACTIVE_VALUE.into()));
+        } else if sweep_at.is_some() {
+            item.insert(ACTIVE_ATTRIBUTE.into(), AttributeValue::S(SETTLING_VALUE.into()));
+        }
+        if let Some(at) = sweep_at {
+            item.insert(SWEEP_AT_ATTRIBUTE.into(), AttributeValue::S(timestamp(at)));
         }
         Ok(item)
     }
@@ -149,26 +207,119 @@ impl FlowStore {
         Ok(item_size(&Self::item(record, 1)?))
     }
 
-    /// Writes a new record (version 1). Errors: [`Error::Conflict`] when the id is taken.
-    pub async fn create(&self, record: &FlowRecord) -> Result<(), Error> {
-        let result = self
-            .client
-            .put_item()
+    /// Writes a new record (version 1) and, with `claim`, claims its idempotency key in the same
+    /// transaction, so a key never names a flow that was not written, and two submits with one
+    /// key never both write. `now` decides whether an old claim has expired.
+    ///
+    /// Errors: [`Error::Conflict`] when the flow id is taken; [`Error::Upstream`].
+    pub async fn create(
+        &self,
+        record: &FlowRecord,
+        claim: Option<&IdempotencyClaim>,
+        now: DateTime<Utc>,
+    ) -> Result<Created, Error> {
+        let Some(claim) = claim else {
+            let result = self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(Self::item(record, 1)?))
+                .condition_expression("attribute_not_exists(flow_id)")
+                .send()
+                .await;
+            return match result {
+                Ok(_) => Ok(Created::New),
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+                {
+                    Err(Error::Conflict(format!("flow {} exists already", record.flow_id)))
+                }
+                Err(e) => Err(upstream("PutItem")(e)),
+            };
+        };
+        let built = |put: Put| TransactWriteItem::builder().put(put).build();
+        let key_put = Put::builder()
+            .table_name(&self.table)
+            .item("flow_id", AttributeValue::S(idempotency_key(&claim.key)))
+            .item("target_flow_id", AttributeValue::S(claim.flow_id.to_string()))
+            .item("request_digest", AttributeValue::S(claim.request_digest.clone()))
+            .item(
+                EXPIRES_AT_ATTRIBUTE,
+                AttributeValue::N((now + IDEMPOTENCY_WINDOW).timestamp().to_string()),
+            )
+            .condition_expression("attribute_not_exists(flow_id) OR #e < :now")
+            .expression_attribute_names("#e", EXPIRES_AT_ATTRIBUTE)
+            .expression_attribute_values(":now", AttributeValue::N(now.timestamp().to_string()))
+            .build()
+            .map_err(|e| Error::Internal(e.to_string()))?;
+        let record_put = Put::builder()
             .table_name(&self.table)
             .set_item(Some(Self::item(record, 1)?))
             .condition_expression("attribute_not_exists(flow_id)")
+            .build()
+            .map_err(|e| Error::Internal(e.to_string()))?;
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(built(key_put))
+            .transact_items(built(record_put))
             .send()
             .await;
         match result {
-            Ok(_) => Ok(()),
+            Ok(_) => Ok(Created::New),
             Err(e)
                 if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+                    .is_some_and(|e| e.is_transaction_canceled_exception()) =>
             {
-                Err(Error::Conflict(format!("flow {} exists already", record.flow_id)))
+                // Claimed before (or at this very moment): answer what the claim names.
+                match self.idempotency_claim(&claim.key, now).await? {
+                    Some(existing) => Ok(Created::Existing(existing)),
+                    None => Err(Error::Conflict(format!(
+                        "idempotency key `{}` is being claimed; try again",
+                        claim.key
+                    ))),
+                }
             }
-            Err(e) => Err(upstream("PutItem")(e)),
+            Err(e) => Err(upstream("TransactWriteItems")(e)),
         }
+    }
+
+    /// The live claim of an idempotency key, if any (strongly consistent).
+    pub async fn idempotency_claim(
+        &self,
+        key: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<IdempotencyClaim>, Error> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("flow_id", AttributeValue::S(idempotency_key(key)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(upstream("GetItem"))?;
+        let Some(item) = output.item else {
+            return Ok(None);
+        };
+        let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
+        let expires_at = item
+            .get(EXPIRES_AT_ATTRIBUTE)
+            .and_then(|v| v.as_n().ok())
+            .and_then(|n| n.parse::<i64>().ok())
+            .unwrap_or(0);
+        if expires_at < now.timestamp() {
+            return Ok(None);
+        }
+        let flow_id = text("target_flow_id")
+            .and_then(|id| FlowId::parse(&id).ok())
+            .ok_or_else(|| Error::Internal(format!("idempotency key `{key}` names no flow")))?;
+        Ok(Some(IdempotencyClaim {
+            key: key.to_owned(),
+            request_digest: text("request_digest").unwrap_or_default(),
+            flow_id,
+        }))
     }
 
     /// Reads a record (strongly consistent). `None` when no flow has that id.
@@ -191,8 +342,17 @@ impl FlowStore {
             _ => None,
         }
         .ok_or_else(|| Error::Internal("flow record has no version".into()))?;
+        let sweep_at = item
+            .get(SWEEP_AT_ATTRIBUTE)
+            .and_then(|v| v.as_s().ok())
+            .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+            .map(|t| t.with_timezone(&Utc));
         let record = serde_dynamo::from_item(item).map_err(corrupt)?;
-        Ok(Versioned { record, version })
+        Ok(Versioned {
+            record,
+            version,
+            sweep_at,
+        })
     }
 
     /// Replaces the record read as `read` with `record`, if nobody wrote it since.
@@ -222,20 +382,35 @@ impl FlowStore {
     }
 
     /// Applies `change` to the current record and writes it, re-reading and re-applying when
-    /// another writer got there first. `change` returns whether it changed anything; when it
-    /// did not, nothing is written.
+    /// another writer got there first (after a jittered, growing wait). `change` returns whether
+    /// it changed anything; when it did not, nothing is written.
     ///
     /// Returns the record as written (or as read, when unchanged) and whether it was changed.
-    /// Errors: [`Error::FlowNotFound`]; [`Error::Conflict`] after [`MAX_ATTEMPTS`] lost races.
-    pub async fn update<F>(&self, flow_id: FlowId, mut change: F) -> Result<(FlowRecord, bool), Error>
+    /// Errors: [`Error::FlowNotFound`]; [`Error::Conflict`] after [`MAX_RETRIES`] lost races.
+    pub async fn update<F>(&self, flow_id: FlowId, change: F) -> Result<(FlowRecord, bool), Error>
     where
         F: FnMut(&mut FlowRecord) -> bool,
     {
-        for _ in 0..MAX_ATTEMPTS {
-            let read = self
-                .get(flow_id)
-                .await?
-                .ok_or_else(|| Error::FlowNotFound(flow_id.to_string()))?;
+        let read = self
+            .get(flow_id)
+            .await?
+            .ok_or_else(|| Error::FlowNotFound(flow_id.to_string()))?;
+        self.update_from(read, change).await
+    }
+
+    /// [`FlowStore::update`] starting from a record already read (saves a read when nobody
+    /// wrote it since).
+    pub async fn update_from<F>(
+        &self,
+        mut read: Versioned,
+        mut change: F,
+    ) -> Result<(FlowRecord, bool), Error>
+    where
+        F: FnMut(&mut FlowRecord) -> bool,
+    {
+        let flow_id = read.record.flow_id;
+        let mut waits = race_backoff();
+        loop {
             let mut record = read.record.clone();
             if !change(&mut record) {
                 return Ok((read.record, false));
@@ -243,11 +418,105 @@ impl FlowStore {
             if self.replace(&read, &record).await? {
                 return Ok((record, true));
             }
-            tracing::debug!(%flow_id, "lost a write race; re-applying the change");
+            let Some(wait) = waits.next() else {
+                return Err(Error::Conflict(format!(
+                    "flow {flow_id} changed {MAX_RETRIES} times while this change was applied"
+                )));
+            };
+            tracing::debug!(%flow_id, ?wait, "lost a write race; re-applying the change");
+            tokio::time::sleep(wait).await;
+            read = self
+                .get(flow_id)
+                .await?
+                .ok_or_else(|| Error::FlowNotFound(flow_id.to_string()))?;
         }
-        Err(Error::Conflict(format!(
-            "flow {flow_id} changed {MAX_ATTEMPTS} times while this change was applied"
-        )))
+    }
+
+    /// The flows the reconcile sweep should look at by `now` ([`FlowRecord::next_sweep_at`]),
+    /// from the sparse [`ACTIVE_INDEX`] only: its cost grows with active and settling flows,
+    /// never with history. Oldest first.
+    pub async fn due_for_sweep(&self, now: DateTime<Utc>) -> Result<Vec<FlowId>, Error> {
+        let mut due = Vec::new();
+        for partition in [ACTIVE_VALUE, SETTLING_VALUE] {
+            let mut pages = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(ACTIVE_INDEX)
+                .key_condition_expression("#k = :k")
+                .filter_expression("#s <= :now")
+                .expression_attribute_names("#k", ACTIVE_ATTRIBUTE)
+                .expression_attribute_names("#s", SWEEP_AT_ATTRIBUTE)
+                .expression_attribute_values(":k", AttributeValue::S(partition.to_owned()))
+                .expression_attribute_values(":now", AttributeValue::S(timestamp(now)))
+                .into_paginator()
+                .items()
+                .send();
+            while let Some(item) = pages.next().await {
+                let item = item.map_err(upstream("Query"))?;
+                if let Some(id) = item.get("flow_id").and_then(|v| v.as_s().ok()) {
+                    due.push(FlowId::parse(id).map_err(Error::Internal)?);
+                }
+            }
+        }
+        due.sort();
+        Ok(due)
+    }
+
+    /// Takes the sweep's lease for `owner` until `until`, if no other sweep holds one that
+    /// has not expired: two sweeps never work at once. Returns whether it was taken.
+    pub async fn take_sweep_lease(
+        &self,
+        owner: &str,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, Error> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("flow_id", AttributeValue::S(SWEEP_LEASE_KEY.into()))
+            .item("owner", AttributeValue::S(owner.to_owned()))
+            .item("until", AttributeValue::S(timestamp(until)))
+            .condition_expression("attribute_not_exists(flow_id) OR #u < :now")
+            .expression_attribute_names("#u", "until")
+            .expression_attribute_values(":now", AttributeValue::S(timestamp(now)))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(upstream("PutItem")(e)),
+        }
+    }
+
+    /// Gives the sweep's lease back, if `owner` still holds it.
+    pub async fn release_sweep_lease(&self, owner: &str) -> Result<(), Error> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("flow_id", AttributeValue::S(SWEEP_LEASE_KEY.into()))
+            .condition_expression("#o = :o")
+            .expression_attribute_names("#o", "owner")
+            .expression_attribute_values(":o", AttributeValue::S(owner.to_owned()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(upstream("DeleteItem")(e)),
+        }
     }
 
     /// The flow whose cluster is `cluster_id`, if any.
@@ -314,6 +583,16 @@ impl FlowStore {
         let flows = serde_dynamo::from_items(output.items.unwrap_or_default()).map_err(corrupt)?;
         Ok(Page { flows, next_token })
     }
+}
+
+/// A time as the table keeps it: RFC 3339 in UTC with a fixed width, so strings sort as times.
+fn timestamp(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// The item key of an idempotency key: `#` cannot occur in a flow id.
+fn idempotency_key(key: &str) -> String {
+    format!("idempotency#{key}")
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! created from `template.yaml`) and moto's EMR.
 
 use std::sync::OnceLock;
+use std::time::Duration;
 
 use e2e::{Moto, Receiver, TEST_SECRET, create_table, event, unique_table};
 use serde_json::{Value, json};
@@ -10,19 +11,19 @@ use shared::definition::Catalog;
 use shared::emr::Emr;
 use shared::error::Error;
 use shared::job_flow::FLOW_ID_TAG;
+use shared::logs::StepLogs;
 use shared::model::{DeliveryStatus, FlowId, FlowRecord, FlowStatus, StepState};
-use shared::ops::{self, StateChangeOutcome};
+use shared::ops::{self, Clock, Services, StateChangeOutcome};
 use shared::store::FlowStore;
 
 static MOTO: OnceLock<Moto> = OnceLock::new();
 
 struct World {
     submitter: ops::Submitter,
-    store: FlowStore,
-    emr: Emr,
     emr_client: aws_sdk_emr::Client,
     dynamodb: aws_sdk_dynamodb::Client,
-    dispatcher: Dispatcher,
+    /// The operations' clock: it stands still until a test moves it (hours pass in a moment).
+    clock: Clock,
 }
 
 async fn world() -> World {
@@ -32,8 +33,18 @@ async fn world() -> World {
     let table = unique_table("flows");
     create_table(&dynamodb, &table).await;
     let emr_client = aws_sdk_emr::Client::new(&sdk);
-    let store = FlowStore::new(dynamodb.clone(), table);
-    let emr = Emr::new(emr_client.clone());
+    let clock = Clock::fixed(chrono::Utc::now());
+    let services = Services {
+        store: FlowStore::new(dynamodb.clone(), table),
+        emr: Emr::new(emr_client.clone()),
+        dispatcher: Dispatcher::new(aws_sdk_lambda::Client::new(&sdk), TEST_SECRET, true).unwrap(),
+        logs: StepLogs::new(aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&sdk)
+                .force_path_style(true)
+                .build(),
+        )),
+        clock: clock.clone(),
+    };
     World {
         submitter: ops::Submitter {
             catalog: Catalog::embedded().unwrap(),
@@ -41,19 +52,20 @@ async fn world() -> World {
                 allow_local: true,
                 lambda_allow: vec!["*:function:processor-*".into()],
             },
-            store: store.clone(),
-            emr: emr.clone(),
+            services,
             region: "us-east-1".into(),
         },
-        store,
-        emr,
         emr_client,
         dynamodb,
-        dispatcher: Dispatcher::new(aws_sdk_lambda::Client::new(&sdk), TEST_SECRET, true).unwrap(),
+        clock,
     }
 }
 
 impl World {
+    fn svc(&self) -> &Services {
+        &self.submitter.services
+    }
+
     async fn submit(&self, request: Value) -> Result<ops::SubmitResponse, Error> {
         match ops::submit(&self.submitter, request).await? {
             ops::SubmitAnswer::Launched(launched) => Ok(launched),
@@ -86,7 +98,7 @@ impl World {
             record.cluster_id.as_ref().unwrap().as_str(),
             step_id.as_str(),
         );
-        ops::on_state_change(&self.store, &self.emr, &self.dispatcher, event).await
+        ops::on_state_change(self.svc(), event, Duration::from_secs(60)).await
     }
 
     async fn cluster(&self, cluster_id: &str) -> aws_sdk_emr::types::Cluster {
@@ -101,14 +113,14 @@ impl World {
     }
 
     async fn record(&self, flow_id: FlowId) -> FlowRecord {
-        self.store.get(flow_id).await.unwrap().unwrap().record
+        self.svc().store.get(flow_id).await.unwrap().unwrap().record
     }
 
     async fn item_count(&self) -> i32 {
         let scan = self
             .dynamodb
             .scan()
-            .table_name(self.store.table())
+            .table_name(self.svc().store.table())
             .send()
             .await
             .unwrap();
@@ -116,9 +128,13 @@ impl World {
     }
 
     async fn active(&self) -> Vec<String> {
-        let page = ops::list(&self.submitter.catalog, &self.store, json!({"status": "active"}))
-            .await
-            .unwrap();
+        let page = ops::list(
+            &self.submitter.catalog,
+            &self.svc().store,
+            json!({"status": "active"}),
+        )
+        .await
+        .unwrap();
         page["flows"]
             .as_array()
             .unwrap()
@@ -139,13 +155,13 @@ async fn submit_records_the_flow_and_launches_a_tagged_cluster() {
 
     let record = w.record(submitted.flow_id).await;
     assert_eq!(record.status, FlowStatus::Starting);
-    assert_eq!(record.cluster_id.as_ref(), Some(&submitted.cluster_id));
+    assert_eq!(record.cluster_id.as_ref(), submitted.cluster_id.as_ref());
     assert_eq!(record.params, json!({"partitions": 50}));
     let steps = record.ordered_steps();
     assert_eq!(steps.len(), 1);
     assert_eq!(steps[0].1.name, "SparkPi");
 
-    let cluster = w.cluster(submitted.cluster_id.as_str()).await;
+    let cluster = w.cluster(submitted.cluster_id.as_ref().unwrap().as_str()).await;
     assert_eq!(
         cluster.name(),
         Some(format!("spark-pi {}", submitted.flow_id).as_str())
@@ -159,7 +175,7 @@ async fn submit_records_the_flow_and_launches_a_tagged_cluster() {
     let listed = w
         .emr_client
         .list_steps()
-        .cluster_id(submitted.cluster_id.as_str())
+        .cluster_id(submitted.cluster_id.as_ref().unwrap().as_str())
         .send()
         .await
         .unwrap();
@@ -304,20 +320,19 @@ async fn terminate_stops_the_flows_cluster_and_the_flow_ends_cancelled() {
     let w = world().await;
     let submitted = w.submit(json!({"flow": "spark-pi"})).await.unwrap();
     let answer = ops::terminate(
-        &w.store,
-        &w.emr,
+        w.svc(),
         json!({"flow_id": submitted.flow_id, "reason": "not needed"}),
     )
     .await
     .unwrap();
-    assert_eq!(answer.cluster_id.as_ref(), Some(&submitted.cluster_id));
+    assert_eq!(answer.cluster_id.as_ref(), submitted.cluster_id.as_ref());
     assert!(answer.termination_requested_at.is_some());
-    let cluster = w.cluster(submitted.cluster_id.as_str()).await;
+    let cluster = w.cluster(submitted.cluster_id.as_ref().unwrap().as_str()).await;
     let state = cluster.status().unwrap().state().unwrap().as_str().to_owned();
     assert!(state.starts_with("TERMINAT"), "cluster is {state}");
 
     // Asking again is harmless.
-    ops::terminate(&w.store, &w.emr, json!({"flow_id": submitted.flow_id}))
+    ops::terminate(w.svc(), json!({"flow_id": submitted.flow_id}))
         .await
         .unwrap();
 
@@ -331,17 +346,17 @@ async fn terminate_stops_the_flows_cluster_and_the_flow_ends_cancelled() {
         "j-123456789ABCD",
         "s-0",
     );
-    terminated["detail"]["clusterId"] = submitted.cluster_id.to_string().into();
-    ops::on_state_change(&w.store, &w.emr, &w.dispatcher, terminated)
+    terminated["detail"]["clusterId"] = submitted.cluster_id.clone().unwrap().to_string().into();
+    ops::on_state_change(w.svc(), terminated, Duration::from_secs(60))
         .await
         .unwrap();
     assert_eq!(w.record(submitted.flow_id).await.status, FlowStatus::Cancelled);
 
-    let err = ops::terminate(&w.store, &w.emr, json!({"flow_id": FlowId::generate()}))
+    let err = ops::terminate(w.svc(), json!({"flow_id": FlowId::generate()}))
         .await
         .unwrap_err();
     assert_eq!(err.code(), "FlowNotFound");
-    let err = ops::terminate(&w.store, &w.emr, json!({"flow_id": "j-123"}))
+    let err = ops::terminate(w.svc(), json!({"flow_id": "j-123"}))
         .await
         .unwrap_err();
     assert!(err.to_string().contains("flow_id"), "{err}");
@@ -351,7 +366,7 @@ async fn terminate_stops_the_flows_cluster_and_the_flow_ends_cancelled() {
 async fn events_for_other_clusters_are_ignored() {
     let w = world().await;
     let event = event("real/events/cluster-STARTING.json", "j-123456789ABCD", "s-0");
-    let outcome = ops::on_state_change(&w.store, &w.emr, &w.dispatcher, event)
+    let outcome = ops::on_state_change(w.svc(), event, Duration::from_secs(60))
         .await
         .unwrap();
     assert!(
@@ -362,20 +377,23 @@ async fn events_for_other_clusters_are_ignored() {
 }
 
 #[tokio::test]
-async fn a_failed_delivery_fails_the_invocation_and_a_retry_delivers_it() {
+async fn a_callback_endpoint_down_for_hours_is_still_delivered_exactly_once() {
     let w = world().await;
     let port = e2e::free_port();
     let url = format!("http://127.0.0.1:{port}/callbacks");
-    // Nobody listens yet: the flow ends, the attempt is recorded, and the invocation fails so
-    // that Lambda retries it.
+    // GIVEN an endpoint nobody listens on: the flow ends, the attempt is recorded with its
+    // error, and the event still succeeds (the sweep retries, not Lambda).
     let (flow_id, record, end) = w
         .run_to_end(json!({"flow": "spark-pi", "callbacks": [{"http": {"url": url}}]}))
         .await;
-    let err = end.unwrap_err();
-    assert_eq!(err.code(), "UpstreamError");
-    let done = w.record(flow_id).await;
-    assert_eq!(done.status, FlowStatus::Succeeded);
-    let delivery = &done.deliveries["0"];
+    assert!(matches!(
+        end.unwrap(),
+        StateChangeOutcome::Applied {
+            status: FlowStatus::Succeeded,
+            ..
+        }
+    ));
+    let delivery = w.record(flow_id).await.deliveries["0"].clone();
     assert_eq!((delivery.status, delivery.attempts), (DeliveryStatus::Pending, 1));
     assert!(
         delivery
@@ -385,17 +403,44 @@ async fn a_failed_delivery_fails_the_invocation_and_a_retry_delivers_it() {
             .contains("onnection refused"),
         "{delivery:?}"
     );
-
-    // The retried event finds the delivery pending and delivers it.
-    let receiver = Receiver::start_on(port, TEST_SECRET);
+    // A repeated event sends nothing before the retry is due.
     w.send("lifecycle-success/05-cluster-TERMINATED.json", &record)
         .await;
-    let delivered = &w.record(flow_id).await.deliveries["0"];
+    assert_eq!(w.record(flow_id).await.deliveries["0"].attempts, 1);
+
+    // WHEN the endpoint stays down through five hours of sweeps
+    for _ in 0..60 {
+        w.clock.advance(chrono::Duration::minutes(5));
+        ops::sweep(w.svc(), Duration::from_secs(60)).await.unwrap();
+    }
+    let down = w.record(flow_id).await.deliveries["0"].clone();
+    assert_eq!(down.status, DeliveryStatus::Pending);
+    assert_eq!(
+        down.attempts, 5,
+        "at once, +1 min, +5 min, +30 min, +2 h: {down:?}"
+    );
+    assert_eq!(down.history.len(), 5);
+
+    // THEN once it is back, the next due sweep delivers it, once.
+    let receiver = Receiver::start_on(port, TEST_SECRET);
+    for _ in 0..24 * 12 {
+        w.clock.advance(chrono::Duration::minutes(5));
+        ops::sweep(w.svc(), Duration::from_secs(60)).await.unwrap();
+    }
+    let delivered = w.record(flow_id).await.deliveries["0"].clone();
     assert_eq!(
         (delivered.status, delivered.attempts),
-        (DeliveryStatus::Delivered, 2)
+        (DeliveryStatus::Delivered, 6)
     );
-    assert_eq!(receiver.received().len(), 1);
+    assert_eq!(
+        delivered.last_http_status,
+        Some(204),
+        "the receiver answers 204 No Content"
+    );
+    let received = receiver.received();
+    assert_eq!(received.len(), 1, "{received:?}");
+    assert_eq!(received[0]["webhook_id"], format!("flow_{flow_id}_succeeded"));
+    assert!(w.active().await.is_empty());
 }
 
 #[tokio::test]
@@ -405,19 +450,19 @@ async fn a_cluster_left_waiting_after_success_can_still_be_terminated() {
     let record = w.record(submitted.flow_id).await;
     w.send("lifecycle-success/04-step-COMPLETED.json", &record).await;
     let mut waiting = event("real/events/cluster-WAITING.json", "j-123456789ABCD", "s-0");
-    waiting["detail"]["clusterId"] = submitted.cluster_id.to_string().into();
-    ops::on_state_change(&w.store, &w.emr, &w.dispatcher, waiting)
+    waiting["detail"]["clusterId"] = submitted.cluster_id.clone().unwrap().to_string().into();
+    ops::on_state_change(w.svc(), waiting, Duration::from_secs(60))
         .await
         .unwrap();
     assert_eq!(w.record(submitted.flow_id).await.status, FlowStatus::Succeeded);
 
-    let answer = ops::terminate(&w.store, &w.emr, json!({"flow_id": submitted.flow_id}))
+    let answer = ops::terminate(w.svc(), json!({"flow_id": submitted.flow_id}))
         .await
         .unwrap();
     assert_eq!(answer.status, FlowStatus::Succeeded, "the outcome stays");
     assert!(answer.termination_requested_at.is_some());
     let state = w
-        .cluster(submitted.cluster_id.as_str())
+        .cluster(submitted.cluster_id.as_ref().unwrap().as_str())
         .await
         .status()
         .unwrap()
@@ -432,7 +477,7 @@ async fn a_cluster_left_waiting_after_success_can_still_be_terminated() {
         .await;
     let ended = w.record(submitted.flow_id).await;
     assert_eq!(
-        (ended.status, ended.cluster_state.as_deref()),
+        (ended.status, ended.cluster_state.as_ref().map(|s| s.as_str())),
         (FlowStatus::Succeeded, Some("TERMINATED"))
     );
     assert!(!ended.cluster_may_run());
@@ -447,15 +492,19 @@ async fn list_answers_one_flow_in_full_and_a_definitions_history() {
         .await
         .unwrap();
 
-    let full = ops::list(&w.submitter.catalog, &w.store, json!({"flow_id": first.flow_id}))
-        .await
-        .unwrap();
-    assert_eq!(full["cluster_id"], first.cluster_id.to_string());
+    let full = ops::list(
+        &w.submitter.catalog,
+        &w.svc().store,
+        json!({"flow_id": first.flow_id}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(full["cluster_id"], first.cluster_id.clone().unwrap().to_string());
     assert_eq!(full["params"]["partitions"], 10);
 
     let page = ops::list(
         &w.submitter.catalog,
-        &w.store,
+        &w.svc().store,
         json!({"flow": "spark-pi", "limit": 1}),
     )
     .await
@@ -468,7 +517,7 @@ async fn list_answers_one_flow_in_full_and_a_definitions_history() {
     let token = page["next_token"].clone();
     let next = ops::list(
         &w.submitter.catalog,
-        &w.store,
+        &w.svc().store,
         json!({"flow": "spark-pi", "limit": 1, "next_token": token}),
     )
     .await
@@ -477,7 +526,7 @@ async fn list_answers_one_flow_in_full_and_a_definitions_history() {
 
     let err = ops::list(
         &w.submitter.catalog,
-        &w.store,
+        &w.svc().store,
         json!({"flow_id": FlowId::generate()}),
     )
     .await
@@ -485,17 +534,17 @@ async fn list_answers_one_flow_in_full_and_a_definitions_history() {
     assert_eq!(err.code(), "FlowNotFound");
     let err = ops::list(
         &w.submitter.catalog,
-        &w.store,
+        &w.svc().store,
         json!({"flow_id": first.flow_id, "limit": 5}),
     )
     .await
     .unwrap_err();
     assert!(err.to_string().contains("flow_id: answers one flow"), "{err}");
-    let err = ops::list(&w.submitter.catalog, &w.store, json!({"flow": ""}))
+    let err = ops::list(&w.submitter.catalog, &w.svc().store, json!({"flow": ""}))
         .await
         .unwrap_err();
     assert_eq!(err.code(), "ValidationError");
-    let err = ops::list(&w.submitter.catalog, &w.store, json!({}))
+    let err = ops::list(&w.submitter.catalog, &w.svc().store, json!({}))
         .await
         .unwrap_err();
     assert_eq!(err.code(), "ValidationError");
@@ -542,8 +591,7 @@ async fn a_published_request_launches_unchanged_on_the_emr_stand_in() {
     let submitter = ops::Submitter {
         catalog: Catalog::from_sources(&[("airflow-example-pi.yaml", &yaml)]).unwrap(),
         policy: CallbackPolicy::default(),
-        store: w.store.clone(),
-        emr: w.emr.clone(),
+        services: w.svc().clone(),
         region: "us-east-1".into(),
     };
     let ops::SubmitAnswer::Launched(launched) =
@@ -553,7 +601,7 @@ async fn a_published_request_launches_unchanged_on_the_emr_stand_in() {
     else {
         panic!("not launched")
     };
-    let cluster = w.cluster(launched.cluster_id.as_str()).await;
+    let cluster = w.cluster(launched.cluster_id.as_ref().unwrap().as_str()).await;
     assert_eq!(cluster.name(), Some("PiCalc"));
     assert_eq!(cluster.release_label(), Some("emr-7.1.0"));
     assert_eq!(cluster.applications()[0].name(), Some("Spark"));
@@ -561,7 +609,7 @@ async fn a_published_request_launches_unchanged_on_the_emr_stand_in() {
     let steps = w
         .emr_client
         .list_steps()
-        .cluster_id(launched.cluster_id.as_str())
+        .cluster_id(launched.cluster_id.as_ref().unwrap().as_str())
         .send()
         .await
         .unwrap();
@@ -595,7 +643,7 @@ async fn overrides_outside_the_definitions_allowance_are_refused_and_write_nothi
 #[tokio::test]
 async fn list_answers_the_catalog() {
     let w = world().await;
-    let answer = ops::list(&w.submitter.catalog, &w.store, json!({"definitions": true}))
+    let answer = ops::list(&w.submitter.catalog, &w.svc().store, json!({"definitions": true}))
         .await
         .unwrap();
     let names: Vec<_> = answer["definitions"]
@@ -611,7 +659,7 @@ async fn list_answers_the_catalog() {
     );
     let err = ops::list(
         &w.submitter.catalog,
-        &w.store,
+        &w.svc().store,
         json!({"definitions": true, "flow": "spark-pi"}),
     )
     .await
@@ -629,8 +677,7 @@ async fn lambda_callbacks_are_invoked_asynchronously_and_a_missing_function_is_r
     let (flow_id, _, end) = w
         .run_to_end(json!({"flow": "spark-pi", "callbacks": [{"lambda": arn}, {"lambda": missing}]}))
         .await;
-    let err = end.unwrap_err();
-    assert!(err.to_string().contains("processor-gone"), "{err}");
+    end.unwrap();
 
     let done = w.record(flow_id).await;
     assert_eq!(done.deliveries["0"].status, DeliveryStatus::Delivered);
@@ -654,7 +701,8 @@ async fn a_cluster_whose_launch_was_never_recorded_is_adopted_through_its_tag() 
     let w = world().await;
     let submitted = w.submit(json!({"flow": "spark-pi"})).await.unwrap();
     // As if submit had died after RunJobFlow answered: the record never learnt its cluster.
-    w.store
+    w.svc()
+        .store
         .update(submitted.flow_id, |r| {
             r.status = FlowStatus::Pending;
             r.cluster_id = None;
@@ -664,15 +712,15 @@ async fn a_cluster_whose_launch_was_never_recorded_is_adopted_through_its_tag() 
         .await
         .unwrap();
     let record = FlowRecord {
-        cluster_id: Some(submitted.cluster_id.clone()),
+        cluster_id: submitted.cluster_id.clone(),
         ..w.record(submitted.flow_id).await
     };
     let event = event(
         "lifecycle-success/02-cluster-RUNNING.json",
-        submitted.cluster_id.as_str(),
+        submitted.cluster_id.as_ref().unwrap().as_str(),
         "s-0",
     );
-    let outcome = ops::on_state_change(&w.store, &w.emr, &w.dispatcher, event)
+    let outcome = ops::on_state_change(w.svc(), event, Duration::from_secs(60))
         .await
         .unwrap();
     assert_eq!(

@@ -1,4 +1,5 @@
-//! on-state-change: EMR "Cluster State Change" and "Step Status Change" events from EventBridge.
+//! on-state-change: EMR "Cluster State Change" and "Step Status Change" events from EventBridge,
+//! and the reconcile sweep's scheduled tick.
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 use serde_json::Value;
 use shared::{config, ops};
@@ -7,11 +8,10 @@ use shared::{config, ops};
 async fn main() -> Result<(), Error> {
     config::init_tracing();
     let sdk = config::aws().await;
-    let store = config::store(&sdk)?;
-    let emr = config::emr(&sdk);
-    let dispatcher = config::dispatcher(&sdk)?;
+    let services = config::services(&sdk)?;
     run(service_fn(|event: LambdaEvent<Value>| {
-        ops::on_state_change(&store, &emr, &dispatcher, event.payload)
+        let budget = config::time_left(event.context.deadline);
+        ops::on_state_change(&services, event.payload, budget)
     }))
     .await
 }

@@ -1,5 +1,5 @@
-//! submit: `{"flow", "params"?, "callbacks"?, "overrides"?, "dry_run"?}` →
-//! `{"flow_id", "cluster_id", "status"}` (or, for a dry run, the rendered request).
+//! submit: `{"flow", "params"?, "callbacks"?, "overrides"?, "idempotency_key"?, "max_runtime"?,
+//! "dry_run"?}` → `{"flow_id", "cluster_id", "status"}` (or, for a dry run, the rendered request).
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 use serde_json::Value;
 use shared::{config, definition::Catalog, ops};
@@ -11,8 +11,7 @@ async fn main() -> Result<(), Error> {
     let submitter = ops::Submitter {
         catalog: Catalog::embedded()?,
         policy: config::callback_policy()?,
-        store: config::store(&sdk)?,
-        emr: config::emr(&sdk),
+        services: config::services(&sdk)?,
         region: config::region(&sdk)?,
     };
     run(service_fn(|event: LambdaEvent<Value>| {

@@ -7,10 +7,9 @@ use shared::{config, ops};
 async fn main() -> Result<(), Error> {
     config::init_tracing();
     let sdk = config::aws().await;
-    let store = config::store(&sdk)?;
-    let emr = config::emr(&sdk);
+    let services = config::services(&sdk)?;
     run(service_fn(|event: LambdaEvent<Value>| {
-        ops::terminate(&store, &emr, event.payload)
+        ops::terminate(&services, event.payload)
     }))
     .await
 }

@@ -1,0 +1,272 @@
+"""A fault-injecting HTTP proxy between the AWS SDK and moto server, for tests.
+
+It forwards every request to --upstream and relays the answer, records each request by
+operation, serializes upstream calls (moto's conditional writes are not atomic, DynamoDB's
+are), and injects faults configured at run time through a control API (never forwarded):
+
+  POST   /__proxy/faults    {"operation": "PutItem" | "*", "action": A, "times": N, "seconds": S}
+                            appends a rule: the next N matching requests get action A
+  GET    /__proxy/faults    the rules not used up yet
+  DELETE /__proxy/faults    clears the rules
+  GET    /__proxy/requests  {"counts": {op: n}, "bytes": {op: request body bytes}, "log": [...]}
+  DELETE /__proxy/requests  clears the record
+  POST   /__proxy/pause     forwarded requests wait (hang) until POST /__proxy/resume
+
+Actions: drop_after (forward, then close the connection without answering), error_500
+(forward, then answer 500), fail_500 (answer 500, not forwarded), throttle (answer 400
+ThrottlingException, not forwarded), delay (sleep S seconds, then forward).
+
+Usage: python dev/fault_proxy.py --port 8766 --upstream http://127.0.0.1:5000 [--no-serialize]
+"""
+
+import argparse
+import contextlib
+import http.client
+import json
+import re
+import signal
+import socket
+import sys
+import threading
+import time
+import urllib.parse
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+ACTIONS = {"drop_after", "error_500", "fail_500", "throttle", "delay"}
+# Per-connection headers (RFC 9110 §7.6.1) are not relayed; Content-Length is recomputed.
+HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding",
+              "upgrade", "expect", "content-length", "proxy-authenticate", "proxy-authorization"}
+
+
+def operation(method: str, path: str, headers, body: bytes) -> tuple[str, str]:
+    """(service, operation) of a request, best effort beyond the JSON protocols."""
+    target = headers.get("x-amz-target")
+    if target:  # JSON protocols (DynamoDB, EMR): "DynamoDB_20120810.PutItem"
+        service, _, op = target.rpartition(".")
+        return service, op
+    # The service signs its name into the credential scope: ".../us-east-1/iam/aws4_request".
+    scope = re.search(r"Credential=[^/]+/[^/]+/[^/]+/([^/]+)/", headers.get("authorization", ""))
+    service = scope.group(1) if scope else ""
+    url = urllib.parse.urlsplit(path)
+    form = urllib.parse.parse_qs(url.query)
+    if "x-www-form-urlencoded" in headers.get("content-type", ""):  # query protocol (IAM)
+        form.update(urllib.parse.parse_qs(body.decode("utf-8", "replace")))
+    if "Action" in form:
+        return service, form["Action"][0]
+    # REST (Lambda, S3): METHOD plus the API-version segments and one more,
+    # e.g. "POST /2015-03-31/functions" or "PUT /bucket".
+    segments = [s for s in url.path.split("/") if s]
+    n = next((i for i, s in enumerate(segments) if not s[:1].isdigit()), len(segments))
+    return service, f"{method} /" + "/".join(segments[: n + 1])
+
+
+class State:
+    """What the handler threads share. `lock` guards the rules and the record."""
+
+    def __init__(self, upstream: str, serialize: bool):
+        self.upstream = urllib.parse.urlsplit(upstream)
+        self.serialize = serialize
+        self.lock = threading.Lock()
+        self.forward_lock = threading.Lock()  # one upstream call at a time (--serialize)
+        self.resumed = threading.Event()  # cleared while paused
+        self.resumed.set()
+        self.rules: list[dict] = []
+        self.counts: dict[str, int] = {}
+        self.bytes: dict[str, int] = {}
+        self.log: list[dict] = []
+
+    def take_rule(self, op: str) -> dict | None:
+        """The first rule matching `op`, with one use taken from it (dropped when used up)."""
+        with self.lock:
+            for rule in self.rules:
+                if rule["operation"] in ("*", op):
+                    rule["times"] -= 1
+                    if rule["times"] <= 0:
+                        self.rules.remove(rule)
+                    return dict(rule)
+        return None
+
+    def record(self, entry: dict) -> None:
+        with self.lock:
+            self.counts[entry["op"]] = self.counts.get(entry["op"], 0) + 1
+            self.bytes[entry["op"]] = self.bytes.get(entry["op"], 0) + entry["bytes"]
+            self.log.append(entry)
+
+    def update(self, entry: dict, **fields) -> None:
+        with self.lock:  # entries are read (serialized) by GET /__proxy/requests under the lock
+            entry.update(fields)
+
+
+def parse_rule(body: bytes) -> dict:
+    doc = json.loads(body or b"{}")
+    if not isinstance(doc, dict) or doc.get("action") not in ACTIONS:
+        raise ValueError(f"expected an object with action in {sorted(ACTIONS)}")
+    rule = {"operation": str(doc.get("operation", "*")), "action": doc["action"],
+            "times": int(doc.get("times", 1)), "seconds": float(doc.get("seconds", 0))}
+    if rule["times"] < 1 or rule["seconds"] < 0:
+        raise ValueError("times must be at least 1 and seconds not negative")
+    return rule
+
+
+def fault_answer(action: str, service: str, request_headers) -> tuple[int, list, bytes]:
+    """The error a fault answers with, shaped as the AWS JSON protocols shape errors."""
+    if action == "throttle":
+        # DynamoDB qualifies its error types; the SDKs keep the part after '#'.
+        prefix = "com.amazonaws.dynamodb.v20120810#" if service.startswith("DynamoDB") else ""
+        status, doc = 400, {"__type": prefix + "ThrottlingException", "message": "Rate exceeded"}
+    else:
+        status, doc = 500, {"__type": "InternalFailure", "message": "injected by fault proxy"}
+    content_type = request_headers.get("content-type", "")
+    content_type = content_type if "amz-json" in content_type else "application/json"
+    headers = [("Content-Type", content_type), ("x-amzn-RequestId", str(uuid.uuid4()))]
+    return status, headers, json.dumps(doc).encode()
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive: the Rust SDK (hyper) pools connections
+    state: State
+
+    def setup(self) -> None:
+        super().setup()
+        # Replies go out in one write, but Nagle would still hold back a write that follows an
+        # unacknowledged one (100 Continue, pipelining) until the client's delayed ACK (~40 ms).
+        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def read_body(self) -> bytes:
+        if "chunked" in self.headers.get("transfer-encoding", "").lower():
+            chunks = []
+            while size := int(self.rfile.readline().split(b";")[0], 16):
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()  # the CRLF after each chunk
+            while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                pass  # trailers
+            return b"".join(chunks)
+        return self.rfile.read(int(self.headers.get("content-length") or 0))
+
+    def reply(self, status: int, headers: list, body: bytes) -> None:
+        """Writes status, `headers` ((name, value) pairs) and body in one write."""
+        lines = [f"HTTP/1.1 {status} {self.responses.get(status, ('',))[0]}"]
+        lines += [f"{name}: {value}" for name, value in headers]
+        # HEAD answers relay the upstream's Content-Length; 204 and 304 must not carry one.
+        if self.command != "HEAD" and status not in (204, 304):
+            lines.append(f"Content-Length: {len(body)}")
+        if self.close_connection:
+            lines.append("Connection: close")
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        self.wfile.write(head + (b"" if self.command == "HEAD" else body))
+
+    def json_reply(self, status: int, text: str) -> None:
+        self.reply(status, [("Content-Type", "application/json")], text.encode())
+
+    def dispatch(self) -> None:
+        body = self.read_body()
+        if self.path.startswith("/__proxy/"):
+            return self.control(body)
+        state = self.state
+        service, op = operation(self.command, self.path, self.headers, body)
+        rule = state.take_rule(op)
+        action = rule["action"] if rule else None
+        entry = {"op": op, "service": service, "method": self.command, "path": self.path,
+                 "bytes": len(body), "fault": action, "status": None, "upstream_status": None}
+        state.record(entry)  # before forwarding, so that hanging requests show up too
+        sys.stderr.write(f"{self.command} {op} fault={action}\n")
+        if action in ("fail_500", "throttle"):
+            status, headers, answer = fault_answer(action, service, self.headers)
+        else:
+            if action == "delay":
+                time.sleep(rule["seconds"])  # outside the serialization lock: others go on
+            try:
+                status, headers, answer = self.forward(body)
+            except (OSError, http.client.HTTPException) as e:
+                status, headers, answer = 502, [("Content-Type", "application/json")], \
+                    json.dumps({"__type": "BadGateway", "message": f"fault proxy: {e}"}).encode()
+                state.update(entry, error=str(e))
+            state.update(entry, upstream_status=status)
+            if action == "drop_after":  # applied upstream; the client gets no byte of answer
+                self.close_connection = True
+                self.request.shutdown(socket.SHUT_RDWR)
+                return
+            if action == "error_500":
+                status, headers, answer = fault_answer(action, service, self.headers)
+        state.update(entry, status=status)
+        self.reply(status, headers, answer)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = do_OPTIONS = dispatch
+
+    def forward(self, body: bytes) -> tuple[int, list, bytes]:
+        state = self.state
+        state.resumed.wait()  # /__proxy/pause: hang as a stalled moto would
+        # Host is relayed as the client sent it (the SDK signed it; moto builds URLs from it).
+        headers = [(k, v) for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP]
+        with state.forward_lock if state.serialize else contextlib.nullcontext():
+            upstream = http.client.HTTPConnection(state.upstream.hostname, state.upstream.port or 80,
+                                                  timeout=300)
+            try:
+                upstream.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
+                for name, value in headers:
+                    upstream.putheader(name, value)
+                upstream.putheader("Content-Length", str(len(body)))
+                upstream.endheaders(body)
+                response = upstream.getresponse()
+                answer = response.read()  # whole, de-chunked: we relay it with a Content-Length
+            finally:
+                upstream.close()
+        keep = lambda k: k not in HOP_BY_HOP or (self.command == "HEAD" and k == "content-length")
+        return response.status, [(k, v) for k, v in response.getheaders() if keep(k.lower())], answer
+
+    def control(self, body: bytes) -> None:
+        state = self.state
+        route = (self.command, urllib.parse.urlsplit(self.path).path.rstrip("/"))
+        if route == ("POST", "/__proxy/faults"):
+            try:
+                rule = parse_rule(body)
+            except (ValueError, TypeError) as e:
+                return self.json_reply(400, json.dumps({"error": str(e)}))
+            with state.lock:
+                state.rules.append(rule)
+        elif route == ("DELETE", "/__proxy/faults"):
+            with state.lock:
+                state.rules.clear()
+        elif route == ("DELETE", "/__proxy/requests"):
+            with state.lock:
+                state.counts, state.bytes, state.log = {}, {}, []
+        elif route in (("POST", "/__proxy/pause"), ("POST", "/__proxy/resume")):
+            (state.resumed.clear if route[1].endswith("pause") else state.resumed.set)()
+        elif route == ("GET", "/__proxy/requests"):
+            with state.lock:
+                text = json.dumps({"counts": state.counts, "bytes": state.bytes, "log": state.log})
+            return self.json_reply(200, text)
+        elif route != ("GET", "/__proxy/faults"):
+            return self.json_reply(404, json.dumps({"error": f"no control endpoint {route}"}))
+        with state.lock:
+            text = json.dumps({"rules": state.rules, "paused": not state.resumed.is_set()})
+        self.json_reply(200, text)
+
+
+class Server(ThreadingHTTPServer):
+    request_queue_size = 128  # the default 5 makes bursts of connections wait for SYN retries
+    daemon_threads = True  # requests hanging in a pause do not hold up the exit
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, required=True, help="0 picks a free port")
+    parser.add_argument("--upstream", required=True, help="e.g. http://127.0.0.1:5000")
+    parser.add_argument("--no-serialize", dest="serialize", action="store_false",
+                        help="forward concurrently instead of one request at a time")
+    args = parser.parse_args()
+    Handler.state = State(args.upstream, args.serialize)
+    server = Server(("127.0.0.1", args.port), Handler)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # SystemExit leaves serve_forever
+    print(f"listening on {server.server_address[1]}", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,154 @@
+//! The step log adapter: the end of a failed step's `stderr.gz`, which EMR pushes to the
+//! cluster's `LogUri` every few minutes (`<LogUri>/<cluster-id>/steps/<step-id>/stderr.gz`,
+//! Amazon EMR management guide, "View log files archived to Amazon S3").
+
+use std::io::Read;
+
+use aws_sdk_s3::error::ProvideErrorMetadata;
+
+use crate::error::Error;
+use crate::model::{ClusterId, StepId};
+
+/// The largest compressed log read, in bytes: a step's stderr is usually kilobytes; a bigger one
+/// is not worth a Lambda's memory.
+pub const MAX_LOG_BYTES: i64 = 16 * 1024 * 1024;
+
+/// Reads step logs from S3.
+#[derive(Debug, Clone)]
+pub struct StepLogs {
+    client: aws_sdk_s3::Client,
+}
+
+/// `(bucket, key)` of a step's `stderr.gz` under `log_uri` (`s3://bucket/prefix/`; EMR also
+/// accepts `s3n://`). `None` when `log_uri` is not an S3 URI.
+pub fn stderr_location(log_uri: &str, cluster_id: &ClusterId, step_id: &StepId) -> Option<(String, String)> {
+    let rest = ["s3://", "s3n://", "s3a://"]
+        .iter()
+        .find_map(|scheme| log_uri.strip_prefix(scheme))?;
+    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+    if bucket.is_empty() {
+        return None;
+    }
+    let prefix = prefix.trim_end_matches('/');
+    let key = if prefix.is_empty() {
+        format!("{cluster_id}/steps/{step_id}/stderr.gz")
+    } else {
+        format!("{prefix}/{cluster_id}/steps/{step_id}/stderr.gz")
+    };
+    Some((bucket.to_owned(), key))
+}
+
+impl StepLogs {
+    pub fn new(client: aws_sdk_s3::Client) -> Self {
+        Self { client }
+    }
+
+    /// The last `max_bytes` (or a little more) of the step's stderr, decompressed as a stream
+    /// (memory stays bounded) and lossily decoded as UTF-8. `Ok(None)` while EMR has not pushed
+    /// it (no such key) or when `log_uri` is not S3.
+    ///
+    /// Errors: [`Error::Upstream`] when S3 fails or refuses (e.g. access denied: the template
+    /// grants `s3:GetObject` on the buckets given as `StepLogBuckets`), or the log is larger
+    /// than [`MAX_LOG_BYTES`] or not gzip.
+    pub async fn stderr_tail(
+        &self,
+        log_uri: &str,
+        cluster_id: &ClusterId,
+        step_id: &StepId,
+        max_bytes: usize,
+    ) -> Result<Option<String>, Error> {
+        let Some((bucket, key)) = stderr_location(log_uri, cluster_id, step_id) else {
+            return Ok(None);
+        };
+        let failed = |message: String| Error::Upstream {
+            service: "S3",
+            operation: "GetObject",
+            message,
+        };
+        let output = match self.client.get_object().bucket(&bucket).key(&key).send().await {
+            Ok(output) => output,
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_no_such_key() || e.code() == Some("NoSuchBucket")) =>
+            {
+                return Ok(None);
+            }
+            Err(e) => return Err(Error::upstream("S3", "GetObject")(e)),
+        };
+        if output.content_length().unwrap_or(0) > MAX_LOG_BYTES {
+            return Err(failed(format!(
+                "s3://{bucket}/{key} is larger than {MAX_LOG_BYTES} bytes"
+            )));
+        }
+        let bytes = output
+            .body
+            .collect()
+            .await
+            .map_err(|e| failed(e.to_string()))?
+            .into_bytes();
+        let tail = gunzip_tail(bytes.as_ref(), max_bytes)
+            .map_err(|e| failed(format!("s3://{bucket}/{key} is not gzip: {e}")))?;
+        Ok(Some(String::from_utf8_lossy(&tail).into_owned()))
+    }
+}
+
+/// The last `max_bytes` (up to 4 bytes more, so a UTF-8 character is never cut) of gzip data,
+/// decompressed in 64 KiB pieces.
+fn gunzip_tail(gzip: &[u8], max_bytes: usize) -> std::io::Result<Vec<u8>> {
+    let mut decoder = flate2::read::MultiGzDecoder::new(gzip);
+    let mut tail = Vec::with_capacity(2 * max_bytes);
+    let mut buffer = vec![0; 64 * 1024];
+    loop {
+        let n = decoder.read(&mut buffer)?;
+        if n == 0 {
+            break;
+        }
+        tail.extend_from_slice(&buffer[..n]);
+        if tail.len() > 2 * max_bytes + 4 {
+            tail.drain(..tail.len() - max_bytes - 4);
+        }
+    }
+    if tail.len() > max_bytes + 4 {
+        tail.drain(..tail.len() - max_bytes - 4);
+    }
+    Ok(tail)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn only_the_end_of_a_long_log_is_kept() {
+        let log: String = (0..20_000).map(|i| format!("line {i}\n")).collect();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(log.as_bytes()).unwrap();
+        let tail = gunzip_tail(&gz.finish().unwrap(), 100).unwrap();
+        assert!(tail.len() <= 104 && tail.len() >= 100);
+        assert!(String::from_utf8_lossy(&tail).ends_with("line 19999\n"));
+        assert!(gunzip_tail(b"not gzip at all", 100).is_err());
+    }
+
+    #[test]
+    fn stderr_lives_under_the_log_uri_by_cluster_and_step() {
+        let cluster = ClusterId::parse("j-1K48XXXXXXHCB").unwrap();
+        let step = StepId::parse("s-2ABCDEFGHIJKL").unwrap();
+        assert_eq!(
+            stderr_location("s3://logs-bucket/emr/", &cluster, &step),
+            Some((
+                "logs-bucket".into(),
+                "emr/j-1K48XXXXXXHCB/steps/s-2ABCDEFGHIJKL/stderr.gz".into()
+            ))
+        );
+        assert_eq!(
+            stderr_location("s3n://logs-bucket", &cluster, &step),
+            Some((
+                "logs-bucket".into(),
+                "j-1K48XXXXXXHCB/steps/s-2ABCDEFGHIJKL/stderr.gz".into()
+            ))
+        );
+        assert_eq!(stderr_location("hdfs:///logs", &cluster, &step), None);
+        assert_eq!(stderr_location("s3:///x", &cluster, &step), None);
+    }
+}

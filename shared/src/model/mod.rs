@@ -1,0 +1,404 @@
+//! The domain model: ids, flow, cluster and step states, callback targets, the flow record,
+//! its deliveries and how an outcome is decided. Pure: no AWS types, no I/O, no clock (every
+//! change takes `now`). The adapters (`store`, `emr`, `callback`) convert between these types
+//! and the SDKs'; nothing here imports from them.
+//!
+//! - [`record`]: the flow record and every change a fact can make to it.
+//! - [`outcome`]: what EMR's facts (cluster state, reason, steps, our own accepted
+//!   termination) mean for a flow: the one outcome rule.
+//! - [`delivery`]: one callback's delivery: claims, attempts and the retry schedule.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+pub mod delivery;
+pub mod outcome;
+pub mod record;
+
+pub use delivery::{AttemptOutcome, Delivery, DeliveryStatus};
+pub use outcome::{ClusterFacts, TerminationKind, decide_outcome};
+pub use record::*;
+
+/// A flow's id: a ULID (26 Crockford base32 characters), so ids sort by submission time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct FlowId(ulid::Ulid);
+
+impl FlowId {
+    /// A new id for a flow submitted now.
+    pub fn generate() -> Self {
+        Self(ulid::Ulid::generate())
+    }
+
+    /// Parses a ULID such as `01JDQ3V4X8M6Z0B1C2D3E4F5G6` in its canonical form (upper case,
+    /// at most `7ZZZ…`); anything else is an error naming it, so two spellings never name one
+    /// flow.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        ulid::Ulid::from_string(s)
+            .ok()
+            .filter(|id| id.to_string() == s)
+            .map(Self)
+            .ok_or_else(|| format!("`{s}` is not a flow id (a 26-character ULID)"))
+    }
+}
+
+impl fmt::Display for FlowId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl TryFrom<String> for FlowId {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        Self::parse(&s)
+    }
+}
+
+impl From<FlowId> for String {
+    fn from(id: FlowId) -> Self {
+        id.to_string()
+    }
+}
+
+/// Declares a validated string id with an EMR prefix (`j-…`, `s-…`).
+macro_rules! emr_id {
+    ($(#[$doc:meta])* $name:ident, $prefix:literal, $what:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(String);
+
+        impl $name {
+            #[doc = concat!("Parses `", $prefix, "` followed by 1 to 64 upper-case letters or digits.")]
+            pub fn parse(s: &str) -> Result<Self, String> {
+                let ok = s.strip_prefix($prefix).is_some_and(|rest| {
+                    (1..=64).contains(&rest.len())
+                        && rest.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+                });
+                if ok {
+                    Ok(Self(s.to_owned()))
+                } else {
+                    Err(format!(concat!("`{}` is not ", $what, " (`", $prefix, "…`)"), s))
+                }
+            }
+
+            /// The id as EMR writes it.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = String;
+            fn try_from(s: String) -> Result<Self, String> {
+                Self::parse(&s)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(id: $name) -> Self {
+                id.0
+            }
+        }
+    };
+}
+
+emr_id!(
+    /// An EMR cluster id, `j-…` (the same value as the job flow id).
+    ClusterId,
+    "j-",
+    "an EMR cluster id"
+);
+emr_id!(
+    /// An EMR step id, `s-…`.
+    StepId,
+    "s-",
+    "an EMR step id"
+);
+
+/// Where a flow is in its lifecycle: `PENDING` → `STARTING` → `RUNNING` → one terminal status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum FlowStatus {
+    /// The record is written; RunJobFlow has not answered yet.
+    Pending,
+    /// EMR accepted the job flow; the cluster is starting or bootstrapping.
+    Starting,
+    /// The cluster runs steps.
+    Running,
+    /// Every step completed and the cluster ended (or waits) without error.
+    Succeeded,
+    /// A step or the cluster failed, or the cluster never ran.
+    Failed,
+    /// Terminated on request.
+    Cancelled,
+    /// Terminated because it outlived the definition's `max_runtime`.
+    TimedOut,
+}
+
+impl FlowStatus {
+    /// All statuses, in lifecycle order.
+    pub const ALL: [FlowStatus; 7] = [
+        Self::Pending,
+        Self::Starting,
+        Self::Running,
+        Self::Succeeded,
+        Self::Failed,
+        Self::Cancelled,
+        Self::TimedOut,
+    ];
+
+    /// The statuses a flow is active in (its cluster may still cost money).
+    pub const ACTIVE: [FlowStatus; 3] = [Self::Pending, Self::Starting, Self::Running];
+
+    /// The status as stored and sent (`"RUNNING"`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "PENDING",
+            Self::Starting => "STARTING",
+            Self::Running => "RUNNING",
+            Self::Succeeded => "SUCCEEDED",
+            Self::Failed => "FAILED",
+            Self::Cancelled => "CANCELLED",
+            Self::TimedOut => "TIMED_OUT",
+        }
+    }
+
+    /// A terminal status is final: nothing moves a flow out of it.
+    pub fn is_terminal(self) -> bool {
+        !Self::ACTIVE.contains(&self)
+    }
+
+    fn rank(self) -> u8 {
+        match self {
+            Self::Pending => 0,
+            Self::Starting => 1,
+            Self::Running => 2,
+            _ => 3,
+        }
+    }
+
+    /// The statuses a flow may move to `self` from: strictly earlier, never terminal. A status
+    /// never moves backwards, and a duplicate event (the same status again) changes nothing.
+    pub fn predecessors(self) -> Vec<FlowStatus> {
+        Self::ACTIVE
+            .into_iter()
+            .filter(|s| s.rank() < self.rank())
+            .collect()
+    }
+}
+
+impl fmt::Display for FlowStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An EMR step state, as EMR names it (`StepState` in the EMR API reference). A state EMR adds
+/// later is kept as `Other` and never counts as completion.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(from = "String", into = "String")]
+pub enum StepState {
+    Pending,
+    CancelPending,
+    Running,
+    Completed,
+    Cancelled,
+    Failed,
+    Interrupted,
+    Other(String),
+}
+
+impl StepState {
+    /// EMR's name for the state.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Pending => "PENDING",
+            Self::CancelPending => "CANCEL_PENDING",
+            Self::Running => "RUNNING",
+            Self::Completed => "COMPLETED",
+            Self::Cancelled => "CANCELLED",
+            Self::Failed => "FAILED",
+            Self::Interrupted => "INTERRUPTED",
+            Self::Other(s) => s,
+        }
+    }
+
+    /// How far along a step is; states only move forward. Unknown states rank lowest.
+    pub fn rank(&self) -> u8 {
+        match self {
+            Self::Other(_) => 0,
+            Self::Pending => 1,
+            Self::Running => 2,
+            Self::CancelPending => 3,
+            Self::Completed | Self::Cancelled | Self::Failed | Self::Interrupted => 4,
+        }
+    }
+
+    /// `FAILED`, `CANCELLED` or `INTERRUPTED`: the flow cannot succeed.
+    pub fn is_failure(&self) -> bool {
+        matches!(self, Self::Failed | Self::Cancelled | Self::Interrupted)
+    }
+
+    /// Every known state that ranks below `self`: the states a step may move to `self` from.
+    pub fn predecessors(&self) -> Vec<StepState> {
+        [
+            Self::Pending,
+            Self::Running,
+            Self::CancelPending,
+            Self::Completed,
+            Self::Cancelled,
+            Self::Failed,
+            Self::Interrupted,
+        ]
+        .into_iter()
+        .filter(|s| s.rank() < self.rank())
+        .collect()
+    }
+}
+
+impl From<String> for StepState {
+    fn from(s: String) -> Self {
+        match s.as_str() {
+            "PENDING" => Self::Pending,
+            "CANCEL_PENDING" => Self::CancelPending,
+            "RUNNING" => Self::Running,
+            "COMPLETED" => Self::Completed,
+            "CANCELLED" => Self::Cancelled,
+            "FAILED" => Self::Failed,
+            "INTERRUPTED" => Self::Interrupted,
+            _ => Self::Other(s),
+        }
+    }
+}
+
+impl From<StepState> for String {
+    fn from(s: StepState) -> Self {
+        s.as_str().to_owned()
+    }
+}
+
+/// An EMR cluster state (`ClusterState` in the EMR API reference). A state EMR adds later (or
+/// one the product does not follow, such as `CREATING`) is kept as `Other`: it ranks below
+/// every known state, so it never outranks one, and never ends a flow.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(from = "String", into = "String")]
+pub enum ClusterState {
+    Starting,
+    Bootstrapping,
+    Running,
+    Waiting,
+    Terminating,
+    Terminated,
+    TerminatedWithErrors,
+    Other(String),
+}
+
+impl ClusterState {
+    /// EMR's name for the state.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Starting => "STARTING",
+            Self::Bootstrapping => "BOOTSTRAPPING",
+            Self::Running => "RUNNING",
+            Self::Waiting => "WAITING",
+            Self::Terminating => "TERMINATING",
+            Self::Terminated => "TERMINATED",
+            Self::TerminatedWithErrors => "TERMINATED_WITH_ERRORS",
+            Self::Other(s) => s,
+        }
+    }
+
+    /// How far along a cluster is. `RUNNING` and `WAITING` alternate, so they rank alike;
+    /// unknown states rank lowest.
+    pub fn rank(&self) -> u8 {
+        match self {
+            Self::Other(_) => 0,
+            Self::Starting => 1,
+            Self::Bootstrapping => 2,
+            Self::Running | Self::Waiting => 3,
+            Self::Terminating => 4,
+            Self::Terminated | Self::TerminatedWithErrors => 5,
+        }
+    }
+
+    /// `TERMINATED` or `TERMINATED_WITH_ERRORS`: the cluster is gone and costs nothing more.
+    pub fn is_ended(&self) -> bool {
+        matches!(self, Self::Terminated | Self::TerminatedWithErrors)
+    }
+}
+
+impl From<String> for ClusterState {
+    fn from(s: String) -> Self {
+        match s.as_str() {
+            "STARTING" => Self::Starting,
+            "BOOTSTRAPPING" => Self::Bootstrapping,
+            "RUNNING" => Self::Running,
+            "WAITING" => Self::Waiting,
+            "TERMINATING" => Self::Terminating,
+            "TERMINATED" => Self::Terminated,
+            "TERMINATED_WITH_ERRORS" => Self::TerminatedWithErrors,
+            _ => Self::Other(s),
+        }
+    }
+}
+
+impl From<&str> for ClusterState {
+    fn from(s: &str) -> Self {
+        Self::from(s.to_owned())
+    }
+}
+
+impl From<ClusterState> for String {
+    fn from(s: ClusterState) -> Self {
+        s.as_str().to_owned()
+    }
+}
+
+impl fmt::Display for ClusterState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A callback target, as callers and definitions write it:
+/// `{"lambda": "<function ARN or name>"}` or `{"http": {"url": "https://…", "headers": {…}}}`.
+/// Checked by [`crate::callback::CallbackPolicy`]; kept here because the flow record holds it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase", deny_unknown_fields)]
+pub enum CallbackTarget {
+    Lambda(String),
+    Http(HttpTarget),
+}
+
+/// An HTTPS endpoint and extra headers to send it (for example an API key).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpTarget {
+    pub url: String,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, String>,
+}
+
+/// `text` cut to at most `max` bytes (at a character boundary), with `…` when cut: keeps
+/// strings from outside (EMR's messages, HTTP errors, callers' reasons) from growing a record
+/// without bound.
+pub fn bounded(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_owned();
+    }
+    let mut end = max.saturating_sub('…'.len_utf8());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
+}

@@ -1,0 +1,332 @@
+//! The outcome rule: what a cluster's facts mean for its flow. An outcome is a function of the
+//! facts (the steps, the cluster's state and state change reason, and whether EMR accepted a
+//! termination emr-flows asked for), never of the order events arrived in.
+//!
+//! | facts (first match wins) | outcome |
+//! | --- | --- |
+//! | cluster still starting, running or terminating | none yet |
+//! | a step `FAILED` | `FAILED` |
+//! | `TERMINATED_WITH_ERRORS`, or an error reason code (`STEP_FAILURE`, `BOOTSTRAP_FAILURE`, `INSTANCE_FAILURE`, …) | `FAILED` |
+//! | every step `COMPLETED`, cluster `WAITING` or `TERMINATED` | `SUCCEEDED` |
+//! | cluster `WAITING` with steps left | none yet, unless a step was cancelled or interrupted without our termination: `FAILED` |
+//! | our termination, accepted by EMR | `CANCELLED` (`TIMED_OUT` when it enforced `max_runtime`) |
+//! | `TERMINATED` with `USER_REQUEST` (someone else ended it) | `CANCELLED` |
+//! | anything else (never ran, steps unfinished or unknown) | `FAILED` |
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::{ClusterState, FlowStatus, ListedStep, StepFailureDetails, StepId, StepRecord, StepState};
+
+/// Reason codes (`StateChangeReason.Code`) that mean the cluster itself failed.
+pub const ERROR_CODES: [&str; 6] = [
+    "STEP_FAILURE",
+    "INTERNAL_ERROR",
+    "VALIDATION_ERROR",
+    "INSTANCE_FAILURE",
+    "INSTANCE_FLEET_TIMEOUT",
+    "BOOTSTRAP_FAILURE",
+];
+
+/// Why emr-flows itself asked EMR to terminate a flow's cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum TerminationKind {
+    /// A caller asked (`terminate`): the flow ends `CANCELLED`.
+    Cancel,
+    /// The flow outlived its `max_runtime`: it ends `TIMED_OUT`.
+    Timeout,
+}
+
+/// What EMR says about a cluster at one moment: a cluster state-change event, or
+/// DescribeCluster read by the reconcile sweep, with what was fetched alongside it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClusterFacts {
+    pub state: ClusterState,
+    /// `StateChangeReason.Code`; `None` when EMR gave none (or an empty one).
+    pub reason_code: Option<String>,
+    pub reason_message: Option<String>,
+    /// ListSteps, in job-flow order, when it was fetched (always for a state that may end the
+    /// flow).
+    pub steps: Option<Vec<ListedStep>>,
+    /// DescribeStep's failure details of the first failed step, when fetched.
+    pub failure_details: Option<(StepId, StepFailureDetails)>,
+    /// DescribeCluster's `NormalizedInstanceHours`, when fetched.
+    pub normalized_instance_hours: Option<i32>,
+}
+
+impl ClusterFacts {
+    /// Facts with only a state and reason (a bare event).
+    pub fn new(state: ClusterState, reason_code: Option<String>, reason_message: Option<String>) -> Self {
+        Self {
+            state,
+            reason_code: reason_code.filter(|c| !c.is_empty()),
+            reason_message: reason_message.filter(|m| !m.is_empty()),
+            steps: None,
+            failure_details: None,
+            normalized_instance_hours: None,
+        }
+    }
+
+    /// Whether this state may end a flow, so the steps must be fetched to decide.
+    pub fn may_end_flow(&self) -> bool {
+        matches!(
+            self.state,
+            ClusterState::Waiting | ClusterState::Terminated | ClusterState::TerminatedWithErrors
+        )
+    }
+}
+
+/// How a cluster's state decides a flow's outcome (the table in this module's docs).
+///
+/// `reason_code` is the cluster's `StateChangeReason.Code`; `termination` the kind of a
+/// termination emr-flows asked for *and EMR accepted* (a refused request counts for nothing).
+/// Returns `None` while the flow should stay active. Unknown states never count as success.
+pub fn decide_outcome(
+    state: &ClusterState,
+    reason_code: Option<&str>,
+    steps: &BTreeMap<StepId, StepRecord>,
+    termination: Option<TerminationKind>,
+) -> Option<FlowStatus> {
+    let all_completed = steps.values().all(|s| s.state == StepState::Completed);
+    let step_failed = steps.values().any(|s| s.state == StepState::Failed);
+    let step_stopped = steps
+        .values()
+        .any(|s| matches!(s.state, StepState::Cancelled | StepState::Interrupted));
+    let reason_code = reason_code.filter(|c| !c.is_empty());
+    let cluster_error =
+        *state == ClusterState::TerminatedWithErrors || reason_code.is_some_and(|c| ERROR_CODES.contains(&c));
+    let ours = |kind: TerminationKind| match kind {
+        TerminationKind::Cancel => FlowStatus::Cancelled,
+        TerminationKind::Timeout => FlowStatus::TimedOut,
+    };
+    match state {
+        ClusterState::Waiting => {
+            if step_failed {
+                Some(FlowStatus::Failed)
+            } else if all_completed {
+                Some(FlowStatus::Succeeded)
+            } else if step_stopped && termination.is_none() {
+                Some(FlowStatus::Failed)
+            } else {
+                None
+            }
+        }
+        ClusterState::Terminated | ClusterState::TerminatedWithErrors => {
+            Some(if step_failed || cluster_error {
+                FlowStatus::Failed
+            } else if all_completed {
+                FlowStatus::Succeeded
+            } else if let Some(kind) = termination {
+                ours(kind)
+            } else if reason_code == Some("USER_REQUEST") {
+                FlowStatus::Cancelled
+            } else {
+                FlowStatus::Failed
+            })
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Utc;
+
+    fn steps(states: &[&str]) -> BTreeMap<StepId, StepRecord> {
+        states
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                (
+                    StepId::parse(&format!("s-{i}")).unwrap(),
+                    StepRecord {
+                        index: i as u32,
+                        name: format!("step {i}"),
+                        state: StepState::from(s.to_string()),
+                        updated_at: Utc::now(),
+                    },
+                )
+            })
+            .collect()
+    }
+
+    fn decide(state: &str, code: Option<&str>, s: &[&str], t: Option<TerminationKind>) -> Option<FlowStatus> {
+        decide_outcome(&ClusterState::from(state), code, &steps(s), t)
+    }
+
+    use FlowStatus::*;
+    use TerminationKind::*;
+
+    #[test]
+    fn a_clean_run_is_success() {
+        assert_eq!(
+            decide(
+                "TERMINATED",
+                Some("ALL_STEPS_COMPLETED"),
+                &["COMPLETED", "COMPLETED"],
+                None
+            ),
+            Some(Succeeded)
+        );
+        assert_eq!(decide("WAITING", Some(""), &["COMPLETED"], None), Some(Succeeded));
+        // Our own terminate after every step completed does not undo the success.
+        assert_eq!(
+            decide("TERMINATED", Some("USER_REQUEST"), &["COMPLETED"], Some(Cancel)),
+            Some(Succeeded)
+        );
+    }
+
+    #[test]
+    fn a_failed_step_is_failure_whatever_ended_the_cluster() {
+        for (state, code) in [
+            ("TERMINATED_WITH_ERRORS", Some("STEP_FAILURE")),
+            ("TERMINATED", Some("ALL_STEPS_COMPLETED")),
+            ("TERMINATED", Some("USER_REQUEST")),
+            ("TERMINATED", None),
+            ("WAITING", None),
+        ] {
+            assert_eq!(
+                decide(state, code, &["COMPLETED", "FAILED"], None),
+                Some(Failed),
+                "{state} {code:?}"
+            );
+            assert_eq!(
+                decide(state, code, &["FAILED", "CANCELLED"], Some(Cancel)),
+                Some(Failed),
+                "{state} {code:?} ours"
+            );
+        }
+    }
+
+    #[test]
+    fn a_cluster_error_is_failure_even_after_every_step_completed() {
+        for code in ERROR_CODES {
+            assert_eq!(
+                decide("TERMINATED", Some(code), &["COMPLETED"], None),
+                Some(Failed),
+                "{code}"
+            );
+        }
+        assert_eq!(
+            decide("TERMINATED_WITH_ERRORS", None, &["COMPLETED"], None),
+            Some(Failed)
+        );
+        assert_eq!(
+            decide("TERMINATED", Some("BOOTSTRAP_FAILURE"), &["COMPLETED"], None),
+            Some(Failed)
+        );
+        // A refused terminate counts for nothing: an instance failure afterwards is a failure.
+        assert_eq!(
+            decide(
+                "TERMINATED_WITH_ERRORS",
+                Some("INSTANCE_FAILURE"),
+                &["RUNNING"],
+                None
+            ),
+            Some(Failed)
+        );
+        assert_eq!(
+            decide(
+                "TERMINATED_WITH_ERRORS",
+                Some("INSTANCE_FAILURE"),
+                &["RUNNING"],
+                Some(Cancel)
+            ),
+            Some(Failed)
+        );
+    }
+
+    #[test]
+    fn an_accepted_termination_of_ours_cancels_or_times_out() {
+        assert_eq!(
+            decide(
+                "TERMINATED",
+                Some("USER_REQUEST"),
+                &["COMPLETED", "CANCELLED"],
+                Some(Cancel)
+            ),
+            Some(Cancelled)
+        );
+        assert_eq!(
+            decide(
+                "TERMINATED",
+                Some("USER_REQUEST"),
+                &["INTERRUPTED"],
+                Some(Timeout)
+            ),
+            Some(TimedOut)
+        );
+        assert_eq!(
+            decide("TERMINATED", Some("USER_REQUEST"), &["RUNNING"], Some(Timeout)),
+            Some(TimedOut)
+        );
+        // Someone else's termination, no step failed: cancelled.
+        assert_eq!(
+            decide("TERMINATED", Some("USER_REQUEST"), &["CANCELLED"], None),
+            Some(Cancelled)
+        );
+    }
+
+    #[test]
+    fn unfinished_or_unknown_steps_never_count_as_success() {
+        assert_eq!(
+            decide(
+                "TERMINATED",
+                Some("ALL_STEPS_COMPLETED"),
+                &["COMPLETED", "PENDING"],
+                None
+            ),
+            Some(Failed)
+        );
+        assert_eq!(decide("TERMINATED", None, &["SOMETHING_NEW"], None), Some(Failed));
+        assert_eq!(decide("WAITING", None, &["SOMETHING_NEW"], None), None);
+        assert_eq!(decide("WAITING", None, &["COMPLETED", "RUNNING"], None), None);
+        assert_eq!(decide("SOMETHING_NEW", None, &["COMPLETED"], None), None);
+    }
+
+    #[test]
+    fn a_waiting_cluster_with_a_stopped_step_fails_unless_we_are_terminating_it() {
+        assert_eq!(
+            decide("WAITING", None, &["COMPLETED", "CANCELLED"], None),
+            Some(Failed)
+        );
+        assert_eq!(decide("WAITING", None, &["INTERRUPTED"], None), Some(Failed));
+        assert_eq!(decide("WAITING", None, &["CANCELLED"], Some(Cancel)), None);
+    }
+
+    #[test]
+    fn active_cluster_states_keep_the_flow_active() {
+        for state in ["STARTING", "BOOTSTRAPPING", "RUNNING", "TERMINATING", "CREATING"] {
+            assert_eq!(
+                decide(state, Some("STEP_FAILURE"), &["FAILED"], None),
+                None,
+                "{state}"
+            );
+        }
+    }
+
+    #[test]
+    fn only_waiting_and_ended_states_may_end_a_flow() {
+        for (state, ends) in [
+            ("STARTING", false),
+            ("BOOTSTRAPPING", false),
+            ("RUNNING", false),
+            ("TERMINATING", false),
+            ("CREATING", false),
+            ("WAITING", true),
+            ("TERMINATED", true),
+            ("TERMINATED_WITH_ERRORS", true),
+        ] {
+            assert_eq!(
+                ClusterFacts::new(state.into(), None, None).may_end_flow(),
+                ends,
+                "{state}"
+            );
+        }
+        let facts = ClusterFacts::new("TERMINATED".into(), Some(String::new()), Some(String::new()));
+        assert_eq!((facts.reason_code, facts.reason_message), (None, None));
+    }
+}

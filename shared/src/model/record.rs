@@ -1,0 +1,809 @@
+//! The flow record (one DynamoDB item per flow) and every change a fact can make to it. Each
+//! change takes `now`, returns whether it changed anything (nothing is written otherwise), and
+//! keeps the lifecycle's promises: a status never moves backwards, a terminal status is final,
+//! and every string from outside is bounded, so no write can make the record too large to write.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::delivery::{AttemptOutcome, Delivery, DeliveryStatus};
+use super::outcome::{ClusterFacts, ERROR_CODES, TerminationKind, decide_outcome};
+use super::{CallbackTarget, ClusterId, ClusterState, FlowId, FlowStatus, StepId, StepState, bounded};
+
+/// One EMR step of a flow, as the record keeps it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepRecord {
+    /// The step's position in the job flow, from 0.
+    pub index: u32,
+    /// The step's `Name`.
+    pub name: String,
+    /// The most advanced state seen, from events or from EMR.
+    pub state: StepState,
+    /// When the state was last recorded.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A step as EMR's ListSteps reports it, in job-flow order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListedStep {
+    pub id: StepId,
+    pub name: String,
+    pub state: StepState,
+}
+
+/// Why a step failed, from DescribeStep's `Status.FailureDetails`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StepFailureDetails {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_file: Option<String>,
+}
+
+impl StepFailureDetails {
+    /// Whether EMR has said anything yet (its log analysis lags the step's end by minutes).
+    pub fn is_empty(&self) -> bool {
+        self.reason.is_none() && self.message.is_none() && self.log_file.is_none()
+    }
+}
+
+/// The step that failed a flow.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FailedStep {
+    pub id: StepId,
+    pub name: String,
+    pub state: StepState,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure_details: Option<StepFailureDetails>,
+    /// The last lines (at most [`MAX_PROBABLE_CAUSE_BYTES`]) of the step's `stderr.gz` under the
+    /// cluster's `LogUri`, once EMR has pushed it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probable_cause: Option<String>,
+}
+
+/// Why a flow did not succeed: the cluster's state change reason and the first failed step.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FailureCause {
+    /// The cluster's `StateChangeReason.Code` (e.g. `STEP_FAILURE`), or one of ours
+    /// ([`LAUNCH_FAILED`], [`LAUNCH_LOST`], [`MAX_RUNTIME_EXCEEDED`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// The cluster's `StateChangeReason.Message`, or ours.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_step: Option<FailedStep>,
+}
+
+impl FailureCause {
+    /// The cause from the cluster's state change reason and the step to blame. When a step is
+    /// blamed and the cluster's own code is no error (a clean end after `ActionOnFailure:
+    /// CONTINUE`, someone terminating a cluster left waiting, no code), the cause is that step
+    /// (`STEP_FAILURE`, "step NAME (ID) STATE"); an error code of EMR's (`STEP_FAILURE`,
+    /// `INSTANCE_FAILURE`, …) keeps EMR's code and message.
+    pub fn new(code: Option<&str>, message: Option<&str>, failed_step: Option<FailedStep>) -> Self {
+        let emr_error = code.is_some_and(|c| ERROR_CODES.contains(&c));
+        let (code, message) = match &failed_step {
+            Some(step) if !emr_error => (
+                Some("STEP_FAILURE".to_owned()),
+                Some(format!(
+                    "step {} ({}) {}",
+                    step.name,
+                    step.id,
+                    step.state.as_str()
+                )),
+            ),
+            _ => (code.map(str::to_owned), message.map(str::to_owned)),
+        };
+        Self {
+            code,
+            message: message.map(|m| bounded(&m, MAX_MESSAGE_BYTES)),
+            failed_step,
+        }
+    }
+
+    fn ours(code: &str, message: String) -> Self {
+        Self {
+            code: Some(code.to_owned()),
+            message: Some(bounded(&message, MAX_MESSAGE_BYTES)),
+            failed_step: None,
+        }
+    }
+}
+
+/// A termination emr-flows asked for: a caller's (`terminate`) or the `max_runtime` sweep's.
+/// It counts for the outcome only once EMR accepted it (`accepted_at`): a refused request
+/// (termination protection, a failed call) is an attempt with its error, never a termination.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Termination {
+    pub requested_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default = "cancel")]
+    pub kind: TerminationKind,
+    /// TerminateJobFlows calls made so far.
+    #[serde(default)]
+    pub attempts: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_attempt_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    /// When EMR accepted TerminateJobFlows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accepted_at: Option<DateTime<Utc>>,
+}
+
+fn cancel() -> TerminationKind {
+    TerminationKind::Cancel
+}
+
+/// A second cluster carrying this flow's tag (launched by a RunJobFlow whose answer was lost):
+/// it runs nobody's flow, so it is terminated.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExtraCluster {
+    pub cluster_id: ClusterId,
+    pub found_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub terminated_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+}
+
+/// The DynamoDB item for one flow: what was asked, what EMR did, and who was told.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FlowRecord {
+    pub flow_id: FlowId,
+    /// The flow definition's name.
+    pub flow: String,
+    pub definition_version: String,
+    /// `sha256:…` of the RunJobFlow request as sent (see [`crate::render::Rendered`]).
+    #[serde(default)]
+    pub request_digest: String,
+    pub status: FlowStatus,
+    /// The parameters after defaults were applied.
+    pub params: Value,
+    #[serde(default)]
+    pub callbacks: Vec<CallbackTarget>,
+    /// Named URIs from the definition's `artifacts`, rendered for this flow.
+    #[serde(default)]
+    pub artifacts: BTreeMap<String, String>,
+    /// The rendered job flow's `Name`.
+    pub cluster_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster_id: Option<ClusterId>,
+    /// The most advanced EMR cluster state seen (e.g. `WAITING`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster_state: Option<ClusterState>,
+    /// The job flow's steps by id.
+    #[serde(default)]
+    pub steps: BTreeMap<StepId, StepRecord>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<FailureCause>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub termination: Option<Termination>,
+    /// Callback deliveries by key (`"0"`, `"1"`, … in `callbacks` order).
+    #[serde(default)]
+    pub deliveries: BTreeMap<String, Delivery>,
+    /// The caller's idempotency key, when submit was given one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idempotency_key: Option<String>,
+    /// Why RunJobFlow's answer is unknown (a timeout, a lost connection): the cluster is looked
+    /// for by its flow-id tag before the flow is given up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub launch_error: Option<String>,
+    /// Other clusters found carrying this flow's tag, terminated.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extra_clusters: Vec<ExtraCluster>,
+    /// When the flow must have ended (`submitted_at` + `max_runtime`); past it, the sweep
+    /// terminates the cluster and the flow ends `TIMED_OUT`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadline_at: Option<DateTime<Utc>>,
+    /// When EMR last told us something about the cluster (an event that changed the record, or
+    /// the sweep's DescribeCluster).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_contact_at: Option<DateTime<Utc>>,
+    /// DescribeCluster's `NormalizedInstanceHours` once the cluster ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub normalized_instance_hours: Option<i32>,
+    pub submitted_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_at: Option<DateTime<Utc>>,
+}
+
+/// The cause recorded when EMR refuses RunJobFlow.
+pub const LAUNCH_FAILED: &str = "RUN_JOB_FLOW_FAILED";
+/// The cause recorded when RunJobFlow's answer was lost and no cluster carries the flow's tag.
+pub const LAUNCH_LOST: &str = "RUN_JOB_FLOW_LOST";
+/// The cause recorded when a flow outlived its `max_runtime`.
+pub const MAX_RUNTIME_EXCEEDED: &str = "MAX_RUNTIME_EXCEEDED";
+
+/// The longest message (EMR's, or an error) kept on a record, in bytes.
+pub const MAX_MESSAGE_BYTES: usize = 1024;
+/// The most of a failed step's `stderr` kept as its probable cause, in bytes.
+pub const MAX_PROBABLE_CAUSE_BYTES: usize = 4096;
+/// The most steps a record follows: EMR's 256 of the request, and some added by hand.
+pub const MAX_RECORDED_STEPS: usize = 300;
+/// The longest step name kept, in bytes (EMR's own limit for a step's `Name`).
+pub const MAX_STEP_NAME_BYTES: usize = 256;
+/// The most extra clusters a record notes.
+pub const MAX_EXTRA_CLUSTERS: usize = 10;
+
+/// How long after submit a `PENDING` flow is looked for by its tag (RunJobFlow answers in
+/// seconds; submit gives up well within this).
+pub const LAUNCH_GRACE: Duration = Duration::minutes(3);
+/// How long a flow may go without word from EMR before the sweep asks EMR itself.
+pub const REPAIR_AFTER: Duration = Duration::minutes(10);
+/// How long after a flow ended its failed step's details and log are fetched again, while
+/// EMR has not pushed them.
+pub const CAUSE_WINDOW: Duration = Duration::minutes(30);
+/// How often the sweep fetches a missing cause again.
+pub const CAUSE_RETRY: Duration = Duration::minutes(5);
+/// The wait between TerminateJobFlows attempts that EMR refused, and how many are made.
+pub const TERMINATION_RETRY: Duration = Duration::minutes(15);
+pub const MAX_TERMINATION_ATTEMPTS: u32 = 8;
+
+impl FlowRecord {
+    /// The steps in job-flow order.
+    pub fn ordered_steps(&self) -> Vec<(&StepId, &StepRecord)> {
+        let mut steps: Vec<_> = self.steps.iter().collect();
+        steps.sort_by_key(|(_, s)| s.index);
+        steps
+    }
+
+    /// The first step (in job-flow order) that failed, was cancelled or interrupted.
+    pub fn first_failed_step(&self) -> Option<(&StepId, &StepRecord)> {
+        self.ordered_steps()
+            .into_iter()
+            .find(|(_, s)| s.state.is_failure())
+    }
+
+    fn touch(&mut self, now: DateTime<Utc>) {
+        self.updated_at = now;
+    }
+
+    fn advance(&mut self, status: FlowStatus, now: DateTime<Utc>) -> bool {
+        if !status.predecessors().contains(&self.status) {
+            return false;
+        }
+        self.status = status;
+        self.touch(now);
+        true
+    }
+
+    /// The kind of our termination, once EMR accepted it.
+    pub fn accepted_termination(&self) -> Option<TerminationKind> {
+        self.termination
+            .as_ref()
+            .filter(|t| t.accepted_at.is_some())
+            .map(|t| t.kind)
+    }
+
+    /// EMR accepted the job flow: `PENDING` → `STARTING` with its cluster and steps.
+    pub fn started(&mut self, cluster_id: &ClusterId, steps: &[ListedStep], now: DateTime<Utc>) -> bool {
+        if self.status != FlowStatus::Pending {
+            return false;
+        }
+        self.cluster_id = Some(cluster_id.clone());
+        self.last_contact_at = Some(now);
+        self.steps = (steps.iter().enumerate())
+            .take(MAX_RECORDED_STEPS)
+            .map(|(index, step)| {
+                let record = StepRecord {
+                    index: index as u32,
+                    name: bounded(&step.name, MAX_STEP_NAME_BYTES),
+                    state: step.state.clone(),
+                    updated_at: now,
+                };
+                (step.id.clone(), record)
+            })
+            .collect();
+        self.advance(FlowStatus::Starting, now)
+    }
+
+    /// RunJobFlow's answer was lost (timeout, connection dropped): the flow stays `PENDING`
+    /// while its cluster is looked for by the flow-id tag.
+    pub fn launch_uncertain(&mut self, error: &str, now: DateTime<Utc>) -> bool {
+        if self.status != FlowStatus::Pending || self.launch_error.is_some() {
+            return false;
+        }
+        self.launch_error = Some(bounded(error, MAX_MESSAGE_BYTES));
+        self.touch(now);
+        true
+    }
+
+    /// EMR refused the job flow: `PENDING` → `FAILED` with EMR's message, and the callbacks
+    /// are told like for every other ending.
+    pub fn launch_failed(&mut self, message: &str, now: DateTime<Utc>) -> bool {
+        if self.status != FlowStatus::Pending {
+            return false;
+        }
+        self.finish(
+            FlowStatus::Failed,
+            Some(FailureCause::ours(LAUNCH_FAILED, message.to_owned())),
+            now,
+        )
+    }
+
+    /// RunJobFlow's answer was lost and no cluster carries the flow's tag after
+    /// [`LAUNCH_GRACE`]: `PENDING` → `FAILED`.
+    pub fn launch_lost(&mut self, now: DateTime<Utc>) -> bool {
+        if self.status != FlowStatus::Pending {
+            return false;
+        }
+        let message = format!(
+            "no cluster carries this flow's tag {} after RunJobFlow ({})",
+            LAUNCH_GRACE,
+            self.launch_error
+                .as_deref()
+                .unwrap_or("its answer was never recorded")
+        );
+        self.finish(
+            FlowStatus::Failed,
+            Some(FailureCause::ours(LAUNCH_LOST, message)),
+            now,
+        )
+    }
+
+    /// Merges EMR's list of the steps (in job-flow order): each step keeps the most advanced
+    /// state known, from events or from EMR, and takes EMR's position.
+    pub fn apply_listed_steps(&mut self, steps: &[ListedStep], now: DateTime<Utc>) -> bool {
+        let mut changed = false;
+        for (index, step) in steps.iter().enumerate() {
+            changed |= self.apply_step(&step.id, &step.name, &step.state, Some(index as u32), now);
+        }
+        changed
+    }
+
+    /// Records a step's state, if it is further along than the one recorded. `index` is the
+    /// step's position when known (from ListSteps); a step first seen in an event goes last.
+    /// A step that runs or completed means the cluster runs.
+    pub fn apply_step(
+        &mut self,
+        id: &StepId,
+        name: &str,
+        state: &StepState,
+        index: Option<u32>,
+        now: DateTime<Utc>,
+    ) -> bool {
+        if self.status.is_terminal() {
+            return false;
+        }
+        let next_index = self.steps.len() as u32;
+        let full = self.steps.len() >= MAX_RECORDED_STEPS;
+        let mut changed = match self.steps.get_mut(id) {
+            Some(step) => {
+                let mut changed = false;
+                if step.state.rank() < state.rank() {
+                    step.state = state.clone();
+                    step.updated_at = now;
+                    changed = true;
+                }
+                if let Some(index) = index.filter(|i| *i != step.index) {
+                    step.index = index;
+                    changed = true;
+                }
+                changed
+            }
+            None if full => false,
+            None => {
+                let step = StepRecord {
+                    index: index.unwrap_or(next_index),
+                    name: bounded(name, MAX_STEP_NAME_BYTES),
+                    state: state.clone(),
+                    updated_at: now,
+                };
+                self.steps.insert(id.clone(), step);
+                true
+            }
+        };
+        if matches!(state, StepState::Running | StepState::Completed) {
+            changed |= self.advance(FlowStatus::Running, now);
+        }
+        if changed {
+            self.last_contact_at = Some(now);
+            self.touch(now);
+        }
+        changed
+    }
+
+    /// Records a cluster state: it follows EMR, never back to an earlier state, and an unknown
+    /// state never replaces a known one. A started cluster moves the flow to `STARTING`, a
+    /// running or waiting one to `RUNNING`.
+    fn apply_cluster_state(&mut self, state: &ClusterState, now: DateTime<Utc>) -> bool {
+        let late = self
+            .cluster_state
+            .as_ref()
+            .is_some_and(|current| state.rank() < current.rank() || current.is_ended());
+        let mut changed = !late && self.cluster_state.as_ref() != Some(state);
+        if changed {
+            self.cluster_state = Some(state.clone());
+        }
+        if !self.status.is_terminal() {
+            changed |= match state {
+                ClusterState::Starting | ClusterState::Bootstrapping => {
+                    self.advance(FlowStatus::Starting, now)
+                }
+                ClusterState::Running | ClusterState::Waiting => self.advance(FlowStatus::Running, now),
+                _ => false,
+            };
+        }
+        if changed {
+            self.touch(now);
+        }
+        changed
+    }
+
+    /// Applies what EMR says about the flow's cluster ([`ClusterFacts`]): the steps it listed,
+    /// the cluster state, and, when the facts decide it ([`decide_outcome`]), the outcome with
+    /// its cause. An ended flow only notes that its cluster ended (and its instance hours).
+    pub fn apply_cluster(&mut self, facts: &ClusterFacts, now: DateTime<Utc>) -> bool {
+        if self.cluster_id.is_none() {
+            return false;
+        }
+        let mut changed = false;
+        if facts.normalized_instance_hours.is_some()
+            && self.normalized_instance_hours != facts.normalized_instance_hours
+        {
+            self.normalized_instance_hours = facts.normalized_instance_hours;
+            changed = true;
+        }
+        if self.status.is_terminal() {
+            changed |= self.apply_cluster_state(&facts.state, now);
+            return changed;
+        }
+        if let Some(steps) = &facts.steps {
+            changed |= self.apply_listed_steps(steps, now);
+        }
+        self.last_contact_at = Some(now);
+        let outcome = decide_outcome(
+            &facts.state,
+            facts.reason_code.as_deref(),
+            &self.steps,
+            self.accepted_termination(),
+        );
+        let Some(outcome) = outcome else {
+            return self.apply_cluster_state(&facts.state, now) || changed;
+        };
+        let failure = (outcome != FlowStatus::Succeeded).then(|| self.cause(outcome, facts));
+        self.apply_cluster_state(&facts.state, now);
+        self.finish(outcome, failure, now) || changed
+    }
+
+    fn cause(&self, outcome: FlowStatus, facts: &ClusterFacts) -> FailureCause {
+        // The step to blame: the first that FAILED; else, for a failure EMR gave no error code
+        // for, the first cancelled or interrupted one. A step cancelled because the cluster
+        // failed (bootstrap, instances) or was terminated is a consequence, not the cause.
+        let cluster_error = facts
+            .reason_code
+            .as_deref()
+            .is_some_and(|c| ERROR_CODES.contains(&c));
+        let ordered = self.ordered_steps();
+        let blamed = (ordered.iter().find(|(_, s)| s.state == StepState::Failed)).or_else(|| {
+            (outcome == FlowStatus::Failed && !cluster_error)
+                .then(|| ordered.iter().find(|(_, s)| s.state.is_failure()))
+                .flatten()
+        });
+        let failed_step = blamed.map(|(id, step)| FailedStep {
+            id: (*id).clone(),
+            name: step.name.clone(),
+            state: step.state.clone(),
+            failure_details: (facts.failure_details.as_ref())
+                .filter(|(d_id, _)| d_id == *id)
+                .map(|(_, d)| d.clone()),
+            probable_cause: None,
+        });
+        if outcome == FlowStatus::TimedOut {
+            let mut cause = FailureCause::ours(
+                MAX_RUNTIME_EXCEEDED,
+                format!(
+                    "still active at {}, its deadline; terminated",
+                    self.deadline_at.map(|d| d.to_rfc3339()).unwrap_or_default()
+                ),
+            );
+            cause.failed_step = failed_step;
+            return cause;
+        }
+        FailureCause::new(
+            facts.reason_code.as_deref(),
+            facts.reason_message.as_deref(),
+            failed_step,
+        )
+    }
+
+    /// Ends the flow with `outcome` and queues one delivery per callback, due at once.
+    fn finish(&mut self, outcome: FlowStatus, failure: Option<FailureCause>, now: DateTime<Utc>) -> bool {
+        if !outcome.is_terminal() || !self.advance(outcome, now) {
+            return false;
+        }
+        self.failure = failure;
+        self.ended_at = Some(now);
+        self.deliveries = (0..self.callbacks.len())
+            .map(|i| (i.to_string(), Delivery::new(outcome, now)))
+            .collect();
+        true
+    }
+
+    /// Whether the flow's cluster may still run (and cost money): the flow is active, or it
+    /// ended while the cluster waited (`KeepJobFlowAliveWhenNoSteps`) and EMR has not reported
+    /// it terminated since.
+    pub fn cluster_may_run(&self) -> bool {
+        !self.status.is_terminal()
+            || (self.cluster_id.is_some() && !self.cluster_state.as_ref().is_some_and(ClusterState::is_ended))
+    }
+
+    /// Records a request to terminate the flow's cluster (`reason` bounded by the caller's
+    /// edge). `false` when the cluster cannot be running any more, or a termination was
+    /// requested before.
+    pub fn request_termination(
+        &mut self,
+        kind: TerminationKind,
+        reason: Option<String>,
+        now: DateTime<Utc>,
+    ) -> bool {
+        if !self.cluster_may_run() || self.termination.is_some() {
+            return false;
+        }
+        self.termination = Some(Termination {
+            requested_at: now,
+            reason,
+            kind,
+            attempts: 0,
+            last_attempt_at: None,
+            last_error: None,
+            accepted_at: None,
+        });
+        self.touch(now);
+        true
+    }
+
+    /// Whether TerminateJobFlows should be called now: a termination is requested and not
+    /// accepted yet, the cluster is known and may run, and the last refused attempt (if any) is
+    /// [`TERMINATION_RETRY`] old, at most [`MAX_TERMINATION_ATTEMPTS`] times.
+    pub fn termination_due(&self, now: DateTime<Utc>) -> bool {
+        self.cluster_id.is_some()
+            && self.cluster_may_run()
+            && self.termination.as_ref().is_some_and(|t| {
+                t.accepted_at.is_none()
+                    && t.attempts < MAX_TERMINATION_ATTEMPTS
+                    && t.last_attempt_at.is_none_or(|at| at + TERMINATION_RETRY <= now)
+            })
+    }
+
+    /// Records a TerminateJobFlows attempt: accepted, or refused with EMR's message.
+    pub fn termination_attempted(&mut self, result: Result<(), String>, now: DateTime<Utc>) -> bool {
+        let Some(t) = self.termination.as_mut() else {
+            return false;
+        };
+        if t.accepted_at.is_some() {
+            return false;
+        }
+        t.attempts += 1;
+        t.last_attempt_at = Some(now);
+        match result {
+            Ok(()) => {
+                t.accepted_at = Some(now);
+                t.last_error = None;
+            }
+            Err(e) => t.last_error = Some(bounded(&e, MAX_MESSAGE_BYTES)),
+        }
+        self.touch(now);
+        true
+    }
+
+    /// Whether the flow outlived its deadline and its cluster should be terminated for it.
+    pub fn overdue(&self, now: DateTime<Utc>) -> bool {
+        !self.status.is_terminal() && self.deadline_at.is_some_and(|d| d <= now)
+    }
+
+    /// Notes another cluster carrying this flow's tag. `false` when it is the flow's own
+    /// cluster, noted before, or the list is full.
+    pub fn note_extra_cluster(&mut self, cluster_id: &ClusterId, now: DateTime<Utc>) -> bool {
+        if self.cluster_id.as_ref() == Some(cluster_id)
+            || self.extra_clusters.iter().any(|c| &c.cluster_id == cluster_id)
+            || self.extra_clusters.len() >= MAX_EXTRA_CLUSTERS
+        {
+            return false;
+        }
+        self.extra_clusters.push(ExtraCluster {
+            cluster_id: cluster_id.clone(),
+            found_at: now,
+            terminated_at: None,
+            last_error: None,
+        });
+        self.touch(now);
+        true
+    }
+
+    /// Records the TerminateJobFlows call for an extra cluster.
+    pub fn extra_cluster_terminated(
+        &mut self,
+        cluster_id: &ClusterId,
+        result: Result<(), String>,
+        now: DateTime<Utc>,
+    ) -> bool {
+        let Some(extra) = self
+            .extra_clusters
+            .iter_mut()
+            .find(|c| &c.cluster_id == cluster_id)
+        else {
+            return false;
+        };
+        if extra.terminated_at.is_some() {
+            return false;
+        }
+        match result {
+            Ok(()) => {
+                extra.terminated_at = Some(now);
+                extra.last_error = None;
+            }
+            Err(e) => extra.last_error = Some(bounded(&e, MAX_MESSAGE_BYTES)),
+        }
+        self.touch(now);
+        true
+    }
+
+    /// The sweep asked EMR about the cluster and found nothing new.
+    pub fn checked(&mut self, now: DateTime<Utc>) -> bool {
+        self.last_contact_at = Some(now);
+        self.touch(now);
+        true
+    }
+
+    /// Whether the failed step's details or log are still missing, within [`CAUSE_WINDOW`] of
+    /// the end.
+    pub fn cause_pending(&self, now: DateTime<Utc>) -> bool {
+        let missing = self
+            .failure
+            .as_ref()
+            .and_then(|f| f.failed_step.as_ref())
+            .is_some_and(|s| {
+                s.failure_details
+                    .as_ref()
+                    .is_none_or(StepFailureDetails::is_empty)
+                    || s.probable_cause.is_none()
+            });
+        missing && self.cluster_id.is_some() && self.ended_at.is_some_and(|end| now < end + CAUSE_WINDOW)
+    }
+
+    /// Adds what was fetched about the failed step `step_id`: EMR's failure details and the end
+    /// of its `stderr` (bounded). Keeps what is there when a fetch found nothing.
+    pub fn add_cause(
+        &mut self,
+        step_id: &StepId,
+        details: Option<StepFailureDetails>,
+        probable_cause: Option<String>,
+        now: DateTime<Utc>,
+    ) -> bool {
+        let Some(step) = (self.failure.as_mut())
+            .and_then(|f| f.failed_step.as_mut())
+            .filter(|s| &s.id == step_id)
+        else {
+            return false;
+        };
+        let mut changed = false;
+        if let Some(details) = details.filter(|d| !d.is_empty())
+            && step.failure_details.as_ref() != Some(&details)
+        {
+            step.failure_details = Some(details);
+            changed = true;
+        }
+        if let Some(text) = probable_cause.filter(|t| !t.trim().is_empty()) {
+            let text = tail(&text, MAX_PROBABLE_CAUSE_BYTES);
+            if step.probable_cause.as_deref() != Some(text.as_str()) {
+                step.probable_cause = Some(text);
+                changed = true;
+            }
+        }
+        self.last_contact_at = Some(now);
+        if changed {
+            self.touch(now);
+        }
+        changed
+    }
+
+    /// Whether a callback delivery still waits for an attempt.
+    pub fn has_pending_deliveries(&self) -> bool {
+        self.deliveries
+            .values()
+            .any(|d| d.status == DeliveryStatus::Pending)
+    }
+
+    /// Claims every delivery due at `now` (see [`Delivery::claim`]): `(key, attempt)` pairs to
+    /// send, each counted before it is sent.
+    pub fn claim_deliveries(&mut self, now: DateTime<Utc>) -> Vec<(String, u32)> {
+        let claimed: Vec<_> = (self.deliveries.iter_mut())
+            .filter_map(|(key, d)| d.claim(now).map(|attempt| (key.clone(), attempt)))
+            .collect();
+        if !claimed.is_empty() {
+            self.touch(now);
+        }
+        claimed
+    }
+
+    /// Records the result of attempt `attempt` of delivery `key`.
+    pub fn record_delivery(
+        &mut self,
+        key: &str,
+        attempt: u32,
+        outcome: &AttemptOutcome,
+        now: DateTime<Utc>,
+    ) -> bool {
+        let changed = self
+            .deliveries
+            .get_mut(key)
+            .is_some_and(|d| d.record(attempt, outcome, now));
+        if changed {
+            self.touch(now);
+        }
+        changed
+    }
+
+    /// When the reconcile sweep should next look at this flow, or `None` when it never needs
+    /// to: a pending launch after [`LAUNCH_GRACE`], an active flow without word from EMR for
+    /// [`REPAIR_AFTER`] or past its deadline, a due termination, a due delivery, a missing
+    /// failure cause.
+    pub fn next_sweep_at(&self) -> Option<DateTime<Utc>> {
+        let mut times = Vec::new();
+        match self.status {
+            FlowStatus::Pending => times.push(self.submitted_at + LAUNCH_GRACE),
+            s if !s.is_terminal() => {
+                times.push(self.last_contact_at.unwrap_or(self.submitted_at) + REPAIR_AFTER);
+                times.extend(self.deadline_at);
+            }
+            _ => {}
+        }
+        if let Some(t) = self.termination.as_ref().filter(|t| {
+            t.accepted_at.is_none() && t.attempts < MAX_TERMINATION_ATTEMPTS && self.cluster_may_run()
+        }) {
+            times.push(
+                t.last_attempt_at
+                    .map_or(t.requested_at, |at| at + TERMINATION_RETRY),
+            );
+        }
+        times.extend(
+            (self.deliveries.values())
+                .filter(|d| d.status == DeliveryStatus::Pending)
+                .filter_map(|d| d.next_attempt_at),
+        );
+        if let Some(end) = self.ended_at
+            && self
+                .failure
+                .as_ref()
+                .and_then(|f| f.failed_step.as_ref())
+                .is_some()
+            && self.cause_pending(end)
+        {
+            let next = self.last_contact_at.unwrap_or(end) + CAUSE_RETRY;
+            if next < end + CAUSE_WINDOW {
+                times.push(next);
+            }
+        }
+        times.into_iter().min()
+    }
+}
+
+#[cfg(test)]
+#[path = "record_tests.rs"]
+mod tests;
+
+/// The last `max` bytes of `text`, from a line start when one is near (a log's last lines).
+fn tail(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_owned();
+    }
+    let mut start = text.len() - max;
+    while !text.is_char_boundary(start) {
+        start += 1;
+    }
+    let cut = &text[start..];
+    match cut.find('\n') {
+        Some(i) if i + 1 < cut.len() => cut[i + 1..].to_owned(),
+        _ => cut.to_owned(),
+    }
+}

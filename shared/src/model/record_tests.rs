@@ -1,0 +1,773 @@
+//! The record's rules, GIVEN/WHEN/THEN, and a property test: any interleaving, duplication,
+//! reordering and loss of a lifecycle's events, with reconcile runs in between, ends in the one
+//! right outcome with exactly one successful send per callback.
+
+use super::*;
+use crate::model::delivery::MAX_DELIVERY_ATTEMPTS;
+use proptest::prelude::*;
+
+fn t0() -> DateTime<Utc> {
+    "2026-11-29T12:00:00Z".parse().unwrap()
+}
+
+fn record(callbacks: usize) -> FlowRecord {
+    FlowRecord {
+        flow_id: FlowId::generate(),
+        flow: "spark-pi".into(),
+        definition_version: "1".into(),
+        request_digest: String::new(),
+        status: FlowStatus::Pending,
+        params: serde_json::json!({}),
+        callbacks: (0..callbacks)
+            .map(|i| CallbackTarget::Lambda(format!("f{i}")))
+            .collect(),
+        artifacts: BTreeMap::new(),
+        cluster_name: "c".into(),
+        cluster_id: None,
+        cluster_state: None,
+        steps: BTreeMap::new(),
+        failure: None,
+        termination: None,
+        deliveries: BTreeMap::new(),
+        idempotency_key: None,
+        launch_error: None,
+        extra_clusters: Vec::new(),
+        deadline_at: None,
+        last_contact_at: None,
+        normalized_instance_hours: None,
+        submitted_at: t0(),
+        updated_at: t0(),
+        ended_at: None,
+    }
+}
+
+fn step_id(i: usize) -> StepId {
+    StepId::parse(&format!("s-{i}")).unwrap()
+}
+
+fn cluster() -> ClusterId {
+    ClusterId::parse("j-ABC").unwrap()
+}
+
+fn listed(states: &[StepState]) -> Vec<ListedStep> {
+    (states.iter().enumerate())
+        .map(|(i, state)| ListedStep {
+            id: step_id(i),
+            name: format!("step {i}"),
+            state: state.clone(),
+        })
+        .collect()
+}
+
+/// A started flow with `n` pending steps and `callbacks` callbacks.
+fn started(n: usize, callbacks: usize) -> FlowRecord {
+    let mut r = record(callbacks);
+    assert!(r.started(&cluster(), &listed(&vec![StepState::Pending; n]), t0()));
+    r
+}
+
+fn facts(state: &str, code: Option<&str>, steps: Option<&[StepState]>) -> ClusterFacts {
+    let mut f = ClusterFacts::new(
+        state.into(),
+        code.map(Into::into),
+        code.map(|c| format!("reason {c}")),
+    );
+    f.steps = steps.map(listed);
+    f
+}
+
+use StepState::{Cancelled, Completed, Failed as StepFailed, Pending as StepPending, Running as StepRunning};
+
+#[test]
+fn a_started_flow_records_its_cluster_and_steps_once() {
+    let mut r = record(0);
+    let steps = listed(&[StepPending]);
+    assert!(r.started(&cluster(), &steps, t0()));
+    assert_eq!(r.status, FlowStatus::Starting);
+    assert_eq!(r.steps[&step_id(0)].name, "step 0");
+    assert_eq!(r.last_contact_at, Some(t0()));
+    assert!(!r.started(&cluster(), &steps, t0()), "only a PENDING flow starts");
+}
+
+#[test]
+fn steps_only_move_forward_and_a_duplicate_is_no_change() {
+    let mut r = started(2, 0);
+    assert!(r.apply_step(&step_id(0), "step 0", &Completed, None, t0()));
+    assert!(
+        !r.apply_step(&step_id(0), "step 0", &Completed, None, t0()),
+        "duplicate"
+    );
+    assert!(
+        !r.apply_step(&step_id(0), "step 0", &StepRunning, None, t0()),
+        "late event"
+    );
+    assert!(
+        !r.apply_step(&step_id(0), "step 0", &StepFailed, None, t0()),
+        "late FAILED after COMPLETED"
+    );
+    assert_eq!(r.steps[&step_id(0)].state, Completed);
+    assert_eq!(
+        r.status,
+        FlowStatus::Running,
+        "a completed step means the cluster ran"
+    );
+    // A step first seen in an event goes last; EMR's list puts it in its place.
+    assert!(r.apply_step(&step_id(7), "late", &StepPending, None, t0()));
+    assert_eq!(r.steps[&step_id(7)].index, 2);
+    assert!(r.apply_listed_steps(
+        &[ListedStep {
+            id: step_id(7),
+            name: "late".into(),
+            state: StepPending
+        }],
+        t0()
+    ));
+    assert_eq!(r.steps[&step_id(7)].index, 0);
+    assert!(
+        !r.apply_listed_steps(&listed(&[Completed]), t0()),
+        "nothing new in EMR's list"
+    );
+}
+
+#[test]
+fn the_first_failed_step_is_the_first_in_job_flow_order() {
+    let mut r = started(3, 0);
+    r.apply_listed_steps(&listed(&[Completed, StepFailed, StepFailed]), t0());
+    // Ids sort s-1 < s-2, but job-flow order decides: put s-2 first.
+    r.steps.get_mut(&step_id(2)).unwrap().index = 0;
+    r.steps.get_mut(&step_id(0)).unwrap().index = 1;
+    r.steps.get_mut(&step_id(1)).unwrap().index = 2;
+    assert_eq!(r.first_failed_step().unwrap().0, &step_id(2));
+    let order: Vec<_> = r.ordered_steps().into_iter().map(|(id, _)| id.clone()).collect();
+    assert_eq!(order, [step_id(2), step_id(0), step_id(1)]);
+}
+
+#[test]
+fn cluster_state_follows_emr_and_unknown_states_never_outrank_known_ones() {
+    // GIVEN a flow that saw a state the product does not know (EMR also sends CREATING)
+    let mut r = started(1, 0);
+    assert!(r.apply_cluster(&facts("CREATING", None, None), t0()));
+    assert_eq!(r.cluster_state, Some(ClusterState::Other("CREATING".into())));
+    // WHEN RUNNING arrives THEN the cluster state follows EMR
+    assert!(r.apply_cluster(&facts("RUNNING", None, None), t0()));
+    assert_eq!(r.cluster_state, Some(ClusterState::Running));
+    assert_eq!(r.status, FlowStatus::Running);
+    // AND a late or unknown state never replaces it
+    assert!(!r.apply_cluster(&facts("STARTING", None, None), t0()));
+    assert!(!r.apply_cluster(&facts("BOOTSTRAPPING", None, None), t0()));
+    assert!(!r.apply_cluster(&facts("CREATING", None, None), t0()));
+    assert_eq!(r.cluster_state, Some(ClusterState::Running));
+    assert!(r.apply_cluster(&facts("TERMINATING", None, None), t0()));
+    assert!(
+        !r.apply_cluster(&facts("RUNNING", None, None), t0()),
+        "TERMINATING never goes back"
+    );
+}
+
+#[test]
+fn cluster_states_rank_in_lifecycle_order() {
+    let order = [
+        "CREATING",
+        "STARTING",
+        "BOOTSTRAPPING",
+        "RUNNING",
+        "TERMINATING",
+        "TERMINATED",
+    ];
+    for pair in order.windows(2) {
+        assert!(
+            ClusterState::from(pair[0]).rank() < ClusterState::from(pair[1]).rank(),
+            "{pair:?}"
+        );
+    }
+    assert_eq!(ClusterState::Running.rank(), ClusterState::Waiting.rank());
+    assert_eq!(
+        ClusterState::Terminated.rank(),
+        ClusterState::TerminatedWithErrors.rank()
+    );
+    for s in [
+        "STARTING",
+        "BOOTSTRAPPING",
+        "RUNNING",
+        "WAITING",
+        "TERMINATING",
+        "TERMINATED",
+        "TERMINATED_WITH_ERRORS",
+    ] {
+        assert_eq!(ClusterState::from(s).as_str(), s);
+        assert!(
+            !matches!(ClusterState::from(s), ClusterState::Other(_)),
+            "{s} is known"
+        );
+        assert_eq!(serde_json::to_value(ClusterState::from(s)).unwrap(), s);
+    }
+    assert!(ClusterState::Terminated.is_ended() && ClusterState::TerminatedWithErrors.is_ended());
+    assert!(!ClusterState::Waiting.is_ended() && !ClusterState::Terminating.is_ended());
+}
+
+#[test]
+fn a_step_failed_then_a_console_termination_is_failed_in_every_order() {
+    let failed_then_cancelled = [StepFailed, Cancelled];
+    // Order 1: WAITING (CANCEL_AND_WAIT) arrives, then TERMINATED USER_REQUEST.
+    let mut a = started(2, 1);
+    assert!(a.apply_cluster(&facts("WAITING", None, Some(&failed_then_cancelled)), t0()));
+    a.apply_cluster(
+        &facts("TERMINATED", Some("USER_REQUEST"), Some(&failed_then_cancelled)),
+        t0(),
+    );
+    // Order 2: only TERMINATED USER_REQUEST (the WAITING event was lost).
+    let mut b = started(2, 1);
+    assert!(b.apply_cluster(
+        &facts("TERMINATED", Some("USER_REQUEST"), Some(&failed_then_cancelled)),
+        t0()
+    ));
+    for r in [&a, &b] {
+        assert_eq!(r.status, FlowStatus::Failed);
+        let cause = r.failure.as_ref().unwrap();
+        assert_eq!(cause.code.as_deref(), Some("STEP_FAILURE"));
+        assert_eq!(cause.message.as_deref(), Some("step step 0 (s-0) FAILED"));
+        assert_eq!(cause.failed_step.as_ref().unwrap().id, step_id(0));
+    }
+    assert_eq!(
+        a.cluster_state,
+        Some(ClusterState::Terminated),
+        "the ended flow notes its cluster ended"
+    );
+}
+
+#[test]
+fn a_refused_termination_is_an_attempt_and_a_later_instance_failure_is_failed() {
+    // GIVEN a running flow whose termination EMR refused (termination protection)
+    let mut r = started(1, 1);
+    r.apply_step(&step_id(0), "step 0", &StepRunning, None, t0());
+    assert!(r.request_termination(TerminationKind::Cancel, Some("stop".into()), t0()));
+    assert!(r.termination_due(t0()));
+    assert!(r.termination_attempted(Err("ValidationException: termination protected".into()), t0()));
+    let t = r.termination.as_ref().unwrap();
+    assert_eq!((t.attempts, t.accepted_at), (1, None));
+    assert!(
+        !r.termination_due(t0() + Duration::minutes(1)),
+        "retried only after a while"
+    );
+    assert!(r.termination_due(t0() + TERMINATION_RETRY));
+    // WHEN the cluster later fails on its own
+    r.apply_cluster(
+        &facts(
+            "TERMINATED_WITH_ERRORS",
+            Some("INSTANCE_FAILURE"),
+            Some(&[StepRunning]),
+        ),
+        t0(),
+    );
+    // THEN the flow failed: the refused request was never a termination
+    assert_eq!(r.status, FlowStatus::Failed);
+    assert_eq!(
+        r.failure.as_ref().unwrap().code.as_deref(),
+        Some("INSTANCE_FAILURE")
+    );
+}
+
+#[test]
+fn an_accepted_termination_cancels_and_a_timeout_times_out() {
+    let mut r = started(1, 1);
+    assert!(r.request_termination(TerminationKind::Cancel, None, t0()));
+    assert!(
+        !r.request_termination(TerminationKind::Timeout, None, t0()),
+        "asked once"
+    );
+    assert!(r.termination_attempted(Ok(()), t0()));
+    assert!(!r.termination_attempted(Ok(()), t0()), "accepted once");
+    assert!(!r.termination_due(t0() + Duration::days(1)));
+    r.apply_cluster(
+        &facts("TERMINATED", Some("USER_REQUEST"), Some(&[Cancelled])),
+        t0(),
+    );
+    assert_eq!(r.status, FlowStatus::Cancelled);
+    assert_eq!(r.failure.as_ref().unwrap().code.as_deref(), Some("USER_REQUEST"));
+
+    let mut r = started(1, 1);
+    r.deadline_at = Some(t0() + Duration::hours(1));
+    assert!(!r.overdue(t0()));
+    assert!(r.overdue(t0() + Duration::hours(1)));
+    r.request_termination(TerminationKind::Timeout, None, t0());
+    r.termination_attempted(Ok(()), t0());
+    r.apply_cluster(
+        &facts("TERMINATED", Some("USER_REQUEST"), Some(&[Cancelled])),
+        t0(),
+    );
+    assert_eq!(r.status, FlowStatus::TimedOut);
+    assert_eq!(
+        r.failure.as_ref().unwrap().code.as_deref(),
+        Some(MAX_RUNTIME_EXCEEDED)
+    );
+    assert_eq!(r.deliveries["0"].outcome, FlowStatus::TimedOut);
+    assert!(
+        !r.overdue(t0() + Duration::days(1)),
+        "an ended flow is never overdue"
+    );
+}
+
+#[test]
+fn a_termination_asked_while_pending_waits_for_the_cluster() {
+    let mut r = record(0);
+    assert!(r.request_termination(TerminationKind::Cancel, None, t0()));
+    assert!(!r.termination_due(t0()), "no cluster to terminate yet");
+    assert!(r.started(&cluster(), &[], t0()));
+    assert!(r.termination_due(t0()), "the adopted cluster is terminated");
+}
+
+#[test]
+fn every_ending_calls_back_also_a_refused_or_lost_launch() {
+    let mut r = record(2);
+    assert!(r.launch_failed("ValidationException: 2 primary nodes", t0()));
+    assert_eq!(r.status, FlowStatus::Failed);
+    assert_eq!(r.failure.as_ref().unwrap().code.as_deref(), Some(LAUNCH_FAILED));
+    assert_eq!(r.deliveries.len(), 2);
+    assert!(r.deliveries.values().all(|d| d.is_due(t0())));
+    assert!(!r.launch_failed("again", t0()));
+
+    let mut r = record(1);
+    assert!(r.launch_uncertain("dispatch failure: connection reset", t0()));
+    assert!(!r.launch_uncertain("again", t0()), "noted once");
+    assert_eq!(r.status, FlowStatus::Pending);
+    assert_eq!(r.next_sweep_at(), Some(t0() + LAUNCH_GRACE));
+    assert!(r.launch_lost(t0() + LAUNCH_GRACE));
+    assert_eq!(r.failure.as_ref().unwrap().code.as_deref(), Some(LAUNCH_LOST));
+    assert!(
+        r.failure
+            .as_ref()
+            .unwrap()
+            .message
+            .as_ref()
+            .unwrap()
+            .contains("connection reset")
+    );
+    assert_eq!(r.deliveries.len(), 1);
+}
+
+#[test]
+fn an_ended_flow_is_final() {
+    let mut r = started(1, 2);
+    assert!(r.apply_cluster(
+        &facts("TERMINATED", Some("ALL_STEPS_COMPLETED"), Some(&[Completed])),
+        t0()
+    ));
+    assert_eq!(r.status, FlowStatus::Succeeded);
+    assert_eq!(r.ended_at, Some(t0()));
+    assert!(r.failure.is_none());
+    assert!(!r.apply_cluster(
+        &facts(
+            "TERMINATED_WITH_ERRORS",
+            Some("STEP_FAILURE"),
+            Some(&[StepFailed])
+        ),
+        t0()
+    ));
+    assert!(!r.apply_step(&step_id(9), "late", &StepFailed, None, t0()));
+    assert!(
+        !r.request_termination(TerminationKind::Cancel, None, t0()),
+        "its cluster has ended"
+    );
+    assert_eq!(r.status, FlowStatus::Succeeded);
+    assert!(!r.cluster_may_run());
+}
+
+#[test]
+fn a_cluster_left_waiting_may_still_run_until_emr_says_it_ended() {
+    let mut r = started(1, 0);
+    r.apply_cluster(&facts("WAITING", None, Some(&[Completed])), t0());
+    assert_eq!(r.status, FlowStatus::Succeeded);
+    assert!(r.cluster_may_run());
+    assert!(r.request_termination(TerminationKind::Cancel, None, t0()));
+    let mut ended = facts("TERMINATED", Some("USER_REQUEST"), None);
+    ended.normalized_instance_hours = Some(16);
+    assert!(r.apply_cluster(&ended, t0()));
+    assert!(!r.cluster_may_run());
+    assert_eq!(r.normalized_instance_hours, Some(16));
+    assert_eq!(r.status, FlowStatus::Succeeded);
+    assert!(!r.apply_cluster(&ended, t0()), "duplicate");
+}
+
+#[test]
+fn deliveries_are_claimed_once_and_recorded_per_attempt() {
+    let mut r = started(1, 2);
+    r.apply_cluster(&facts("TERMINATED", None, Some(&[Completed])), t0());
+    assert!(r.has_pending_deliveries());
+    let claims = r.claim_deliveries(t0());
+    assert_eq!(claims, [("0".to_owned(), 1), ("1".to_owned(), 1)]);
+    assert!(
+        r.claim_deliveries(t0()).is_empty(),
+        "a second worker gets nothing"
+    );
+    assert!(r.record_delivery(
+        "0",
+        1,
+        &AttemptOutcome::Delivered {
+            http_status: Some(200)
+        },
+        t0()
+    ));
+    assert!(r.record_delivery(
+        "1",
+        1,
+        &AttemptOutcome::Failed {
+            http_status: Some(500),
+            error: "HTTP 500".into()
+        },
+        t0()
+    ));
+    assert!(
+        !r.record_delivery("9", 1, &AttemptOutcome::Gone, t0()),
+        "no such delivery"
+    );
+    assert!(r.has_pending_deliveries());
+    let next = r.deliveries["1"].next_attempt_at.unwrap();
+    assert_eq!(r.next_sweep_at(), Some(next));
+    for _ in 1..MAX_DELIVERY_ATTEMPTS {
+        let now = r.deliveries["1"].next_attempt_at.unwrap();
+        let claims = r.claim_deliveries(now);
+        assert_eq!(claims.len(), 1);
+        r.record_delivery(
+            "1",
+            claims[0].1,
+            &AttemptOutcome::Failed {
+                http_status: None,
+                error: "refused".into(),
+            },
+            now,
+        );
+    }
+    assert!(!r.has_pending_deliveries());
+    assert_eq!(r.next_sweep_at(), None, "nothing left for the sweep");
+}
+
+#[test]
+fn extra_clusters_are_noted_once_and_bounded() {
+    let mut r = started(0, 0);
+    assert!(
+        !r.note_extra_cluster(&cluster(), t0()),
+        "its own cluster is no extra"
+    );
+    for i in 0..MAX_EXTRA_CLUSTERS + 2 {
+        let extra = ClusterId::parse(&format!("j-EXTRA{i}")).unwrap();
+        assert_eq!(r.note_extra_cluster(&extra, t0()), i < MAX_EXTRA_CLUSTERS);
+    }
+    let first = ClusterId::parse("j-EXTRA0").unwrap();
+    assert!(!r.note_extra_cluster(&first, t0()), "noted once");
+    assert!(r.extra_cluster_terminated(&first, Ok(()), t0()));
+    assert!(!r.extra_cluster_terminated(&first, Ok(()), t0()));
+    assert_eq!(r.extra_clusters[0].terminated_at, Some(t0()));
+}
+
+#[test]
+fn the_sweep_looks_at_a_flow_only_when_something_is_due() {
+    let mut r = record(0);
+    assert_eq!(r.next_sweep_at(), Some(t0() + LAUNCH_GRACE), "a pending launch");
+    r.started(&cluster(), &listed(&[StepPending]), t0());
+    assert_eq!(r.next_sweep_at(), Some(t0() + REPAIR_AFTER), "no word from EMR");
+    r.deadline_at = Some(t0() + Duration::minutes(5));
+    assert_eq!(
+        r.next_sweep_at(),
+        Some(t0() + Duration::minutes(5)),
+        "the deadline"
+    );
+    r.apply_cluster(&facts("TERMINATED", None, Some(&[Completed])), t0());
+    assert_eq!(r.next_sweep_at(), None, "ended, no callbacks, nothing to fetch");
+}
+
+#[test]
+fn a_failed_steps_missing_cause_is_fetched_within_a_window() {
+    let mut r = started(1, 0);
+    r.apply_cluster(
+        &facts(
+            "TERMINATED_WITH_ERRORS",
+            Some("STEP_FAILURE"),
+            Some(&[StepFailed]),
+        ),
+        t0(),
+    );
+    assert!(r.cause_pending(t0()));
+    assert_eq!(r.next_sweep_at(), Some(t0() + CAUSE_RETRY));
+    assert!(!r.cause_pending(t0() + CAUSE_WINDOW));
+    let details = StepFailureDetails {
+        reason: Some("Unknown Error.".into()),
+        message: None,
+        log_file: Some("s3://logs/j-ABC/steps/s-0/stderr.gz".into()),
+    };
+    let log = format!("{}\nException in thread main: boom\n", "noise\n".repeat(2000));
+    assert!(r.add_cause(&step_id(0), Some(details.clone()), Some(log), t0()));
+    let step = r.failure.as_ref().unwrap().failed_step.as_ref().unwrap();
+    assert_eq!(step.failure_details.as_ref(), Some(&details));
+    let cause = step.probable_cause.as_ref().unwrap();
+    assert!(cause.len() <= MAX_PROBABLE_CAUSE_BYTES && cause.ends_with("boom\n"));
+    assert!(cause.starts_with("noise"), "cut at a line start: {cause:.20}");
+    assert!(!r.cause_pending(t0()));
+    assert!(
+        !r.add_cause(&step_id(5), Some(details), None, t0()),
+        "not the failed step"
+    );
+}
+
+#[test]
+fn strings_from_outside_are_bounded() {
+    let mut r = started(0, 0);
+    assert!(r.apply_step(&step_id(1), &"n".repeat(5000), &StepPending, None, t0()));
+    assert!(r.steps[&step_id(1)].name.len() <= MAX_STEP_NAME_BYTES);
+    r.request_termination(TerminationKind::Cancel, None, t0());
+    r.termination_attempted(Err("e".repeat(100_000)), t0());
+    assert!(r.termination.as_ref().unwrap().last_error.as_ref().unwrap().len() <= MAX_MESSAGE_BYTES);
+    let mut full = started(0, 0);
+    for i in 0..MAX_RECORDED_STEPS + 5 {
+        full.apply_step(&step_id(i), "s", &StepPending, None, t0());
+    }
+    assert_eq!(full.steps.len(), MAX_RECORDED_STEPS);
+}
+
+// ---- The property: outcomes never depend on event luck. ----
+
+/// How a lifecycle ends in EMR's truth.
+#[derive(Debug, Clone, Copy)]
+enum Ending {
+    Success,
+    StepFailure(usize),
+    /// ActionOnFailure CANCEL_AND_WAIT, then someone terminates the waiting cluster.
+    FailedThenConsoleTermination(usize),
+    OurCancel,
+    Timeout,
+    BootstrapFailure,
+    /// Our terminate is refused (termination protection); an instance then fails.
+    RefusedThenInstanceFailure,
+}
+
+/// EMR's truth at one moment: the cluster's state and reason, and every step's state.
+#[derive(Debug, Clone)]
+struct Snapshot {
+    cluster: &'static str,
+    reason: Option<&'static str>,
+    steps: Vec<StepState>,
+}
+
+fn timeline(ending: Ending, n: usize) -> Vec<Snapshot> {
+    let snap = |cluster, reason, steps: Vec<StepState>| Snapshot {
+        cluster,
+        reason,
+        steps,
+    };
+    let mut t = vec![
+        snap("STARTING", None, vec![StepPending; n]),
+        snap("BOOTSTRAPPING", None, vec![StepPending; n]),
+    ];
+    if let Ending::BootstrapFailure = ending {
+        t.push(snap(
+            "TERMINATED_WITH_ERRORS",
+            Some("BOOTSTRAP_FAILURE"),
+            vec![Cancelled; n],
+        ));
+        return t;
+    }
+    t.push(snap("RUNNING", None, vec![StepPending; n]));
+    let stop = match ending {
+        Ending::StepFailure(k) | Ending::FailedThenConsoleTermination(k) => k % n,
+        Ending::OurCancel | Ending::Timeout | Ending::RefusedThenInstanceFailure => n / 2,
+        _ => n,
+    };
+    let mut steps = vec![StepPending; n];
+    for i in 0..stop {
+        steps[i] = StepRunning;
+        t.push(snap("RUNNING", None, steps.clone()));
+        steps[i] = Completed;
+        t.push(snap("RUNNING", None, steps.clone()));
+    }
+    match ending {
+        Ending::Success => t.push(snap("TERMINATED", Some("ALL_STEPS_COMPLETED"), steps)),
+        Ending::StepFailure(_) => {
+            steps[stop] = StepFailed;
+            t.push(snap("RUNNING", None, steps.clone()));
+            steps[stop + 1..].fill(Cancelled);
+            t.push(snap("TERMINATING", Some("STEP_FAILURE"), steps.clone()));
+            t.push(snap("TERMINATED_WITH_ERRORS", Some("STEP_FAILURE"), steps));
+        }
+        Ending::FailedThenConsoleTermination(_) => {
+            steps[stop] = StepFailed;
+            steps[stop + 1..].fill(Cancelled);
+            t.push(snap("WAITING", None, steps.clone()));
+            t.push(snap("TERMINATED", Some("USER_REQUEST"), steps));
+        }
+        Ending::OurCancel | Ending::Timeout => {
+            steps[stop] = StepRunning;
+            t.push(snap("RUNNING", None, steps.clone()));
+            steps[stop..].fill(Cancelled);
+            t.push(snap("TERMINATING", Some("USER_REQUEST"), steps.clone()));
+            t.push(snap("TERMINATED", Some("USER_REQUEST"), steps));
+        }
+        Ending::RefusedThenInstanceFailure => {
+            steps[stop] = StepRunning;
+            t.push(snap("RUNNING", None, steps.clone()));
+            steps[stop..].fill(Cancelled);
+            t.push(snap("TERMINATED_WITH_ERRORS", Some("INSTANCE_FAILURE"), steps));
+        }
+        Ending::BootstrapFailure => unreachable!(),
+    }
+    t
+}
+
+/// The events EMR would send for a timeline: `(time, event)`, a cluster event per state
+/// change and a step event per step change.
+#[derive(Debug, Clone)]
+enum Event {
+    Cluster(usize),
+    Step(usize, usize),
+}
+
+fn events(t: &[Snapshot]) -> Vec<(usize, Event)> {
+    let mut out = vec![(0, Event::Cluster(0))];
+    for i in 1..t.len() {
+        if t[i].cluster != t[i - 1].cluster {
+            out.push((i, Event::Cluster(i)));
+        }
+        for s in 0..t[i].steps.len() {
+            if t[i].steps[s] != t[i - 1].steps[s] {
+                out.push((i, Event::Step(i, s)));
+            }
+        }
+    }
+    out
+}
+
+fn expected(ending: Ending) -> (FlowStatus, Option<usize>) {
+    match ending {
+        Ending::Success => (FlowStatus::Succeeded, None),
+        Ending::StepFailure(k) | Ending::FailedThenConsoleTermination(k) => (FlowStatus::Failed, Some(k)),
+        Ending::OurCancel => (FlowStatus::Cancelled, None),
+        Ending::Timeout => (FlowStatus::TimedOut, None),
+        Ending::BootstrapFailure | Ending::RefusedThenInstanceFailure => (FlowStatus::Failed, None),
+    }
+}
+
+fn ending() -> impl Strategy<Value = Ending> {
+    prop_oneof![
+        Just(Ending::Success),
+        (0..4usize).prop_map(Ending::StepFailure),
+        (0..4usize).prop_map(Ending::FailedThenConsoleTermination),
+        Just(Ending::OurCancel),
+        Just(Ending::Timeout),
+        Just(Ending::BootstrapFailure),
+        Just(Ending::RefusedThenInstanceFailure),
+    ]
+}
+
+/// What happens to each event: lost, delivered once, or twice; and where it lands in the order.
+#[derive(Debug, Clone)]
+struct Fate {
+    copies: u8,
+    delay: usize,
+}
+
+fn fates() -> impl Strategy<Value = Vec<Fate>> {
+    prop::collection::vec(
+        (0u8..=2, 0usize..12).prop_map(|(copies, delay)| Fate { copies, delay }),
+        64,
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(400))]
+
+    #[test]
+    fn any_order_loss_and_duplication_of_events_with_reconciles_ends_right(
+        ending in ending(),
+        n in 1usize..5,
+        fates in fates(),
+        reconcile_every in 1usize..8,
+        send_fails in prop::collection::vec(any::<bool>(), 40),
+    ) {
+        let ending = match ending {
+            Ending::StepFailure(k) => Ending::StepFailure(k % n),
+            Ending::FailedThenConsoleTermination(k) => Ending::FailedThenConsoleTermination(k % n),
+            e => e,
+        };
+        let truth = timeline(ending, n);
+        let last = truth.len() - 1;
+        // Each event arrives at `time + delay` (lost with 0 copies, twice with 2).
+        let mut arrivals: Vec<(usize, usize, Event)> = Vec::new();
+        for (i, (time, event)) in events(&truth).into_iter().enumerate() {
+            let fate = &fates[i % fates.len()];
+            for copy in 0..fate.copies {
+                arrivals.push((time + fate.delay + copy as usize, i, event.clone()));
+            }
+        }
+        arrivals.sort_by_key(|(at, i, _)| (*at, *i));
+
+        let mut r = record(2);
+        r.started(&cluster(), &listed(&truth[0].steps), t0());
+        let mut sends = [0u32; 2];
+        let mut successes = [0u32; 2];
+        let mut fail = send_fails.iter().cycle();
+        let mut now = t0();
+        // Our own termination, asked when the truth shows a cluster about to be stopped.
+        let ask_at = truth.iter().position(|s| s.cluster == "TERMINATING" || s.cluster.starts_with("TERMINATED")).unwrap_or(last);
+        let ours = match ending {
+            Ending::OurCancel => Some((TerminationKind::Cancel, Ok(()))),
+            Ending::Timeout => Some((TerminationKind::Timeout, Ok(()))),
+            Ending::RefusedThenInstanceFailure => Some((TerminationKind::Cancel, Err("termination protected".to_owned()))),
+            _ => None,
+        };
+        let facts_at = |w: usize, state: &Snapshot| {
+            let mut f = ClusterFacts::new(state.cluster.into(), state.reason.map(Into::into), None);
+            if f.may_end_flow() {
+                f.steps = Some(listed(&truth[w.min(last)].steps)); // ListSteps at handling time
+            }
+            f
+        };
+        let mut deliver = |r: &mut FlowRecord, now: DateTime<Utc>, receivers_down: bool| {
+            for (key, attempt) in r.claim_deliveries(now) {
+                let i: usize = key.parse().unwrap();
+                sends[i] += 1;
+                let outcome = if receivers_down && *fail.next().unwrap() {
+                    AttemptOutcome::Failed { http_status: Some(503), error: "down".into() }
+                } else {
+                    successes[i] += 1;
+                    AttemptOutcome::Delivered { http_status: Some(200) }
+                };
+                r.record_delivery(&key, attempt, &outcome, now);
+            }
+        };
+        let horizon = arrivals.last().map_or(last, |(at, _, _)| *at).max(last);
+        let mut next = arrivals.into_iter().peekable();
+        for w in 0..=horizon {
+            now += Duration::minutes(1);
+            if w == ask_at && let Some((kind, result)) = &ours {
+                r.request_termination(*kind, None, now);
+                r.termination_attempted(result.clone(), now);
+            }
+            while let Some((_, _, event)) = next.next_if(|(at, _, _)| *at == w) {
+                match event {
+                    Event::Cluster(i) => { r.apply_cluster(&facts_at(w, &truth[i]), now); }
+                    Event::Step(i, s) => { r.apply_step(&step_id(s), &format!("step {s}"), &truth[i].steps[s], None, now); }
+                }
+                deliver(&mut r, now, true);
+            }
+            if w % reconcile_every == 0 {
+                // The sweep reads EMR's truth as of now.
+                r.apply_cluster(&facts_at(w, &truth[w.min(last)]), now);
+                deliver(&mut r, now, true);
+            }
+        }
+        // The last sweep sees the end, and the receivers come back: sweeps until nothing is due.
+        r.apply_cluster(&facts_at(last, &truth[last]), now);
+        for _ in 0..20 {
+            now += Duration::hours(11);
+            deliver(&mut r, now, false);
+        }
+        let (status, failed_step) = expected(ending);
+        prop_assert_eq!(r.status, status);
+        let recorded = r.failure.as_ref().and_then(|f| f.failed_step.as_ref()).map(|s| s.id.clone());
+        prop_assert_eq!(recorded, failed_step.map(step_id));
+        for i in 0..2 {
+            let d = &r.deliveries[&i.to_string()];
+            prop_assert_eq!(d.attempts, sends[i], "every send counted");
+            prop_assert_eq!(successes[i], 1, "exactly one successful send");
+            prop_assert_eq!(d.status, DeliveryStatus::Delivered);
+        }
+    }
+}

@@ -1,0 +1,72 @@
+//! Callback deliveries: every due delivery of a flow is claimed in one conditional write (which
+//! counts the attempt and sets when it may be retried), sent at once to all its targets, and
+//! each result recorded. Two workers never send one delivery at once; a worker that dies after
+//! its claim leaves a counted attempt that the sweep retries; a failed attempt waits for the
+//! sweep (see [`crate::model::delivery::RETRY_DELAYS`]), never for Lambda's retries.
+
+use crate::callback::CallbackDocument;
+use crate::error::Error;
+use crate::model::{AttemptOutcome, DeliveryStatus, FlowId, FlowRecord};
+
+use super::Services;
+
+/// Claims, sends and records every delivery of `flow_id` that is due now. Returns the record
+/// as last written.
+///
+/// Errors: [`Error::FlowNotFound`], [`Error::Upstream`] (DynamoDB); [`Error::Internal`] for a
+/// delivery naming no callback. A failed send is recorded, not returned.
+pub async fn deliver_due(svc: &Services, flow_id: FlowId) -> Result<FlowRecord, Error> {
+    let mut claims = Vec::new();
+    let (record, claimed) = svc
+        .store
+        .update(flow_id, |r| {
+            claims = r.claim_deliveries(svc.clock.now());
+            !claims.is_empty()
+        })
+        .await?;
+    if !claimed {
+        return Ok(record);
+    }
+    let document = CallbackDocument::for_record(&record);
+    let mut sends = Vec::new();
+    for (key, attempt) in &claims {
+        let target = (key.parse::<usize>().ok())
+            .and_then(|i| record.callbacks.get(i))
+            .ok_or_else(|| Error::Internal(format!("delivery {key} names no callback")))?;
+        let document = &document;
+        sends.push(async move { (key, *attempt, svc.dispatcher.deliver(target, document).await) });
+    }
+    // All at once: one slow endpoint must not hold the others past the function's timeout.
+    let results = futures_util::future::join_all(sends).await;
+    let (record, _) = svc
+        .store
+        .update(flow_id, |r| {
+            let now = svc.clock.now();
+            let mut changed = false;
+            for (key, attempt, outcome) in &results {
+                changed |= r.record_delivery(key, *attempt, outcome, now);
+            }
+            changed
+        })
+        .await?;
+    for (key, attempt, outcome) in &results {
+        let delivery = record.deliveries.get(*key);
+        let given_up = delivery.is_some_and(|d| d.status == DeliveryStatus::Failed);
+        let next = delivery.and_then(|d| d.next_attempt_at);
+        match outcome {
+            AttemptOutcome::Delivered { http_status } => {
+                tracing::info!(%flow_id, delivery = %key, attempt, ?http_status, "callback delivered");
+            }
+            AttemptOutcome::Failed { http_status, error } if given_up => {
+                tracing::error!(%flow_id, delivery = %key, attempt, ?http_status, %error, "callback delivery given up after its last attempt");
+            }
+            AttemptOutcome::Failed { http_status, error } => {
+                tracing::warn!(%flow_id, delivery = %key, attempt, ?http_status, %error, ?next, "callback delivery failed; will retry");
+            }
+            AttemptOutcome::Gone => {
+                tracing::error!(%flow_id, delivery = %key, attempt, "callback receiver answered 410 Gone; delivery stopped");
+            }
+        }
+    }
+    Ok(record)
+}

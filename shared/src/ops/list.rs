@@ -1,0 +1,98 @@
+//! list: one flow in full, active flows, a definition's history, or the catalog.
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::definition::Catalog;
+use crate::error::Error;
+use crate::model::FlowId;
+use crate::store::{FlowStore, Listing};
+
+use super::parse_request;
+
+/// list's input: `{"flow_id"}` for one flow in full, `{"status": "active"}` for active flows,
+/// `{"flow": NAME}` for a definition's history, `{"definitions": true}` for the catalog;
+/// `limit` (1 to 100, default 25) and `next_token` page through active flows and history,
+/// newest first.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListRequest {
+    #[serde(default)]
+    pub flow_id: Option<FlowId>,
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub flow: Option<String>,
+    #[serde(default)]
+    pub limit: Option<i32>,
+    #[serde(default)]
+    pub next_token: Option<FlowId>,
+    #[serde(default)]
+    pub definitions: bool,
+}
+
+/// Answers a [`ListRequest`]: the flow record, a page `{"flows": […], "next_token"?}`, or
+/// `{"definitions": [{"name", "version", "description", "parameters"}…]}`.
+///
+/// Errors: [`Error::Validation`] for a request that asks for none or several of these;
+/// [`Error::FlowNotFound`].
+pub async fn list(catalog: &Catalog, store: &FlowStore, request: Value) -> Result<Value, Error> {
+    let request: ListRequest = parse_request(request)?;
+    if request.definitions {
+        if request.flow_id.is_some() || request.status.is_some() || request.flow.is_some() {
+            return Err(Error::invalid(
+                "definitions",
+                "cannot be combined with `flow_id`, `status` or `flow`",
+            ));
+        }
+        let definitions: Vec<Value> = catalog
+            .iter()
+            .map(|d| {
+                serde_json::json!({"name": d.spec.name, "version": d.spec.version,
+                    "description": d.spec.description, "parameters": d.spec.parameters})
+            })
+            .collect();
+        return Ok(serde_json::json!({ "definitions": definitions }));
+    }
+    let limit = request.limit.unwrap_or(25);
+    if !(1..=100).contains(&limit) {
+        return Err(Error::invalid(
+            "limit",
+            format!("{limit} is not between 1 and 100"),
+        ));
+    }
+    let listing = match (&request.flow_id, request.status.as_deref(), &request.flow) {
+        (Some(_), None, None) if request.limit.is_some() || request.next_token.is_some() => {
+            return Err(Error::invalid(
+                "flow_id",
+                "answers one flow; `limit` and `next_token` page listings only",
+            ));
+        }
+        (Some(flow_id), None, None) => {
+            let read = store.get(*flow_id).await?;
+            let record = read
+                .ok_or_else(|| Error::FlowNotFound(flow_id.to_string()))?
+                .record;
+            return serde_json::to_value(record).map_err(|e| Error::Internal(e.to_string()));
+        }
+        (None, Some("active"), None) => Listing::Active,
+        (None, Some(other), None) => {
+            return Err(Error::invalid(
+                "status",
+                format!("`{other}` is not supported; use `active`, or `flow` for a definition's history"),
+            ));
+        }
+        (None, None, Some(flow)) if flow.is_empty() => {
+            return Err(Error::invalid("flow", "is empty; give a flow definition's name"));
+        }
+        (None, None, Some(flow)) => Listing::Definition(flow.clone()),
+        _ => {
+            return Err(Error::invalid(
+                "",
+                "give exactly one of `flow_id`, `status: \"active\"` or `flow`",
+            ));
+        }
+    };
+    let page = store.list(&listing, limit, request.next_token).await?;
+    serde_json::to_value(page).map_err(|e| Error::Internal(e.to_string()))
+}

@@ -1,0 +1,97 @@
+//! on-state-change: EMR's EventBridge events applied to their flows (and the reconcile sweep's
+//! tick handed to [`super::reconcile`]).
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::error::Error;
+use crate::events::{self, EmrEvent, Input};
+use crate::model::{FlowId, FlowStatus};
+
+use super::Services;
+use super::reconcile::{self, SweepReport};
+use super::settle::{self, Tagged};
+
+/// What on-state-change did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StateChangeOutcome {
+    /// The event is not about a flow's cluster, or not of a kind emr-flows follows.
+    Ignored { reason: String },
+    /// The event was applied to the flow (or changed nothing: a duplicate or a late event).
+    Applied {
+        flow_id: FlowId,
+        status: FlowStatus,
+        changed: bool,
+    },
+    /// The reconcile sweep ran.
+    Reconciled(SweepReport),
+}
+
+/// Applies an EMR EventBridge event to its flow, or runs the reconcile sweep for a scheduled
+/// event (within `budget`, the time the invocation has left). When the flow has ended, its due
+/// callbacks are delivered, each attempt recorded; a failed delivery is retried by the sweep,
+/// so the invocation still succeeds.
+///
+/// Errors: [`Error::Validation`] for a malformed event; [`Error::Upstream`] when DynamoDB or
+/// EMR fail. The invocation is then retried (Lambda's asynchronous retries, EventBridge's retry
+/// policy); every write is conditional, so a retry repeats nothing that was done.
+pub async fn on_state_change(
+    svc: &Services,
+    input: Value,
+    budget: Duration,
+) -> Result<StateChangeOutcome, Error> {
+    let event = match events::parse_input(input)? {
+        Input::Reconcile => {
+            return reconcile::sweep(svc, budget)
+                .await
+                .map(StateChangeOutcome::Reconciled);
+        }
+        Input::OtherEmr => {
+            return Ok(StateChangeOutcome::Ignored {
+                reason: "not a cluster or step state change".into(),
+            });
+        }
+        Input::Emr(event) => event,
+    };
+    let cluster_id = event.cluster_id().clone();
+    let flow_id = match svc.store.flow_for_cluster(&cluster_id).await? {
+        Some(flow_id) => flow_id,
+        None => match settle::claim_tagged_cluster(svc, &cluster_id).await? {
+            Tagged::Own(flow_id) => flow_id,
+            Tagged::Extra(flow_id) => {
+                return Ok(StateChangeOutcome::Ignored {
+                    reason: format!("cluster {cluster_id} is an extra cluster of flow {flow_id}; terminated"),
+                });
+            }
+            Tagged::Stranger => {
+                tracing::info!(%cluster_id, "event for a cluster that is no flow's; ignored");
+                return Ok(StateChangeOutcome::Ignored {
+                    reason: format!("cluster {cluster_id} is no flow's"),
+                });
+            }
+        },
+    };
+    let (record, changed) = match event {
+        EmrEvent::Step(step) => {
+            svc.store
+                .update(flow_id, |r| {
+                    r.apply_step(&step.step_id, &step.name, &step.state, None, svc.clock.now())
+                })
+                .await?
+        }
+        EmrEvent::Cluster(change) => {
+            settle::apply_facts(svc, flow_id, &cluster_id, change.facts, None).await?
+        }
+    };
+    tracing::info!(%flow_id, %cluster_id, status = %record.status, changed, "event applied");
+    // Also when nothing changed: a repeated event carries out what is due.
+    let record = settle::follow_up(svc, &record).await?;
+    Ok(StateChangeOutcome::Applied {
+        flow_id,
+        status: record.status,
+        changed,
+    })
+}

@@ -1,0 +1,387 @@
+//! submit: validate and render a flow request, record the flow, launch its job flow.
+//!
+//! RunJobFlow is not idempotent, so nothing here sends it twice: an idempotency key makes a
+//! caller's retry answer the flow of the first request (claimed in the same transaction that
+//! writes the record), and a launch whose answer was lost leaves the flow `PENDING` while its
+//! cluster is looked for by the flow-id tag (here at once, then by the reconcile sweep).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::callback::{CallbackPolicy, CallbackTarget};
+use crate::definition::Catalog;
+use crate::emr::Launch;
+use crate::error::Error;
+use crate::model::{ClusterId, FlowId, FlowRecord, FlowStatus};
+use crate::render::Context;
+use crate::store::{self, Created, FlowStore, IdempotencyClaim};
+
+use super::settle::{self, Tagged};
+use super::{Services, check_text, parse_request};
+
+/// The longest idempotency key, in bytes.
+pub const MAX_IDEMPOTENCY_KEY: usize = 255;
+
+/// submit's input: `{"flow", "params"?, "callbacks"?, "overrides"?, "idempotency_key"?,
+/// "max_runtime"?, "dry_run"?}`.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubmitRequest {
+    /// The flow definition's name.
+    pub flow: String,
+    #[serde(default)]
+    pub params: Value,
+    #[serde(default)]
+    pub callbacks: Vec<CallbackTarget>,
+    /// Deep-merged into the definition's `job_flow` where it allows (`overridable`).
+    #[serde(default)]
+    pub overrides: Value,
+    /// A key of the caller's choosing (1 to 255 printable ASCII characters): the same key with
+    /// the same request within 24 hours answers the same flow; with another request it is a
+    /// conflict.
+    #[serde(default, skip_serializing)]
+    pub idempotency_key: Option<String>,
+    /// A shorter limit than the definition's `max_runtime` for this flow, e.g. `"2h"` or
+    /// `"90m"` (humantime's format).
+    #[serde(default)]
+    pub max_runtime: Option<String>,
+    /// Answer the rendered request without launching anything or writing a record.
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+/// submit's answer for a flow (launched, or `PENDING` while its lost launch answer is looked
+/// for).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SubmitResponse {
+    pub flow_id: FlowId,
+    pub cluster_id: Option<ClusterId>,
+    pub status: FlowStatus,
+}
+
+/// submit's answer for a dry run: what would be sent to EMR and recorded.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DryRunResponse {
+    pub dry_run: bool,
+    pub flow: String,
+    pub definition_version: String,
+    /// The id the request was rendered with; no flow has it.
+    pub flow_id: FlowId,
+    pub params: Value,
+    /// The RunJobFlow request in EMR's API shape, exactly as RunJobFlow would receive it.
+    pub request: Value,
+    pub request_digest: String,
+    pub artifacts: BTreeMap<String, String>,
+}
+
+/// What submit answers.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum SubmitAnswer {
+    Launched(SubmitResponse),
+    DryRun(DryRunResponse),
+}
+
+/// What submit works with.
+pub struct Submitter {
+    pub catalog: Catalog,
+    pub policy: CallbackPolicy,
+    /// Store, EMR, callbacks (a refused launch is an ending, and calls back) and the clock.
+    pub services: Services,
+    /// The region clusters are launched in.
+    pub region: String,
+}
+
+/// The largest flow record submit writes (bytes, as DynamoDB counts them): an item holds at most
+/// 400 KiB, and the record grows after it is written (steps, deliveries, causes: all bounded,
+/// see the model's limits), so 200 KiB are kept free (a test checks the worst case fits).
+pub const MAX_RECORD_BYTES: usize = 200 * 1024;
+
+/// Validates and renders the request, writes the flow record (`PENDING`, with the idempotency
+/// key claimed in the same transaction), launches the job flow and records its cluster
+/// (`STARTING`). With `dry_run`, answers the rendered request instead.
+///
+/// Errors: [`Error::Validation`] (every parameter, override, callback and request problem),
+/// [`Error::UnknownFlowDefinition`] and [`Error::Definition`] before anything is written;
+/// [`Error::Conflict`] for an idempotency key used with another request;
+/// [`Error::Upstream`] when EMR refuses the job flow, after which the record is `FAILED` with
+/// EMR's message and its callbacks are told.
+pub async fn submit(s: &Submitter, request: Value) -> Result<SubmitAnswer, Error> {
+    let request: SubmitRequest = parse_request(request)?;
+    if let Some(key) = &request.idempotency_key {
+        check_key(key)?;
+    }
+    let definition = s.catalog.get(&request.flow)?;
+    let svc = &s.services;
+    let flow_id = FlowId::generate();
+    let now = svc.clock.now();
+    let max_runtime = definition.max_runtime(request.max_runtime.as_deref())?;
+    let context = Context {
+        flow_id,
+        submitted_at: now,
+        region: s.region.clone(),
+    };
+    let callback_problems = s
+        .policy
+        .check("callbacks", &request.callbacks, definition.spec.callbacks.len());
+    let rendered = match definition.render(request.params.clone(), &request.overrides, &context) {
+        Ok(rendered) if callback_problems.is_empty() => rendered,
+        Ok(_) => return Err(Error::Validation(callback_problems)),
+        Err(Error::Validation(mut problems)) => {
+            problems.extend(callback_problems);
+            return Err(Error::Validation(problems));
+        }
+        Err(e) => return Err(e),
+    };
+    if request.dry_run {
+        return Ok(SubmitAnswer::DryRun(DryRunResponse {
+            dry_run: true,
+            flow: definition.spec.name.clone(),
+            definition_version: definition.spec.version.clone(),
+            flow_id,
+            params: rendered.params,
+            request: Value::Object(rendered.request.as_json().clone()),
+            request_digest: rendered.request_digest,
+            artifacts: rendered.artifacts,
+        }));
+    }
+
+    let record = FlowRecord {
+        flow_id,
+        flow: definition.spec.name.clone(),
+        definition_version: definition.spec.version.clone(),
+        request_digest: rendered.request_digest.clone(),
+        status: FlowStatus::Pending,
+        params: rendered.params,
+        callbacks: (definition.spec.callbacks.iter())
+            .chain(&request.callbacks)
+            .cloned()
+            .collect(),
+        artifacts: rendered.artifacts,
+        cluster_name: rendered.request.name().to_owned(),
+        cluster_id: None,
+        cluster_state: None,
+        steps: Default::default(),
+        failure: None,
+        termination: None,
+        deliveries: Default::default(),
+        idempotency_key: request.idempotency_key.clone(),
+        launch_error: None,
+        extra_clusters: Vec::new(),
+        deadline_at: max_runtime.map(|d| now + d),
+        last_contact_at: None,
+        normalized_instance_hours: None,
+        submitted_at: now,
+        updated_at: now,
+        ended_at: None,
+    };
+    let size = FlowStore::record_size(&record)?;
+    if size > MAX_RECORD_BYTES {
+        return Err(Error::invalid(
+            "",
+            format!(
+                "the flow record (params and callbacks) would be {size} bytes; DynamoDB items hold {} \
+                 and the record grows as the flow runs, so at most {MAX_RECORD_BYTES} are accepted",
+                store::MAX_ITEM_BYTES
+            ),
+        ));
+    }
+    let claim = request.idempotency_key.as_ref().map(|key| IdempotencyClaim {
+        key: key.clone(),
+        request_digest: request_digest(&request),
+        flow_id,
+    });
+    if let Created::Existing(existing) = svc.store.create(&record, claim.as_ref(), now).await? {
+        return replay(svc, claim.as_ref(), existing).await;
+    }
+    tracing::info!(%flow_id, flow = %record.flow, digest = %record.request_digest, "flow recorded; launching its job flow");
+    launch(svc, &rendered.request, record).await
+}
+
+/// Sends RunJobFlow once and records what came of it.
+async fn launch(
+    svc: &Services,
+    request: &crate::job_flow::JobFlow,
+    record: FlowRecord,
+) -> Result<SubmitAnswer, Error> {
+    let flow_id = record.flow_id;
+    let cluster_id = match svc.emr.run_job_flow(request).await {
+        Launch::Launched(id) => id,
+        Launch::Refused(message) => {
+            tracing::error!(%flow_id, error = %message, "EMR refused RunJobFlow; flow FAILED");
+            let (record, _) = svc
+                .store
+                .update(flow_id, |r| r.launch_failed(&message, svc.clock.now()))
+                .await?;
+            settle::follow_up(svc, &record).await?;
+            return Err(Error::Upstream {
+                service: "EMR",
+                operation: "RunJobFlow",
+                message,
+            });
+        }
+        Launch::Unknown(message) => return launch_unknown(svc, record, &message).await,
+    };
+    // The steps' ids come from EMR; without them the events still fill the steps in.
+    let steps = match svc.emr.list_steps(&cluster_id).await {
+        Ok(steps) => steps,
+        Err(e) => {
+            tracing::warn!(%flow_id, %cluster_id, error = %e, "ListSteps failed; steps come from events");
+            Vec::new()
+        }
+    };
+    let (record, started) = svc
+        .store
+        .update(flow_id, |r| r.started(&cluster_id, &steps, svc.clock.now()))
+        .await?;
+    if !started && record.cluster_id.as_ref() != Some(&cluster_id) {
+        // An event adopted another cluster first (impossible without a second RunJobFlow, but
+        // one cluster per flow is the rule): this one is an extra.
+        let read = svc
+            .store
+            .get(flow_id)
+            .await?
+            .ok_or_else(|| Error::FlowNotFound(flow_id.to_string()))?;
+        settle::adopt_or_terminate(svc, read, &cluster_id).await?;
+    }
+    tracing::info!(%flow_id, %cluster_id, "job flow launched");
+    // Terminate may have been asked while the cluster id was unknown: carry it out now.
+    let record = settle::follow_up(svc, &record).await?;
+    Ok(SubmitAnswer::Launched(SubmitResponse {
+        flow_id,
+        cluster_id: record.cluster_id,
+        status: record.status,
+    }))
+}
+
+/// RunJobFlow's answer was lost: the flow stays `PENDING`, noted, and its cluster is looked
+/// for by the flow-id tag at once; if EMR lists none yet, the sweep looks again and adopts it or
+/// ends the flow `FAILED`. The caller gets the flow id either way.
+async fn launch_unknown(svc: &Services, record: FlowRecord, message: &str) -> Result<SubmitAnswer, Error> {
+    let flow_id = record.flow_id;
+    tracing::warn!(%flow_id, error = %message, "RunJobFlow's answer was lost; looking for the flow's tagged cluster");
+    let (record, _) = svc
+        .store
+        .update(flow_id, |r| r.launch_uncertain(message, svc.clock.now()))
+        .await?;
+    let found = svc
+        .emr
+        .tagged_clusters(
+            flow_id,
+            &record.cluster_name,
+            record.submitted_at - chrono::Duration::minutes(2),
+        )
+        .await;
+    match found {
+        Ok(clusters) => {
+            for cluster_id in &clusters {
+                let read = svc
+                    .store
+                    .get(flow_id)
+                    .await?
+                    .ok_or_else(|| Error::FlowNotFound(flow_id.to_string()))?;
+                match settle::adopt_or_terminate(svc, read, cluster_id).await? {
+                    Tagged::Own(_) => {
+                        tracing::info!(%flow_id, %cluster_id, "found the flow's cluster by its tag")
+                    }
+                    Tagged::Extra(_) | Tagged::Stranger => {}
+                }
+            }
+        }
+        Err(e) => tracing::warn!(%flow_id, error = %e, "tagged clusters not listed; the sweep looks again"),
+    }
+    let record = svc
+        .store
+        .get(flow_id)
+        .await?
+        .ok_or_else(|| Error::FlowNotFound(flow_id.to_string()))?
+        .record;
+    Ok(SubmitAnswer::Launched(SubmitResponse {
+        flow_id,
+        cluster_id: record.cluster_id,
+        status: record.status,
+    }))
+}
+
+/// The answer for a key claimed before: the same flow for the same request, a conflict for
+/// another.
+async fn replay(
+    svc: &Services,
+    claim: Option<&IdempotencyClaim>,
+    existing: IdempotencyClaim,
+) -> Result<SubmitAnswer, Error> {
+    let digest = claim.map(|c| c.request_digest.as_str()).unwrap_or_default();
+    if existing.request_digest != digest {
+        return Err(Error::Conflict(format!(
+            "idempotency key `{}` was used with another request (flow {}); use a new key for a new request",
+            existing.key, existing.flow_id
+        )));
+    }
+    let record = svc
+        .store
+        .get(existing.flow_id)
+        .await?
+        .ok_or_else(|| Error::FlowNotFound(existing.flow_id.to_string()))?
+        .record;
+    tracing::info!(flow_id = %record.flow_id, key = %existing.key, "idempotency key seen before; answering its flow");
+    Ok(SubmitAnswer::Launched(SubmitResponse {
+        flow_id: record.flow_id,
+        cluster_id: record.cluster_id,
+        status: record.status,
+    }))
+}
+
+/// `sha256:…` of the request as the caller sent it, without its idempotency key (keys of JSON
+/// objects sorted, so the spelling of the request does not matter).
+fn request_digest(request: &SubmitRequest) -> String {
+    let canonical = serde_json::to_vec(request).unwrap_or_default();
+    format!("sha256:{}", hex::encode(Sha256::digest(canonical)))
+}
+
+fn check_key(key: &str) -> Result<(), Error> {
+    check_text("idempotency_key", key, MAX_IDEMPOTENCY_KEY)?;
+    if key.is_empty() || !key.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(Error::invalid(
+            "idempotency_key",
+            "must be 1 to 255 printable ASCII characters without spaces",
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(json: Value) -> SubmitRequest {
+        serde_json::from_value(json).unwrap()
+    }
+
+    #[test]
+    fn the_request_digest_ignores_key_order_and_the_key_itself() {
+        let a =
+            request(serde_json::json!({"flow": "f", "params": {"a": 1, "b": 2}, "idempotency_key": "k1"}));
+        let b =
+            request(serde_json::json!({"params": {"b": 2, "a": 1}, "flow": "f", "idempotency_key": "k2"}));
+        let c = request(serde_json::json!({"flow": "f", "params": {"a": 1, "b": 3}}));
+        assert_eq!(request_digest(&a), request_digest(&b));
+        assert_ne!(request_digest(&a), request_digest(&c));
+    }
+
+    #[test]
+    fn idempotency_keys_are_bounded_printable_ascii() {
+        assert!(check_key("order-1234:retry").is_ok());
+        assert!(check_key(&"k".repeat(255)).is_ok());
+        let long = check_key(&"k".repeat(256)).unwrap_err().to_string();
+        assert!(
+            long.contains("idempotency_key: is 256 bytes; at most 255"),
+            "{long}"
+        );
+        assert!(check_key("").is_err());
+        assert!(check_key("a b").is_err());
+        assert!(check_key("é").is_err());
+    }
+}
