@@ -257,6 +257,9 @@ pub const EXAMPLE_CLUSTER_ID: &str = "j-2AXXXXXXGAPLF";
 /// The step id the sample events in `events/lifecycle-*` carry.
 pub const EXAMPLE_STEP_ID: &str = "s-1XXXXXXXXSTEP";
 
+pub mod proxy;
+pub mod world;
+
 /// The Standard Webhooks receiver of `dev/callback_receiver.py`: it verifies each callback with
 /// the `standardwebhooks` package and appends what it accepted to a JSON-lines file.
 pub struct Receiver {

@@ -1,148 +1,17 @@
 //! The operations against the local stand-ins: moto's DynamoDB (on a table of each test's own,
 //! created from `template.yaml`) and moto's EMR.
 
-use std::sync::OnceLock;
 use std::time::Duration;
 
-use e2e::{Moto, Receiver, TEST_SECRET, create_table, event, unique_table};
+use e2e::world::{MOTO, world};
+use e2e::{Receiver, TEST_SECRET, event};
 use serde_json::{Value, json};
-use shared::callback::{CallbackPolicy, Dispatcher};
+use shared::callback::CallbackPolicy;
 use shared::definition::Catalog;
-use shared::emr::Emr;
 use shared::error::Error;
 use shared::job_flow::FLOW_ID_TAG;
-use shared::logs::StepLogs;
 use shared::model::{DeliveryStatus, FlowId, FlowRecord, FlowStatus, StepState};
-use shared::ops::{self, Clock, Services, StateChangeOutcome};
-use shared::store::FlowStore;
-
-static MOTO: OnceLock<Moto> = OnceLock::new();
-
-struct World {
-    submitter: ops::Submitter,
-    emr_client: aws_sdk_emr::Client,
-    dynamodb: aws_sdk_dynamodb::Client,
-    /// The operations' clock: it stands still until a test moves it (hours pass in a moment).
-    clock: Clock,
-}
-
-async fn world() -> World {
-    let moto = MOTO.get_or_init(Moto::start);
-    let sdk = moto.sdk().await;
-    let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
-    let table = unique_table("flows");
-    create_table(&dynamodb, &table).await;
-    let emr_client = aws_sdk_emr::Client::new(&sdk);
-    let clock = Clock::fixed(chrono::Utc::now());
-    let services = Services {
-        store: FlowStore::new(dynamodb.clone(), table),
-        emr: Emr::new(emr_client.clone()),
-        dispatcher: Dispatcher::new(aws_sdk_lambda::Client::new(&sdk), TEST_SECRET, true).unwrap(),
-        logs: StepLogs::new(aws_sdk_s3::Client::from_conf(
-            aws_sdk_s3::config::Builder::from(&sdk)
-                .force_path_style(true)
-                .build(),
-        )),
-        clock: clock.clone(),
-    };
-    World {
-        submitter: ops::Submitter {
-            catalog: Catalog::embedded().unwrap(),
-            policy: CallbackPolicy {
-                allow_local: true,
-                lambda_allow: vec!["*:function:processor-*".into()],
-            },
-            services,
-            region: "us-east-1".into(),
-        },
-        emr_client,
-        dynamodb,
-        clock,
-    }
-}
-
-impl World {
-    fn svc(&self) -> &Services {
-        &self.submitter.services
-    }
-
-    async fn submit(&self, request: Value) -> Result<ops::SubmitResponse, Error> {
-        match ops::submit(&self.submitter, request).await? {
-            ops::SubmitAnswer::Launched(launched) => Ok(launched),
-            ops::SubmitAnswer::DryRun(dry_run) => panic!("a launch answered a dry run: {dry_run:?}"),
-        }
-    }
-
-    async fn send(&self, path: &str, record: &FlowRecord) -> StateChangeOutcome {
-        self.try_send(path, record).await.unwrap()
-    }
-
-    /// Submits `request`, completes its step and ends its cluster: the flow, its record before
-    /// the end, and on-state-change's answer to the end.
-    async fn run_to_end(&self, request: Value) -> (FlowId, FlowRecord, Result<StateChangeOutcome, Error>) {
-        let submitted = self.submit(request).await.unwrap();
-        let record = self.record(submitted.flow_id).await;
-        self.send("lifecycle-success/04-step-COMPLETED.json", &record)
-            .await;
-        let end = self
-            .try_send("lifecycle-success/05-cluster-TERMINATED.json", &record)
-            .await;
-        (submitted.flow_id, record, end)
-    }
-
-    /// Sends an event from `events/` with the flow's cluster and first step ids.
-    async fn try_send(&self, path: &str, record: &FlowRecord) -> Result<StateChangeOutcome, Error> {
-        let (step_id, _) = record.ordered_steps()[0];
-        let event = event(
-            path,
-            record.cluster_id.as_ref().unwrap().as_str(),
-            step_id.as_str(),
-        );
-        ops::on_state_change(self.svc(), event, Duration::from_secs(60)).await
-    }
-
-    async fn cluster(&self, cluster_id: &str) -> aws_sdk_emr::types::Cluster {
-        let described = self
-            .emr_client
-            .describe_cluster()
-            .cluster_id(cluster_id)
-            .send()
-            .await
-            .unwrap();
-        described.cluster.expect("DescribeCluster answers the cluster")
-    }
-
-    async fn record(&self, flow_id: FlowId) -> FlowRecord {
-        self.svc().store.get(flow_id).await.unwrap().unwrap().record
-    }
-
-    async fn item_count(&self) -> i32 {
-        let scan = self
-            .dynamodb
-            .scan()
-            .table_name(self.svc().store.table())
-            .send()
-            .await
-            .unwrap();
-        scan.count()
-    }
-
-    async fn active(&self) -> Vec<String> {
-        let page = ops::list(
-            &self.submitter.catalog,
-            &self.svc().store,
-            json!({"status": "active"}),
-        )
-        .await
-        .unwrap();
-        page["flows"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|f| f["flow_id"].as_str().unwrap().to_owned())
-            .collect()
-    }
-}
+use shared::ops::{self, StateChangeOutcome};
 
 #[tokio::test]
 async fn submit_records_the_flow_and_launches_a_tagged_cluster() {

@@ -1,0 +1,149 @@
+//! A world for the operations' tests: moto (shared by a test binary's tests), a flow table of
+//! the test's own, the operations' services on a clock the test moves, and helpers to drive
+//! flows with the events of `events/`.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use shared::callback::{CallbackPolicy, Dispatcher};
+use shared::definition::Catalog;
+use shared::emr::Emr;
+use shared::error::Error;
+use shared::logs::StepLogs;
+use shared::model::{FlowId, FlowRecord};
+use shared::ops::{self, Clock, Services, StateChangeOutcome};
+use shared::store::FlowStore;
+
+use crate::{Moto, TEST_SECRET, create_table, event, unique_table};
+
+pub static MOTO: OnceLock<Moto> = OnceLock::new();
+
+pub struct World {
+    pub submitter: ops::Submitter,
+    pub emr_client: aws_sdk_emr::Client,
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    /// The operations' clock: it stands still until a test moves it (hours pass in a moment).
+    pub clock: Clock,
+}
+
+pub async fn world() -> World {
+    let moto = MOTO.get_or_init(Moto::start);
+    let sdk = moto.sdk().await;
+    let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
+    let table = unique_table("flows");
+    create_table(&dynamodb, &table).await;
+    let emr_client = aws_sdk_emr::Client::new(&sdk);
+    let clock = Clock::fixed(chrono::Utc::now());
+    let services = Services {
+        store: FlowStore::new(dynamodb.clone(), table),
+        emr: Emr::new(emr_client.clone()),
+        dispatcher: Dispatcher::new(aws_sdk_lambda::Client::new(&sdk), TEST_SECRET, true).unwrap(),
+        logs: StepLogs::new(aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&sdk)
+                .force_path_style(true)
+                .build(),
+        )),
+        clock: clock.clone(),
+    };
+    World {
+        submitter: ops::Submitter {
+            catalog: Catalog::embedded().unwrap(),
+            policy: CallbackPolicy {
+                allow_local: true,
+                lambda_allow: vec!["*:function:processor-*".into()],
+            },
+            services,
+            region: "us-east-1".into(),
+        },
+        emr_client,
+        dynamodb,
+        clock,
+    }
+}
+
+impl World {
+    pub fn svc(&self) -> &Services {
+        &self.submitter.services
+    }
+
+    pub async fn submit(&self, request: Value) -> Result<ops::SubmitResponse, Error> {
+        match ops::submit(&self.submitter, request).await? {
+            ops::SubmitAnswer::Launched(launched) => Ok(launched),
+            ops::SubmitAnswer::DryRun(dry_run) => panic!("a launch answered a dry run: {dry_run:?}"),
+        }
+    }
+
+    pub async fn send(&self, path: &str, record: &FlowRecord) -> StateChangeOutcome {
+        self.try_send(path, record).await.unwrap()
+    }
+
+    /// Submits `request`, completes its step and ends its cluster: the flow, its record before
+    /// the end, and on-state-change's answer to the end.
+    pub async fn run_to_end(
+        &self,
+        request: Value,
+    ) -> (FlowId, FlowRecord, Result<StateChangeOutcome, Error>) {
+        let submitted = self.submit(request).await.unwrap();
+        let record = self.record(submitted.flow_id).await;
+        self.send("lifecycle-success/04-step-COMPLETED.json", &record)
+            .await;
+        let end = self
+            .try_send("lifecycle-success/05-cluster-TERMINATED.json", &record)
+            .await;
+        (submitted.flow_id, record, end)
+    }
+
+    /// Sends an event from `events/` with the flow's cluster and first step ids.
+    pub async fn try_send(&self, path: &str, record: &FlowRecord) -> Result<StateChangeOutcome, Error> {
+        let (step_id, _) = record.ordered_steps()[0];
+        let event = event(
+            path,
+            record.cluster_id.as_ref().unwrap().as_str(),
+            step_id.as_str(),
+        );
+        ops::on_state_change(self.svc(), event, Duration::from_secs(60)).await
+    }
+
+    pub async fn cluster(&self, cluster_id: &str) -> aws_sdk_emr::types::Cluster {
+        let described = self
+            .emr_client
+            .describe_cluster()
+            .cluster_id(cluster_id)
+            .send()
+            .await
+            .unwrap();
+        described.cluster.expect("DescribeCluster answers the cluster")
+    }
+
+    pub async fn record(&self, flow_id: FlowId) -> FlowRecord {
+        self.svc().store.get(flow_id).await.unwrap().unwrap().record
+    }
+
+    pub async fn item_count(&self) -> i32 {
+        let scan = self
+            .dynamodb
+            .scan()
+            .table_name(self.svc().store.table())
+            .send()
+            .await
+            .unwrap();
+        scan.count()
+    }
+
+    pub async fn active(&self) -> Vec<String> {
+        let page = ops::list(
+            &self.submitter.catalog,
+            &self.svc().store,
+            json!({"status": "active"}),
+        )
+        .await
+        .unwrap();
+        page["flows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["flow_id"].as_str().unwrap().to_owned())
+            .collect()
+    }
+}
