@@ -16,6 +16,8 @@ use serde_json::Value;
 use crate::callback::CallbackTarget;
 use crate::error::{Error, Problem};
 
+mod yaml;
+
 mod embedded {
     include!(concat!(env!("OUT_DIR"), "/catalog.rs"));
 }
