@@ -38,6 +38,37 @@ impl Problem {
     }
 }
 
+/// `; did you mean `X`?` for the candidate nearest to `word` (Damerau-Levenshtein distance,
+/// from `strsim`; see [`nearest`]), or `""` when none is near.
+pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {
+    nearest(word, candidates, 1)
+        .first()
+        .map(|c| format!("; did you mean `{c}`?"))
+        .unwrap_or_default()
+}
+
+/// Up to `n` of `candidates` nearest to `word`, nearest first: at most a third of its letters
+/// (at least one) changed, swapped, added or dropped, ignoring case, or one a prefix of the
+/// other.
+pub fn nearest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>, n: usize) -> Vec<&'a str> {
+    let lower = word.to_lowercase();
+    let mut scored: Vec<(f64, &str)> = candidates
+        .into_iter()
+        .filter(|c| *c != word)
+        .map(|c| {
+            let other = c.to_lowercase();
+            let edits = strsim::damerau_levenshtein(&lower, &other);
+            let near = edits <= (lower.chars().count() / 3).max(1)
+                || (!lower.is_empty() && (other.starts_with(&lower) || lower.starts_with(&other)));
+            (strsim::normalized_damerau_levenshtein(&lower, &other), c, near)
+        })
+        .filter(|(_, _, near)| *near)
+        .map(|(score, c, _)| (score, c))
+        .collect();
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(b.1)));
+    scored.into_iter().take(n).map(|(_, c)| c).collect()
+}
+
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.path.is_empty() {
@@ -54,9 +85,12 @@ pub enum Error {
     /// The caller's input is wrong; every problem found is listed. Nothing was written.
     #[error("invalid request: {}", join(.0))]
     Validation(Vec<Problem>),
-    /// No flow definition has that name.
-    #[error("no flow definition is named `{0}`")]
-    UnknownFlowDefinition(String),
+    /// No flow definition has that name; `suggestions` are the nearest names (maybe none).
+    #[error(
+        "no flow definition is named `{name}`{}; list with {{\"definitions\": true}} names every definition",
+        suggest(.suggestions)
+    )]
+    UnknownFlowDefinition { name: String, suggestions: Vec<String> },
     /// No flow has that id.
     #[error("no flow has id `{0}`")]
     FlowNotFound(String),
@@ -88,6 +122,17 @@ where
         (Some(code), Some(message)) => format!("{code}: {message}"),
         (Some(code), None) => code.to_owned(),
         _ => aws_smithy_types::error::display::DisplayErrorContext(error).to_string(),
+    }
+}
+
+fn suggest(names: &[String]) -> String {
+    match names {
+        [] => String::new(),
+        [one] => format!("; did you mean `{one}`?"),
+        more => format!(
+            "; did you mean one of {}?",
+            more.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+        ),
     }
 }
 
@@ -126,7 +171,7 @@ impl Error {
     pub fn code(&self) -> &'static str {
         match self {
             Self::Validation(_) => "ValidationError",
-            Self::UnknownFlowDefinition(_) => "UnknownFlowDefinition",
+            Self::UnknownFlowDefinition { .. } => "UnknownFlowDefinition",
             Self::FlowNotFound(_) => "FlowNotFound",
             Self::Conflict(_) => "Conflict",
             Self::Definition { .. } => "DefinitionError",
@@ -139,7 +184,7 @@ impl Error {
     pub fn http_status(&self) -> u16 {
         match self {
             Self::Validation(_) => 400,
-            Self::UnknownFlowDefinition(_) | Self::FlowNotFound(_) => 404,
+            Self::UnknownFlowDefinition { .. } | Self::FlowNotFound(_) => 404,
             Self::Conflict(_) => 409,
             Self::Upstream { .. } => 502,
             Self::Definition { .. } | Self::Internal(_) => 500,

@@ -538,7 +538,7 @@ async fn a_dry_run_answers_the_exact_request_and_launches_nothing() {
 async fn a_published_request_launches_unchanged_on_the_emr_stand_in() {
     let w = world().await;
     let published = include_str!("../../events/real/jobflows/airflow-example-pi.json");
-    let yaml = format!("name: airflow-example-pi\nversion: '1'\njob_flow: {published}\n");
+    let yaml = format!("name: airflow-example-pi\nversion: '1'\nexamples: [{{}}]\njob_flow: {published}\n");
     let submitter = ops::Submitter {
         catalog: Catalog::from_sources(&[("airflow-example-pi.yaml", &yaml)]).unwrap(),
         policy: CallbackPolicy::default(),

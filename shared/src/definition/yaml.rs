@@ -71,7 +71,7 @@ impl Source {
                 .and_then(|(o, l)| yaml.get(o..o.checked_add(l)?)),
             _ => None,
         };
-        let mut keep_raw = |this: &mut Self| {
+        let keep_raw = |this: &mut Self| {
             if let Some(text) = text {
                 this.raw.insert(pointer.clone(), text.trim().to_owned());
             }
