@@ -271,6 +271,25 @@ fn never_matches(root: &Value, node: &Value, value: Option<&Value>, tokens: &[St
     }
 }
 
+/// Why `value` fits neither a value of `node`'s kind nor a template: `"clutser" is not one of
+/// `cluster`, `client`; did you mean `cluster`? (or write a {{ template }})`.
+fn value_or_template(root: &Value, node: Option<&Value>, value: &Value) -> String {
+    let branches: Vec<&Value> = (node.and_then(|n| n.get("anyOf")).and_then(Value::as_array))
+        .map(|b| b.iter().map(|b| job_flow::resolve(root, b)).collect())
+        .unwrap_or_default();
+    let tail = "(or write a {{ template }} that renders to one)";
+    if let Some(allowed) = branches.iter().find_map(|b| b.get("enum").and_then(Value::as_array)) {
+        let names: Vec<&str> = allowed.iter().filter_map(Value::as_str).collect();
+        let hint = value.as_str().map(|v| did_you_mean(v, names.iter().copied())).unwrap_or_default();
+        let listed: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+        return format!("{value} is not one of {}{hint} {tail}", listed.join(", "));
+    }
+    match branches.iter().find_map(|b| b.get("type").and_then(Value::as_str)).filter(|t| *t != "string") {
+        Some(kind) => format!("{value} is not a{} {kind} {tail}", if kind == "integer" { "n" } else { "" }),
+        None => format!("{value} matches none of the forms allowed here"),
+    }
+}
+
 /// Converts numbers and booleans to strings where `schema` wants a string: to the text the
 /// author wrote (`60000`, `0.50`, `true`), known from `source`.
 fn strings_where_wanted(root: &Value, node: &Value, value: &mut Value, pointer: &str, source: &Source) {
@@ -388,6 +407,12 @@ impl Definition {
                 }
                 // `overridable` keys are checked below, with a suggestion.
                 ValidationErrorKind::PropertyNames { .. } if pointer == "/overridable" => {}
+                // A value or a template: say what value would do.
+                ValidationErrorKind::AnyOf { .. } => {
+                    let node = job_flow::node_at(&format.document, &document, &pointer);
+                    let value = document.pointer(&pointer).unwrap_or(&Value::Null);
+                    problems.push(Problem::new(path_of(&pointer), value_or_template(&format.document, node, value)));
+                }
                 _ => problems.push(Problem::new(path_of(&pointer), e.to_string())),
             }
         }
@@ -766,21 +791,25 @@ artifacts:
             .replace("application: s3://sales/export.py", "aplication: s3://sales/export.py")
             .replace("/Instances/InstanceGroups/1/InstanceCount", "Instances.InstanceGroups.1.InstanceCount")
             .replace("{day: \"2026-11-29\"}", "{day: \"yesterday\"}")
-            .replace("description:", "descripton:");
+            .replace("description:", "descripton:")
+            .replace("Hive}, {Name: Spark}]", "Hive}, {Name: Spark}]\n  VisibleToAllUsers: sure\n  StepConcurrencyLevel: \"{{ shards }}\"")
+            .replace("InstanceRole: MASTER", "InstanceRole: MASTR");
         // WHEN it is checked THEN every problem comes at once, each with its line and column
         let found = texts(&problems("daily-sales-report.yaml", &yaml));
         let expected = [
             "4:13: descripton: is not a member of this mapping; did you mean `description`?",
             "13:11: examples[0].day: \"yesterday\" does not match \"^[0-9]{4}-[0-9]{2}-[0-9]{2}$\"",
             "16:17: job_flow.ReleaseLable: is not a member of this EMR shape; did you mean `ReleaseLabel`?",
-            "27:60: steps[0].hive.variables.DAY: template `{{ dya }}`: `dya` is neither a parameter nor a built-in; did you mean `day`?",
-            "29:25: steps[1].spark.aplication: is not a member of this mapping; did you mean `application`?",
+            "18:22: job_flow.VisibleToAllUsers: \"sure\" is not a boolean (or write a {{ template }} that renders to one)",
+            "22:24: job_flow.Instances.InstanceGroups[0].InstanceRole: \"MASTR\" is not one of `MASTER`, `CORE`, `TASK`; did you mean `MASTER`? (or write a {{ template }} that renders to one)",
+            "29:60: steps[0].hive.variables.DAY: template `{{ dya }}`: `dya` is neither a parameter nor a built-in; did you mean `day`?",
+            "31:25: steps[1].spark.aplication: is not a member of this mapping; did you mean `application`?",
         ];
         for line in expected {
             assert!(found.iter().any(|f| f == line), "missing {line:?} in\n{}", found.join("\n"));
         }
         assert!(
-            found.iter().any(|f| f.starts_with("31:")
+            found.iter().any(|f| f.starts_with("33:")
                 && f.contains("overridable.Instances.InstanceGroups.1.InstanceCount: is not a JSON Pointer")
                 && f.contains("`/Instances/InstanceGroups/1/InstanceCount`")),
             "{}",

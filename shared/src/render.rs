@@ -744,6 +744,119 @@ artifacts:
         );
     }
 
+    /// A definition with bootstrap shell, a regex and a log4j pattern, as pasted.
+    const PASTED_PATTERNS: &str = r#"
+name: t
+version: "1"
+parameters:
+  type: object
+  required: [day]
+  properties:
+    day: {type: string}
+examples: [{day: "2026-11-29"}]
+job_flow:
+  Name: t
+  Instances: {InstanceGroups: [{InstanceRole: MASTER, InstanceType: m5.xlarge, InstanceCount: 1}]}
+  BootstrapActions:
+    - Name: lengths
+      ScriptBootstrapAction:
+        Path: file:/bin/bash
+        Args: ["-c", "N=node; echo len=${#N} args=${#} >> /mnt/var/lengths"]
+    - Name: peers
+      ScriptBootstrapAction:
+        Path: file:/bin/bash
+        Args: ["-c", "PEERS=(a b); echo ${#PEERS[@]} {#x#} {% raw %} }} %} #} >> /mnt/var/peers\n"]
+  Configurations:
+    - Classification: spark-log4j2
+      Properties:
+        appender.console.layout.pattern: "%d{yyyy-MM-dd HH:mm:ss} %p %c{1}: %m%n"
+        filter.regex: "^[a-z]{2,4}\\d+$"
+steps:
+  - name: grep
+    jar: {jar: command-runner.jar, args: ["grep", "-E", "^(x|y){2}$ ${#N}", "day={{ day }} ${#N} {#", "{{ day }}\n"]}
+"#;
+
+    #[test]
+    fn strings_without_a_placeholder_reach_emr_byte_for_byte() {
+        // GIVEN shell (`${#N}`, `${#PEERS[@]}`), Jinja-like text, a regex and a log4j pattern
+        let d = definition(PASTED_PATTERNS);
+        let rendered = d.render(json!({"day": "2026-11-29"}), &Value::Null, &context()).unwrap();
+        let request = json_of(&rendered.request);
+        // THEN every string without `{{` is exactly as written
+        assert_eq!(
+            request["BootstrapActions"][0]["ScriptBootstrapAction"]["Args"][1],
+            "N=node; echo len=${#N} args=${#} >> /mnt/var/lengths"
+        );
+        assert_eq!(
+            request["BootstrapActions"][1]["ScriptBootstrapAction"]["Args"][1],
+            "PEERS=(a b); echo ${#PEERS[@]} {#x#} {% raw %} }} %} #} >> /mnt/var/peers\n"
+        );
+        let properties = &request["Configurations"][0]["Properties"];
+        assert_eq!(properties["appender.console.layout.pattern"], "%d{yyyy-MM-dd HH:mm:ss} %p %c{1}: %m%n");
+        assert_eq!(properties["filter.regex"], "^[a-z]{2,4}\\d+$");
+        // AND a placeholder beside shell text expands only itself, keeping a trailing newline
+        let args = &request["Steps"][0]["HadoopJarStep"]["Args"];
+        assert_eq!(args[2], "^(x|y){2}$ ${#N}");
+        assert_eq!(args[3], "day=2026-11-29 ${#N} {#");
+        assert_eq!(args[4], "2026-11-29\n");
+    }
+
+    #[test]
+    fn a_literal_double_brace_is_written_as_a_string_expression() {
+        let yaml = MINIMAL.replace("\"t {{ flow_id }}\"", "'t {{ \"{{\" }}x}} {{ domain_id }}'");
+        let rendered = definition(&yaml).render(json!({"domain_id": 5}), &Value::Null, &context()).unwrap();
+        assert_eq!(json_of(&rendered.request)["Name"], "t {{x}} 5");
+    }
+
+    #[test]
+    fn a_spark_property_named_by_a_json_pointer_can_be_overridden() {
+        // GIVEN the issue's definition: a Spark property with dots in its name is overridable
+        let yaml = MINIMAL
+            .replace(
+                "job_flow:\n",
+                "job_flow:\n  Configurations: [{Classification: spark-defaults, Properties: {spark.executor.memory: 4g}}]\n",
+            )
+            .replace("overridable:\n", "overridable:\n  /Configurations/0/Properties/spark.executor.memory: {type: string, pattern: \"^[0-9]+g$\"}\n");
+        let d = definition(&yaml);
+        // WHEN a caller overrides it THEN the request carries the new value
+        let overrides = json!({"Configurations": [{"Properties": {"spark.executor.memory": "8g"}}]});
+        let rendered = d.render(json!({"domain_id": 1}), &overrides, &context()).unwrap();
+        assert_eq!(
+            json_of(&rendered.request)["Configurations"],
+            json!([{"Classification": "spark-defaults", "Properties": {"spark.executor.memory": "8g"}}])
+        );
+        // AND a value outside its schema, or a neighbour not listed, is refused with its path
+        let bad = json!({"Configurations": [{"Properties": {"spark.executor.memory": "lots", "spark.executor.cores": "4"}}]});
+        let Err(Error::Validation(problems)) = d.render(json!({"domain_id": 1}), &bad, &context()) else {
+            panic!("refused overrides passed")
+        };
+        let text: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        assert_eq!(text.len(), 2, "{text:?}");
+        assert!(text[0].starts_with("overrides.Configurations[0].Properties.spark.executor.cores: is not overridable; allowed: /Configurations/0/Properties/spark.executor.memory, /Instances/InstanceGroups/*/InstanceCount"), "{text:?}");
+        assert!(text[1].starts_with("overrides.Configurations[0].Properties.spark.executor.memory: \"lots\" does not match"), "{text:?}");
+    }
+
+    #[test]
+    fn a_number_too_large_to_be_exact_is_refused_naming_the_parameter() {
+        // GIVEN a domain id past 64 bits, as JSON carries it
+        let params: Value = serde_json::from_str(r#"{"domain_id": 18446744073709551616}"#).unwrap();
+        // WHEN rendered THEN it is refused, never rendered as 18446744073709552000
+        let err = definition(MINIMAL).render(params, &Value::Null, &context()).unwrap_err();
+        let Error::Validation(problems) = &err else { panic!("{err}") };
+        assert_eq!(problems.len(), 1);
+        assert_eq!(problems[0].path, "params.domain_id");
+        assert!(problems[0].message.contains("too large to be exact"), "{err}");
+        assert!(problems[0].message.contains("pass it as a string"), "{err}");
+        // AND the largest 64-bit integer renders exactly
+        let yaml = MINIMAL.replace("domain_id: {type: integer, minimum: 1}", "domain_id: {type: integer}");
+        let params: Value = serde_json::from_str(r#"{"domain_id": 18446744073709551615}"#).unwrap();
+        let rendered = definition(&yaml).render(params, &Value::Null, &context()).unwrap();
+        assert_eq!(
+            json_of(&rendered.request)["Steps"][0]["HadoopJarStep"]["Args"][2],
+            "18446744073709551615"
+        );
+    }
+
     /// A definition whose `job_flow` is a published request, pasted as it is.
     fn pasted(name: &str, request: &str) -> Definition {
         Definition::parse(
