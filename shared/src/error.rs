@@ -34,8 +34,46 @@ impl Problem {
             ("", path) => path.to_owned(),
             (prefix, path) => format!("{prefix}.{path}"),
         };
-        Self::new(path, error.into_inner().to_string())
+        Self::new(path, plain_words(&error.into_inner().to_string()))
     }
+}
+
+/// A deserializer's message in the caller's words: serde names Rust types (`expected u64`,
+/// `expected struct HttpTarget`, `untagged enum CallbackTarget`); callers know JSON.
+fn plain_words(message: &str) -> String {
+    if message.starts_with("data did not match any variant of untagged enum") {
+        return "matches none of the allowed forms".to_owned();
+    }
+    let mut out = String::with_capacity(message.len());
+    let mut words = message.split(' ');
+    while let Some(word) = words.next() {
+        let (core, trail) = word.split_at(word.trim_end_matches([',', '.', ';', ')']).len());
+        let plain = match core {
+            "i8" | "i16" | "i32" | "i64" | "i128" | "isize" | "u8" | "u16" | "u32" | "u64" | "u128" | "usize" => {
+                Some("an integer".to_owned())
+            }
+            "f32" | "f64" => Some("a number".to_owned()),
+            "struct" | "enum" => {
+                // `struct Name` / `enum Name` / `untagged enum Name`: the type's name goes too.
+                let name = words.next().unwrap_or_default();
+                let trail = &name[name.trim_end_matches([',', '.', ';', ')']).len()..];
+                Some(format!("{}{trail}", if core == "struct" { "an object" } else { "one of the allowed forms" }))
+            }
+            _ => None,
+        };
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        match plain {
+            Some(p) if matches!(core, "struct" | "enum") => out.push_str(&p),
+            Some(p) => {
+                out.push_str(&p);
+                out.push_str(trail);
+            }
+            None => out.push_str(word),
+        }
+    }
+    out
 }
 
 /// `; did you mean `X`?` for the candidate nearest to `word` (Damerau-Levenshtein distance,
@@ -241,6 +279,39 @@ mod tests {
             "steps[0].inner"
         );
         assert_eq!(problem("", r#"{"name": 1}"#).path, "name");
+    }
+
+    #[test]
+    fn deserializer_messages_name_no_rust_types() {
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Request {
+            limit: Option<i32>,
+            target: Option<Target>,
+            either: Option<Either>,
+        }
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Target {
+            url: String,
+        }
+        #[derive(Debug, serde::Deserialize)]
+        #[serde(untagged)]
+        #[allow(dead_code)]
+        enum Either {
+            A(u64),
+            B(Target),
+        }
+        let message = |json: &str| {
+            let value: serde_json::Value = serde_json::from_str(json).unwrap();
+            Problem::from_serde("", serde_path_to_error::deserialize::<_, Request>(value).unwrap_err()).message
+        };
+        assert_eq!(message(r#"{"limit": "x"}"#), "invalid type: string \"x\", expected an integer");
+        assert_eq!(message(r#"{"target": 5}"#), "invalid type: integer `5`, expected an object");
+        assert_eq!(
+            message(r#"{"either": "x"}"#),
+            "matches none of the allowed forms"
+        );
     }
 
     #[test]

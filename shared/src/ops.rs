@@ -95,7 +95,8 @@ pub struct Submitter {
 pub const MAX_RECORD_BYTES: usize = 300 * 1024;
 
 /// Validates and renders the request, writes the flow record (`PENDING`), launches the job flow
-/// and records its cluster (`STARTING`). With `dry_run`, answers the rendered request instead.
+/// and records its cluster (`STARTING`). With `dry_run`, runs every check short of launching
+/// (the record's size too) and answers the rendered request instead.
 ///
 /// Errors: [`Error::Validation`] (every parameter, override, callback and request problem),
 /// [`Error::UnknownFlowDefinition`] and [`Error::Definition`] before anything is written;
@@ -123,19 +124,6 @@ pub async fn submit(s: &Submitter, request: Value) -> Result<SubmitAnswer, Error
         }
         Err(e) => return Err(e),
     };
-    if request.dry_run {
-        return Ok(SubmitAnswer::DryRun(DryRunResponse {
-            dry_run: true,
-            flow: definition.spec.name.clone(),
-            definition_version: definition.spec.version.clone(),
-            flow_id,
-            params: rendered.params,
-            request: Value::Object(rendered.request.as_json().clone()),
-            request_digest: rendered.request_digest,
-            artifacts: rendered.artifacts,
-        }));
-    }
-
     let record = FlowRecord {
         flow_id,
         flow: definition.spec.name.clone(),
@@ -173,6 +161,19 @@ pub async fn submit(s: &Submitter, request: Value) -> Result<SubmitAnswer, Error
             ),
         ));
     }
+    if request.dry_run {
+        return Ok(SubmitAnswer::DryRun(DryRunResponse {
+            dry_run: true,
+            flow: definition.spec.name.clone(),
+            definition_version: definition.spec.version.clone(),
+            flow_id,
+            params: record.params,
+            request: Value::Object(rendered.request.as_json().clone()),
+            request_digest: rendered.request_digest,
+            artifacts: record.artifacts,
+        }));
+    }
+
     let (store, emr) = (&s.store, &s.emr);
     store.create(&record).await?;
     tracing::info!(%flow_id, flow = %record.flow, digest = %record.request_digest, "flow recorded; launching its job flow");
@@ -514,7 +515,8 @@ pub struct ListRequest {
 }
 
 /// Answers a [`ListRequest`]: the flow record, a page `{"flows": […], "next_token"?}`, or
-/// `{"definitions": [{"name", "version", "description", "parameters"}…]}`.
+/// `{"definitions": [{"name", "version", "description", "parameters", "overridable"}…]}`
+/// (`overridable`: each JSON Pointer a caller may override → the JSON Schema of its value).
 ///
 /// Errors: [`Error::Validation`] for a request that asks for none or several of these;
 /// [`Error::FlowNotFound`].
@@ -531,7 +533,8 @@ pub async fn list(catalog: &Catalog, store: &FlowStore, request: Value) -> Resul
             .iter()
             .map(|d| {
                 serde_json::json!({"name": d.spec.name, "version": d.spec.version,
-                    "description": d.spec.description, "parameters": d.spec.parameters})
+                    "description": d.spec.description, "parameters": d.spec.parameters,
+                    "overridable": d.spec.overridable})
             })
             .collect();
         return Ok(serde_json::json!({ "definitions": definitions }));
