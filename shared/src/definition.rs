@@ -127,7 +127,8 @@ struct Format {
 }
 
 static FORMAT: LazyLock<Format> = LazyLock::new(|| {
-    let document: Value = serde_json::from_str(FORMAT_SCHEMA).expect("the embedded definition schema is JSON");
+    let document: Value =
+        serde_json::from_str(FORMAT_SCHEMA).expect("the embedded definition schema is JSON");
     let validator = jsonschema::validator_for(&document).expect("the embedded definition schema compiles");
     Format { document, validator }
 });
@@ -160,7 +161,10 @@ fn pointer_of(path: &str) -> String {
 /// Parses an `overridable` key as a JSON Pointer. Errors: why it is not one.
 fn parse_pointer(pointer: &str) -> Result<Vec<String>, String> {
     let Some(rest) = pointer.strip_prefix('/') else {
-        let suggestion = format!("/{}", pointer.replace('~', "~0").replace('/', "~1").replace('.', "/"));
+        let suggestion = format!(
+            "/{}",
+            pointer.replace('~', "~0").replace('/', "~1").replace('.', "/")
+        );
         return Err(format!(
             "is not a JSON Pointer (RFC 6901): it must start with `/`, as in `{suggestion}` \
              (a `.` inside a key, as in `/Configurations/0/Properties/spark.executor.memory`, is part of the key)"
@@ -176,7 +180,11 @@ fn parse_pointer(pointer: &str) -> Result<Vec<String>, String> {
                     (_, true) => match chars.next() {
                         Some('0') => out.push('~'),
                         Some('1') => out.push('/'),
-                        _ => return Err(format!("`{token}`: `~` must be written `~0` (and `/` inside a key `~1`)")),
+                        _ => {
+                            return Err(format!(
+                                "`{token}`: `~` must be written `~0` (and `/` inside a key `~1`)"
+                            ));
+                        }
                     },
                 }
             }
@@ -188,7 +196,13 @@ fn parse_pointer(pointer: &str) -> Result<Vec<String>, String> {
 /// Why `tokens` can never name a value an override reaches in `job_flow` (the definition's
 /// request with its steps, as rendered), checked against EMR's RunJobFlow model; `None` when
 /// it can. An override adds at most the last member of a path, and never a list element.
-fn never_matches(root: &Value, node: &Value, value: Option<&Value>, tokens: &[String], at: &str) -> Option<String> {
+fn never_matches(
+    root: &Value,
+    node: &Value,
+    value: Option<&Value>,
+    tokens: &[String],
+    at: &str,
+) -> Option<String> {
     let Some((token, rest)) = tokens.split_first() else {
         return None;
     };
@@ -209,7 +223,10 @@ fn never_matches(root: &Value, node: &Value, value: Option<&Value>, tokens: &[St
                     .and_then(Value::as_object)
                     .map(|p| p.keys().collect())
                     .unwrap_or_default();
-                if let (Some(extra), Some(members)) = (node.get("additionalProperties").filter(|a| a.is_object()), members) {
+                if let (Some(extra), Some(members)) = (
+                    node.get("additionalProperties").filter(|a| a.is_object()),
+                    members,
+                ) {
                     return if members.is_empty() && rest.is_empty() {
                         None
                     } else {
@@ -224,17 +241,28 @@ fn never_matches(root: &Value, node: &Value, value: Option<&Value>, tokens: &[St
                 return names
                     .iter()
                     .map(|n| {
-                        never_matches(root, &node["properties"][n.as_str()], members.and_then(|m| m.get(*n)), rest, &format!("{at}/{n}"))
+                        never_matches(
+                            root,
+                            &node["properties"][n.as_str()],
+                            members.and_then(|m| m.get(*n)),
+                            rest,
+                            &format!("{at}/{n}"),
+                        )
                     })
                     .collect::<Option<Vec<_>>>()
-                    .map(|mut why| why.pop().unwrap_or_else(|| format!("`*` matches no member of {here}")));
+                    .map(|mut why| {
+                        why.pop()
+                            .unwrap_or_else(|| format!("`*` matches no member of {here}"))
+                    });
             }
             let child = (node.get("properties").and_then(|p| p.get(token)))
                 .or_else(|| node.get("additionalProperties").filter(|a| a.is_object()));
             let Some(child) = child else {
                 let known = job_flow::member_names(root, Some(node));
                 let hint = did_you_mean(token, known.iter().map(String::as_str));
-                return Some(format!("`{token}` is not a member of {here} in EMR's model{hint}"));
+                return Some(format!(
+                    "`{token}` is not a member of {here} in EMR's model{hint}"
+                ));
             };
             never_matches(root, child, members.and_then(|m| m.get(token)), rest, &next)
         }
@@ -263,7 +291,9 @@ fn never_matches(root: &Value, node: &Value, value: Option<&Value>, tokens: &[St
                 Ok(_) if *token == token.trim_start_matches('0') || token == "0" => Some(format!(
                     "{here} has {len} elements in the definition, so `{token}` never exists: overrides change elements, never add them"
                 )),
-                _ => Some(format!("{here} is a list: name an element by its index (`0`, `1`, …) or `*`")),
+                _ => Some(format!(
+                    "{here} is a list: name an element by its index (`0`, `1`, …) or `*`"
+                )),
             }
         }
         Some(kind) => Some(format!("{here} is a single {kind} value; nothing lies below it")),
@@ -278,14 +308,27 @@ fn value_or_template(root: &Value, node: Option<&Value>, value: &Value) -> Strin
         .map(|b| b.iter().map(|b| job_flow::resolve(root, b)).collect())
         .unwrap_or_default();
     let tail = "(or write a {{ template }} that renders to one)";
-    if let Some(allowed) = branches.iter().find_map(|b| b.get("enum").and_then(Value::as_array)) {
+    if let Some(allowed) = branches
+        .iter()
+        .find_map(|b| b.get("enum").and_then(Value::as_array))
+    {
         let names: Vec<&str> = allowed.iter().filter_map(Value::as_str).collect();
-        let hint = value.as_str().map(|v| did_you_mean(v, names.iter().copied())).unwrap_or_default();
+        let hint = value
+            .as_str()
+            .map(|v| did_you_mean(v, names.iter().copied()))
+            .unwrap_or_default();
         let listed: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
         return format!("{value} is not one of {}{hint} {tail}", listed.join(", "));
     }
-    match branches.iter().find_map(|b| b.get("type").and_then(Value::as_str)).filter(|t| *t != "string") {
-        Some(kind) => format!("{value} is not a{} {kind} {tail}", if kind == "integer" { "n" } else { "" }),
+    match branches
+        .iter()
+        .find_map(|b| b.get("type").and_then(Value::as_str))
+        .filter(|t| *t != "string")
+    {
+        Some(kind) => format!(
+            "{value} is not a{} {kind} {tail}",
+            if kind == "integer" { "n" } else { "" }
+        ),
         None => format!("{value} matches none of the forms allowed here"),
     }
 }
@@ -296,7 +339,11 @@ fn strings_where_wanted(root: &Value, node: &Value, value: &mut Value, pointer: 
     let node = job_flow::branch(root, node, value);
     match value {
         Value::Number(_) | Value::Bool(_) if node.get("type").and_then(Value::as_str) == Some("string") => {
-            *value = Value::String(source.raw(pointer).map_or_else(|| value.to_string(), str::to_owned));
+            *value = Value::String(
+                source
+                    .raw(pointer)
+                    .map_or_else(|| value.to_string(), str::to_owned),
+            );
         }
         Value::Array(items) => {
             if let Some(item) = node.get("items") {
@@ -324,9 +371,15 @@ fn strings_where_wanted(root: &Value, node: &Value, value: &mut Value, pointer: 
 fn strings<'a>(pointer: String, value: &'a Value, out: &mut Vec<(String, &'a str)>) {
     match value {
         Value::String(s) => out.push((pointer, s)),
-        Value::Array(items) => (items.iter().enumerate()).for_each(|(i, v)| strings(format!("{pointer}/{i}"), v, out)),
+        Value::Array(items) => {
+            (items.iter().enumerate()).for_each(|(i, v)| strings(format!("{pointer}/{i}"), v, out))
+        }
         Value::Object(members) => members.iter().for_each(|(k, v)| {
-            strings(format!("{pointer}/{}", k.replace('~', "~0").replace('/', "~1")), v, out)
+            strings(
+                format!("{pointer}/{}", k.replace('~', "~0").replace('/', "~1")),
+                v,
+                out,
+            )
         }),
         _ => {}
     }
@@ -388,7 +441,10 @@ impl Definition {
 
         let mut problems: Vec<Problem> = Vec::new();
         if !document.is_object() {
-            problems.push(Problem::new("", "a definition is a mapping of `name`, `version`, `job_flow`, …"));
+            problems.push(Problem::new(
+                "",
+                "a definition is a mapping of `name`, `version`, `job_flow`, …",
+            ));
         }
         for e in format.validator.iter_errors(&document) {
             let pointer = e.instance_path().as_str().to_owned();
@@ -396,11 +452,18 @@ impl Definition {
                 ValidationErrorKind::AdditionalProperties { unexpected } => {
                     let node = job_flow::node_at(&format.document, &document, &pointer);
                     let known = job_flow::member_names(&format.document, node);
-                    let shape = if pointer.starts_with("/job_flow") { "this EMR shape" } else { "this mapping" };
+                    let shape = if pointer.starts_with("/job_flow") {
+                        "this EMR shape"
+                    } else {
+                        "this mapping"
+                    };
                     for key in unexpected {
                         let hint = did_you_mean(key, known.iter().map(String::as_str));
                         problems.push(Problem::new(
-                            path_of(&format!("{pointer}/{}", key.replace('~', "~0").replace('/', "~1"))),
+                            path_of(&format!(
+                                "{pointer}/{}",
+                                key.replace('~', "~0").replace('/', "~1")
+                            )),
                             format!("is not a member of {shape}{hint}"),
                         ));
                     }
@@ -411,7 +474,10 @@ impl Definition {
                 ValidationErrorKind::AnyOf { .. } => {
                     let node = job_flow::node_at(&format.document, &document, &pointer);
                     let value = document.pointer(&pointer).unwrap_or(&Value::Null);
-                    problems.push(Problem::new(path_of(&pointer), value_or_template(&format.document, node, value)));
+                    problems.push(Problem::new(
+                        path_of(&pointer),
+                        value_or_template(&format.document, node, value),
+                    ));
                 }
                 _ => problems.push(Problem::new(path_of(&pointer), e.to_string())),
             }
@@ -441,11 +507,21 @@ impl Definition {
         }
 
         // Parameters: a JSON Schema of an object, no built-in names.
-        let parameters = document.get("parameters").cloned().unwrap_or_else(empty_object_schema);
+        let parameters = document
+            .get("parameters")
+            .cloned()
+            .unwrap_or_else(empty_object_schema);
         if parameters.get("type").and_then(Value::as_str) != Some("object") {
-            problems.push(Problem::new("parameters", "must be a JSON Schema with `type: object`"));
+            problems.push(Problem::new(
+                "parameters",
+                "must be a JSON Schema with `type: object`",
+            ));
         }
-        let properties = parameters.get("properties").and_then(Value::as_object).cloned().unwrap_or_default();
+        let properties = parameters
+            .get("properties")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
         for builtin in BUILTINS.into_iter().filter(|b| properties.contains_key(*b)) {
             problems.push(Problem::new(
                 format!("parameters.properties.{builtin}"),
@@ -453,7 +529,12 @@ impl Definition {
             ));
         }
         let schema = jsonschema::validator_for(&parameters)
-            .map_err(|e| problems.push(Problem::new("parameters", format!("is not a valid JSON Schema: {e}"))))
+            .map_err(|e| {
+                problems.push(Problem::new(
+                    "parameters",
+                    format!("is not a valid JSON Schema: {e}"),
+                ))
+            })
             .ok();
 
         // Templates: parsed now, never first at submit.
@@ -469,7 +550,10 @@ impl Definition {
         }
         for (pointer, text) in texts {
             if text.contains('\0') {
-                problems.push(Problem::new(path_of(&pointer), "holds a NUL character, which EMR does not take"));
+                problems.push(Problem::new(
+                    path_of(&pointer),
+                    "holds a NUL character, which EMR does not take",
+                ));
                 continue;
             }
             if !render::is_template(text) {
@@ -521,8 +605,9 @@ impl Definition {
             for (pointer, value_schema) in entries {
                 let path = format!("overridable.{pointer}");
                 let tokens = parse_pointer(pointer).map_err(|why| problems.push(Problem::new(&path, why)));
-                let validator = jsonschema::validator_for(value_schema)
-                    .map_err(|e| problems.push(Problem::new(&path, format!("is not a valid JSON Schema: {e}"))));
+                let validator = jsonschema::validator_for(value_schema).map_err(|e| {
+                    problems.push(Problem::new(&path, format!("is not a valid JSON Schema: {e}")))
+                });
                 if let (Ok(tokens), Ok(schema)) = (tokens, validator) {
                     overridable.push(Overridable {
                         pointer: pointer.clone(),
@@ -537,7 +622,12 @@ impl Definition {
         let locate = |problems: Vec<Problem>, found: &mut Vec<DefinitionProblem>| {
             for problem in problems {
                 let pointer = if problem.path.starts_with("overridable.") {
-                    format!("/overridable/{}", problem.path["overridable.".len()..].replace('~', "~0").replace('/', "~1"))
+                    format!(
+                        "/overridable/{}",
+                        problem.path["overridable.".len()..]
+                            .replace('~', "~0")
+                            .replace('/', "~1")
+                    )
                 } else {
                     pointer_of(&problem.path)
                 };
@@ -657,13 +747,15 @@ impl Catalog {
     ///
     /// Errors: [`Error::UnknownFlowDefinition`] with up to three similar names.
     pub fn get(&self, name: &str) -> Result<&Definition, Error> {
-        self.definitions.get(name).ok_or_else(|| Error::UnknownFlowDefinition {
-            name: name.to_owned(),
-            suggestions: nearest(name, self.definitions.keys().map(String::as_str), 3)
-                .into_iter()
-                .map(str::to_owned)
-                .collect(),
-        })
+        self.definitions
+            .get(name)
+            .ok_or_else(|| Error::UnknownFlowDefinition {
+                name: name.to_owned(),
+                suggestions: nearest(name, self.definitions.keys().map(String::as_str), 3)
+                    .into_iter()
+                    .map(str::to_owned)
+                    .collect(),
+            })
     }
 
     /// The definitions in name order.
@@ -749,6 +841,29 @@ artifacts:
     }
 
     #[test]
+    fn the_readmes_example_definition_passes_every_check() {
+        // GIVEN the definition the README shows, copied as a new user would
+        let readme = include_str!("../../README.md");
+        let start = readme
+            .find("```yaml\n# yaml-language-server: $schema=../schemas/flow-definition.schema.json\nname: spark-pi")
+            .expect("the README shows a whole definition");
+        let block = &readme[start + "```yaml\n".len()..];
+        let block = &block[..block.find("```").unwrap()];
+        // WHEN checked THEN it passes, and its overridable Spark property is a pointer
+        let definition = Definition::check("spark-pi.yaml", block).unwrap_or_else(|p| panic!("{p:#?}"));
+        assert!(
+            definition
+                .overridable
+                .iter()
+                .any(|o| o.pointer == "/Configurations/0/Properties/spark.executor.memory")
+        );
+        assert_eq!(
+            definition.spec.job_flow["Configurations"][0]["Properties"]["spark.executor.cores"],
+            "4"
+        );
+    }
+
+    #[test]
     fn an_unknown_flow_name_suggests_the_nearest_names_and_the_listing() {
         let catalog = Catalog::check(&[("daily-sales-report.yaml", DAILY_SALES_REPORT)]).unwrap();
         let err = catalog.get("daily-sale-report").unwrap_err();
@@ -778,8 +893,16 @@ artifacts:
             ["", "name", "parameters.properties.flow_id", "job_flow"],
             "{problems:?}"
         );
-        assert!(problems[0].message.contains("\"examples\" is a required property"), "{problems:?}");
-        assert!(problems[1].message.ends_with("(line 1, column 7)"), "{problems:?}");
+        assert!(
+            problems[0]
+                .message
+                .contains("\"examples\" is a required property"),
+            "{problems:?}"
+        );
+        assert!(
+            problems[1].message.ends_with("(line 1, column 7)"),
+            "{problems:?}"
+        );
     }
 
     #[test]
@@ -788,11 +911,20 @@ artifacts:
         let yaml = DAILY_SALES_REPORT
             .replace("ReleaseLabel:", "ReleaseLable:")
             .replace("DAY: \"{{ day }}\"", "DAY: \"{{ dya }}\"")
-            .replace("application: s3://sales/export.py", "aplication: s3://sales/export.py")
-            .replace("/Instances/InstanceGroups/1/InstanceCount", "Instances.InstanceGroups.1.InstanceCount")
+            .replace(
+                "application: s3://sales/export.py",
+                "aplication: s3://sales/export.py",
+            )
+            .replace(
+                "/Instances/InstanceGroups/1/InstanceCount",
+                "Instances.InstanceGroups.1.InstanceCount",
+            )
             .replace("{day: \"2026-11-29\"}", "{day: \"yesterday\"}")
             .replace("description:", "descripton:")
-            .replace("Hive}, {Name: Spark}]", "Hive}, {Name: Spark}]\n  VisibleToAllUsers: sure\n  StepConcurrencyLevel: \"{{ shards }}\"")
+            .replace(
+                "Hive}, {Name: Spark}]",
+                "Hive}, {Name: Spark}]\n  VisibleToAllUsers: sure\n  StepConcurrencyLevel: \"{{ shards }}\"",
+            )
             .replace("InstanceRole: MASTER", "InstanceRole: MASTR");
         // WHEN it is checked THEN every problem comes at once, each with its line and column
         let found = texts(&problems("daily-sales-report.yaml", &yaml));
@@ -806,7 +938,11 @@ artifacts:
             "31:25: steps[1].spark.aplication: is not a member of this mapping; did you mean `application`?",
         ];
         for line in expected {
-            assert!(found.iter().any(|f| f == line), "missing {line:?} in\n{}", found.join("\n"));
+            assert!(
+                found.iter().any(|f| f == line),
+                "missing {line:?} in\n{}",
+                found.join("\n")
+            );
         }
         assert!(
             found.iter().any(|f| f.starts_with("33:")
@@ -866,7 +1002,11 @@ artifacts:
             "overridable./a~2b: `a~2b`: `~` must be written `~0` (and `/` inside a key `~1`)",
         ];
         for line in expect {
-            assert!(found.iter().any(|f| f.ends_with(line)), "missing {line:?} in\n{}", found.join("\n"));
+            assert!(
+                found.iter().any(|f| f.ends_with(line)),
+                "missing {line:?} in\n{}",
+                found.join("\n")
+            );
         }
     }
 
@@ -884,12 +1024,20 @@ artifacts:
     fn templates_are_parsed_when_the_catalog_is_built() {
         // GIVEN a template that cannot parse, and one whose optional parameter has no value
         let yaml = DAILY_SALES_REPORT
-            .replace("\"daily-sales-report {{ day }}\"", "\"daily-sales-report {{ day \"")
-            .replace("shards: {type: integer, minimum: 1, default: 4}", "shards: {type: integer, minimum: 1}");
+            .replace(
+                "\"daily-sales-report {{ day }}\"",
+                "\"daily-sales-report {{ day \"",
+            )
+            .replace(
+                "shards: {type: integer, minimum: 1, default: 4}",
+                "shards: {type: integer, minimum: 1}",
+            );
         // WHEN the definition is checked (no submit) THEN both are its problems
         let found = texts(&problems("daily-sales-report.yaml", &yaml));
         assert!(
-            found.iter().any(|f| f.starts_with("15:9: job_flow.Name: template `daily-sales-report {{ day ` does not parse: syntax error")),
+            found.iter().any(|f| f.starts_with(
+                "15:9: job_flow.Name: template `daily-sales-report {{ day ` does not parse: syntax error"
+            )),
             "{}",
             found.join("\n")
         );
@@ -910,11 +1058,23 @@ artifacts:
         // WHEN the catalog is built THEN each is the string the author wrote
         let definition = Definition::check("daily-sales-report.yaml", &yaml).unwrap();
         let configurations = &definition.spec.job_flow["Configurations"];
-        assert_eq!(configurations[0]["Configurations"][0]["Properties"]["HADOOP_HEAPSIZE"], "60000");
-        assert_eq!(configurations[1]["Properties"]["maximizeResourceAllocation"], "true");
+        assert_eq!(
+            configurations[0]["Configurations"][0]["Properties"]["HADOOP_HEAPSIZE"],
+            "60000"
+        );
+        assert_eq!(
+            configurations[1]["Properties"]["maximizeResourceAllocation"],
+            "true"
+        );
         assert_eq!(configurations[1]["Properties"]["spark.memory.fraction"], "0.50");
-        assert_eq!(definition.spec.steps[1]["spark"]["conf"]["spark.executor.cores"], "4");
+        assert_eq!(
+            definition.spec.steps[1]["spark"]["conf"]["spark.executor.cores"],
+            "4"
+        );
         // and numbers stay numbers where the model wants numbers
-        assert_eq!(definition.spec.job_flow["Instances"]["InstanceGroups"][0]["InstanceCount"], 1);
+        assert_eq!(
+            definition.spec.job_flow["Instances"]["InstanceGroups"][0]["InstanceCount"],
+            1
+        );
     }
 }

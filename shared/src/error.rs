@@ -49,15 +49,21 @@ fn plain_words(message: &str) -> String {
     while let Some(word) = words.next() {
         let (core, trail) = word.split_at(word.trim_end_matches([',', '.', ';', ')']).len());
         let plain = match core {
-            "i8" | "i16" | "i32" | "i64" | "i128" | "isize" | "u8" | "u16" | "u32" | "u64" | "u128" | "usize" => {
-                Some("an integer".to_owned())
-            }
+            "i8" | "i16" | "i32" | "i64" | "i128" | "isize" | "u8" | "u16" | "u32" | "u64" | "u128"
+            | "usize" => Some("an integer".to_owned()),
             "f32" | "f64" => Some("a number".to_owned()),
             "struct" | "enum" => {
                 // `struct Name` / `enum Name` / `untagged enum Name`: the type's name goes too.
                 let name = words.next().unwrap_or_default();
                 let trail = &name[name.trim_end_matches([',', '.', ';', ')']).len()..];
-                Some(format!("{}{trail}", if core == "struct" { "an object" } else { "one of the allowed forms" }))
+                Some(format!(
+                    "{}{trail}",
+                    if core == "struct" {
+                        "an object"
+                    } else {
+                        "one of the allowed forms"
+                    }
+                ))
             }
             _ => None,
         };
@@ -169,7 +175,10 @@ fn suggest(names: &[String]) -> String {
         [one] => format!("; did you mean `{one}`?"),
         more => format!(
             "; did you mean one of {}?",
-            more.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+            more.iter()
+                .map(|n| format!("`{n}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
     }
 }
@@ -304,14 +313,21 @@ mod tests {
         }
         let message = |json: &str| {
             let value: serde_json::Value = serde_json::from_str(json).unwrap();
-            Problem::from_serde("", serde_path_to_error::deserialize::<_, Request>(value).unwrap_err()).message
+            Problem::from_serde(
+                "",
+                serde_path_to_error::deserialize::<_, Request>(value).unwrap_err(),
+            )
+            .message
         };
-        assert_eq!(message(r#"{"limit": "x"}"#), "invalid type: string \"x\", expected an integer");
-        assert_eq!(message(r#"{"target": 5}"#), "invalid type: integer `5`, expected an object");
         assert_eq!(
-            message(r#"{"either": "x"}"#),
-            "matches none of the allowed forms"
+            message(r#"{"limit": "x"}"#),
+            "invalid type: string \"x\", expected an integer"
         );
+        assert_eq!(
+            message(r#"{"target": 5}"#),
+            "invalid type: integer `5`, expected an object"
+        );
+        assert_eq!(message(r#"{"either": "x"}"#), "matches none of the allowed forms");
     }
 
     #[test]

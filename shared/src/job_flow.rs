@@ -72,7 +72,10 @@ impl JobFlow {
                             .iter()
                             .map(|key| {
                                 let hint = did_you_mean(key, known.iter().map(String::as_str));
-                                Problem::new(format!("{at}.{key}"), format!("is not a member of this EMR shape{hint}"))
+                                Problem::new(
+                                    format!("{at}.{key}"),
+                                    format!("is not a member of this EMR shape{hint}"),
+                                )
                             })
                             .collect()
                     }
@@ -205,13 +208,17 @@ pub(crate) fn node_at<'a>(root: &'a Value, instance: &Value, pointer: &str) -> O
 /// first `anyOf` member describing a container.
 pub(crate) fn branch<'a>(root: &'a Value, node: &'a Value, value: &Value) -> &'a Value {
     let node = resolve(root, node);
-    if let (Some(condition), Some(then), Some(otherwise)) = (node.get("if"), node.get("then"), node.get("else")) {
+    if let (Some(condition), Some(then), Some(otherwise)) =
+        (node.get("if"), node.get("then"), node.get("else"))
+    {
         let passes = jsonschema::is_valid(condition, value);
         return branch(root, if passes { then } else { otherwise }, value);
     }
     if let Some(any) = node.get("anyOf").and_then(Value::as_array) {
         let container = any.iter().map(|b| resolve(root, b)).find(|b| {
-            b.get("properties").is_some() || b.get("items").is_some() || b.get("additionalProperties").is_some()
+            b.get("properties").is_some()
+                || b.get("items").is_some()
+                || b.get("additionalProperties").is_some()
         });
         if let Some(container) = container {
             return container;

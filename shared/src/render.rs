@@ -278,8 +278,9 @@ fn inexact_numbers(path: &str, value: &Value, problems: &mut Vec<Problem>) {
         }
         Value::Array(items) => (items.iter().enumerate())
             .for_each(|(i, item)| inexact_numbers(&format!("{path}[{i}]"), item, problems)),
-        Value::Object(members) => (members.iter())
-            .for_each(|(k, member)| inexact_numbers(&format!("{path}.{k}"), member, problems)),
+        Value::Object(members) => {
+            (members.iter()).for_each(|(k, member)| inexact_numbers(&format!("{path}.{k}"), member, problems))
+        }
         _ => {}
     }
 }
@@ -321,11 +322,15 @@ fn display(path: &[Segment]) -> String {
 /// member name or list index).
 fn allowed(pointer: &Overridable, path: &[Segment]) -> bool {
     pointer.tokens.len() == path.len()
-        && pointer.tokens.iter().zip(path).all(|(token, segment)| match segment {
-            _ if token == "*" => true,
-            Segment::Key(k) => token == k,
-            Segment::Index(i) => *token == i.to_string(),
-        })
+        && pointer
+            .tokens
+            .iter()
+            .zip(path)
+            .all(|(token, segment)| match segment {
+                _ if token == "*" => true,
+                Segment::Key(k) => token == k,
+                Segment::Index(i) => *token == i.to_string(),
+            })
 }
 
 fn merge(
@@ -719,7 +724,9 @@ artifacts:
         };
         assert_eq!(problems[0].path, "steps[0].HadoopJarStep.Args[2]");
         assert!(
-            problems[0].message.contains("`domain` is neither a parameter nor a built-in; did you mean `domain_id`?"),
+            problems[0]
+                .message
+                .contains("`domain` is neither a parameter nor a built-in; did you mean `domain_id`?"),
             "{}",
             problems[0].message
         );
@@ -780,7 +787,9 @@ steps:
     fn strings_without_a_placeholder_reach_emr_byte_for_byte() {
         // GIVEN shell (`${#N}`, `${#PEERS[@]}`), Jinja-like text, a regex and a log4j pattern
         let d = definition(PASTED_PATTERNS);
-        let rendered = d.render(json!({"day": "2026-11-29"}), &Value::Null, &context()).unwrap();
+        let rendered = d
+            .render(json!({"day": "2026-11-29"}), &Value::Null, &context())
+            .unwrap();
         let request = json_of(&rendered.request);
         // THEN every string without `{{` is exactly as written
         assert_eq!(
@@ -792,7 +801,10 @@ steps:
             "PEERS=(a b); echo ${#PEERS[@]} {#x#} {% raw %} }} %} #} >> /mnt/var/peers\n"
         );
         let properties = &request["Configurations"][0]["Properties"];
-        assert_eq!(properties["appender.console.layout.pattern"], "%d{yyyy-MM-dd HH:mm:ss} %p %c{1}: %m%n");
+        assert_eq!(
+            properties["appender.console.layout.pattern"],
+            "%d{yyyy-MM-dd HH:mm:ss} %p %c{1}: %m%n"
+        );
         assert_eq!(properties["filter.regex"], "^[a-z]{2,4}\\d+$");
         // AND a placeholder beside shell text expands only itself, keeping a trailing newline
         let args = &request["Steps"][0]["HadoopJarStep"]["Args"];
@@ -804,7 +816,9 @@ steps:
     #[test]
     fn a_literal_double_brace_is_written_as_a_string_expression() {
         let yaml = MINIMAL.replace("\"t {{ flow_id }}\"", "'t {{ \"{{\" }}x}} {{ domain_id }}'");
-        let rendered = definition(&yaml).render(json!({"domain_id": 5}), &Value::Null, &context()).unwrap();
+        let rendered = definition(&yaml)
+            .render(json!({"domain_id": 5}), &Value::Null, &context())
+            .unwrap();
         assert_eq!(json_of(&rendered.request)["Name"], "t {{x}} 5");
     }
 
@@ -833,7 +847,12 @@ steps:
         let text: Vec<String> = problems.iter().map(ToString::to_string).collect();
         assert_eq!(text.len(), 2, "{text:?}");
         assert!(text[0].starts_with("overrides.Configurations[0].Properties.spark.executor.cores: is not overridable; allowed: /Configurations/0/Properties/spark.executor.memory, /Instances/InstanceGroups/*/InstanceCount"), "{text:?}");
-        assert!(text[1].starts_with("overrides.Configurations[0].Properties.spark.executor.memory: \"lots\" does not match"), "{text:?}");
+        assert!(
+            text[1].starts_with(
+                "overrides.Configurations[0].Properties.spark.executor.memory: \"lots\" does not match"
+            ),
+            "{text:?}"
+        );
     }
 
     #[test]
@@ -841,16 +860,25 @@ steps:
         // GIVEN a domain id past 64 bits, as JSON carries it
         let params: Value = serde_json::from_str(r#"{"domain_id": 18446744073709551616}"#).unwrap();
         // WHEN rendered THEN it is refused, never rendered as 18446744073709552000
-        let err = definition(MINIMAL).render(params, &Value::Null, &context()).unwrap_err();
-        let Error::Validation(problems) = &err else { panic!("{err}") };
+        let err = definition(MINIMAL)
+            .render(params, &Value::Null, &context())
+            .unwrap_err();
+        let Error::Validation(problems) = &err else {
+            panic!("{err}")
+        };
         assert_eq!(problems.len(), 1);
         assert_eq!(problems[0].path, "params.domain_id");
         assert!(problems[0].message.contains("too large to be exact"), "{err}");
         assert!(problems[0].message.contains("pass it as a string"), "{err}");
         // AND the largest 64-bit integer renders exactly
-        let yaml = MINIMAL.replace("domain_id: {type: integer, minimum: 1}", "domain_id: {type: integer}");
+        let yaml = MINIMAL.replace(
+            "domain_id: {type: integer, minimum: 1}",
+            "domain_id: {type: integer}",
+        );
         let params: Value = serde_json::from_str(r#"{"domain_id": 18446744073709551615}"#).unwrap();
-        let rendered = definition(&yaml).render(params, &Value::Null, &context()).unwrap();
+        let rendered = definition(&yaml)
+            .render(params, &Value::Null, &context())
+            .unwrap();
         assert_eq!(
             json_of(&rendered.request)["Steps"][0]["HadoopJarStep"]["Args"][2],
             "18446744073709551615"

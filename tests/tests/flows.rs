@@ -633,9 +633,10 @@ async fn a_pasted_request_with_shell_regex_and_log4j_patterns_arrives_byte_for_b
     let pasted: Value = serde_json::from_str(PASTED).unwrap();
 
     // WHEN dry run THEN the request is the pasted text, plus only the flow tags
-    let ops::SubmitAnswer::DryRun(dry_run) = ops::submit(&submitter, json!({"flow": "pasted", "dry_run": true}))
-        .await
-        .unwrap()
+    let ops::SubmitAnswer::DryRun(dry_run) =
+        ops::submit(&submitter, json!({"flow": "pasted", "dry_run": true}))
+            .await
+            .unwrap()
     else {
         panic!("not a dry run")
     };
@@ -645,9 +646,8 @@ async fn a_pasted_request_with_shell_regex_and_log4j_patterns_arrives_byte_for_b
     assert_eq!(request, pasted);
 
     // WHEN launched THEN EMR (the moto stand-in) holds every string unchanged
-    let ops::SubmitAnswer::Launched(launched) = ops::submit(&submitter, json!({"flow": "pasted"}))
-        .await
-        .unwrap()
+    let ops::SubmitAnswer::Launched(launched) =
+        ops::submit(&submitter, json!({"flow": "pasted"})).await.unwrap()
     else {
         panic!("not launched")
     };
@@ -670,10 +670,29 @@ async fn a_pasted_request_with_shell_regex_and_log4j_patterns_arrives_byte_for_b
         .send()
         .await
         .unwrap();
-    let args: Vec<Value> = actions.bootstrap_actions()[0].args().iter().map(|a| json!(a)).collect();
-    assert_eq!(Value::from(args), pasted["BootstrapActions"][0]["ScriptBootstrapAction"]["Args"]);
-    let steps = w.emr_client.list_steps().cluster_id(cluster_id).send().await.unwrap();
-    let args: Vec<Value> = steps.steps()[0].config().unwrap().args().iter().map(|a| json!(a)).collect();
+    let args: Vec<Value> = actions.bootstrap_actions()[0]
+        .args()
+        .iter()
+        .map(|a| json!(a))
+        .collect();
+    assert_eq!(
+        Value::from(args),
+        pasted["BootstrapActions"][0]["ScriptBootstrapAction"]["Args"]
+    );
+    let steps = w
+        .emr_client
+        .list_steps()
+        .cluster_id(cluster_id)
+        .send()
+        .await
+        .unwrap();
+    let args: Vec<Value> = steps.steps()[0]
+        .config()
+        .unwrap()
+        .args()
+        .iter()
+        .map(|a| json!(a))
+        .collect();
     assert_eq!(Value::from(args), pasted["Steps"][0]["HadoopJarStep"]["Args"]);
 }
 

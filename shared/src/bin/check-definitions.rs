@@ -12,7 +12,8 @@ use std::process::ExitCode;
 use shared::definition::Catalog;
 
 fn main() -> ExitCode {
-    let manifest = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_owned());
+    let manifest =
+        std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_owned());
     let args: Vec<PathBuf> = std::env::args_os().skip(1).map(PathBuf::from).collect();
     let args = if args.is_empty() {
         vec![Path::new(&manifest).join("flows")]
@@ -51,7 +52,10 @@ fn main() -> ExitCode {
     let named: Vec<(String, &str)> = sources
         .iter()
         .map(|(path, text)| {
-            let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
             (name, text.as_str())
         })
         .collect();
@@ -59,7 +63,10 @@ fn main() -> ExitCode {
 
     let mut count = 0;
     for path in &stray {
-        println!("{}: only `.yaml` files are embedded in the catalog; rename it to `.yaml`", path.display());
+        println!(
+            "{}: only `.yaml` files are embedded in the catalog; rename it to `.yaml`",
+            path.display()
+        );
         count += 1;
     }
     if let Err(broken) = Catalog::check(&pairs) {

@@ -33,10 +33,11 @@ impl Source {
     /// text; a repeated key is an error). Errors: the first syntax error, with its place.
     pub fn parse(yaml: &str) -> Result<Self, SyntaxError> {
         let options = serde_saphyr::options! { strict_booleans: true };
-        let root: Spanned<Node> = serde_saphyr::from_str_with_options(yaml, options).map_err(|e| SyntaxError {
-            message: e.without_snippet().to_string(),
-            at: e.location().map(|l| (l.line(), l.column())),
-        })?;
+        let root: Spanned<Node> =
+            serde_saphyr::from_str_with_options(yaml, options).map_err(|e| SyntaxError {
+                message: e.without_snippet().to_string(),
+                at: e.location().map(|l| (l.line(), l.column())),
+            })?;
         let mut source = Source::default();
         source.value = source.convert(yaml, String::new(), root);
         Ok(source)
