@@ -203,9 +203,8 @@ fn never_matches(
     tokens: &[String],
     at: &str,
 ) -> Option<String> {
-    let Some((token, rest)) = tokens.split_first() else {
-        return None;
-    };
+    // An empty remainder names the node reached: it matches.
+    let (token, rest) = tokens.split_first()?;
     let node = job_flow::resolve(root, node);
     let here = if at.is_empty() { "the request" } else { at };
     let next = format!("{at}/{}", token.replace('~', "~0").replace('/', "~1"));
