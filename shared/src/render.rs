@@ -3,8 +3,9 @@
 //! passes the flow id, submission time and region in a [`Context`].
 //!
 //! Order: parameters get the schema's defaults and are validated (every violation reported with
-//! its path); every string of `job_flow`, `steps` and `artifacts` is rendered as a MiniJinja
-//! template (`{{ partitions }}`; an undefined variable is an error); short-form steps become
+//! its path); every string of `job_flow`, `steps` and `artifacts` that holds `{{` is rendered as
+//! a MiniJinja template (`{{ partitions }}`; only `{{ }}` is a marker, other strings are used
+//! byte for byte; see [`environment`]); short-form steps become
 //! `StepConfig`s and are appended to `job_flow.Steps`; `overrides` are deep-merged where the
 //! definition allows; the result is checked against EMR's RunJobFlow model and limits.
 
