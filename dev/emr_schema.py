@@ -178,6 +178,10 @@ DEFINITION_PROPERTIES = {
         },
     },
     "artifacts": string_map("named URI templates stored on the flow record and sent in callbacks"),
+    "max_runtime": string(
+        "how long a flow may stay active (humantime: `6h`, `90m`, `1h 30m`; 1 minute to 30 days); "
+        "past it the reconcile sweep terminates the cluster and the flow ends TIMED_OUT"
+    ),
 }
 
 
