@@ -5,13 +5,18 @@
 VENV := .venv
 PYTHON ?= python3
 
-.PHONY: demo test venv
+.PHONY: demo test check venv
 
 demo: venv
 	bash dev/demo.sh
 
 test: venv
 	bash dev/test.sh
+
+# Checks every flow definition in shared/flows (or the files given: make check FLOWS=path.yaml)
+# and lists every problem of every file at once, with line and column.
+check:
+	cargo run --quiet --locked -p shared --bin check-definitions -- $(FLOWS)
 
 venv: $(VENV)/.installed
 

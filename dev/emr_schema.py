@@ -1,4 +1,12 @@
-"""Writes shared/schemas/run-job-flow.schema.json: the EMR RunJobFlow request as a JSON Schema.
+"""Writes two JSON Schemas generated from EMR's service model:
+
+- shared/schemas/run-job-flow.schema.json: the EMR RunJobFlow request, which every rendered
+  request is checked against before EMR is called;
+- shared/schemas/flow-definition.schema.json: the flow definition file format itself
+  (shared/flows/*.yaml): the same EMR shapes, where any number, boolean or enum may also be a
+  `{{ template }}` string, plus the step short forms. The catalog check validates every
+  definition against it, and editors with the YAML language server complete and check
+  definitions with it (`# yaml-language-server: $schema=../schemas/flow-definition.schema.json`).
 
 The source is the EMR service model that botocore ships (the same API description the AWS SDKs
 are generated from): every member, type, enum, required member and length/range limit of
@@ -17,7 +25,164 @@ import pathlib
 import botocore
 
 ROOT_SHAPE = "RunJobFlowInput"
-OUT = pathlib.Path(__file__).resolve().parent.parent / "shared/schemas/run-job-flow.schema.json"
+SCHEMAS = pathlib.Path(__file__).resolve().parent.parent / "shared/schemas"
+OUT = SCHEMAS / "run-job-flow.schema.json"
+DEFINITION_OUT = SCHEMAS / "flow-definition.schema.json"
+
+TEMPLATE = {"$ref": "#/$defs/Template"}
+
+
+def strings(description: str) -> dict:
+    return {"type": "array", "items": {"type": "string"}, "description": description}
+
+
+def string_map(description: str) -> dict:
+    return {"type": "object", "additionalProperties": {"type": "string"}, "description": description}
+
+
+def form(description: str, properties: dict, required: list[str]) -> dict:
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "description": description,
+        "properties": properties,
+        "required": required,
+    }
+
+
+def string(description: str) -> dict:
+    return {"type": "string", "description": description}
+
+
+# The step short forms of shared/src/steps.rs, as the README documents them.
+SHORT_FORMS = {
+    "spark": form(
+        "spark-submit through command-runner.jar",
+        {
+            "application": string("the application JAR or Python file (s3://… or a path on the cluster)"),
+            "class": string("--class: the main class of a JAR application"),
+            "deploy_mode": {
+                "anyOf": [{"enum": ["cluster", "client"]}, TEMPLATE],
+                "default": "cluster",
+                "description": "--deploy-mode; default cluster",
+            },
+            "conf": string_map("--conf KEY=VALUE, one per entry"),
+            "jars": strings("--jars, joined with commas"),
+            "py_files": strings("--py-files, joined with commas"),
+            "args": strings("the application's arguments, passed as written"),
+        },
+        ["application"],
+    ),
+    "hive": form(
+        "hive-script --run-hive-script through command-runner.jar",
+        {"script": string("the HiveQL script (s3://…)"), "variables": string_map("-d NAME=VALUE, one per entry")},
+        ["script"],
+    ),
+    "pig": form(
+        "pig-script --run-pig-script through command-runner.jar",
+        {"script": string("the Pig Latin script (s3://…)"), "params": string_map("-p NAME=VALUE, one per entry")},
+        ["script"],
+    ),
+    "streaming": form(
+        "hadoop-streaming through command-runner.jar",
+        {
+            "mapper": string("-mapper"),
+            "reducer": string("-reducer"),
+            "input": string("-input"),
+            "output": string("-output"),
+            "files": strings("-files, joined with commas"),
+        },
+        ["mapper", "reducer", "input", "output"],
+    ),
+    "jar": form(
+        "a custom JAR (HadoopJarStep with Jar, MainClass, Args, Properties)",
+        {
+            "jar": string("the JAR (s3://… or a path on the cluster)"),
+            "main_class": string("MainClass; default: the JAR's manifest"),
+            "args": strings("Args, as written"),
+            "properties": string_map("Properties, as Key/Value pairs"),
+        },
+        ["jar"],
+    ),
+    "script": form(
+        "a script run by the region's script-runner.jar",
+        {"script": string("the script (s3://…)"), "args": strings("its arguments, as written")},
+        ["script"],
+    ),
+}
+
+SHORT_STEP = {
+    "type": "object",
+    "additionalProperties": False,
+    "description": "A step short form: name, action_on_failure and exactly one of "
+    + ", ".join(SHORT_FORMS),
+    "properties": {
+        "name": string("the step's Name"),
+        "action_on_failure": {
+            "anyOf": [{"$ref": "#/$defs/ActionOnFailure"}],
+            "default": "TERMINATE_CLUSTER",
+            "description": "ActionOnFailure; default TERMINATE_CLUSTER",
+        },
+        **{k: {"$ref": f"#/$defs/{k.capitalize()}Step"} for k in SHORT_FORMS},
+    },
+    "required": ["name"],
+    "oneOf": [{"required": [k]} for k in SHORT_FORMS],
+}
+
+DEFINITION_PROPERTIES = {
+    "name": string("the definition's name: the file name without .yaml"),
+    "version": string("the definition's version, recorded on every flow"),
+    "description": string("what the flow does, for `list {\"definitions\": true}`"),
+    "parameters": {
+        "type": "object",
+        "description": "a JSON Schema (type: object) for the submitted params; defaults are applied",
+    },
+    "examples": {
+        "type": "array",
+        "minItems": 1,
+        "items": {"type": "object"},
+        "description": "parameter sets `make check` validates and renders against EMR's model; "
+        "at least one ({} when no parameter is required)",
+    },
+    "job_flow": {"$ref": "#/$defs/RunJobFlowInput"},
+    "steps": {
+        "type": "array",
+        "items": {"$ref": "#/$defs/Step"},
+        "description": "steps appended to job_flow.Steps: StepConfigs in EMR's API shape or short forms",
+    },
+    "overridable": {
+        "type": "object",
+        "description": "JSON Pointers (RFC 6901) into job_flow a caller may override, each with the "
+        "JSON Schema its value must satisfy; * stands for any one list index or member name",
+        "propertyNames": {"pattern": "^(/([^~/]|~[01])*)+$"},
+        "additionalProperties": {"type": ["object", "boolean"]},
+    },
+    "callbacks": {
+        "type": "array",
+        "description": "targets told of every flow of this definition, before the caller's own",
+        "items": {
+            "oneOf": [
+                form("a Lambda function, invoked asynchronously", {"lambda": string("function name or ARN")}, ["lambda"]),
+                form(
+                    "an HTTPS endpoint, sent a signed POST",
+                    {
+                        "http": form(
+                            "the endpoint",
+                            {"url": string("https://…"), "headers": string_map("extra headers")},
+                            ["url"],
+                        )
+                    },
+                    ["http"],
+                ),
+            ]
+        },
+    },
+    "artifacts": string_map("named URI templates stored on the flow record and sent in callbacks"),
+    "max_runtime": string(
+        "how long a flow may stay active (humantime: `6h`, `90m`, `1h 30m`; 1 minute to 30 days); "
+        "past it the reconcile sweep terminates the cluster and the flow ends TIMED_OUT"
+    ),
+}
 
 
 def main() -> None:
@@ -31,7 +196,7 @@ def main() -> None:
             defs[name] = convert(shapes[name])
         return {"$ref": f"#/$defs/{name}"}
 
-    def convert(shape: dict) -> dict:
+    def convert(shape: dict, templated: bool = False) -> dict:
         kind = shape["type"]
         if kind == "structure":
             schema = {
@@ -66,6 +231,9 @@ def main() -> None:
         for key, keyword in bounds.items():
             if key in shape:
                 schema[keyword] = shape[key]
+        if templated and (kind in ("integer", "long", "double", "float", "boolean") or "enum" in shape):
+            # A number, boolean or enum may be written as a template that renders to one.
+            return {"anyOf": [schema, TEMPLATE]}
         return schema
 
     root = ref(ROOT_SHAPE)
@@ -80,6 +248,41 @@ def main() -> None:
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(schema, indent=1, sort_keys=False) + "\n")
     print(f"wrote {OUT} ({len(defs)} shapes)")
+
+    # The definition format: the same shapes, templates allowed where the model wants a
+    # number, boolean or enum value.
+    templated: dict[str, dict] = {}
+    for name in defs:
+        shape = shapes[name]
+        converted = convert(shape, templated=True)
+        # convert() re-registers referenced shapes in defs; they already exist.
+        templated[name] = converted
+    templated["Template"] = {
+        "type": "string",
+        "pattern": "\\{\\{",
+        "description": "a {{ template }}, rendered when a flow is submitted",
+    }
+    templated["Step"] = {
+        "if": {"anyOf": [{"required": ["HadoopJarStep"]}, {"required": ["Name"]}]},
+        "then": {"$ref": "#/$defs/StepConfig"},
+        "else": {"$ref": "#/$defs/ShortStep"},
+    }
+    templated["ShortStep"] = SHORT_STEP
+    for key, schema in SHORT_FORMS.items():
+        templated[f"{key.capitalize()}Step"] = schema
+    definition = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$comment": f"Generated by dev/emr_schema.py from botocore {botocore.__version__}'s EMR service model "
+        "(2009-03-31) and the step short forms. Do not edit by hand.",
+        "title": "emr-flows flow definition (shared/flows/NAME.yaml)",
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["name", "version", "examples", "job_flow"],
+        "properties": DEFINITION_PROPERTIES,
+        "$defs": dict(sorted(templated.items())),
+    }
+    DEFINITION_OUT.write_text(json.dumps(definition, indent=1) + "\n")
+    print(f"wrote {DEFINITION_OUT}")
 
 
 if __name__ == "__main__":

@@ -13,5 +13,7 @@ step "cargo clippy (warnings denied)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 step "sam validate --lint"
 sam validate --lint --region us-east-1
+step "flow definitions (make check)"
+cargo run --quiet --locked -p shared --bin check-definitions
 step "cargo test"
 cargo test --workspace --locked

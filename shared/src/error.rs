@@ -34,8 +34,83 @@ impl Problem {
             ("", path) => path.to_owned(),
             (prefix, path) => format!("{prefix}.{path}"),
         };
-        Self::new(path, error.into_inner().to_string())
+        Self::new(path, plain_words(&error.into_inner().to_string()))
     }
+}
+
+/// A deserializer's message in the caller's words: serde names Rust types (`expected u64`,
+/// `expected struct HttpTarget`, `untagged enum CallbackTarget`); callers know JSON.
+fn plain_words(message: &str) -> String {
+    if message.starts_with("data did not match any variant of untagged enum") {
+        return "matches none of the allowed forms".to_owned();
+    }
+    let mut out = String::with_capacity(message.len());
+    let mut words = message.split(' ');
+    while let Some(word) = words.next() {
+        let (core, trail) = word.split_at(word.trim_end_matches([',', '.', ';', ')']).len());
+        let plain = match core {
+            "i8" | "i16" | "i32" | "i64" | "i128" | "isize" | "u8" | "u16" | "u32" | "u64" | "u128"
+            | "usize" => Some("an integer".to_owned()),
+            "f32" | "f64" => Some("a number".to_owned()),
+            "struct" | "enum" => {
+                // `struct Name` / `enum Name` / `untagged enum Name`: the type's name goes too.
+                let name = words.next().unwrap_or_default();
+                let trail = &name[name.trim_end_matches([',', '.', ';', ')']).len()..];
+                Some(format!(
+                    "{}{trail}",
+                    if core == "struct" {
+                        "an object"
+                    } else {
+                        "one of the allowed forms"
+                    }
+                ))
+            }
+            _ => None,
+        };
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        match plain {
+            Some(p) if matches!(core, "struct" | "enum") => out.push_str(&p),
+            Some(p) => {
+                out.push_str(&p);
+                out.push_str(trail);
+            }
+            None => out.push_str(word),
+        }
+    }
+    out
+}
+
+/// `; did you mean `X`?` for the candidate nearest to `word` (Damerau-Levenshtein distance,
+/// from `strsim`; see [`nearest`]), or `""` when none is near.
+pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {
+    nearest(word, candidates, 1)
+        .first()
+        .map(|c| format!("; did you mean `{c}`?"))
+        .unwrap_or_default()
+}
+
+/// Up to `n` of `candidates` nearest to `word`, nearest first: at most a third of its letters
+/// (at least one) changed, swapped, added or dropped, ignoring case, or one a prefix of the
+/// other.
+pub fn nearest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>, n: usize) -> Vec<&'a str> {
+    let lower = word.to_lowercase();
+    let mut scored: Vec<(f64, &str)> = candidates
+        .into_iter()
+        .filter(|c| *c != word)
+        .map(|c| {
+            let other = c.to_lowercase();
+            let edits = strsim::damerau_levenshtein(&lower, &other);
+            let near = edits <= (lower.chars().count() / 3).max(1)
+                || (!lower.is_empty() && (other.starts_with(&lower) || lower.starts_with(&other)));
+            (strsim::normalized_damerau_levenshtein(&lower, &other), c, near)
+        })
+        .filter(|(_, _, near)| *near)
+        .map(|(score, c, _)| (score, c))
+        .collect();
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(b.1)));
+    scored.into_iter().take(n).map(|(_, c)| c).collect()
 }
 
 impl fmt::Display for Problem {
@@ -54,9 +129,12 @@ pub enum Error {
     /// The caller's input is wrong; every problem found is listed. Nothing was written.
     #[error("invalid request: {}", join(.0))]
     Validation(Vec<Problem>),
-    /// No flow definition has that name.
-    #[error("no flow definition is named `{0}`")]
-    UnknownFlowDefinition(String),
+    /// No flow definition has that name; `suggestions` are the nearest names (maybe none).
+    #[error(
+        "no flow definition is named `{name}`{}; list with {{\"definitions\": true}} names every definition",
+        suggest(.suggestions)
+    )]
+    UnknownFlowDefinition { name: String, suggestions: Vec<String> },
     /// No flow has that id.
     #[error("no flow has id `{0}`")]
     FlowNotFound(String),
@@ -88,6 +166,20 @@ where
         (Some(code), Some(message)) => format!("{code}: {message}"),
         (Some(code), None) => code.to_owned(),
         _ => aws_smithy_types::error::display::DisplayErrorContext(error).to_string(),
+    }
+}
+
+fn suggest(names: &[String]) -> String {
+    match names {
+        [] => String::new(),
+        [one] => format!("; did you mean `{one}`?"),
+        more => format!(
+            "; did you mean one of {}?",
+            more.iter()
+                .map(|n| format!("`{n}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
     }
 }
 
@@ -126,7 +218,7 @@ impl Error {
     pub fn code(&self) -> &'static str {
         match self {
             Self::Validation(_) => "ValidationError",
-            Self::UnknownFlowDefinition(_) => "UnknownFlowDefinition",
+            Self::UnknownFlowDefinition { .. } => "UnknownFlowDefinition",
             Self::FlowNotFound(_) => "FlowNotFound",
             Self::Conflict(_) => "Conflict",
             Self::Definition { .. } => "DefinitionError",
@@ -139,7 +231,7 @@ impl Error {
     pub fn http_status(&self) -> u16 {
         match self {
             Self::Validation(_) => 400,
-            Self::UnknownFlowDefinition(_) | Self::FlowNotFound(_) => 404,
+            Self::UnknownFlowDefinition { .. } | Self::FlowNotFound(_) => 404,
             Self::Conflict(_) => 409,
             Self::Upstream { .. } => 502,
             Self::Definition { .. } | Self::Internal(_) => 500,
@@ -196,6 +288,46 @@ mod tests {
             "steps[0].inner"
         );
         assert_eq!(problem("", r#"{"name": 1}"#).path, "name");
+    }
+
+    #[test]
+    fn deserializer_messages_name_no_rust_types() {
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Request {
+            limit: Option<i32>,
+            target: Option<Target>,
+            either: Option<Either>,
+        }
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Target {
+            url: String,
+        }
+        #[derive(Debug, serde::Deserialize)]
+        #[serde(untagged)]
+        #[allow(dead_code)]
+        enum Either {
+            A(u64),
+            B(Target),
+        }
+        let message = |json: &str| {
+            let value: serde_json::Value = serde_json::from_str(json).unwrap();
+            Problem::from_serde(
+                "",
+                serde_path_to_error::deserialize::<_, Request>(value).unwrap_err(),
+            )
+            .message
+        };
+        assert_eq!(
+            message(r#"{"limit": "x"}"#),
+            "invalid type: string \"x\", expected an integer"
+        );
+        assert_eq!(
+            message(r#"{"target": 5}"#),
+            "invalid type: integer `5`, expected an object"
+        );
+        assert_eq!(message(r#"{"either": "x"}"#), "matches none of the allowed forms");
     }
 
     #[test]

@@ -15,7 +15,7 @@ use std::sync::LazyLock;
 use jsonschema::error::ValidationErrorKind;
 use serde_json::{Map, Value};
 
-use crate::error::Problem;
+use crate::error::{Problem, did_you_mean};
 use crate::render::pointer_to_path;
 
 /// The generated schema (source: botocore's EMR service model; see `dev/emr_schema.py`).
@@ -65,10 +65,20 @@ impl JobFlow {
                 let at = pointer_to_path(path, e.instance_path().as_str());
                 match e.kind() {
                     // One problem per unexpected key, at the key's own path.
-                    ValidationErrorKind::AdditionalProperties { unexpected } => unexpected
-                        .iter()
-                        .map(|key| Problem::new(format!("{at}.{key}"), "is not a member of this EMR shape"))
-                        .collect(),
+                    ValidationErrorKind::AdditionalProperties { unexpected } => {
+                        let node = node_at(&schema.document, &request, e.instance_path().as_str());
+                        let known = member_names(&schema.document, node);
+                        unexpected
+                            .iter()
+                            .map(|key| {
+                                let hint = did_you_mean(key, known.iter().map(String::as_str));
+                                Problem::new(
+                                    format!("{at}.{key}"),
+                                    format!("is not a member of this EMR shape{hint}"),
+                                )
+                            })
+                            .collect()
+                    }
                     _ => vec![Problem::new(at, e.to_string())],
                 }
             })
@@ -164,8 +174,70 @@ pub(crate) fn whole_number(n: &serde_json::Number) -> Option<i64> {
     (f.fract() == 0.0 && f.abs() <= 9_007_199_254_740_992.0).then_some(f as i64)
 }
 
+/// The RunJobFlow schema as JSON (for walking it: [`node_at`], [`member_names`]).
+pub(crate) fn schema_document() -> &'static Value {
+    &RUN_JOB_FLOW.document
+}
+
+/// The schema node (of `root`) that describes the value at `pointer` (RFC 6901) in `instance`,
+/// following `$ref`, `properties`, `additionalProperties`, `items`, `if`/`then`/`else` and the
+/// first `anyOf` branch that describes an object or list. `None` where the schema says nothing.
+pub(crate) fn node_at<'a>(root: &'a Value, instance: &Value, pointer: &str) -> Option<&'a Value> {
+    let mut node = resolve(root, root);
+    let mut value = Some(instance);
+    for token in pointer.split('/').skip(1) {
+        let token = token.replace("~1", "/").replace("~0", "~");
+        node = branch(root, node, value?);
+        let child = if node.get("items").is_some() {
+            node.get("items")
+        } else {
+            (node.get("properties").and_then(|p| p.get(&token)))
+                .or_else(|| node.get("additionalProperties").filter(|a| a.is_object()))
+        };
+        node = resolve(root, child?);
+        value = match value {
+            Some(Value::Array(items)) => token.parse::<usize>().ok().and_then(|i| items.get(i)),
+            Some(Value::Object(members)) => members.get(&token),
+            _ => None,
+        };
+    }
+    Some(branch(root, node, value?))
+}
+
+/// The branch of a node that describes `value`: `then` or `else` as `value` passes `if`, or the
+/// first `anyOf` member describing a container.
+pub(crate) fn branch<'a>(root: &'a Value, node: &'a Value, value: &Value) -> &'a Value {
+    let node = resolve(root, node);
+    if let (Some(condition), Some(then), Some(otherwise)) =
+        (node.get("if"), node.get("then"), node.get("else"))
+    {
+        let passes = jsonschema::is_valid(condition, value);
+        return branch(root, if passes { then } else { otherwise }, value);
+    }
+    if let Some(any) = node.get("anyOf").and_then(Value::as_array) {
+        let container = any.iter().map(|b| resolve(root, b)).find(|b| {
+            b.get("properties").is_some()
+                || b.get("items").is_some()
+                || b.get("additionalProperties").is_some()
+        });
+        if let Some(container) = container {
+            return container;
+        }
+    }
+    node
+}
+
+/// The member names an object schema node knows (its `properties`), for "did you mean".
+pub(crate) fn member_names(root: &Value, node: Option<&Value>) -> Vec<String> {
+    (node.map(|n| resolve(root, n)))
+        .and_then(|n| n.get("properties"))
+        .and_then(Value::as_object)
+        .map(|p| p.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
 /// Follows `$ref`s to the schema node that describes a value.
-fn resolve<'a>(root: &'a Value, mut node: &'a Value) -> &'a Value {
+pub(crate) fn resolve<'a>(root: &'a Value, mut node: &'a Value) -> &'a Value {
     while let Some(reference) = node.get("$ref").and_then(Value::as_str) {
         match reference.strip_prefix('#').and_then(|p| root.pointer(p)) {
             Some(target) => node = target,

@@ -3,19 +3,21 @@
 //! passes the flow id, submission time and region in a [`Context`].
 //!
 //! Order: parameters get the schema's defaults and are validated (every violation reported with
-//! its path); every string of `job_flow`, `steps` and `artifacts` is rendered as a MiniJinja
-//! template (`{{ partitions }}`; an undefined variable is an error); short-form steps become
+//! its path); every string of `job_flow`, `steps` and `artifacts` that holds `{{` is rendered as
+//! a MiniJinja template (`{{ partitions }}`; only `{{ }}` is a marker, other strings are used
+//! byte for byte; see [`environment`]); short-form steps become
 //! `StepConfig`s and are appended to `job_flow.Steps`; `overrides` are deep-merged where the
 //! definition allows; the result is checked against EMR's RunJobFlow model and limits.
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
+use minijinja::syntax::SyntaxConfig;
 use minijinja::{Environment, UndefinedBehavior};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-use crate::definition::Definition;
+use crate::definition::{Definition, Overridable};
 use crate::error::{Error, Problem};
 use crate::job_flow::{FLOW_ID_TAG, FLOW_TAG, JobFlow};
 use crate::model::FlowId;
@@ -203,6 +205,11 @@ impl Definition {
         };
         apply_defaults(&self.spec.parameters, &mut params);
         whole_numbers_as_integers(&mut params);
+        let mut problems = Vec::new();
+        inexact_numbers("params", &params, &mut problems);
+        if !problems.is_empty() {
+            return Err(Error::Validation(problems));
+        }
         let problems: Vec<Problem> = self
             .schema
             .iter_errors(&params)
@@ -255,6 +262,30 @@ fn whole_numbers_as_integers(value: &mut Value) {
     }
 }
 
+/// Numbers JSON cannot carry exactly here: past 64-bit integers, or decimals past 2^53, the
+/// parser keeps only a double, so `18446744073709551616` would render as `18446744073709552000`
+/// (a different id). Each is refused, naming its path, rather than rendered wrong.
+fn inexact_numbers(path: &str, value: &Value, problems: &mut Vec<Problem>) {
+    match value {
+        Value::Number(n) if n.is_f64() && n.as_f64().is_some_and(|f| f.abs() >= 9_007_199_254_740_992.0) => {
+            problems.push(Problem::new(
+                path,
+                format!(
+                    "the number {n} is too large to be exact: JSON numbers are exact up to 64-bit \
+                     integers ({}) and, with a fraction or exponent, up to 2^53; pass it as a string",
+                    u64::MAX
+                ),
+            ));
+        }
+        Value::Array(items) => (items.iter().enumerate())
+            .for_each(|(i, item)| inexact_numbers(&format!("{path}[{i}]"), item, problems)),
+        Value::Object(members) => {
+            (members.iter()).for_each(|(k, member)| inexact_numbers(&format!("{path}.{k}"), member, problems))
+        }
+        _ => {}
+    }
+}
+
 /// `("params", "/a/0/b")` → `params.a[0].b` (JSON Pointer, RFC 6901, to a readable path).
 pub(crate) fn pointer_to_path(root: &str, pointer: &str) -> String {
     let mut path = root.to_owned();
@@ -288,23 +319,26 @@ fn display(path: &[Segment]) -> String {
     text
 }
 
-/// Whether `path` is `pattern` (`Instances.InstanceGroups.*.InstanceCount`; `*` is any one
-/// member name or index).
-fn allowed(pattern: &str, path: &[Segment]) -> bool {
-    let parts: Vec<&str> = pattern.split('.').collect();
-    parts.len() == path.len()
-        && parts.iter().zip(path).all(|(part, segment)| match segment {
-            _ if *part == "*" => true,
-            Segment::Key(k) => part == k,
-            Segment::Index(i) => part.parse() == Ok(*i),
-        })
+/// Whether `path` is what `pointer` names (its RFC 6901 reference tokens; `*` is any one
+/// member name or list index).
+fn allowed(pointer: &Overridable, path: &[Segment]) -> bool {
+    pointer.tokens.len() == path.len()
+        && pointer
+            .tokens
+            .iter()
+            .zip(path)
+            .all(|(token, segment)| match segment {
+                _ if token == "*" => true,
+                Segment::Key(k) => token == k,
+                Segment::Index(i) => *token == i.to_string(),
+            })
 }
 
 fn merge(
     target: &mut Value,
     patch: &Value,
     path: &mut Vec<Segment>,
-    allow: &[(String, jsonschema::Validator)],
+    allow: &[Overridable],
     problems: &mut Vec<Problem>,
 ) {
     match (target, patch) {
@@ -345,14 +379,14 @@ fn set(
     target: &mut Value,
     value: &Value,
     path: &[Segment],
-    allow: &[(String, jsonschema::Validator)],
+    allow: &[Overridable],
     problems: &mut Vec<Problem>,
 ) {
-    let Some((_, schema)) = allow.iter().find(|(pattern, _)| allowed(pattern, path)) else {
+    let Some(Overridable { schema, .. }) = allow.iter().find(|p| allowed(p, path)) else {
         let message = if allow.is_empty() {
             "is not overridable: this flow definition allows no overrides".to_owned()
         } else {
-            let patterns: Vec<&str> = allow.iter().map(|(p, _)| p.as_str()).collect();
+            let patterns: Vec<&str> = allow.iter().map(|p| p.pointer.as_str()).collect();
             format!("is not overridable; allowed: {}", patterns.join(", "))
         };
         problems.push(Problem::new(display(path), message));
@@ -369,6 +403,34 @@ fn set(
     }
 }
 
+/// The one template marker: `{{ expression }}` (a MiniJinja expression, so filters work:
+/// `{{ domain_id }}`, `{{ day | replace("-", "/") }}`). A string without `{{` is not a template
+/// and is used byte for byte; to write a literal `{{` inside a template, write `{{ "{{" }}`.
+pub const TEMPLATE_MARKER: &str = "{{";
+
+/// Whether `text` is a template (holds [`TEMPLATE_MARKER`]).
+pub fn is_template(text: &str) -> bool {
+    text.contains(TEMPLATE_MARKER)
+}
+
+/// MiniJinja's block and comment delimiters (`{% %}`, `{# #}`) collide with what authors paste
+/// (shell's `${#N}`, `${#PEERS[@]}`), so they are moved to markers no definition holds: a
+/// string holding NUL is refused when the catalog is built. Only `{{ }}` remains; whitespace
+/// (also a trailing newline) is kept as written.
+pub(crate) fn environment() -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    let syntax = SyntaxConfig::builder()
+        .variable_delimiters("{{", "}}")
+        .block_delimiters("\0{%", "%}")
+        .comment_delimiters("\0{#", "#}")
+        .keep_trailing_newline(true)
+        .build()
+        .expect("distinct, non-empty delimiters");
+    env.set_syntax(syntax);
+    env
+}
+
 /// A strict MiniJinja environment with the flow's variables.
 struct Templates {
     env: Environment<'static>,
@@ -377,16 +439,14 @@ struct Templates {
 
 impl Templates {
     fn new(context: Value) -> Self {
-        let mut env = Environment::new();
-        env.set_undefined_behavior(UndefinedBehavior::Strict);
         Self {
-            env,
+            env: environment(),
             context: minijinja::Value::from(minijinja::value::Serde(context)),
         }
     }
 
     fn render_str(&self, path: &str, template: &str, problems: &mut Vec<Problem>) -> String {
-        if !template.contains("{{") && !template.contains("{%") && !template.contains("{#") {
+        if !is_template(template) {
             return template.to_owned();
         }
         self.env.render_str(template, &self.context).unwrap_or_else(|e| {
@@ -451,6 +511,7 @@ parameters:
   properties:
     domain_id: {type: integer, minimum: 1}
     size: {type: integer, default: 2, minimum: 1, maximum: 10}
+examples: [{domain_id: 1}]
 job_flow:
   Name: "t {{ flow_id }}"
   Instances:
@@ -463,8 +524,8 @@ steps:
   - name: report
     hive: {script: "s3://b/report.sql", variables: {DAY: "{{ submitted_date }}"}}
 overridable:
-  Instances.InstanceGroups.*.InstanceCount: {type: integer, minimum: 1, maximum: 10}
-  Instances.InstanceGroups.1.InstanceType: {enum: [m5.xlarge, r5.4xlarge]}
+  /Instances/InstanceGroups/*/InstanceCount: {type: integer, minimum: 1, maximum: 10}
+  /Instances/InstanceGroups/1/InstanceType: {enum: [m5.xlarge, r5.4xlarge]}
 artifacts:
   output: "s3://bucket/{{ flow_name }}/{{ submitted_year }}/{{ submitted_month }}/{{ flow_id }}/"
 "#;
@@ -657,38 +718,171 @@ artifacts:
     }
 
     #[test]
-    fn an_undefined_variable_is_a_definition_error_naming_the_place() {
+    fn an_undefined_variable_is_refused_when_the_catalog_is_built_not_at_submit() {
         let yaml = MINIMAL.replace("{{ domain_id }}", "{{ domain }}");
-        let err = definition(&yaml)
-            .render(json!({"domain_id": 1}), &Value::Null, &context())
-            .unwrap_err();
-        let Error::Definition { problems, .. } = err else {
-            panic!("{err}")
+        let Err(Error::Definition { problems, .. }) = Definition::parse("t.yaml", &yaml) else {
+            panic!("an undefined variable passed the catalog check")
         };
         assert_eq!(problems[0].path, "steps[0].HadoopJarStep.Args[2]");
         assert!(
-            problems[0].message.contains("undefined"),
+            problems[0]
+                .message
+                .contains("`domain` is neither a parameter nor a built-in; did you mean `domain_id`?"),
             "{}",
             problems[0].message
         );
     }
 
     #[test]
-    fn a_misspelled_request_key_is_named_with_its_place() {
+    fn a_misspelled_request_key_is_refused_with_its_place_and_a_suggestion() {
         let yaml = MINIMAL.replace(
             "InstanceType: m5.xlarge, InstanceCount: 1",
             "InstanceTyp: m5.xlarge, InstanceCount: 1",
         );
-        let err = definition(&yaml)
-            .render(json!({"domain_id": 1}), &Value::Null, &context())
+        let Err(Error::Definition { problems, .. }) = Definition::parse("t.yaml", &yaml) else {
+            panic!("a misspelled key passed the catalog check")
+        };
+        let misspelled = problems
+            .iter()
+            .find(|p| p.path == "job_flow.Instances.InstanceGroups[0].InstanceTyp")
+            .unwrap_or_else(|| panic!("{problems:?}"));
+        assert_eq!(
+            misspelled.message,
+            "is not a member of this EMR shape; did you mean `InstanceType`? (line 16, column 45)"
+        );
+    }
+
+    /// A definition with bootstrap shell, a regex and a log4j pattern, as pasted.
+    const PASTED_PATTERNS: &str = r#"
+name: t
+version: "1"
+parameters:
+  type: object
+  required: [day]
+  properties:
+    day: {type: string}
+examples: [{day: "2026-11-29"}]
+job_flow:
+  Name: t
+  Instances: {InstanceGroups: [{InstanceRole: MASTER, InstanceType: m5.xlarge, InstanceCount: 1}]}
+  BootstrapActions:
+    - Name: lengths
+      ScriptBootstrapAction:
+        Path: file:/bin/bash
+        Args: ["-c", "N=node; echo len=${#N} args=${#} >> /mnt/var/lengths"]
+    - Name: peers
+      ScriptBootstrapAction:
+        Path: file:/bin/bash
+        Args: ["-c", "PEERS=(a b); echo ${#PEERS[@]} {#x#} {% raw %} }} %} #} >> /mnt/var/peers\n"]
+  Configurations:
+    - Classification: spark-log4j2
+      Properties:
+        appender.console.layout.pattern: "%d{yyyy-MM-dd HH:mm:ss} %p %c{1}: %m%n"
+        filter.regex: "^[a-z]{2,4}\\d+$"
+steps:
+  - name: grep
+    jar: {jar: command-runner.jar, args: ["grep", "-E", "^(x|y){2}$ ${#N}", "day={{ day }} ${#N} {#", "{{ day }}\n"]}
+"#;
+
+    #[test]
+    fn strings_without_a_placeholder_reach_emr_byte_for_byte() {
+        // GIVEN shell (`${#N}`, `${#PEERS[@]}`), Jinja-like text, a regex and a log4j pattern
+        let d = definition(PASTED_PATTERNS);
+        let rendered = d
+            .render(json!({"day": "2026-11-29"}), &Value::Null, &context())
+            .unwrap();
+        let request = json_of(&rendered.request);
+        // THEN every string without `{{` is exactly as written
+        assert_eq!(
+            request["BootstrapActions"][0]["ScriptBootstrapAction"]["Args"][1],
+            "N=node; echo len=${#N} args=${#} >> /mnt/var/lengths"
+        );
+        assert_eq!(
+            request["BootstrapActions"][1]["ScriptBootstrapAction"]["Args"][1],
+            "PEERS=(a b); echo ${#PEERS[@]} {#x#} {% raw %} }} %} #} >> /mnt/var/peers\n"
+        );
+        let properties = &request["Configurations"][0]["Properties"];
+        assert_eq!(
+            properties["appender.console.layout.pattern"],
+            "%d{yyyy-MM-dd HH:mm:ss} %p %c{1}: %m%n"
+        );
+        assert_eq!(properties["filter.regex"], "^[a-z]{2,4}\\d+$");
+        // AND a placeholder beside shell text expands only itself, keeping a trailing newline
+        let args = &request["Steps"][0]["HadoopJarStep"]["Args"];
+        assert_eq!(args[2], "^(x|y){2}$ ${#N}");
+        assert_eq!(args[3], "day=2026-11-29 ${#N} {#");
+        assert_eq!(args[4], "2026-11-29\n");
+    }
+
+    #[test]
+    fn a_literal_double_brace_is_written_as_a_string_expression() {
+        let yaml = MINIMAL.replace("\"t {{ flow_id }}\"", "'t {{ \"{{\" }}x}} {{ domain_id }}'");
+        let rendered = definition(&yaml)
+            .render(json!({"domain_id": 5}), &Value::Null, &context())
+            .unwrap();
+        assert_eq!(json_of(&rendered.request)["Name"], "t {{x}} 5");
+    }
+
+    #[test]
+    fn a_spark_property_named_by_a_json_pointer_can_be_overridden() {
+        // GIVEN the issue's definition: a Spark property with dots in its name is overridable
+        let yaml = MINIMAL
+            .replace(
+                "job_flow:\n",
+                "job_flow:\n  Configurations: [{Classification: spark-defaults, Properties: {spark.executor.memory: 4g}}]\n",
+            )
+            .replace("overridable:\n", "overridable:\n  /Configurations/0/Properties/spark.executor.memory: {type: string, pattern: \"^[0-9]+g$\"}\n");
+        let d = definition(&yaml);
+        // WHEN a caller overrides it THEN the request carries the new value
+        let overrides = json!({"Configurations": [{"Properties": {"spark.executor.memory": "8g"}}]});
+        let rendered = d.render(json!({"domain_id": 1}), &overrides, &context()).unwrap();
+        assert_eq!(
+            json_of(&rendered.request)["Configurations"],
+            json!([{"Classification": "spark-defaults", "Properties": {"spark.executor.memory": "8g"}}])
+        );
+        // AND a value outside its schema, or a neighbour not listed, is refused with its path
+        let bad = json!({"Configurations": [{"Properties": {"spark.executor.memory": "lots", "spark.executor.cores": "4"}}]});
+        let Err(Error::Validation(problems)) = d.render(json!({"domain_id": 1}), &bad, &context()) else {
+            panic!("refused overrides passed")
+        };
+        let text: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        assert_eq!(text.len(), 2, "{text:?}");
+        assert!(text[0].starts_with("overrides.Configurations[0].Properties.spark.executor.cores: is not overridable; allowed: /Configurations/0/Properties/spark.executor.memory, /Instances/InstanceGroups/*/InstanceCount"), "{text:?}");
+        assert!(
+            text[1].starts_with(
+                "overrides.Configurations[0].Properties.spark.executor.memory: \"lots\" does not match"
+            ),
+            "{text:?}"
+        );
+    }
+
+    #[test]
+    fn a_number_too_large_to_be_exact_is_refused_naming_the_parameter() {
+        // GIVEN a domain id past 64 bits, as JSON carries it
+        let params: Value = serde_json::from_str(r#"{"domain_id": 18446744073709551616}"#).unwrap();
+        // WHEN rendered THEN it is refused, never rendered as 18446744073709552000
+        let err = definition(MINIMAL)
+            .render(params, &Value::Null, &context())
             .unwrap_err();
-        let Error::Validation(problems) = err else {
+        let Error::Validation(problems) = &err else {
             panic!("{err}")
         };
-        let paths: Vec<_> = problems.iter().map(|p| p.path.as_str()).collect();
-        assert!(
-            paths.contains(&"job_flow.Instances.InstanceGroups[0].InstanceTyp"),
-            "{problems:?}"
+        assert_eq!(problems.len(), 1);
+        assert_eq!(problems[0].path, "params.domain_id");
+        assert!(problems[0].message.contains("too large to be exact"), "{err}");
+        assert!(problems[0].message.contains("pass it as a string"), "{err}");
+        // AND the largest 64-bit integer renders exactly
+        let yaml = MINIMAL.replace(
+            "domain_id: {type: integer, minimum: 1}",
+            "domain_id: {type: integer}",
+        );
+        let params: Value = serde_json::from_str(r#"{"domain_id": 18446744073709551615}"#).unwrap();
+        let rendered = definition(&yaml)
+            .render(params, &Value::Null, &context())
+            .unwrap();
+        assert_eq!(
+            json_of(&rendered.request)["Steps"][0]["HadoopJarStep"]["Args"][2],
+            "18446744073709551615"
         );
     }
 
@@ -696,7 +890,7 @@ artifacts:
     fn pasted(name: &str, request: &str) -> Definition {
         Definition::parse(
             &format!("{name}.yaml"),
-            &format!("name: {name}\nversion: '1'\njob_flow: {request}\n"),
+            &format!("name: {name}\nversion: '1'\nexamples: [{{}}]\njob_flow: {request}\n"),
         )
         .unwrap()
     }

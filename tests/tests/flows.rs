@@ -75,6 +75,11 @@ async fn bad_input_is_refused_with_every_problem_and_writes_nothing() {
 
     let err = w.submit(json!({"flow": "no-such-flow"})).await.unwrap_err();
     assert_eq!(err.code(), "UnknownFlowDefinition");
+    let err = w.submit(json!({"flow": "spark-py"})).await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "no flow definition is named `spark-py`; did you mean `spark-pi`?; list with {\"definitions\": true} names every definition"
+    );
     let err = w
         .submit(json!({"flow": "pages-es-index-updater", "params": {}}))
         .await
@@ -456,7 +461,7 @@ async fn a_dry_run_answers_the_exact_request_and_launches_nothing() {
 async fn a_published_request_launches_unchanged_on_the_emr_stand_in() {
     let w = world().await;
     let published = include_str!("../../events/real/jobflows/airflow-example-pi.json");
-    let yaml = format!("name: airflow-example-pi\nversion: '1'\njob_flow: {published}\n");
+    let yaml = format!("name: airflow-example-pi\nversion: '1'\nexamples: [{{}}]\njob_flow: {published}\n");
     let submitter = ops::Submitter {
         catalog: Catalog::from_sources(&[("airflow-example-pi.yaml", &yaml)]).unwrap(),
         policy: CallbackPolicy::default(),
@@ -494,6 +499,119 @@ async fn a_published_request_launches_unchanged_on_the_emr_stand_in() {
     assert_eq!(record.flow, "airflow-example-pi");
 }
 
+/// A request as an author pastes it: shell in bootstrap arguments, a log4j pattern and a regex
+/// in properties, shell and a regex in step arguments. No `{{`: nothing in it is a template.
+const PASTED: &str = r#"{
+  "Name": "pasted ${#N} {#x#}",
+  "ReleaseLabel": "emr-7.13.0",
+  "Applications": [{"Name": "Spark"}],
+  "Instances": {
+    "InstanceGroups": [{"InstanceRole": "MASTER", "InstanceType": "m5.xlarge", "InstanceCount": 1}],
+    "KeepJobFlowAliveWhenNoSteps": false
+  },
+  "BootstrapActions": [{
+    "Name": "lengths",
+    "ScriptBootstrapAction": {
+      "Path": "file:/bin/bash",
+      "Args": ["-c", "N=node; PEERS=(a b); echo len=${#N} peers=${#PEERS[@]} args=${#} >> /mnt/var/lengths {% x %}"]
+    }
+  }],
+  "Configurations": [{
+    "Classification": "spark-log4j2",
+    "Properties": {
+      "appender.console.layout.pattern": "%d{yyyy-MM-dd HH:mm:ss.SSS} %p %c{1}: %m%n",
+      "logger.filter.regex": "^s3://[a-z0-9.-]{3,63}/(in|out)/\\d{4}-\\d{2}-\\d{2}$"
+    }
+  }],
+  "Steps": [{
+    "Name": "grep",
+    "ActionOnFailure": "CONTINUE",
+    "HadoopJarStep": {
+      "Jar": "command-runner.jar",
+      "Args": ["bash", "-c", "grep -E '^[0-9]{4}-[0-9]{2}$' in | wc -l; echo ${#N} {#"]
+    }
+  }],
+  "JobFlowRole": "EMR_EC2_DefaultRole",
+  "ServiceRole": "EMR_DefaultRole"
+}"#;
+
+#[tokio::test]
+async fn a_pasted_request_with_shell_regex_and_log4j_patterns_arrives_byte_for_byte() {
+    // GIVEN a definition whose job_flow is the pasted request
+    let w = world().await;
+    let yaml = format!("name: pasted\nversion: '1'\nexamples: [{{}}]\njob_flow: {PASTED}\n");
+    let submitter = ops::Submitter {
+        catalog: Catalog::from_sources(&[("pasted.yaml", &yaml)]).unwrap(),
+        policy: CallbackPolicy::default(),
+        services: w.svc().clone(),
+        region: "us-east-1".into(),
+    };
+    let pasted: Value = serde_json::from_str(PASTED).unwrap();
+
+    // WHEN dry run THEN the request is the pasted text, plus only the flow tags
+    let ops::SubmitAnswer::DryRun(dry_run) =
+        ops::submit(&submitter, json!({"flow": "pasted", "dry_run": true}))
+            .await
+            .unwrap()
+    else {
+        panic!("not a dry run")
+    };
+    let mut request = dry_run.request.clone();
+    let tags = request.as_object_mut().unwrap().remove("Tags").unwrap();
+    assert_eq!(tags.as_array().unwrap().len(), 2);
+    assert_eq!(request, pasted);
+
+    // WHEN launched THEN EMR (the moto stand-in) holds every string unchanged
+    let ops::SubmitAnswer::Launched(launched) =
+        ops::submit(&submitter, json!({"flow": "pasted"})).await.unwrap()
+    else {
+        panic!("not launched")
+    };
+    let cluster_id = launched.cluster_id.as_ref().unwrap().as_str();
+    let cluster = w.cluster(cluster_id).await;
+    assert_eq!(cluster.name(), pasted["Name"].as_str());
+    let properties = cluster.configurations()[0].properties().unwrap();
+    assert_eq!(
+        properties["appender.console.layout.pattern"],
+        pasted["Configurations"][0]["Properties"]["appender.console.layout.pattern"]
+    );
+    assert_eq!(
+        properties["logger.filter.regex"],
+        pasted["Configurations"][0]["Properties"]["logger.filter.regex"]
+    );
+    let actions = w
+        .emr_client
+        .list_bootstrap_actions()
+        .cluster_id(cluster_id)
+        .send()
+        .await
+        .unwrap();
+    let args: Vec<Value> = actions.bootstrap_actions()[0]
+        .args()
+        .iter()
+        .map(|a| json!(a))
+        .collect();
+    assert_eq!(
+        Value::from(args),
+        pasted["BootstrapActions"][0]["ScriptBootstrapAction"]["Args"]
+    );
+    let steps = w
+        .emr_client
+        .list_steps()
+        .cluster_id(cluster_id)
+        .send()
+        .await
+        .unwrap();
+    let args: Vec<Value> = steps.steps()[0]
+        .config()
+        .unwrap()
+        .args()
+        .iter()
+        .map(|a| json!(a))
+        .collect();
+    assert_eq!(Value::from(args), pasted["Steps"][0]["HadoopJarStep"]["Args"]);
+}
+
 #[tokio::test]
 async fn overrides_outside_the_definitions_allowance_are_refused_and_write_nothing() {
     let w = world().await;
@@ -510,21 +628,24 @@ async fn overrides_outside_the_definitions_allowance_are_refused_and_write_nothi
 }
 
 #[tokio::test]
-async fn list_answers_the_catalog() {
+async fn list_answers_the_catalog_with_what_callers_may_override() {
     let w = world().await;
     let answer = ops::list(&w.submitter.catalog, &w.svc().store, json!({"definitions": true}))
         .await
         .unwrap();
-    let names: Vec<_> = answer["definitions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d["name"].clone())
-        .collect();
-    assert_eq!(names, [json!("pages-es-index-updater"), json!("spark-pi")]);
+    let listed = answer["definitions"].as_array().unwrap();
+    let names: Vec<_> = listed.iter().map(|d| d["name"].as_str().unwrap()).collect();
+    let catalog: Vec<_> = w.submitter.catalog.iter().map(|d| d.spec.name.as_str()).collect();
+    assert_eq!(names, catalog, "every definition, in name order");
+    for (definition, listed) in w.submitter.catalog.iter().zip(listed) {
+        assert_eq!(listed["parameters"], definition.spec.parameters);
+        assert_eq!(listed["overridable"], json!(definition.spec.overridable));
+    }
+    let spark_pi = listed.iter().find(|d| d["name"] == "spark-pi").unwrap();
+    assert_eq!(spark_pi["parameters"]["properties"]["partitions"]["default"], 10);
     assert_eq!(
-        answer["definitions"][1]["parameters"]["properties"]["partitions"]["default"],
-        10
+        spark_pi["overridable"]["/Instances/InstanceGroups/1/InstanceCount"],
+        json!({"type": "integer", "minimum": 1, "maximum": 20})
     );
     let err = ops::list(
         &w.submitter.catalog,
@@ -630,6 +751,18 @@ async fn a_flow_record_too_large_for_dynamodb_is_refused_before_anything_is_writ
         "{err}"
     );
     assert_eq!(w.item_count().await, 0);
+    // A dry run runs the same check: it answers what the real submit would.
+    let err = ops::submit(
+        &w.submitter,
+        json!({"flow": "spark-pi", "callbacks": callbacks, "dry_run": true}),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("the flow record (params and callbacks) would be"),
+        "{err}"
+    );
 
     let eleven: Vec<Value> = (0..11)
         .map(|i| json!({"http": {"url": format!("https://hooks.example.com/{i}")}}))

@@ -32,7 +32,8 @@ pub struct ListRequest {
 }
 
 /// Answers a [`ListRequest`]: the flow record, a page `{"flows": […], "next_token"?}`, or
-/// `{"definitions": [{"name", "version", "description", "parameters"}…]}`.
+/// `{"definitions": [{"name", "version", "description", "parameters", "overridable"}…]}`
+/// (overridable: each JSON Pointer a caller may override → the JSON Schema of its value).
 ///
 /// Errors: [`Error::Validation`] for a request that asks for none or several of these;
 /// [`Error::FlowNotFound`].
@@ -49,7 +50,8 @@ pub async fn list(catalog: &Catalog, store: &FlowStore, request: Value) -> Resul
             .iter()
             .map(|d| {
                 serde_json::json!({"name": d.spec.name, "version": d.spec.version,
-                    "description": d.spec.description, "parameters": d.spec.parameters})
+                    "description": d.spec.description, "parameters": d.spec.parameters,
+                    "overridable": d.spec.overridable})
             })
             .collect();
         return Ok(serde_json::json!({ "definitions": definitions }));

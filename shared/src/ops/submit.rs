@@ -102,7 +102,8 @@ pub const MAX_RECORD_BYTES: usize = 200 * 1024;
 
 /// Validates and renders the request, writes the flow record (`PENDING`, with the idempotency
 /// key claimed in the same transaction), launches the job flow and records its cluster
-/// (`STARTING`). With `dry_run`, answers the rendered request instead.
+/// (`STARTING`). With `dry_run`, runs every check short of launching (the record's size too)
+/// and answers the rendered request instead.
 ///
 /// Errors: [`Error::Validation`] (every parameter, override, callback and request problem),
 /// [`Error::UnknownFlowDefinition`] and [`Error::Definition`] before anything is written;
@@ -136,19 +137,6 @@ pub async fn submit(s: &Submitter, request: Value) -> Result<SubmitAnswer, Error
         }
         Err(e) => return Err(e),
     };
-    if request.dry_run {
-        return Ok(SubmitAnswer::DryRun(DryRunResponse {
-            dry_run: true,
-            flow: definition.spec.name.clone(),
-            definition_version: definition.spec.version.clone(),
-            flow_id,
-            params: rendered.params,
-            request: Value::Object(rendered.request.as_json().clone()),
-            request_digest: rendered.request_digest,
-            artifacts: rendered.artifacts,
-        }));
-    }
-
     let record = FlowRecord {
         flow_id,
         flow: definition.spec.name.clone(),
@@ -189,6 +177,19 @@ pub async fn submit(s: &Submitter, request: Value) -> Result<SubmitAnswer, Error
             ),
         ));
     }
+    if request.dry_run {
+        return Ok(SubmitAnswer::DryRun(DryRunResponse {
+            dry_run: true,
+            flow: definition.spec.name.clone(),
+            definition_version: definition.spec.version.clone(),
+            flow_id,
+            params: record.params,
+            request: Value::Object(rendered.request.as_json().clone()),
+            request_digest: rendered.request_digest,
+            artifacts: record.artifacts,
+        }));
+    }
+
     let claim = request.idempotency_key.as_ref().map(|key| IdempotencyClaim {
         key: key.clone(),
         request_digest: request_digest(&request),
