@@ -114,16 +114,9 @@ impl Moto {
         }
     }
 
-    /// An SDK config for the stand-in: its endpoint, a fixed region, dummy credentials.
+    /// An SDK config for the stand-in: see [`sdk_for`].
     pub async fn sdk(&self) -> aws_config::SdkConfig {
-        aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .endpoint_url(&self.endpoint)
-            .region(aws_config::Region::new("us-east-1"))
-            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-                "testing", "testing", None, None, "moto",
-            ))
-            .load()
-            .await
+        sdk_for(&self.endpoint).await
     }
 }
 
@@ -173,6 +166,20 @@ impl Moto {
             });
         created.function_arn.expect("CreateFunction answers the ARN")
     }
+}
+
+/// An SDK config for a stand-in at `endpoint`: a fixed region, dummy credentials, and the
+/// functions' own timeouts ([`shared::config::timeouts`]).
+pub async fn sdk_for(endpoint: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "testing", "testing", None, None, "moto",
+        ))
+        .timeout_config(shared::config::timeouts())
+        .load()
+        .await
 }
 
 /// `Resources.FlowsTable.Properties` of `template.yaml`.

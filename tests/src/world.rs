@@ -15,7 +15,8 @@ use shared::model::{FlowId, FlowRecord};
 use shared::ops::{self, Clock, Services, StateChangeOutcome};
 use shared::store::FlowStore;
 
-use crate::{Moto, TEST_SECRET, create_table, event, unique_table};
+use crate::proxy::FaultProxy;
+use crate::{Moto, TEST_SECRET, create_table, event, sdk_for, unique_table};
 
 pub static MOTO: OnceLock<Moto> = OnceLock::new();
 
@@ -25,19 +26,38 @@ pub struct World {
     pub dynamodb: aws_sdk_dynamodb::Client,
     /// The operations' clock: it stands still until a test moves it (hours pass in a moment).
     pub clock: Clock,
+    /// The fault proxy the operations reach moto through, in a [`world_behind_proxy`].
+    pub proxy: Option<FaultProxy>,
 }
 
+/// A world whose operations talk to moto directly.
 pub async fn world() -> World {
     let moto = MOTO.get_or_init(Moto::start);
-    let sdk = moto.sdk().await;
-    let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
+    world_at(&moto.endpoint, None).await
+}
+
+/// A world whose operations reach moto through a fault proxy of its own, which serializes
+/// every call (so moto stands for DynamoDB's atomic conditional writes) and injects faults.
+/// The test's own clients (`emr_client`, `dynamodb`) still go to moto directly.
+pub async fn world_behind_proxy() -> World {
+    let moto = MOTO.get_or_init(Moto::start);
+    let proxy = FaultProxy::start(&moto.endpoint);
+    let endpoint = proxy.endpoint.clone();
+    world_at(&endpoint, Some(proxy)).await
+}
+
+async fn world_at(endpoint: &str, proxy: Option<FaultProxy>) -> World {
+    let moto = MOTO.get_or_init(Moto::start);
+    let direct = moto.sdk().await;
+    let sdk = sdk_for(endpoint).await;
+    let dynamodb = aws_sdk_dynamodb::Client::new(&direct);
     let table = unique_table("flows");
     create_table(&dynamodb, &table).await;
-    let emr_client = aws_sdk_emr::Client::new(&sdk);
+    let emr_client = aws_sdk_emr::Client::new(&direct);
     let clock = Clock::fixed(chrono::Utc::now());
     let services = Services {
-        store: FlowStore::new(dynamodb.clone(), table),
-        emr: Emr::new(emr_client.clone()),
+        store: FlowStore::new(aws_sdk_dynamodb::Client::new(&sdk), table),
+        emr: Emr::new(aws_sdk_emr::Client::new(&sdk)),
         dispatcher: Dispatcher::new(aws_sdk_lambda::Client::new(&sdk), TEST_SECRET, true).unwrap(),
         logs: StepLogs::new(aws_sdk_s3::Client::from_conf(
             aws_sdk_s3::config::Builder::from(&sdk)
@@ -59,6 +79,7 @@ pub async fn world() -> World {
         emr_client,
         dynamodb,
         clock,
+        proxy,
     }
 }
 
