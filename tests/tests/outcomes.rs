@@ -514,3 +514,48 @@ async fn a_stalled_stand_in_fails_the_event_in_time_instead_of_hanging() {
     assert_eq!(err.code(), "UpstreamError", "{err}");
     assert!(started.elapsed() <= shared::config::OPERATION_TIMEOUT + Duration::from_secs(5));
 }
+
+#[tokio::test]
+async fn a_failed_steps_log_becomes_its_probable_cause_once_emr_pushes_it() {
+    let w = world().await;
+    let receiver = Receiver::start(TEST_SECRET);
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&e2e::world::MOTO.get().unwrap().sdk().await)
+            .force_path_style(true)
+            .build(),
+    );
+    let _ = s3.create_bucket().bucket("emr-flows-pages").send().await;
+    // GIVEN a flow whose definition logs to s3://emr-flows-pages/logs/, failing at its step
+    let submitted = w
+        .submit(json!({"flow": "pages-es-index-updater", "params": {"domain_id": 7}, "callbacks": callback(&receiver)}))
+        .await
+        .unwrap();
+    let record = w.record(submitted.flow_id).await;
+    w.send("lifecycle-failure/04-step-FAILED.json", &record).await;
+    w.send("lifecycle-failure/05-cluster-TERMINATED_WITH_ERRORS.json", &record).await;
+    let failed = w.record(submitted.flow_id).await;
+    assert_eq!(failed.status, FlowStatus::Failed);
+    let step = failed.failure.as_ref().unwrap().failed_step.clone().unwrap();
+    assert_eq!(step.probable_cause, None, "EMR has not pushed the log yet");
+    assert_eq!(failed.normalized_instance_hours, Some(0), "moto's DescribeCluster answers 0");
+    // WHEN EMR pushes the step's stderr.gz, and the sweep runs
+    let log = format!("{}Exception in thread \"main\" java.io.FileNotFoundException: s3://in/missing\n", "INFO noise\n".repeat(5000));
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut gz, log.as_bytes()).unwrap();
+    s3.put_object()
+        .bucket("emr-flows-pages")
+        .key(format!("logs/{}/steps/{}/stderr.gz", failed.cluster_id.as_ref().unwrap(), step.id))
+        .body(gz.finish().unwrap().into())
+        .send()
+        .await
+        .unwrap();
+    w.clock.advance(chrono::Duration::minutes(5));
+    let report = sweep(&w).await;
+    assert!(report.errors.is_empty(), "{report:?}");
+    // THEN the record names the probable cause: the end of the log, bounded
+    let cause = w.record(submitted.flow_id).await.failure.unwrap().failed_step.unwrap().probable_cause.unwrap();
+    assert!(cause.ends_with("java.io.FileNotFoundException: s3://in/missing\n"), "{cause:.80}");
+    assert!(cause.len() <= shared::model::MAX_PROBABLE_CAUSE_BYTES);
+    // AND the callback carried the instance hours
+    assert_eq!(receiver.received()[0]["body"]["normalized_instance_hours"], 0);
+}
