@@ -14,8 +14,9 @@ struct Functions {
 }
 
 impl Functions {
-    /// Starts `cargo lambda watch` with the functions configured for `moto` and `table`.
-    async fn start(moto: &Moto, table: &str) -> Self {
+    /// Starts `cargo lambda watch` with the functions configured for the AWS stand-in at
+    /// `endpoint` (moto, or a fault proxy in front of it) and `table`.
+    async fn start(endpoint: &str, table: &str) -> Self {
         let port = free_port();
         let env_file = std::env::temp_dir().join(format!("emr-flows-e2e-{port}.env"));
         std::fs::write(
@@ -23,7 +24,7 @@ impl Functions {
             format!(
                 "TABLE_NAME={table}\nAWS_ENDPOINT_URL={}\nAWS_REGION=us-east-1\nAWS_ACCESS_KEY_ID=testing\n\
                  AWS_SECRET_ACCESS_KEY=testing\nCALLBACK_SIGNING_SECRET=\"{TEST_SECRET}\"\nCALLBACK_ALLOW_LOCAL=true\n",
-                moto.endpoint
+                endpoint
             ),
         )
         .unwrap();
@@ -51,6 +52,8 @@ impl Functions {
             .credentials_provider(aws_sdk_lambda::config::Credentials::new(
                 "testing", "testing", None, None, "e2e",
             ))
+            // A function error comes back as HTTP 500, which the SDK would retry: invoke once.
+            .retry_config(aws_config::retry::RetryConfig::disabled())
             .load()
             .await;
         Self {
@@ -133,7 +136,7 @@ async fn both_scenarios_end_to_end_through_the_real_functions() {
     let table = unique_table("e2e");
     create_table(&aws_sdk_dynamodb::Client::new(&sdk), &table).await;
     let receiver = Receiver::start(TEST_SECRET);
-    let functions = Functions::start(&moto, &table).await;
+    let functions = Functions::start(&moto.endpoint, &table).await;
     let callbacks = json!([{"http": {"url": receiver.url}}]);
 
     // Success: spark-pi runs its one step and the cluster terminates after it.
@@ -242,4 +245,51 @@ async fn both_scenarios_end_to_end_through_the_real_functions() {
         .await
         .unwrap_err();
     assert_eq!(error["errorType"], "FlowNotFound");
+}
+
+#[tokio::test]
+async fn faults_between_the_real_functions_and_aws_change_no_outcome() {
+    let moto = Moto::start();
+    let sdk = moto.sdk().await;
+    let table = unique_table("faults");
+    create_table(&aws_sdk_dynamodb::Client::new(&sdk), &table).await;
+    let proxy = e2e::proxy::FaultProxy::start(&moto.endpoint);
+    let functions = Functions::start(&proxy.endpoint, &table).await;
+
+    // RunJobFlow applied but answered 500, and DynamoDB throttling the record's first write:
+    // one cluster, one flow, as if nothing happened.
+    proxy.fault("RunJobFlow", "error_500", 1, 0.0).await;
+    proxy.fault("TransactWriteItems", "throttle", 2, 0.0).await;
+    let submitted = functions
+        .invoke("submit", &json!({"flow": "spark-pi", "idempotency_key": "fault-run-1"}))
+        .await
+        .unwrap();
+    assert_eq!(submitted["status"], "STARTING", "{submitted}");
+    let counts = proxy.counts().await;
+    assert_eq!(counts.get("RunJobFlow"), Some(&1), "{counts:?}");
+    assert_eq!(counts.get("TransactWriteItems"), Some(&3), "two throttled, then written");
+    let again = functions
+        .invoke("submit", &json!({"flow": "spark-pi", "idempotency_key": "fault-run-1"}))
+        .await
+        .unwrap();
+    assert_eq!(again, submitted, "the retried submit answers the same flow");
+    assert_eq!(proxy.counts().await.get("RunJobFlow"), Some(&1));
+
+    // DynamoDB answering too slowly: the function fails in time with a retryable error.
+    proxy.fault("GetItem", "delay", 3, 30.0).await;
+    let started = std::time::Instant::now();
+    let error = functions
+        .invoke("list", &json!({"flow_id": submitted["flow_id"]}))
+        .await
+        .unwrap_err();
+    assert_eq!(error["errorType"], "UpstreamError", "{error}");
+    assert!(started.elapsed() < Duration::from_secs(29), "{:?}", started.elapsed());
+    proxy.clear_faults().await;
+
+    // The reconcile sweep, run by hand.
+    let swept = functions
+        .invoke("on-state-change", &json!({"reconcile": true}))
+        .await
+        .unwrap();
+    assert_eq!(swept["reconciled"]["skipped"], false, "{swept}");
 }
