@@ -5,7 +5,7 @@
 VENV := .venv
 PYTHON ?= python3
 
-.PHONY: demo test check venv
+.PHONY: demo test check venv load
 
 demo: venv
 	bash dev/demo.sh
@@ -24,3 +24,8 @@ $(VENV)/.installed: dev/requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r dev/requirements.txt
 	touch $@
+
+# Not in CI: N flows, their events duplicated and shuffled, 50-way (see tests/src/bin/load.rs).
+LOAD_FLOWS ?= 1000
+load: venv
+	cargo run --quiet --release --locked -p e2e --bin load -- $(LOAD_FLOWS) 50 30
