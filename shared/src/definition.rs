@@ -19,7 +19,7 @@ use serde_json::Value;
 use crate::error::{Error, Problem, did_you_mean, nearest};
 use crate::job_flow;
 use crate::model::{CallbackTarget, FlowId};
-use crate::render::{self, Context, pointer_to_path};
+use crate::template::{self, Context, pointer_to_path};
 use yaml::Source;
 
 mod yaml;
@@ -558,7 +558,7 @@ impl Definition {
         let required: Vec<&str> = (parameters.get("required").and_then(Value::as_array))
             .map(|r| r.iter().filter_map(Value::as_str).collect())
             .unwrap_or_default();
-        let env = render::environment();
+        let env = template::environment();
         let mut texts = Vec::new();
         for key in ["job_flow", "steps", "artifacts"] {
             if let Some(value) = document.get(key) {
@@ -573,7 +573,7 @@ impl Definition {
                 ));
                 continue;
             }
-            if !render::is_template(text) {
+            if !template::is_template(text) {
                 continue;
             }
             match env.template_from_str(text) {

@@ -16,7 +16,7 @@ use jsonschema::error::ValidationErrorKind;
 use serde_json::{Map, Value};
 
 use crate::error::{Problem, did_you_mean};
-use crate::render::pointer_to_path;
+use crate::template::pointer_to_path;
 
 /// The generated schema (source: botocore's EMR service model; see `dev/emr_schema.py`).
 pub const SCHEMA: &str = include_str!("../schemas/run-job-flow.schema.json");

@@ -28,3 +28,4 @@ pub mod ops;
 pub mod render;
 pub mod steps;
 pub mod store;
+pub mod template;

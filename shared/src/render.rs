@@ -11,26 +11,15 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Utc};
-use minijinja::syntax::SyntaxConfig;
-use minijinja::{Environment, UndefinedBehavior};
+use minijinja::Environment;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use crate::definition::{Definition, Overridable};
 use crate::error::{Error, Problem};
 use crate::job_flow::{FLOW_ID_TAG, FLOW_TAG, JobFlow};
-use crate::model::FlowId;
 use crate::steps::to_step_config;
-
-/// What rendering needs besides the definition and the caller's input.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Context {
-    pub flow_id: FlowId,
-    pub submitted_at: DateTime<Utc>,
-    /// The AWS region the cluster runs in (`script` steps use its `script-runner.jar`).
-    pub region: String,
-}
+use crate::template::{Context, environment, is_template, pointer_to_path};
 
 /// What a flow launches and records.
 #[derive(Debug, Clone, PartialEq)]
@@ -286,21 +275,6 @@ fn inexact_numbers(path: &str, value: &Value, problems: &mut Vec<Problem>) {
     }
 }
 
-/// `("params", "/a/0/b")` → `params.a[0].b` (JSON Pointer, RFC 6901, to a readable path).
-pub(crate) fn pointer_to_path(root: &str, pointer: &str) -> String {
-    let mut path = root.to_owned();
-    for token in pointer.split('/').skip(1) {
-        let token = token.replace("~1", "/").replace("~0", "~");
-        if token.parse::<usize>().is_ok() {
-            path.push_str(&format!("[{token}]"));
-        } else {
-            path.push('.');
-            path.push_str(&token);
-        }
-    }
-    path
-}
-
 /// A path in a request: member names and list indexes.
 #[derive(Debug, Clone, PartialEq)]
 enum Segment {
@@ -403,34 +377,6 @@ fn set(
     }
 }
 
-/// The one template marker: `{{ expression }}` (a MiniJinja expression, so filters work:
-/// `{{ domain_id }}`, `{{ day | replace("-", "/") }}`). A string without `{{` is not a template
-/// and is used byte for byte; to write a literal `{{` inside a template, write `{{ "{{" }}`.
-pub const TEMPLATE_MARKER: &str = "{{";
-
-/// Whether `text` is a template (holds [`TEMPLATE_MARKER`]).
-pub fn is_template(text: &str) -> bool {
-    text.contains(TEMPLATE_MARKER)
-}
-
-/// MiniJinja's block and comment delimiters (`{% %}`, `{# #}`) collide with what authors paste
-/// (shell's `${#N}`, `${#PEERS[@]}`), so they are moved to markers no definition holds: a
-/// string holding NUL is refused when the catalog is built. Only `{{ }}` remains; whitespace
-/// (also a trailing newline) is kept as written.
-pub(crate) fn environment() -> Environment<'static> {
-    let mut env = Environment::new();
-    env.set_undefined_behavior(UndefinedBehavior::Strict);
-    let syntax = SyntaxConfig::builder()
-        .variable_delimiters("{{", "}}")
-        .block_delimiters("\0{%", "%}")
-        .comment_delimiters("\0{#", "#}")
-        .keep_trailing_newline(true)
-        .build()
-        .expect("distinct, non-empty delimiters");
-    env.set_syntax(syntax);
-    env
-}
-
 /// A strict MiniJinja environment with the flow's variables.
 struct Templates {
     env: Environment<'static>,
@@ -482,7 +428,8 @@ impl Templates {
 mod tests {
     use super::*;
     use crate::definition::Catalog;
-    use chrono::TimeZone;
+    use crate::model::FlowId;
+    use chrono::{TimeZone, Utc};
     use serde_json::json;
 
     fn context() -> Context {

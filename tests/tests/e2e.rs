@@ -261,15 +261,25 @@ async fn faults_between_the_real_functions_and_aws_change_no_outcome() {
     proxy.fault("RunJobFlow", "error_500", 1, 0.0).await;
     proxy.fault("TransactWriteItems", "throttle", 2, 0.0).await;
     let submitted = functions
-        .invoke("submit", &json!({"flow": "spark-pi", "idempotency_key": "fault-run-1"}))
+        .invoke(
+            "submit",
+            &json!({"flow": "spark-pi", "idempotency_key": "fault-run-1"}),
+        )
         .await
         .unwrap();
     assert_eq!(submitted["status"], "STARTING", "{submitted}");
     let counts = proxy.counts().await;
     assert_eq!(counts.get("RunJobFlow"), Some(&1), "{counts:?}");
-    assert_eq!(counts.get("TransactWriteItems"), Some(&3), "two throttled, then written");
+    assert_eq!(
+        counts.get("TransactWriteItems"),
+        Some(&3),
+        "two throttled, then written"
+    );
     let again = functions
-        .invoke("submit", &json!({"flow": "spark-pi", "idempotency_key": "fault-run-1"}))
+        .invoke(
+            "submit",
+            &json!({"flow": "spark-pi", "idempotency_key": "fault-run-1"}),
+        )
         .await
         .unwrap();
     assert_eq!(again, submitted, "the retried submit answers the same flow");
@@ -283,7 +293,11 @@ async fn faults_between_the_real_functions_and_aws_change_no_outcome() {
         .await
         .unwrap_err();
     assert_eq!(error["errorType"], "UpstreamError", "{error}");
-    assert!(started.elapsed() < Duration::from_secs(29), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(29),
+        "{:?}",
+        started.elapsed()
+    );
     proxy.clear_faults().await;
 
     // The reconcile sweep, run by hand.

@@ -532,19 +532,34 @@ async fn a_failed_steps_log_becomes_its_probable_cause_once_emr_pushes_it() {
         .unwrap();
     let record = w.record(submitted.flow_id).await;
     w.send("lifecycle-failure/04-step-FAILED.json", &record).await;
-    w.send("lifecycle-failure/05-cluster-TERMINATED_WITH_ERRORS.json", &record).await;
+    w.send(
+        "lifecycle-failure/05-cluster-TERMINATED_WITH_ERRORS.json",
+        &record,
+    )
+    .await;
     let failed = w.record(submitted.flow_id).await;
     assert_eq!(failed.status, FlowStatus::Failed);
     let step = failed.failure.as_ref().unwrap().failed_step.clone().unwrap();
     assert_eq!(step.probable_cause, None, "EMR has not pushed the log yet");
-    assert_eq!(failed.normalized_instance_hours, Some(0), "moto's DescribeCluster answers 0");
+    assert_eq!(
+        failed.normalized_instance_hours,
+        Some(0),
+        "moto's DescribeCluster answers 0"
+    );
     // WHEN EMR pushes the step's stderr.gz, and the sweep runs
-    let log = format!("{}Exception in thread \"main\" java.io.FileNotFoundException: s3://in/missing\n", "INFO noise\n".repeat(5000));
+    let log = format!(
+        "{}Exception in thread \"main\" java.io.FileNotFoundException: s3://in/missing\n",
+        "INFO noise\n".repeat(5000)
+    );
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     std::io::Write::write_all(&mut gz, log.as_bytes()).unwrap();
     s3.put_object()
         .bucket("emr-flows-pages")
-        .key(format!("logs/{}/steps/{}/stderr.gz", failed.cluster_id.as_ref().unwrap(), step.id))
+        .key(format!(
+            "logs/{}/steps/{}/stderr.gz",
+            failed.cluster_id.as_ref().unwrap(),
+            step.id
+        ))
         .body(gz.finish().unwrap().into())
         .send()
         .await
@@ -553,8 +568,19 @@ async fn a_failed_steps_log_becomes_its_probable_cause_once_emr_pushes_it() {
     let report = sweep(&w).await;
     assert!(report.errors.is_empty(), "{report:?}");
     // THEN the record names the probable cause: the end of the log, bounded
-    let cause = w.record(submitted.flow_id).await.failure.unwrap().failed_step.unwrap().probable_cause.unwrap();
-    assert!(cause.ends_with("java.io.FileNotFoundException: s3://in/missing\n"), "{cause:.80}");
+    let cause = w
+        .record(submitted.flow_id)
+        .await
+        .failure
+        .unwrap()
+        .failed_step
+        .unwrap()
+        .probable_cause
+        .unwrap();
+    assert!(
+        cause.ends_with("java.io.FileNotFoundException: s3://in/missing\n"),
+        "{cause:.80}"
+    );
     assert!(cause.len() <= shared::model::MAX_PROBABLE_CAUSE_BYTES);
     // AND the callback carried the instance hours
     assert_eq!(receiver.received()[0]["body"]["normalized_instance_hours"], 0);

@@ -16,8 +16,8 @@ use crate::definition::Catalog;
 use crate::emr::Launch;
 use crate::error::Error;
 use crate::model::{ClusterId, FlowId, FlowRecord, FlowStatus};
-use crate::render::Context;
 use crate::store::{self, Created, FlowStore, IdempotencyClaim};
+use crate::template::Context;
 
 use super::settle::{self, Tagged};
 use super::{Services, check_text, parse_request};

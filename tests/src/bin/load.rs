@@ -54,7 +54,10 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 
 #[tokio::main]
 async fn main() {
-    let args: Vec<usize> = std::env::args().skip(1).map(|a| a.parse().expect("a number")).collect();
+    let args: Vec<usize> = std::env::args()
+        .skip(1)
+        .map(|a| a.parse().expect("a number"))
+        .collect();
     let flows = args.first().copied().unwrap_or(1000);
     let concurrency = args.get(1).copied().unwrap_or(50);
     let duplicates = args.get(2).copied().unwrap_or(30);
@@ -79,7 +82,11 @@ async fn main() {
         let cluster_id = submitted.cluster_id.clone().expect("launched");
         expected.insert(submitted.flow_id, if i % 2 == 0 { "SUCCEEDED" } else { "FAILED" });
         for (order, path) in lifecycle.iter().enumerate() {
-            events.push((submitted.flow_id, order, event(path, cluster_id.as_str(), step_id.as_str())));
+            events.push((
+                submitted.flow_id,
+                order,
+                event(path, cluster_id.as_str(), step_id.as_str()),
+            ));
         }
     }
     println!("submitted in {:.1} s", started.elapsed().as_secs_f64());
@@ -109,19 +116,30 @@ async fn main() {
         _ => i * 2,
     });
     let total = ordered.len();
-    println!("handling {total} events ({originals} + {} duplicates), {concurrency} at a time…", total - originals);
+    println!(
+        "handling {total} events ({originals} + {} duplicates), {concurrency} at a time…",
+        total - originals
+    );
 
-    let queue = Arc::new(Mutex::new(ordered.into_iter().map(|(_, e)| e).rev().collect::<Vec<_>>()));
+    let queue = Arc::new(Mutex::new(
+        ordered.into_iter().map(|(_, e)| e).rev().collect::<Vec<_>>(),
+    ));
     let timings = Arc::new(Mutex::new(Vec::with_capacity(total)));
     let errors = Arc::new(Mutex::new(Vec::new()));
     let started = Instant::now();
     let workers: Vec<_> = (0..concurrency)
         .map(|_| {
-            let (svc, queue, timings, errors): (Services, _, _, _) =
-                (world.svc().clone(), queue.clone(), timings.clone(), errors.clone());
+            let (svc, queue, timings, errors): (Services, _, _, _) = (
+                world.svc().clone(),
+                queue.clone(),
+                timings.clone(),
+                errors.clone(),
+            );
             tokio::spawn(async move {
                 loop {
-                    let Some((_, _, event)) = queue.lock().unwrap().pop() else { break };
+                    let Some((_, _, event)) = queue.lock().unwrap().pop() else {
+                        break;
+                    };
                     let at = Instant::now();
                     let result = ops::on_state_change(&svc, event, Duration::from_secs(60)).await;
                     timings.lock().unwrap().push(at.elapsed());
@@ -136,7 +154,9 @@ async fn main() {
         worker.await.expect("worker");
     }
     let wall = started.elapsed();
-    let sweeps = ops::sweep(world.svc(), Duration::from_secs(600)).await.expect("sweep");
+    let sweeps = ops::sweep(world.svc(), Duration::from_secs(600))
+        .await
+        .expect("sweep");
 
     let mut outcomes: BTreeMap<String, usize> = BTreeMap::new();
     let mut wrong = 0;
@@ -147,9 +167,14 @@ async fn main() {
     }
     let mut per_flow: HashMap<String, usize> = HashMap::new();
     for callback in receiver.received() {
-        *per_flow.entry(callback["body"]["flow_id"].as_str().unwrap_or("?").to_owned()).or_default() += 1;
+        *per_flow
+            .entry(callback["body"]["flow_id"].as_str().unwrap_or("?").to_owned())
+            .or_default() += 1;
     }
-    let lost = expected.keys().filter(|id| !per_flow.contains_key(&id.to_string())).count();
+    let lost = expected
+        .keys()
+        .filter(|id| !per_flow.contains_key(&id.to_string()))
+        .count();
     let duplicated: usize = per_flow.values().map(|n| n.saturating_sub(1)).sum();
     let mut timings = timings.lock().unwrap().clone();
     timings.sort();
@@ -161,7 +186,10 @@ async fn main() {
     println!("callbacks duplicated  {duplicated}");
     println!("wrong outcomes        {wrong}   {outcomes:?}");
     println!("event errors          {}", errors.lock().unwrap().len());
-    println!("sweep afterwards      {} due, {} changed", sweeps.due, sweeps.changed);
+    println!(
+        "sweep afterwards      {} due, {} changed",
+        sweeps.due, sweeps.changed
+    );
     println!(
         "handling per event    p50 {:.1} ms   p99 {:.1} ms   max {:.1} ms",
         percentile(&timings, 0.5).as_secs_f64() * 1e3,
