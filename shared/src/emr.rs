@@ -103,12 +103,12 @@ impl Emr {
             let message = crate::error::sdk_message(&error);
             match &error {
                 SdkError::ServiceError(e) if e.raw().status().as_u16() < 500 => {
-                    if is_throttling(e.err().code()) {
-                        if let Some(wait) = waits.next() {
-                            tracing::warn!(?wait, "RunJobFlow throttled; sending it again");
-                            tokio::time::sleep(wait).await;
-                            continue;
-                        }
+                    if is_throttling(e.err().code())
+                        && let Some(wait) = waits.next()
+                    {
+                        tracing::warn!(?wait, "RunJobFlow throttled; sending it again");
+                        tokio::time::sleep(wait).await;
+                        continue;
                     }
                     return Launch::Refused(message);
                 }

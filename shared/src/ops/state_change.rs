@@ -54,7 +54,7 @@ pub async fn on_state_change(
                 reason: "not a cluster or step state change".into(),
             });
         }
-        Input::Emr(event) => event,
+        Input::Emr(event) => *event,
     };
     let cluster_id = event.cluster_id().clone();
     let flow_id = match svc.store.flow_for_cluster(&cluster_id).await? {
