@@ -28,4 +28,4 @@ $(VENV)/.installed: dev/requirements.txt
 # Not in CI: N flows, their events duplicated and shuffled, 50-way (see tests/src/bin/load.rs).
 LOAD_FLOWS ?= 1000
 load: venv
-	cargo run --quiet --release --locked -p e2e --bin load -- $(LOAD_FLOWS) 50 30
+	cargo run --quiet --locked -p e2e --bin load -- $(LOAD_FLOWS) 50 30

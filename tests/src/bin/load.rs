@@ -4,10 +4,10 @@
 //! stands for DynamoDB's atomic conditional writes). Then the reconcile sweep runs until nothing
 //! is due. Prints lost and duplicated callbacks, outcomes, and the handling time per event.
 //!
-//! Usage: `cargo run --release -p e2e --bin load -- [FLOWS] [CONCURRENCY] [DUPLICATES_PERCENT]`
+//! Usage: `cargo run -p e2e --bin load -- [FLOWS] [CONCURRENCY] [DUPLICATES_PERCENT]`
 //! (defaults 1000, 50, 30).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -101,50 +101,52 @@ async fn main() {
     for i in (1..events.len()).rev() {
         events.swap(i, rng.below(i + 1));
     }
-    // moto's ListSteps never moves a step on, so a success flow's step must be seen completed
-    // (its event) before its cluster's end, as EMR's own ListSteps would report it.
-    // Everything else arrives in any order, including each failure flow's whole lifecycle.
-    let mut seen_completed: HashMap<FlowId, usize> = HashMap::new();
-    for (i, (flow_id, order, _)) in events.iter().enumerate() {
-        if expected[flow_id] == "SUCCEEDED" && *order == 3 {
-            seen_completed.entry(*flow_id).or_insert(i);
-        }
-    }
-    let mut ordered: Vec<_> = events.into_iter().enumerate().collect();
-    ordered.sort_by_key(|(i, (flow_id, order, _))| match (expected[flow_id], *order) {
-        ("SUCCEEDED", 4) => seen_completed[flow_id].max(*i) * 2 + 1,
-        _ => i * 2,
-    });
-    let total = ordered.len();
+    // moto's ListSteps never moves a step on, so a success flow's cluster end is handled only
+    // after its step's completion was applied (as EMR's own ListSteps would then report it);
+    // everything else is handled in any order, each failure flow's whole lifecycle included.
+    let total = events.len();
     println!(
         "handling {total} events ({originals} + {} duplicates), {concurrency} at a time…",
         total - originals
     );
 
-    let queue = Arc::new(Mutex::new(
-        ordered.into_iter().map(|(_, e)| e).rev().collect::<Vec<_>>(),
-    ));
+    let queue = Arc::new(Mutex::new(events.into_iter().rev().collect::<Vec<_>>()));
+    let completed = Arc::new(Mutex::new(HashSet::new()));
+    let success: Arc<HashSet<FlowId>> = Arc::new(
+        (expected.iter())
+            .filter(|(_, want)| **want == "SUCCEEDED")
+            .map(|(id, _)| *id)
+            .collect(),
+    );
     let timings = Arc::new(Mutex::new(Vec::with_capacity(total)));
     let errors = Arc::new(Mutex::new(Vec::new()));
     let started = Instant::now();
     let workers: Vec<_> = (0..concurrency)
         .map(|_| {
-            let (svc, queue, timings, errors): (Services, _, _, _) = (
-                world.svc().clone(),
-                queue.clone(),
-                timings.clone(),
-                errors.clone(),
-            );
+            let svc: Services = world.svc().clone();
+            let (queue, timings, errors) = (queue.clone(), timings.clone(), errors.clone());
+            let (completed, success) = (completed.clone(), success.clone());
             tokio::spawn(async move {
                 loop {
-                    let Some((_, _, event)) = queue.lock().unwrap().pop() else {
+                    let Some((flow_id, order, event)) = queue.lock().unwrap().pop() else {
                         break;
                     };
+                    let waits = order == 4 && success.contains(&flow_id);
+                    if waits && !completed.lock().unwrap().contains(&flow_id) {
+                        // Not yet: back to the end of the line.
+                        queue.lock().unwrap().insert(0, (flow_id, order, event));
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                        continue;
+                    }
                     let at = Instant::now();
                     let result = ops::on_state_change(&svc, event, Duration::from_secs(60)).await;
                     timings.lock().unwrap().push(at.elapsed());
-                    if let Err(e) = result {
-                        errors.lock().unwrap().push(e.to_string());
+                    match result {
+                        Ok(_) if order == 3 => {
+                            completed.lock().unwrap().insert(flow_id);
+                        }
+                        Ok(_) => {}
+                        Err(e) => errors.lock().unwrap().push(e.to_string()),
                     }
                 }
             })
