@@ -215,10 +215,13 @@ pub async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str) {
         .collect();
     let indexes = (p["GlobalSecondaryIndexes"].as_array().unwrap().iter())
         .map(|i| {
+            let non_key = (i["Projection"]["NonKeyAttributes"].as_array())
+                .map(|names| names.iter().map(|n| n.as_str().unwrap().to_owned()).collect());
             let projection = Projection::builder()
                 .projection_type(ProjectionType::from(
                     i["Projection"]["ProjectionType"].as_str().unwrap(),
                 ))
+                .set_non_key_attributes(non_key)
                 .build();
             GlobalSecondaryIndex::builder()
                 .index_name(i["IndexName"].as_str().unwrap())

@@ -88,6 +88,15 @@ impl World {
         &self.submitter.services
     }
 
+    /// The operations' services as a new container has them (nothing cached), e.g. after a
+    /// submit that died before recording its cluster.
+    pub fn cold(&self) -> Services {
+        Services {
+            store: self.svc().store.cold(),
+            ..self.svc().clone()
+        }
+    }
+
     pub async fn submit(&self, request: Value) -> Result<ops::SubmitResponse, Error> {
         match ops::submit(&self.submitter, request).await? {
             ops::SubmitAnswer::Launched(launched) => Ok(launched),

@@ -286,7 +286,7 @@ async fn faults_between_the_real_functions_and_aws_change_no_outcome() {
     assert_eq!(proxy.counts().await.get("RunJobFlow"), Some(&1));
 
     // DynamoDB answering too slowly: the function fails in time with a retryable error.
-    proxy.fault("GetItem", "delay", 3, 30.0).await;
+    proxy.fault("Query", "delay", 3, 30.0).await;
     let started = std::time::Instant::now();
     let error = functions
         .invoke("list", &json!({"flow_id": submitted["flow_id"]}))

@@ -710,7 +710,7 @@ async fn a_cluster_whose_launch_was_never_recorded_is_adopted_through_its_tag() 
         submitted.cluster_id.as_ref().unwrap().as_str(),
         "s-0",
     );
-    let outcome = ops::on_state_change(w.svc(), event, Duration::from_secs(60))
+    let outcome = ops::on_state_change(&w.cold(), event, Duration::from_secs(60))
         .await
         .unwrap();
     assert_eq!(

@@ -223,13 +223,11 @@ async fn a_termination_asked_while_pending_is_carried_out_when_the_cluster_is_ad
         "WAITING",
         "not terminated yet"
     );
-    // AND the cluster's first event adopts it
-    on_event(
-        &w,
-        emr_event("lifecycle-success/02-cluster-RUNNING.json", &cluster_id),
-    )
-    .await
-    .unwrap();
+    // AND the cluster's first event adopts it (in a container that never learnt the cluster)
+    let event = emr_event("lifecycle-success/02-cluster-RUNNING.json", &cluster_id);
+    ops::on_state_change(&w.cold(), event, SWEEP_BUDGET)
+        .await
+        .unwrap();
     // THEN the adopted cluster is terminated, and the flow ends CANCELLED when EMR says so
     assert_eq!(cluster_state(&w, &cluster_id).await, "TERMINATED");
     let record = w.record(submitted.flow_id).await;

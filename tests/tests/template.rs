@@ -3,7 +3,10 @@
 
 use e2e::{root, table_properties};
 use serde_json::Value;
-use shared::store::{ACTIVE_ATTRIBUTE, ACTIVE_INDEX, CLUSTER_INDEX, DEFINITION_INDEX};
+use shared::store::items::ITEM_ATTRIBUTE;
+use shared::store::{
+    ACTIVE_ATTRIBUTE, ACTIVE_INDEX, CLUSTER_INDEX, DEFINITION_INDEX, SUMMARY_ATTRIBUTES, SWEEP_AT_ATTRIBUTE,
+};
 
 fn keys(schema: &Value) -> Vec<(String, String)> {
     (schema.as_array().unwrap().iter())
@@ -23,7 +26,10 @@ fn pair(name: &str, kind: &str) -> (String, String) {
 #[test]
 fn the_table_has_the_keys_and_indexes_the_store_uses() {
     let table = table_properties();
-    assert_eq!(keys(&table["KeySchema"]), [pair("flow_id", "HASH")]);
+    assert_eq!(
+        keys(&table["KeySchema"]),
+        [pair("flow_id", "HASH"), pair(ITEM_ATTRIBUTE, "RANGE")]
+    );
     let index = |name: &str| {
         (table["GlobalSecondaryIndexes"].as_array().unwrap().iter())
             .find(|i| i["IndexName"] == name)
@@ -42,9 +48,30 @@ fn the_table_has_the_keys_and_indexes_the_store_uses() {
         keys(&index(DEFINITION_INDEX)["KeySchema"]),
         [pair("flow", "HASH"), pair("flow_id", "RANGE")]
     );
-    // Listing returns summaries straight from the index, so it must project every attribute.
-    assert_eq!(index(ACTIVE_INDEX)["Projection"]["ProjectionType"], "ALL");
-    assert_eq!(index(DEFINITION_INDEX)["Projection"]["ProjectionType"], "ALL");
+    // Listing returns summaries straight from the indexes (and the sweep reads its due time from
+    // the active one): they project those attributes, and no more.
+    let projected = |name: &str| {
+        let index = index(name);
+        assert_eq!(index["Projection"]["ProjectionType"], "INCLUDE", "{name}");
+        let mut names: Vec<String> = (index["Projection"]["NonKeyAttributes"].as_array().unwrap().iter())
+            .map(|n| n.as_str().unwrap().to_owned())
+            .collect();
+        names.extend(keys(&index["KeySchema"]).into_iter().map(|(k, _)| k));
+        names.sort();
+        names
+    };
+    let mut active: Vec<String> = SUMMARY_ATTRIBUTES.iter().map(|s| s.to_string()).collect();
+    active.extend([
+        SWEEP_AT_ATTRIBUTE.to_owned(),
+        ACTIVE_ATTRIBUTE.to_owned(),
+        "flow_id".to_owned(),
+    ]);
+    active.sort();
+    assert_eq!(projected(ACTIVE_INDEX), active);
+    let mut history: Vec<String> = SUMMARY_ATTRIBUTES.iter().map(|s| s.to_string()).collect();
+    history.push("flow_id".to_owned());
+    history.sort();
+    assert_eq!(projected(DEFINITION_INDEX), history);
 }
 
 #[test]

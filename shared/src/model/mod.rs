@@ -17,7 +17,7 @@ pub mod delivery;
 pub mod outcome;
 pub mod record;
 
-pub use delivery::{AttemptOutcome, Delivery, DeliveryStatus};
+pub use delivery::{AttemptOutcome, Delivery, DeliveryStatus, MAX_DELIVERY_ATTEMPTS};
 pub use outcome::{ClusterFacts, TerminationKind, decide_outcome};
 pub use record::*;
 

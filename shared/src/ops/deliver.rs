@@ -6,28 +6,32 @@
 
 use crate::callback::CallbackDocument;
 use crate::error::Error;
-use crate::model::{AttemptOutcome, DeliveryStatus, FlowId, FlowRecord};
+use crate::model::{AttemptOutcome, DeliveryStatus};
+use crate::store::Versioned;
 
 use super::Services;
 
-/// Claims, sends and records every delivery of `flow_id` that is due now. Returns the record
-/// as last written.
+/// Claims, sends and records every delivery of the flow read as `read` that is due now (two
+/// conditional writes, no read unless a write race forces one). Returns the record as last
+/// written.
 ///
 /// Errors: [`Error::FlowNotFound`], [`Error::Upstream`] (DynamoDB); [`Error::Internal`] for a
 /// delivery naming no callback. A failed send is recorded, not returned.
-pub async fn deliver_due(svc: &Services, flow_id: FlowId) -> Result<FlowRecord, Error> {
+pub async fn deliver_due(svc: &Services, read: Versioned) -> Result<Versioned, Error> {
+    let flow_id = read.record.flow_id;
     let mut claims = Vec::new();
-    let (record, claimed) = svc
+    let (claimed, any) = svc
         .store
-        .update(flow_id, |r| {
+        .update_from(read, |r| {
             claims = r.claim_deliveries(svc.clock.now());
             !claims.is_empty()
         })
         .await?;
-    if !claimed {
-        return Ok(record);
+    if !any {
+        return Ok(claimed);
     }
-    let document = CallbackDocument::for_record(&record);
+    let record = &claimed.record;
+    let document = CallbackDocument::for_record(record);
     let mut sends = Vec::new();
     for (key, attempt) in &claims {
         let target = (key.parse::<usize>().ok())
@@ -38,9 +42,9 @@ pub async fn deliver_due(svc: &Services, flow_id: FlowId) -> Result<FlowRecord, 
     }
     // All at once: one slow endpoint must not hold the others past the function's timeout.
     let results = futures_util::future::join_all(sends).await;
-    let (record, _) = svc
+    let (written, _) = svc
         .store
-        .update(flow_id, |r| {
+        .update_from(claimed.clone(), |r| {
             let now = svc.clock.now();
             let mut changed = false;
             for (key, attempt, outcome) in &results {
@@ -50,7 +54,7 @@ pub async fn deliver_due(svc: &Services, flow_id: FlowId) -> Result<FlowRecord, 
         })
         .await?;
     for (key, attempt, outcome) in &results {
-        let delivery = record.deliveries.get(*key);
+        let delivery = written.record.deliveries.get(*key);
         let given_up = delivery.is_some_and(|d| d.status == DeliveryStatus::Failed);
         let next = delivery.and_then(|d| d.next_attempt_at);
         match outcome {
@@ -68,5 +72,5 @@ pub async fn deliver_due(svc: &Services, flow_id: FlowId) -> Result<FlowRecord, 
             }
         }
     }
-    Ok(record)
+    Ok(written)
 }

@@ -17,7 +17,8 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
-use crate::model::{FlowId, FlowRecord, FlowStatus, LAUNCH_GRACE, REPAIR_AFTER, TerminationKind};
+use crate::model::{FlowId, FlowStatus, LAUNCH_GRACE, REPAIR_AFTER, TerminationKind};
+use crate::store::Versioned;
 
 use super::Services;
 use super::settle::{self, Tagged};
@@ -100,112 +101,110 @@ async fn sweep_due(svc: &Services, budget: Duration, started: Instant) -> Result
 
 /// Reconciles one flow: whatever its record says is due. Returns whether its record changed.
 pub async fn reconcile_flow(svc: &Services, flow_id: FlowId) -> Result<bool, Error> {
-    let Some(read) = svc.store.get(flow_id).await? else {
+    let Some(mut read) = svc.store.get(flow_id).await? else {
         return Ok(false);
     };
     let version = read.version;
-    let mut record = read.record.clone();
     let now = svc.clock.now();
-
+    let record = &read.record;
     if record.status == FlowStatus::Pending && now >= record.submitted_at + LAUNCH_GRACE {
-        record = recover_launch(svc, read).await?;
+        read = recover_launch(svc, read).await?;
     } else if !record.status.is_terminal() && record.cluster_id.is_some() {
         if record.overdue(now) {
-            let (r, requested) = svc
+            let (written, requested) = svc
                 .store
-                .update(flow_id, |r| {
-                    r.request_termination(TerminationKind::Timeout, None, svc.clock.now())
+                .update_from(read, |r| {
+                    r.request_termination(TerminationKind::Timeout, None, now)
                 })
                 .await?;
             if requested {
-                tracing::warn!(%flow_id, deadline = ?r.deadline_at, "flow outlived its max_runtime; terminating");
+                tracing::warn!(%flow_id, deadline = ?written.record.deadline_at, "flow outlived its max_runtime; terminating");
             }
-            record = r;
+            read = written;
         }
-        if record.last_contact_at.unwrap_or(record.submitted_at) + REPAIR_AFTER <= now {
-            record = repair(svc, &record).await?;
+        if read.record.last_contact_at.unwrap_or(read.record.submitted_at) + REPAIR_AFTER <= now {
+            read = repair(svc, read).await?;
         }
     }
-    record = settle::follow_up(svc, &record).await?;
-    if record.status.is_terminal() && record.cause_pending(svc.clock.now()) {
-        settle::fetch_cause(svc, &record).await?;
+    read = settle::follow_up(svc, read).await?;
+    if read.record.status.is_terminal() && read.record.cause_pending(now) {
+        settle::fetch_cause(svc, &read.record).await?;
+        read = get(svc, flow_id).await?;
     }
-    // Nothing left due, yet the record still says so (its `sweep_at` was written before the
-    // work it named was dropped or ran out): write it again so it leaves the sweep's list.
-    let latest = svc
-        .store
+    // Nothing left due, yet the record still says so (a fast event write leaves `sweep_at` as
+    // it was): write it again so it leaves the sweep's list until its next due time.
+    let stale = read.sweep_at.is_some_and(|at| at <= now);
+    if stale {
+        read = svc.store.update_from(read, |_| true).await?.0;
+    }
+    Ok(read.version != version)
+}
+
+async fn get(svc: &Services, flow_id: FlowId) -> Result<Versioned, Error> {
+    svc.store
         .get(flow_id)
         .await?
-        .ok_or_else(|| Error::FlowNotFound(flow_id.to_string()))?;
-    let stale = latest.sweep_at.is_some_and(|at| at <= svc.clock.now());
-    if stale {
-        svc.store.update_from(latest.clone(), |_| true).await?;
-    }
-    Ok(latest.version != version || stale)
+        .ok_or_else(|| Error::FlowNotFound(flow_id.to_string()))
 }
 
 /// A `PENDING` flow whose RunJobFlow answer was lost: the oldest cluster carrying its tag is
 /// its own, any other is terminated; with none, the flow ends `FAILED`.
-async fn recover_launch(svc: &Services, read: crate::store::Versioned) -> Result<FlowRecord, Error> {
-    let record = read.record.clone();
-    let flow_id = record.flow_id;
+async fn recover_launch(svc: &Services, read: Versioned) -> Result<Versioned, Error> {
+    let flow_id = read.record.flow_id;
     let clusters = svc
         .emr
-        .tagged_clusters(flow_id, &record.cluster_name, record.submitted_at - CLOCK_SKEW)
+        .tagged_clusters(
+            flow_id,
+            &read.record.cluster_name,
+            read.record.submitted_at - CLOCK_SKEW,
+        )
         .await?;
     let Some((own, extras)) = clusters.split_first() else {
-        let (record, ended) = svc
+        let (written, ended) = svc
             .store
             .update_from(read, |r| r.launch_lost(svc.clock.now()))
             .await?;
         if ended {
             tracing::error!(%flow_id, "RunJobFlow's answer was lost and no cluster carries the flow's tag; flow FAILED");
         }
-        return Ok(record);
+        return Ok(written);
     };
     settle::adopt_or_terminate(svc, read, own).await?;
     for extra in extras {
-        let read = svc
-            .store
-            .get(flow_id)
-            .await?
-            .ok_or_else(|| Error::FlowNotFound(flow_id.to_string()))?;
+        let read = get(svc, flow_id).await?;
         if settle::adopt_or_terminate(svc, read, extra).await? != Tagged::Extra(flow_id) {
             tracing::error!(%flow_id, cluster_id = %extra, "a second tagged cluster was taken as the flow's own");
         }
     }
-    svc.store
-        .get(flow_id)
-        .await?
-        .map(|v| v.record)
-        .ok_or_else(|| Error::FlowNotFound(flow_id.to_string()))
+    get(svc, flow_id).await
 }
 
 /// Asks EMR about the flow's cluster (DescribeCluster, then ListSteps when it may end the flow)
 /// and applies what it says, as an event would. A cluster EMR no longer knows is recorded as
 /// checked; its flow ends by `max_runtime` or by hand.
-async fn repair(svc: &Services, record: &FlowRecord) -> Result<FlowRecord, Error> {
-    let flow_id = record.flow_id;
-    let Some(cluster_id) = record.cluster_id.clone() else {
-        return Ok(record.clone());
+async fn repair(svc: &Services, read: Versioned) -> Result<Versioned, Error> {
+    let flow_id = read.record.flow_id;
+    let Some(cluster_id) = read.record.cluster_id.clone() else {
+        return Ok(read);
     };
-    let description = svc.emr.describe(&cluster_id).await?;
-    let Some(description) = description else {
+    let Some(description) = svc.emr.describe(&cluster_id).await? else {
         tracing::error!(%flow_id, %cluster_id, "EMR does not describe the flow's cluster");
-        return Ok(svc.store.update(flow_id, |r| r.checked(svc.clock.now())).await?.0);
+        return Ok(svc
+            .store
+            .update_from(read, |r| r.checked(svc.clock.now()))
+            .await?
+            .0);
     };
-    let (mut record, changed) = settle::apply_facts(
-        svc,
-        flow_id,
-        &cluster_id,
-        description.facts.clone(),
-        Some(&description),
-    )
-    .await?;
+    let facts = description.facts.clone();
+    let (written, changed) =
+        settle::apply_facts(svc, flow_id, &cluster_id, facts, Some(&description)).await?;
     if changed {
-        tracing::warn!(%flow_id, %cluster_id, status = %record.status, "repaired from EMR: events were missed");
-    } else {
-        record = svc.store.update(flow_id, |r| r.checked(svc.clock.now())).await?.0;
+        tracing::warn!(%flow_id, %cluster_id, status = %written.record.status, "repaired from EMR: events were missed");
+        return Ok(written);
     }
-    Ok(record)
+    Ok(svc
+        .store
+        .update_from(written, |r| r.checked(svc.clock.now()))
+        .await?
+        .0)
 }

@@ -18,7 +18,8 @@ use super::{Services, deliver};
 /// late or lost) and the first failed step's FailureDetails from DescribeStep; an ended cluster
 /// is described for its `NormalizedInstanceHours`.
 ///
-/// Returns the record as written (or read) and whether it changed.
+/// Reads the record once (a lost write race re-reads). Returns the record as written (or read)
+/// with its version, and whether it changed.
 /// Errors: [`Error::FlowNotFound`], [`Error::Upstream`].
 pub async fn apply_facts(
     svc: &Services,
@@ -26,7 +27,7 @@ pub async fn apply_facts(
     cluster_id: &ClusterId,
     mut facts: ClusterFacts,
     description: Option<&ClusterDescription>,
-) -> Result<(FlowRecord, bool), Error> {
+) -> Result<(Versioned, bool), Error> {
     let read = svc
         .store
         .get(flow_id)
@@ -115,15 +116,16 @@ pub async fn adopt_or_terminate(
     }
     if read.record.cluster_id.is_none() && !read.record.status.is_terminal() {
         let steps = svc.emr.list_steps(cluster_id).await?;
-        let (record, adopted) = svc
+        let (written, adopted) = svc
             .store
             .update_from(read, |r| r.started(cluster_id, &steps, svc.clock.now()))
             .await?;
-        if record.cluster_id.as_ref() == Some(cluster_id) {
+        if written.record.cluster_id.as_ref() == Some(cluster_id) {
             if adopted {
                 tracing::warn!(%flow_id, %cluster_id, "adopted a cluster whose launch was never recorded");
             }
-            follow_up(svc, &record).await?;
+            svc.store.remember(cluster_id, flow_id);
+            follow_up(svc, written).await?;
             return Ok(Tagged::Own(flow_id));
         }
         // Another writer recorded another cluster first: this one is an extra.
@@ -157,32 +159,32 @@ async fn terminate_extra(svc: &Services, flow_id: FlowId, cluster_id: &ClusterId
     Ok(Tagged::Extra(flow_id))
 }
 
-/// Carries out the work a record asks for now: a termination not yet accepted by EMR (also one
-/// asked while the cluster id was unknown), and due callback deliveries.
+/// Carries out the work a record (as just read or written) asks for now: a termination not yet
+/// accepted by EMR (also one asked while the cluster id was unknown), and due callback
+/// deliveries. Starts from `read` without reading again.
 ///
 /// Errors: [`Error::Upstream`] when DynamoDB fails; a refused termination or a failed delivery
 /// is recorded on the flow, not returned.
-pub async fn follow_up(svc: &Services, record: &FlowRecord) -> Result<FlowRecord, Error> {
-    let mut record = record.clone();
-    if record.termination_due(svc.clock.now()) {
-        record = attempt_termination(svc, &record).await?.0;
+pub async fn follow_up(svc: &Services, mut read: Versioned) -> Result<Versioned, Error> {
+    if read.record.termination_due(svc.clock.now()) {
+        read = attempt_termination(svc, read).await?.0;
     }
-    if record.deliveries.values().any(|d| d.is_due(svc.clock.now())) {
-        record = deliver::deliver_due(svc, record.flow_id).await?;
+    if read.record.deliveries.values().any(|d| d.is_due(svc.clock.now())) {
+        read = deliver::deliver_due(svc, read).await?;
     }
-    Ok(record)
+    Ok(read)
 }
 
 /// Calls TerminateJobFlows for the flow's cluster and records the attempt: accepted, or refused
 /// with EMR's message. Returns the record and the call's result.
 pub async fn attempt_termination(
     svc: &Services,
-    record: &FlowRecord,
-) -> Result<(FlowRecord, Result<(), Error>), Error> {
-    let Some(cluster_id) = record.cluster_id.clone() else {
-        return Ok((record.clone(), Ok(())));
+    read: Versioned,
+) -> Result<(Versioned, Result<(), Error>), Error> {
+    let Some(cluster_id) = read.record.cluster_id.clone() else {
+        return Ok((read, Ok(())));
     };
-    let flow_id = record.flow_id;
+    let flow_id = read.record.flow_id;
     let result = svc.emr.terminate(&cluster_id).await;
     match &result {
         Ok(()) => tracing::info!(%flow_id, %cluster_id, "termination accepted by EMR"),
@@ -191,13 +193,13 @@ pub async fn attempt_termination(
         }
     }
     let outcome = result.as_ref().map(|_| ()).map_err(ToString::to_string);
-    let (record, _) = svc
+    let (written, _) = svc
         .store
-        .update(flow_id, |r| {
+        .update_from(read, |r| {
             r.termination_attempted(outcome.clone(), svc.clock.now())
         })
         .await?;
-    Ok((record, result))
+    Ok((written, result))
 }
 
 /// Fetches a failed flow's missing cause again: DescribeStep's FailureDetails and the end of the

@@ -74,24 +74,33 @@ pub async fn on_state_change(
             }
         },
     };
-    let (record, changed) = match event {
+    let (status, changed) = match event {
+        // Warm and non-terminal: conditional updates, no read (see `store::fast`).
         EmrEvent::Step(step) => {
-            svc.store
-                .update(flow_id, |r| {
-                    r.apply_step(&step.step_id, &step.name, &step.state, None, svc.clock.now())
-                })
-                .await?
+            let write = (svc.store)
+                .step_event(flow_id, &step.step_id, &step.name, &step.state, svc.clock.now())
+                .await?;
+            (write.status, write.changed)
         }
+        EmrEvent::Cluster(change) if !change.facts.may_end_flow() => {
+            let write = (svc.store)
+                .cluster_event(flow_id, &change.facts.state, svc.clock.now())
+                .await?;
+            (write.status, write.changed)
+        }
+        // A state that may end the flow: read once, decide from all the facts, carry out what
+        // is due (deliveries) from the record as written.
         EmrEvent::Cluster(change) => {
-            settle::apply_facts(svc, flow_id, &cluster_id, change.facts, None).await?
+            let (written, changed) =
+                settle::apply_facts(svc, flow_id, &cluster_id, change.facts, None).await?;
+            let written = settle::follow_up(svc, written).await?;
+            (written.record.status, changed)
         }
     };
-    tracing::info!(%flow_id, %cluster_id, status = %record.status, changed, "event applied");
-    // Also when nothing changed: a repeated event carries out what is due.
-    let record = settle::follow_up(svc, &record).await?;
+    tracing::info!(%flow_id, %cluster_id, %status, changed, "event applied");
     Ok(StateChangeOutcome::Applied {
         flow_id,
-        status: record.status,
+        status,
         changed,
     })
 }

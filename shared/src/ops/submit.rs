@@ -213,11 +213,12 @@ async fn launch(
         Launch::Launched(id) => id,
         Launch::Refused(message) => {
             tracing::error!(%flow_id, error = %message, "EMR refused RunJobFlow; flow FAILED");
-            let (record, _) = svc
+            let read = read(svc, flow_id).await?;
+            let (written, _) = svc
                 .store
-                .update(flow_id, |r| r.launch_failed(&message, svc.clock.now()))
+                .update_from(read, |r| r.launch_failed(&message, svc.clock.now()))
                 .await?;
-            settle::follow_up(svc, &record).await?;
+            settle::follow_up(svc, written).await?;
             return Err(Error::Upstream {
                 service: "EMR",
                 operation: "RunJobFlow",
@@ -234,28 +235,34 @@ async fn launch(
             Vec::new()
         }
     };
-    let (record, started) = svc
+    let (written, started) = svc
         .store
-        .update(flow_id, |r| r.started(&cluster_id, &steps, svc.clock.now()))
+        .update_from(read(svc, flow_id).await?, |r| {
+            r.started(&cluster_id, &steps, svc.clock.now())
+        })
         .await?;
-    if !started && record.cluster_id.as_ref() != Some(&cluster_id) {
+    if started {
+        svc.store.remember(&cluster_id, flow_id);
+    } else if written.record.cluster_id.as_ref() != Some(&cluster_id) {
         // An event adopted another cluster first (impossible without a second RunJobFlow, but
         // one cluster per flow is the rule): this one is an extra.
-        let read = svc
-            .store
-            .get(flow_id)
-            .await?
-            .ok_or_else(|| Error::FlowNotFound(flow_id.to_string()))?;
-        settle::adopt_or_terminate(svc, read, &cluster_id).await?;
+        settle::adopt_or_terminate(svc, written.clone(), &cluster_id).await?;
     }
     tracing::info!(%flow_id, %cluster_id, "job flow launched");
     // Terminate may have been asked while the cluster id was unknown: carry it out now.
-    let record = settle::follow_up(svc, &record).await?;
+    let record = settle::follow_up(svc, written).await?.record;
     Ok(SubmitAnswer::Launched(SubmitResponse {
         flow_id,
         cluster_id: record.cluster_id,
         status: record.status,
     }))
+}
+
+async fn read(svc: &Services, flow_id: FlowId) -> Result<crate::store::Versioned, Error> {
+    svc.store
+        .get(flow_id)
+        .await?
+        .ok_or_else(|| Error::FlowNotFound(flow_id.to_string()))
 }
 
 /// RunJobFlow's answer was lost: the flow stays `PENDING`, noted, and its cluster is looked

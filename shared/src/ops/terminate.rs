@@ -51,21 +51,28 @@ pub async fn terminate(svc: &Services, request: Value) -> Result<TerminateRespon
         check_text("reason", reason, MAX_REASON_BYTES)?;
     }
     let reason = request.reason;
-    let (mut record, _) = svc
+    let read = svc
         .store
-        .update(request.flow_id, |r| {
+        .get(request.flow_id)
+        .await?
+        .ok_or_else(|| Error::FlowNotFound(request.flow_id.to_string()))?;
+    let (mut written, _) = svc
+        .store
+        .update_from(read, |r| {
             r.request_termination(TerminationKind::Cancel, reason.clone(), svc.clock.now())
         })
         .await?;
+    let record = &written.record;
     let unanswered = record
         .termination
         .as_ref()
         .is_some_and(|t| t.accepted_at.is_none());
     if unanswered && record.cluster_id.is_some() && record.cluster_may_run() {
-        let (updated, result) = settle::attempt_termination(svc, &record).await?;
+        let (updated, result) = settle::attempt_termination(svc, written).await?;
         result?;
-        record = updated;
+        written = updated;
     }
+    let record = written.record;
     Ok(TerminateResponse {
         flow_id: record.flow_id,
         cluster_id: record.cluster_id.clone(),

@@ -1,9 +1,14 @@
-//! The flow record store: one DynamoDB table, one item per flow, keyed by `flow_id`.
+//! The flow record store: one DynamoDB table keyed by `flow_id` (partition) and `item` (sort).
+//! A flow is a small flow item (`item = "flow"`: everything but the steps) and one item per step
+//! (`item = "step#s-…"`), so a step's change writes a few hundred bytes whatever the number of
+//! steps, and one Query reads a whole record (see [`items`]).
 //!
-//! Every write is conditional. A new record is put only if its `flow_id` is free; every later
-//! change is a read-modify-write guarded by the item's `version` (optimistic concurrency), so two
+//! Every write is conditional. A new record is put only if its `flow_id` is free; a change of the
+//! flow item is a read-modify-write guarded by its `version` (optimistic concurrency), so two
 //! events handled at once never overwrite each other: the loser waits a jittered, growing
-//! moment, re-reads and re-applies.
+//! moment, re-reads and re-applies. A step item only moves forward (its state's rank is in the
+//! condition). Warm, non-terminal events take the [`fast`] path: conditional updates that need
+//! no read at all.
 //!
 //! Indexes (names and keys must match `template.yaml`; a test checks):
 //! - [`CLUSTER_INDEX`]: `cluster_id` → `flow_id` (keys only), to find a flow by its cluster.
@@ -29,6 +34,11 @@ use serde::{Deserialize, Serialize};
 use crate::error::Error;
 use crate::model::{ClusterId, FlowId, FlowRecord, FlowStatus};
 
+pub mod fast;
+pub mod items;
+
+use items::{FLOW_ITEM, ITEM_ATTRIBUTE, flow_item, step_item};
+
 pub const CLUSTER_INDEX: &str = "by-cluster-id";
 pub const ACTIVE_INDEX: &str = "active-flows";
 pub const DEFINITION_INDEX: &str = "by-flow-definition";
@@ -38,10 +48,15 @@ const ACTIVE_VALUE: &str = "ACTIVE";
 const SETTLING_VALUE: &str = "SETTLING";
 /// When the reconcile sweep should next look at a flow (RFC 3339, UTC; sorts as time).
 pub const SWEEP_AT_ATTRIBUTE: &str = "sweep_at";
+/// What a listing summary ([`FlowSummary`]) shows besides `flow_id`: the listing indexes
+/// project these (a test holds `template.yaml` to it).
+pub const SUMMARY_ATTRIBUTES: [&str; 5] = ["flow", "status", "cluster_id", "submitted_at", "updated_at"];
 /// The table's TTL attribute (epoch seconds) for idempotency keys.
 pub const EXPIRES_AT_ATTRIBUTE: &str = "expires_at";
 const VERSION_ATTRIBUTE: &str = "version";
 const SWEEP_LEASE_KEY: &str = "sweep#lease";
+/// How many step items are written at once.
+const STEP_WRITES_AT_ONCE: usize = 25;
 /// How often a change is re-applied after losing a race before giving up. The waits between
 /// tries grow from 10 ms to 1 s with full jitter (about 15 s at most in all), so 50 writers of
 /// one record all get through.
@@ -160,7 +175,13 @@ pub enum Listing {
 pub struct FlowStore {
     client: aws_sdk_dynamodb::Client,
     table: String,
+    /// cluster → flow, learnt from the by-cluster-id index: the mapping never changes once
+    /// recorded, so a warm container asks once per cluster (at most [`CLUSTER_CACHE`] kept).
+    clusters: std::sync::Arc<std::sync::Mutex<HashMap<ClusterId, FlowId>>>,
 }
+
+/// How many cluster → flow mappings a container keeps before it starts afresh.
+pub const CLUSTER_CACHE: usize = 10_000;
 
 fn upstream<E>(operation: &'static str) -> impl FnOnce(E) -> Error
 where
@@ -169,7 +190,7 @@ where
     Error::upstream("DynamoDB", operation)
 }
 
-fn corrupt(e: serde_dynamo::Error) -> Error {
+pub(crate) fn corrupt(e: serde_dynamo::Error) -> Error {
     Error::Internal(format!("flow record does not match the model: {e}"))
 }
 
@@ -178,6 +199,7 @@ impl FlowStore {
         Self {
             client,
             table: table.into(),
+            clusters: Default::default(),
         }
     }
 
@@ -186,25 +208,9 @@ impl FlowStore {
         &self.table
     }
 
-    fn item(record: &FlowRecord, version: u64) -> Result<HashMap<String, AttributeValue>, Error> {
-        let mut item: HashMap<String, AttributeValue> =
-            serde_dynamo::to_item(record).map_err(|e| Error::Internal(format!("flow record: {e}")))?;
-        item.insert(VERSION_ATTRIBUTE.into(), AttributeValue::N(version.to_string()));
-        let sweep_at = record.next_sweep_at();
-        if !record.status.is_terminal() {
-            item.insert(ACTIVE_ATTRIBUTE.into(), AttributeValue::S(ACTIVE_VALUE.into()));
-        } else if sweep_at.is_some() {
-            item.insert(ACTIVE_ATTRIBUTE.into(), AttributeValue::S(SETTLING_VALUE.into()));
-        }
-        if let Some(at) = sweep_at {
-            item.insert(SWEEP_AT_ATTRIBUTE.into(), AttributeValue::S(timestamp(at)));
-        }
-        Ok(item)
-    }
-
     /// The size of `record` as a DynamoDB item, in bytes ([`item_size`]).
     pub fn record_size(record: &FlowRecord) -> Result<usize, Error> {
-        Ok(item_size(&Self::item(record, 1)?))
+        Ok(item_size(&flow_item(record, 1)?))
     }
 
     /// Writes a new record (version 1) and, with `claim`, claims its idempotency key in the same
@@ -223,7 +229,7 @@ impl FlowStore {
                 .client
                 .put_item()
                 .table_name(&self.table)
-                .set_item(Some(Self::item(record, 1)?))
+                .set_item(Some(flow_item(record, 1)?))
                 .condition_expression("attribute_not_exists(flow_id)")
                 .send()
                 .await;
@@ -242,6 +248,7 @@ impl FlowStore {
         let key_put = Put::builder()
             .table_name(&self.table)
             .item("flow_id", AttributeValue::S(idempotency_key(&claim.key)))
+            .item(ITEM_ATTRIBUTE, AttributeValue::S("key".into()))
             .item("target_flow_id", AttributeValue::S(claim.flow_id.to_string()))
             .item("request_digest", AttributeValue::S(claim.request_digest.clone()))
             .item(
@@ -255,7 +262,7 @@ impl FlowStore {
             .map_err(|e| Error::Internal(e.to_string()))?;
         let record_put = Put::builder()
             .table_name(&self.table)
-            .set_item(Some(Self::item(record, 1)?))
+            .set_item(Some(flow_item(record, 1)?))
             .condition_expression("attribute_not_exists(flow_id)")
             .build()
             .map_err(|e| Error::Internal(e.to_string()))?;
@@ -296,6 +303,7 @@ impl FlowStore {
             .get_item()
             .table_name(&self.table)
             .key("flow_id", AttributeValue::S(idempotency_key(key)))
+            .key(ITEM_ATTRIBUTE, AttributeValue::S("key".into()))
             .consistent_read(true)
             .send()
             .await
@@ -322,47 +330,57 @@ impl FlowStore {
         }))
     }
 
-    /// Reads a record (strongly consistent). `None` when no flow has that id.
+    /// Reads a record (strongly consistent): one Query for the flow item and its step items.
+    /// `None` when no flow has that id.
     pub async fn get(&self, flow_id: FlowId) -> Result<Option<Versioned>, Error> {
-        let output = self
+        let mut pages = self
             .client
-            .get_item()
+            .query()
             .table_name(&self.table)
-            .key("flow_id", AttributeValue::S(flow_id.to_string()))
+            .key_condition_expression("flow_id = :f")
+            .expression_attribute_values(":f", AttributeValue::S(flow_id.to_string()))
             .consistent_read(true)
-            .send()
-            .await
-            .map_err(upstream("GetItem"))?;
-        output.item.map(Self::versioned).transpose()
-    }
-
-    fn versioned(item: HashMap<String, AttributeValue>) -> Result<Versioned, Error> {
-        let version = match item.get(VERSION_ATTRIBUTE) {
-            Some(AttributeValue::N(n)) => n.parse().ok(),
-            _ => None,
+            .into_paginator()
+            .items()
+            .send();
+        let mut flow = None;
+        let mut steps = Vec::new();
+        while let Some(item) = pages.next().await {
+            let item = item.map_err(upstream("Query"))?;
+            match item
+                .get(ITEM_ATTRIBUTE)
+                .and_then(|v| v.as_s().ok())
+                .map(String::as_str)
+            {
+                Some(FLOW_ITEM) => flow = Some(item),
+                Some(key) if key.starts_with(items::STEP_PREFIX) => steps.push(item),
+                _ => {}
+            }
         }
-        .ok_or_else(|| Error::Internal("flow record has no version".into()))?;
-        let sweep_at = item
-            .get(SWEEP_AT_ATTRIBUTE)
-            .and_then(|v| v.as_s().ok())
-            .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
-            .map(|t| t.with_timezone(&Utc));
-        let record = serde_dynamo::from_item(item).map_err(corrupt)?;
-        Ok(Versioned {
-            record,
-            version,
-            sweep_at,
-        })
+        flow.map(|flow| items::versioned(flow, steps)).transpose()
     }
 
-    /// Replaces the record read as `read` with `record`, if nobody wrote it since.
-    /// Returns `false` (and writes nothing) when the stored version moved on.
-    pub async fn replace(&self, read: &Versioned, record: &FlowRecord) -> Result<bool, Error> {
+    /// Replaces the record read as `read` with `record`: first the step items that changed
+    /// (each only forward), then the flow item, if nobody wrote it since. Returns the new version,
+    /// or `None` (the flow item unwritten) when the stored version moved on.
+    pub async fn replace(&self, read: &Versioned, record: &FlowRecord) -> Result<Option<u64>, Error> {
+        let changed: Vec<_> = (record.steps.iter())
+            .filter(|(id, step)| read.record.steps.get(*id) != Some(*step))
+            .collect();
+        for chunk in changed.chunks(STEP_WRITES_AT_ONCE) {
+            let writes = chunk
+                .iter()
+                .map(|(id, step)| self.put_step(record.flow_id, id, step));
+            for result in futures_util::future::join_all(writes).await {
+                result?;
+            }
+        }
+        let version = read.version + 1;
         let result = self
             .client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(Self::item(record, read.version + 1)?))
+            .set_item(Some(flow_item(record, version)?))
             .condition_expression("#v = :v")
             .expression_attribute_names("#v", VERSION_ATTRIBUTE)
             .expression_attribute_values(":v", AttributeValue::N(read.version.to_string()))
@@ -370,12 +388,42 @@ impl FlowStore {
             .send()
             .await;
         match result {
-            Ok(_) => Ok(true),
+            Ok(_) => Ok(Some(version)),
             Err(e)
                 if e.as_service_error()
                     .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
             {
-                Ok(false)
+                Ok(None)
+            }
+            Err(e) => Err(upstream("PutItem")(e)),
+        }
+    }
+
+    /// Puts a step item unless the stored one is further along (a later state wins; an equal
+    /// state takes the new position from EMR's list).
+    async fn put_step(
+        &self,
+        flow_id: FlowId,
+        id: &crate::model::StepId,
+        step: &crate::model::StepRecord,
+    ) -> Result<(), Error> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(step_item(flow_id, id, step)))
+            .condition_expression("attribute_not_exists(#r) OR #r <= :r")
+            .expression_attribute_names("#r", items::RANK_ATTRIBUTE)
+            .expression_attribute_values(":r", AttributeValue::N(step.state.rank().to_string()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
             }
             Err(e) => Err(upstream("PutItem")(e)),
         }
@@ -395,16 +443,14 @@ impl FlowStore {
             .get(flow_id)
             .await?
             .ok_or_else(|| Error::FlowNotFound(flow_id.to_string()))?;
-        self.update_from(read, change).await
+        let (written, changed) = self.update_from(read, change).await?;
+        Ok((written.record, changed))
     }
 
     /// [`FlowStore::update`] starting from a record already read (saves a read when nobody
-    /// wrote it since).
-    pub async fn update_from<F>(
-        &self,
-        mut read: Versioned,
-        mut change: F,
-    ) -> Result<(FlowRecord, bool), Error>
+    /// wrote it since), answering the record with its new version, so a next change can start
+    /// from it without reading again.
+    pub async fn update_from<F>(&self, mut read: Versioned, mut change: F) -> Result<(Versioned, bool), Error>
     where
         F: FnMut(&mut FlowRecord) -> bool,
     {
@@ -413,10 +459,18 @@ impl FlowStore {
         loop {
             let mut record = read.record.clone();
             if !change(&mut record) {
-                return Ok((read.record, false));
+                return Ok((read, false));
             }
-            if self.replace(&read, &record).await? {
-                return Ok((record, true));
+            if let Some(version) = self.replace(&read, &record).await? {
+                let sweep_at = record.next_sweep_at();
+                return Ok((
+                    Versioned {
+                        record,
+                        version,
+                        sweep_at,
+                    },
+                    true,
+                ));
             }
             let Some(wait) = waits.next() else {
                 return Err(Error::Conflict(format!(
@@ -476,6 +530,7 @@ impl FlowStore {
             .put_item()
             .table_name(&self.table)
             .item("flow_id", AttributeValue::S(SWEEP_LEASE_KEY.into()))
+            .item(ITEM_ATTRIBUTE, AttributeValue::S("lease".into()))
             .item("owner", AttributeValue::S(owner.to_owned()))
             .item("until", AttributeValue::S(timestamp(until)))
             .condition_expression("attribute_not_exists(flow_id) OR #u < :now")
@@ -502,6 +557,7 @@ impl FlowStore {
             .delete_item()
             .table_name(&self.table)
             .key("flow_id", AttributeValue::S(SWEEP_LEASE_KEY.into()))
+            .key(ITEM_ATTRIBUTE, AttributeValue::S("lease".into()))
             .condition_expression("#o = :o")
             .expression_attribute_names("#o", "owner")
             .expression_attribute_values(":o", AttributeValue::S(owner.to_owned()))
@@ -521,6 +577,9 @@ impl FlowStore {
 
     /// The flow whose cluster is `cluster_id`, if any.
     pub async fn flow_for_cluster(&self, cluster_id: &ClusterId) -> Result<Option<FlowId>, Error> {
+        if let Some(flow_id) = self.cached_flow(cluster_id) {
+            return Ok(Some(flow_id));
+        }
         let output = self
             .client
             .query()
@@ -532,7 +591,7 @@ impl FlowStore {
             .send()
             .await
             .map_err(upstream("Query"))?;
-        output
+        let flow_id = output
             .items()
             .first()
             .and_then(|item| item.get("flow_id"))
@@ -540,7 +599,34 @@ impl FlowStore {
                 AttributeValue::S(s) => FlowId::parse(s).map_err(Error::Internal),
                 _ => Err(Error::Internal("flow_id is not a string".into())),
             })
-            .transpose()
+            .transpose()?;
+        if let Some(flow_id) = flow_id {
+            self.remember(cluster_id, flow_id);
+        }
+        Ok(flow_id)
+    }
+
+    /// The same table as a new container sees it: nothing learnt, nothing cached.
+    pub fn cold(&self) -> Self {
+        Self::new(self.client.clone(), self.table.clone())
+    }
+
+    /// The flow of `cluster_id`, if this container learnt it before.
+    pub fn cached_flow(&self, cluster_id: &ClusterId) -> Option<FlowId> {
+        self.clusters
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(cluster_id)
+            .copied()
+    }
+
+    /// Remembers that `cluster_id` is `flow_id`'s (it never changes once recorded).
+    pub fn remember(&self, cluster_id: &ClusterId, flow_id: FlowId) {
+        let mut clusters = self.clusters.lock().unwrap_or_else(|e| e.into_inner());
+        if clusters.len() >= CLUSTER_CACHE {
+            clusters.clear();
+        }
+        clusters.insert(cluster_id.clone(), flow_id);
     }
 
     /// A page of at most `limit` flows, newest first, through an index (never a scan).
@@ -558,6 +644,7 @@ impl FlowStore {
         let start = next_token.map(|id| {
             HashMap::from([
                 ("flow_id".to_owned(), AttributeValue::S(id.to_string())),
+                (ITEM_ATTRIBUTE.to_owned(), AttributeValue::S(FLOW_ITEM.to_owned())),
                 (key.to_owned(), AttributeValue::S(value.to_owned())),
             ])
         });
@@ -586,7 +673,7 @@ impl FlowStore {
 }
 
 /// A time as the table keeps it: RFC 3339 in UTC with a fixed width, so strings sort as times.
-fn timestamp(at: DateTime<Utc>) -> String {
+pub(crate) fn timestamp(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
