@@ -2,19 +2,29 @@
 //! EMR's state-change events, and call back when they end.
 //!
 //! # Layout
-//! - [`model`]: ids, flow and step states, the flow record and how an outcome is decided.
-//!   Pure: no AWS types, no I/O.
-//! - [`job_flow`]: the RunJobFlow request in EMR's API shape, checked against EMR's model.
-//! - [`definition`]: flow definitions and the catalog embedded from `shared/flows/`.
-//! - [`steps`]: step short forms (`spark`, `hive`, …) and the arguments EMR would mangle.
-//! - [`render`]: definition + parameters + overrides → the exact request, artifacts and params.
-//! - [`callback`]: callback targets, their policy, the document, signing and delivery.
-//! - [`events`]: EMR's EventBridge events, parsed.
-//! - [`store`]: the DynamoDB flow record store (conditional writes only).
-//! - [`emr`]: the EMR adapter (RunJobFlow, ListSteps, DescribeStep, TerminateJobFlows).
-//! - [`ops`]: submit, on_state_change, terminate and list, as the functions run them.
-//! - [`config`]: environment variables and AWS clients, read once at start-up.
-//! - [`error`]: the error every operation returns and how callers see it.
+//! Floors, from the bottom; a module imports only from floors below it.
+//!
+//! 1. Pure, no AWS types, no I/O, no clock:
+//!    - [`model`]: ids, flow, cluster and step states, callback targets, the flow record, its
+//!      deliveries, and the outcome rule (`model::outcome`).
+//!    - [`error`]: the error every operation returns and how callers see it.
+//!    - [`template`]: the one template marker, the MiniJinja environment, the built-ins.
+//!    - [`events`]: EMR's EventBridge events and the sweep's tick, parsed.
+//!    - [`steps`]: step short forms (`spark`, `hive`, …) and the arguments EMR would mangle.
+//!    - [`job_flow`]: the RunJobFlow request in EMR's API shape, checked against EMR's model.
+//!    - [`definition`]: flow definitions and the catalog embedded from `shared/flows/`, checked
+//!      whole when the catalog is built.
+//!    - [`render`]: definition + parameters + overrides → the exact request, artifacts, params.
+//! 2. Adapters, each the only place its SDK's types appear:
+//!    - [`store`]: the DynamoDB flow record store (a flow item and one item per step;
+//!      conditional writes only; `store::fast` for warm events).
+//!    - [`emr`]: EMR (RunJobFlow never retried blindly, DescribeCluster, ListClusters,
+//!      ListSteps, DescribeStep, TerminateJobFlows).
+//!    - [`logs`]: a failed step's `stderr.gz` in S3.
+//!    - [`callback`]: callback policy (checked at submit), the document, signing, delivery.
+//! 3. [`ops`]: one module per operation (submit, the event path, the reconcile sweep,
+//!    deliveries, terminate, list) over the adapters.
+//! 4. [`config`]: environment variables and AWS clients, read once at start-up by the binaries.
 pub mod callback;
 pub mod config;
 pub mod definition;

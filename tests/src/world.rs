@@ -88,6 +88,21 @@ impl World {
         &self.submitter.services
     }
 
+    /// Makes the record of `flow_id` look as if submit died right after RunJobFlow answered:
+    /// `PENDING`, no cluster, no steps (its cluster runs, tagged).
+    pub async fn forget_launch(&self, flow_id: FlowId) {
+        self.svc()
+            .store
+            .update(flow_id, |r| {
+                r.status = shared::model::FlowStatus::Pending;
+                r.cluster_id = None;
+                r.steps.clear();
+                true
+            })
+            .await
+            .unwrap();
+    }
+
     /// The operations' services as a new container has them (nothing cached), e.g. after a
     /// submit that died before recording its cluster.
     pub fn cold(&self) -> Services {

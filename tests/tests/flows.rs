@@ -691,16 +691,7 @@ async fn a_cluster_whose_launch_was_never_recorded_is_adopted_through_its_tag() 
     let w = world().await;
     let submitted = w.submit(json!({"flow": "spark-pi"})).await.unwrap();
     // As if submit had died after RunJobFlow answered: the record never learnt its cluster.
-    w.svc()
-        .store
-        .update(submitted.flow_id, |r| {
-            r.status = FlowStatus::Pending;
-            r.cluster_id = None;
-            r.steps.clear();
-            true
-        })
-        .await
-        .unwrap();
+    w.forget_launch(submitted.flow_id).await;
     let record = FlowRecord {
         cluster_id: submitted.cluster_id.clone(),
         ..w.record(submitted.flow_id).await

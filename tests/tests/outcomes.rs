@@ -199,16 +199,7 @@ async fn a_termination_asked_while_pending_is_carried_out_when_the_cluster_is_ad
     let submitted = w.submit(json!({"flow": "spark-pi"})).await.unwrap();
     let cluster_id = submitted.cluster_id.clone().unwrap();
     // GIVEN submit lost RunJobFlow's answer: the record never learnt its cluster
-    w.svc()
-        .store
-        .update(submitted.flow_id, |r| {
-            r.status = FlowStatus::Pending;
-            r.cluster_id = None;
-            r.steps.clear();
-            true
-        })
-        .await
-        .unwrap();
+    w.forget_launch(submitted.flow_id).await;
     // WHEN the caller terminates it: answered, and recorded
     let answer = ops::terminate(
         w.svc(),

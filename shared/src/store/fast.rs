@@ -15,7 +15,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditi
 use chrono::{DateTime, Utc};
 
 use super::items::{CLUSTER_RANK_ATTRIBUTE, FLOW_ITEM, ITEM_ATTRIBUTE, RANK_ATTRIBUTE, step_key};
-use super::{FlowStore, VERSION_ATTRIBUTE, timestamp, upstream};
+use super::{FlowStore, VERSION_ATTRIBUTE, timestamp, upstream, written};
 use crate::error::Error;
 use crate::model::{ClusterState, FlowId, FlowStatus, MAX_STEP_NAME_BYTES, StepId, StepState, bounded};
 
@@ -75,16 +75,7 @@ impl FlowStore {
             .expression_attribute_values(":index", AttributeValue::N(UNPLACED_STEP_INDEX.to_string()))
             .send()
             .await;
-        let step_changed = match result {
-            Ok(_) => true,
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                false
-            }
-            Err(e) => return Err(upstream("UpdateItem")(e)),
-        };
+        let step_changed = written(result, "UpdateItem")?;
         let running = matches!(state, StepState::Running | StepState::Completed);
         let flow = self
             .touch_flow(flow_id, now, running.then_some(FlowStatus::Running), None)

@@ -233,15 +233,9 @@ impl FlowStore {
                 .condition_expression("attribute_not_exists(flow_id)")
                 .send()
                 .await;
-            return match result {
-                Ok(_) => Ok(Created::New),
-                Err(e)
-                    if e.as_service_error()
-                        .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-                {
-                    Err(Error::Conflict(format!("flow {} exists already", record.flow_id)))
-                }
-                Err(e) => Err(upstream("PutItem")(e)),
+            return match written(result, "PutItem")? {
+                true => Ok(Created::New),
+                false => Err(Error::Conflict(format!("flow {} exists already", record.flow_id))),
             };
         };
         let built = |put: Put| TransactWriteItem::builder().put(put).build();
@@ -387,16 +381,7 @@ impl FlowStore {
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::None)
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(Some(version)),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(None)
-            }
-            Err(e) => Err(upstream("PutItem")(e)),
-        }
+        Ok(written(result, "PutItem")?.then_some(version))
     }
 
     /// Puts a step item unless the stored one is further along (a later state wins; an equal
@@ -417,16 +402,7 @@ impl FlowStore {
             .expression_attribute_values(":r", AttributeValue::N(step.state.rank().to_string()))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(upstream("PutItem")(e)),
-        }
+        written(result, "PutItem").map(|_| ())
     }
 
     /// Applies `change` to the current record and writes it, re-reading and re-applying when
@@ -538,16 +514,7 @@ impl FlowStore {
             .expression_attribute_values(":now", AttributeValue::S(timestamp(now)))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(upstream("PutItem")(e)),
-        }
+        written(result, "PutItem")
     }
 
     /// Gives the sweep's lease back, if `owner` still holds it.
@@ -563,16 +530,7 @@ impl FlowStore {
             .expression_attribute_values(":o", AttributeValue::S(owner.to_owned()))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(upstream("DeleteItem")(e)),
-        }
+        written(result, "DeleteItem").map(|_| ())
     }
 
     /// The flow whose cluster is `cluster_id`, if any.
@@ -669,6 +627,23 @@ impl FlowStore {
             .cloned();
         let flows = serde_dynamo::from_items(output.items.unwrap_or_default()).map_err(corrupt)?;
         Ok(Page { flows, next_token })
+    }
+}
+
+/// `Ok(true)` when a conditional write was made, `Ok(false)` when its condition did not hold
+/// (a duplicate, a late event, a lost race: nothing to write).
+pub(crate) fn written<O, E>(
+    result: Result<O, aws_sdk_dynamodb::error::SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>>,
+    operation: &'static str,
+) -> Result<bool, Error>
+where
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+    match result {
+        Ok(_) => Ok(true),
+        Err(e) if e.code() == Some("ConditionalCheckFailedException") => Ok(false),
+        Err(e) => Err(upstream(operation)(e)),
     }
 }
 
