@@ -121,4 +121,9 @@ fi
 say "Active flows now"
 echo '{"status": "active"}' >"$work/active.json"
 invoke list "$work/active.json" | json
+
+say "The reconcile sweep, by hand (it runs every 5 minutes in AWS): nothing is left to repair"
+echo '{"reconcile": true}' >"$work/reconcile.json"
+echo "\$ aws lambda invoke --function-name on-state-change --payload file://reconcile.json out.json"
+invoke on-state-change "$work/reconcile.json" | json
 say "Demo complete: one flow SUCCEEDED, one FAILED with its cause, both called back and verified."

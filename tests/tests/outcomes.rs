@@ -574,3 +574,37 @@ async fn a_failed_steps_log_becomes_its_probable_cause_once_emr_pushes_it() {
     // AND the callback carried the instance hours
     assert_eq!(receiver.received()[0]["body"]["normalized_instance_hours"], 0);
 }
+
+#[tokio::test]
+async fn what_a_quiet_flow_costs_an_hour_of_sweeps() {
+    let w = world_behind_proxy().await;
+    let proxy = w.proxy.as_ref().unwrap();
+    let submitted = w.submit(json!({"flow": "spark-pi"})).await.unwrap();
+    let cluster_id = submitted.cluster_id.clone().unwrap();
+    on_event(
+        &w,
+        emr_event("lifecycle-success/02-cluster-RUNNING.json", &cluster_id),
+    )
+    .await
+    .unwrap();
+    // GIVEN a running flow EMR says nothing more about (a long step, or every event lost)
+    proxy.clear_requests().await;
+    for _ in 0..12 {
+        w.clock.advance(chrono::Duration::minutes(5));
+        sweep(&w).await;
+    }
+    // THEN an hour of 12 sweeps asks EMR about it 6 times (every 10 minutes of silence)
+    let counts = proxy.counts().await;
+    println!("an hour of sweeps over one quiet running flow: {counts:?}");
+    assert_eq!(counts.get("DescribeCluster"), Some(&6), "{counts:?}");
+    // moto reports its clusters WAITING, so each check also lists the steps (a RUNNING
+    // cluster in AWS needs no step list).
+    assert_eq!(counts.get("ListSteps"), Some(&6), "{counts:?}");
+    // Each sweep: the lease (put, delete) and the index (two partitions); each check: one
+    // read and one write of the record.
+    assert_eq!(counts.get("Query"), Some(&(12 * 2 + 6)), "{counts:?}");
+    assert_eq!(counts.get("PutItem"), Some(&(12 + 6)), "{counts:?}");
+    assert_eq!(counts.get("DeleteItem"), Some(&12), "{counts:?}");
+    assert_eq!(counts.get("GetItem"), None, "{counts:?}");
+    assert_eq!(w.record(submitted.flow_id).await.status, FlowStatus::Running);
+}

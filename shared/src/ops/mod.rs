@@ -97,7 +97,8 @@ fn parse_request<T: DeserializeOwned>(request: Value) -> Result<T, Error> {
     serde_path_to_error::deserialize(request).map_err(|e| Error::Validation(vec![Problem::from_serde("", e)]))
 }
 
-/// Checks a caller's string at the edge: at most `max` bytes and no control characters.
+/// Checks a caller's string at the edge: at most `max` bytes and no control characters but
+/// line breaks and tabs.
 fn check_text(path: &str, text: &str, max: usize) -> Result<(), Error> {
     if text.len() > max {
         return Err(Error::invalid(
@@ -105,7 +106,10 @@ fn check_text(path: &str, text: &str, max: usize) -> Result<(), Error> {
             format!("is {} bytes; at most {max}", text.len()),
         ));
     }
-    if text.chars().any(char::is_control) {
+    if text
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    {
         return Err(Error::invalid(path, "must not contain control characters"));
     }
     Ok(())

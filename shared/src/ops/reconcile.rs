@@ -196,8 +196,7 @@ async fn repair(svc: &Services, read: Versioned) -> Result<Versioned, Error> {
             .0);
     };
     let facts = description.facts.clone();
-    let (written, changed) =
-        settle::apply_facts(svc, flow_id, &cluster_id, facts, Some(&description)).await?;
+    let (written, changed) = settle::apply_facts(svc, read, &cluster_id, facts, Some(&description)).await?;
     if changed {
         tracing::warn!(%flow_id, %cluster_id, status = %written.record.status, "repaired from EMR: events were missed");
         return Ok(written);

@@ -18,21 +18,17 @@ use super::{Services, deliver};
 /// late or lost) and the first failed step's FailureDetails from DescribeStep; an ended cluster
 /// is described for its `NormalizedInstanceHours`.
 ///
-/// Reads the record once (a lost write race re-reads). Returns the record as written (or read)
-/// with its version, and whether it changed.
+/// Starts from the record as read (`read`; a lost write race re-reads). Returns the record as
+/// written (or read) with its version, and whether it changed.
 /// Errors: [`Error::FlowNotFound`], [`Error::Upstream`].
 pub async fn apply_facts(
     svc: &Services,
-    flow_id: FlowId,
+    read: Versioned,
     cluster_id: &ClusterId,
     mut facts: ClusterFacts,
     description: Option<&ClusterDescription>,
 ) -> Result<(Versioned, bool), Error> {
-    let read = svc
-        .store
-        .get(flow_id)
-        .await?
-        .ok_or_else(|| Error::FlowNotFound(flow_id.to_string()))?;
+    let flow_id = read.record.flow_id;
     if facts.may_end_flow() && !read.record.status.is_terminal() {
         let steps = svc.emr.list_steps(cluster_id).await?;
         // Which step failed first, as the merged view will see it.
