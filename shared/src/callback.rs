@@ -568,3 +568,7 @@ mod tests {
         assert_eq!(problems[0].path, "callbacks[0].http.headers.Webhook-Signature");
     }
 }
+
+#[cfg(test)]
+#[path = "callback_limits_tests.rs"]
+mod limits_tests;

@@ -402,3 +402,131 @@ pub fn bounded(text: &str, max: usize) -> String {
     }
     format!("{}…", &text[..end])
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_never_moves_backwards_and_terminal_is_final() {
+        assert_eq!(FlowStatus::Pending.predecessors(), vec![]);
+        assert_eq!(FlowStatus::Starting.predecessors(), vec![FlowStatus::Pending]);
+        assert_eq!(
+            FlowStatus::Running.predecessors(),
+            vec![FlowStatus::Pending, FlowStatus::Starting]
+        );
+        for terminal in [
+            FlowStatus::Succeeded,
+            FlowStatus::Failed,
+            FlowStatus::Cancelled,
+            FlowStatus::TimedOut,
+        ] {
+            assert_eq!(terminal.predecessors(), FlowStatus::ACTIVE.to_vec(), "{terminal}");
+            assert!(terminal.is_terminal());
+        }
+        for s in FlowStatus::ALL {
+            assert!(!s.predecessors().contains(&s), "{s} may not follow itself");
+            assert!(s.predecessors().iter().all(|p| !p.is_terminal()));
+        }
+        assert!(FlowStatus::ACTIVE.iter().all(|s| !s.is_terminal()));
+    }
+
+    #[test]
+    fn statuses_are_written_as_emr_style_words() {
+        // The text feeds the record, the answers and the `webhook-id`.
+        let words: Vec<_> = FlowStatus::ALL.iter().map(|s| s.as_str()).collect();
+        assert_eq!(
+            words,
+            [
+                "PENDING",
+                "STARTING",
+                "RUNNING",
+                "SUCCEEDED",
+                "FAILED",
+                "CANCELLED",
+                "TIMED_OUT"
+            ]
+        );
+        for s in FlowStatus::ALL {
+            assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
+            assert_eq!(s.to_string(), s.as_str());
+            assert_eq!(
+                serde_json::from_value::<FlowStatus>(s.as_str().into()).unwrap(),
+                s
+            );
+        }
+    }
+
+    #[test]
+    fn step_states_read_back_as_themselves_and_only_move_forward() {
+        let known = [
+            (StepState::Pending, "PENDING"),
+            (StepState::CancelPending, "CANCEL_PENDING"),
+            (StepState::Running, "RUNNING"),
+            (StepState::Completed, "COMPLETED"),
+            (StepState::Cancelled, "CANCELLED"),
+            (StepState::Failed, "FAILED"),
+            (StepState::Interrupted, "INTERRUPTED"),
+        ];
+        for (state, word) in &known {
+            assert_eq!(state.as_str(), *word);
+            assert_eq!(StepState::from(word.to_string()), *state);
+            assert_eq!(String::from(state.clone()), *word);
+            assert_eq!(serde_json::to_value(state).unwrap(), *word);
+        }
+        assert_eq!(
+            StepState::from("NEW_STATE".to_owned()),
+            StepState::Other("NEW_STATE".into())
+        );
+        assert_eq!(StepState::Other("NEW_STATE".into()).as_str(), "NEW_STATE");
+        // PENDING → RUNNING → CANCEL_PENDING → an ending; unknown states rank lowest.
+        let ranks: Vec<_> = known.iter().map(|(s, _)| s.rank()).collect();
+        assert_eq!(ranks, [1, 3, 2, 4, 4, 4, 4]);
+        assert_eq!(StepState::from("NEW_STATE".to_owned()).rank(), 0);
+        assert!(StepState::Completed.predecessors().contains(&StepState::Running));
+        assert!(!StepState::Running.predecessors().contains(&StepState::Completed));
+        assert_eq!(StepState::Running.predecessors(), [StepState::Pending]);
+        assert_eq!(StepState::Pending.predecessors(), []);
+        let failures: Vec<_> = known
+            .iter()
+            .filter(|(s, _)| s.is_failure())
+            .map(|(_, w)| *w)
+            .collect();
+        assert_eq!(failures, ["CANCELLED", "FAILED", "INTERRUPTED"]);
+    }
+
+    #[test]
+    fn ids_are_validated_and_written_as_given() {
+        assert!(ClusterId::parse("j-1Y4W9F10RFJO6").is_ok());
+        assert!(ClusterId::parse("s-1Y4W9F10RFJO6").is_err());
+        assert!(ClusterId::parse("j-").is_err());
+        assert!(ClusterId::parse("j-abc").is_err());
+        assert!(ClusterId::parse(&format!("j-{}", "A".repeat(64))).is_ok());
+        assert!(ClusterId::parse(&format!("j-{}", "A".repeat(65))).is_err());
+        assert!(StepId::parse("s-ZYXWVUTSRQPON").is_ok());
+        let step = StepId::parse("s-ZYXWVUTSRQPON").unwrap();
+        assert_eq!(step.as_str(), "s-ZYXWVUTSRQPON");
+        assert_eq!(step.to_string(), "s-ZYXWVUTSRQPON");
+        assert_eq!(serde_json::to_value(&step).unwrap(), "s-ZYXWVUTSRQPON");
+        assert!(serde_json::from_value::<StepId>("x-1".into()).is_err());
+        assert!(FlowId::parse("not-a-ulid").unwrap_err().contains("not-a-ulid"));
+        // Overflowing and lower-case spellings are not other names for a flow.
+        assert!(FlowId::parse("81M8KAS44QGDYGCRPAA1S0HDSF").is_err());
+        assert!(FlowId::parse("ZZZZZZZZZZZZZZZZZZZZZZZZZZ").is_err());
+        assert!(FlowId::parse("01m8kas44qgdygcrpaa1s0hdsf").is_err());
+        let id = FlowId::generate();
+        assert_eq!(FlowId::parse(&id.to_string()), Ok(id));
+        assert_eq!(id.to_string().len(), 26);
+        assert_eq!(serde_json::to_value(id).unwrap(), id.to_string());
+        assert_eq!(String::from(id), id.to_string());
+    }
+
+    #[test]
+    fn outside_strings_are_cut_at_a_character_boundary() {
+        assert_eq!(bounded("short", 10), "short");
+        assert_eq!(bounded("abcdefghij", 10), "abcdefghij");
+        let cut = bounded("ééééé", 6);
+        assert!(cut.len() <= 6 && cut.ends_with('…'), "{cut}");
+        assert_eq!(bounded("abcdefghijk", 10), "abcdefg…");
+    }
+}

@@ -1,0 +1,228 @@
+//! Callback limits at their boundaries, and what each answer of a receiver comes to.
+
+use super::*;
+use crate::model::{AttemptOutcome, FlowRecord, FlowStatus};
+
+fn http(url: &str) -> CallbackTarget {
+    CallbackTarget::Http(HttpTarget {
+        url: url.into(),
+        headers: BTreeMap::new(),
+    })
+}
+
+fn with_headers(count: usize, value_len: usize) -> CallbackTarget {
+    CallbackTarget::Http(HttpTarget {
+        url: "https://hooks.example.com/emr".into(),
+        headers: (0..count)
+            .map(|i| (format!("x-h{i}"), "v".repeat(value_len)))
+            .collect(),
+    })
+}
+
+#[test]
+fn ten_callbacks_are_accepted_and_eleven_refused_counting_the_definitions() {
+    let policy = CallbackPolicy::default();
+    let ten = vec![http("https://hooks.example.com/emr"); 10];
+    assert!(policy.check("callbacks", &ten, 0).is_empty());
+    assert_eq!(policy.check("callbacks", &ten[..9], 1), vec![]);
+    let eleven = vec![http("https://hooks.example.com/emr"); 11];
+    let problems = policy.check("callbacks", &eleven, 0);
+    assert_eq!(problems.len(), 1);
+    assert_eq!(problems[0].path, "callbacks");
+    assert!(
+        problems[0].message.contains("at most 10"),
+        "{}",
+        problems[0].message
+    );
+    assert_eq!(
+        policy.check("callbacks", &ten, 1).len(),
+        1,
+        "10 plus the definition's one"
+    );
+}
+
+#[test]
+fn headers_are_bounded_in_number_and_length() {
+    let policy = CallbackPolicy::default();
+    assert!(policy.check("c", &[with_headers(MAX_HEADERS, 10)], 0).is_empty());
+    let too_many = policy.check("c", &[with_headers(MAX_HEADERS + 1, 10)], 0);
+    assert_eq!(too_many.len(), 1);
+    assert_eq!(too_many[0].path, "c[0].http.headers");
+    assert!(
+        policy
+            .check("c", &[with_headers(1, MAX_TARGET_LENGTH)], 0)
+            .is_empty()
+    );
+    let too_long = policy.check("c", &[with_headers(1, MAX_TARGET_LENGTH + 1)], 0);
+    assert_eq!(too_long[0].path, "c[0].http.headers.x-h0");
+}
+
+#[test]
+fn urls_and_function_names_are_bounded_at_2048_bytes() {
+    let policy = CallbackPolicy {
+        allow_local: false,
+        lambda_allow: vec!["*".into()],
+    };
+    let base = "https://hooks.example.com/";
+    let url = |len: usize| format!("{base}{}", "a".repeat(len - base.len()));
+    assert!(policy.check("c", &[http(&url(MAX_TARGET_LENGTH))], 0).is_empty());
+    assert_eq!(
+        policy.check("c", &[http(&url(MAX_TARGET_LENGTH + 1))], 0).len(),
+        1
+    );
+    let name = |len: usize| CallbackTarget::Lambda("f".repeat(len));
+    assert!(policy.check("c", &[name(MAX_TARGET_LENGTH)], 0).is_empty());
+    assert_eq!(
+        policy.check("c", &[name(MAX_TARGET_LENGTH + 1)], 0)[0].path,
+        "c[0].lambda"
+    );
+    assert_eq!(
+        policy.check("c", &[CallbackTarget::Lambda("  ".into())], 0).len(),
+        1
+    );
+}
+
+#[test]
+fn credentials_in_a_url_are_refused() {
+    let policy = CallbackPolicy::default();
+    for url in [
+        "https://user@hooks.example.com/",
+        "https://user:secret@hooks.example.com/",
+    ] {
+        let problems = policy.check("c", &[http(url)], 0);
+        assert_eq!(problems.len(), 1, "{url}");
+        assert!(
+            problems[0].message.contains("credentials"),
+            "{}",
+            problems[0].message
+        );
+    }
+}
+
+fn document(status: FlowStatus) -> CallbackDocument {
+    let now = Utc::now();
+    let record = FlowRecord {
+        flow_id: crate::model::FlowId::parse("01JDQ3V4X8M6Z0B1C2D3E4F5G6").unwrap(),
+        flow: "spark-pi".into(),
+        definition_version: "1".into(),
+        request_digest: String::new(),
+        status,
+        params: serde_json::json!({"partitions": 3}),
+        callbacks: vec![],
+        artifacts: BTreeMap::new(),
+        cluster_name: "c".into(),
+        cluster_id: None,
+        cluster_state: None,
+        steps: BTreeMap::new(),
+        failure: None,
+        termination: None,
+        deliveries: BTreeMap::new(),
+        idempotency_key: None,
+        launch_error: None,
+        extra_clusters: vec![],
+        deadline_at: None,
+        last_contact_at: None,
+        normalized_instance_hours: Some(12),
+        submitted_at: now,
+        updated_at: now,
+        ended_at: Some(now),
+    };
+    CallbackDocument::for_record(&record)
+}
+
+#[test]
+fn the_webhook_id_is_stable_per_flow_and_outcome() {
+    let doc = document(FlowStatus::TimedOut);
+    assert_eq!(doc.webhook_id(), "flow_01JDQ3V4X8M6Z0B1C2D3E4F5G6_timed_out");
+    assert_eq!(
+        document(FlowStatus::Succeeded).webhook_id(),
+        "flow_01JDQ3V4X8M6Z0B1C2D3E4F5G6_succeeded"
+    );
+    assert_eq!(doc.kind, "flow.ended");
+    assert_eq!(doc.normalized_instance_hours, Some(12));
+    assert_eq!(doc.params, serde_json::json!({"partitions": 3}));
+}
+
+/// A one-shot local HTTP server answering `status`; returns its URL.
+async fn answering(status: u16) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let mut buffer = vec![0; 64 * 1024];
+            let _ = socket.read(&mut buffer).await;
+            let reply = format!("HTTP/1.1 {status} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+            let _ = socket.write_all(reply.as_bytes()).await;
+        }
+    });
+    format!("http://127.0.0.1:{port}/hook")
+}
+
+fn dispatcher() -> Dispatcher {
+    let lambda = aws_sdk_lambda::Client::from_conf(
+        aws_sdk_lambda::Config::builder()
+            .behavior_version(aws_sdk_lambda::config::BehaviorVersion::latest())
+            .region(aws_sdk_lambda::config::Region::new("us-east-1"))
+            .endpoint_url("http://127.0.0.1:9")
+            .build(),
+    );
+    Dispatcher::new(lambda, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw2rOPbKzpCTg=", true).unwrap()
+}
+
+#[tokio::test]
+async fn only_2xx_is_delivered_410_stops_and_everything_else_is_a_failed_attempt() {
+    let d = dispatcher();
+    let doc = document(FlowStatus::Failed);
+    let deliver = |url: String| {
+        let d = &d;
+        let doc = &doc;
+        async move { d.deliver(&http(&url), doc).await }
+    };
+    assert_eq!(
+        deliver(answering(204).await).await,
+        AttemptOutcome::Delivered {
+            http_status: Some(204)
+        }
+    );
+    assert_eq!(
+        deliver(answering(200).await).await,
+        AttemptOutcome::Delivered {
+            http_status: Some(200)
+        }
+    );
+    assert_eq!(deliver(answering(410).await).await, AttemptOutcome::Gone);
+    for status in [500, 503, 404, 301] {
+        let outcome = deliver(answering(status).await).await;
+        assert!(
+            matches!(&outcome, AttemptOutcome::Failed { http_status: Some(s), .. } if *s == status),
+            "{status}: {outcome:?}"
+        );
+    }
+    // A closed port: a failed attempt with the cause, no status.
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let outcome = deliver(format!("http://127.0.0.1:{closed}/hook")).await;
+    let AttemptOutcome::Failed {
+        http_status: None,
+        error,
+    } = outcome
+    else {
+        panic!("{outcome:?}")
+    };
+    assert!(error.contains("onnect"), "{error}");
+    // A Lambda that cannot be invoked is a failed attempt too, never delivered.
+    let outcome = d.deliver(&CallbackTarget::Lambda("processor".into()), &doc).await;
+    assert!(
+        matches!(
+            outcome,
+            AttemptOutcome::Failed {
+                http_status: None,
+                ..
+            }
+        ),
+        "{outcome:?}"
+    );
+}
