@@ -5,7 +5,7 @@
 VENV := .venv
 PYTHON ?= python3
 
-.PHONY: demo test check venv load
+.PHONY: demo test check venv load mutants
 
 demo: venv
 	bash dev/demo.sh
@@ -29,3 +29,11 @@ $(VENV)/.installed: dev/requirements.txt
 LOAD_FLOWS ?= 1000
 load: venv
 	cargo run --quiet --locked -p e2e --bin load -- $(LOAD_FLOWS) 50 30
+
+# Not in CI: cargo-mutants (crates.io) on the pure modules with their unit tests; prints caught
+# and missed mutants per file. Long: a build per mutant.
+MUTANTS_FILES ?= -f 'shared/src/model/*.rs' -f shared/src/callback.rs -f shared/src/render.rs -f shared/src/steps.rs -f shared/src/events.rs
+mutants:
+	command -v cargo-mutants >/dev/null || cargo install --locked cargo-mutants
+	cargo mutants -p shared $(MUTANTS_FILES) --timeout 120 -- --lib || true
+	python3 dev/mutants_summary.py mutants.out
