@@ -3,6 +3,8 @@
 # verifier) on first use.
 
 VENV := .venv
+# checkov's pins conflict with the SAM CLI's and moto's: it gets a venv of its own.
+CHECKOV := .venv-checkov
 PYTHON ?= python3
 
 .PHONY: demo test check venv load
@@ -18,7 +20,7 @@ test: venv
 check:
 	cargo run --quiet --locked -p shared --bin check-definitions -- $(FLOWS)
 
-venv: $(VENV)/.installed
+venv: $(VENV)/.installed $(CHECKOV)/.installed
 
 $(VENV)/.installed: dev/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -29,3 +31,8 @@ $(VENV)/.installed: dev/requirements.txt
 LOAD_FLOWS ?= 1000
 load: venv
 	cargo run --quiet --locked -p e2e --bin load -- $(LOAD_FLOWS) 50 30
+
+$(CHECKOV)/.installed: dev/requirements-checkov.txt
+	$(PYTHON) -m venv $(CHECKOV)
+	$(CHECKOV)/bin/pip install --quiet --disable-pip-version-check -r dev/requirements-checkov.txt
+	touch $@

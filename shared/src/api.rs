@@ -47,6 +47,28 @@ pub enum Function {
     OnStateChange,
 }
 
+/// Every route of the HTTP API and the function serving it, as `template.yaml` declares them
+/// (a test checks both agree).
+pub const ROUTES: [(Function, &str); 5] = [
+    (Function::Submit, "POST /flows"),
+    (Function::List, "GET /flows"),
+    (Function::List, "GET /flows/{flow_id}"),
+    (Function::List, "GET /definitions"),
+    (Function::Terminate, "POST /flows/{flow_id}/terminate"),
+];
+
+impl Function {
+    /// The binary (and `functions/` folder) of this function.
+    pub fn binary(self) -> &'static str {
+        match self {
+            Self::Submit => "submit",
+            Self::List => "list",
+            Self::Terminate => "terminate",
+            Self::OnStateChange => "on-state-change",
+        }
+    }
+}
+
 /// How a function was invoked.
 #[derive(Debug)]
 pub enum Invocation {
@@ -458,6 +480,26 @@ mod tests {
             assert_eq!(error.http_status(), status, "{error}");
             if let Error::Validation(problems) = &error {
                 assert_eq!(problems[0].path, path);
+            }
+        }
+    }
+
+    #[test]
+    fn every_declared_route_is_served_by_its_function_only() {
+        let id = "01JDQ3V4X8M6Z0B1C2D3E4F5G6";
+        for (function, route) in ROUTES {
+            let body = route.starts_with("POST").then_some("{}");
+            let e = parsed(event(route, &[("flow_id", id)], "", body));
+            assert!(request_for(function, &e).is_ok(), "{route}");
+            for other in [
+                Function::Submit,
+                Function::List,
+                Function::Terminate,
+                Function::OnStateChange,
+            ] {
+                if other != function {
+                    assert!(request_for(other, &e).is_err(), "{route} served by {other:?}");
+                }
             }
         }
     }
