@@ -7,7 +7,7 @@ VENV := .venv
 CHECKOV := .venv-checkov
 PYTHON ?= python3
 
-.PHONY: demo test check venv load
+.PHONY: demo test check venv load redrive
 
 demo: venv
 	bash dev/demo.sh
@@ -36,3 +36,8 @@ $(CHECKOV)/.installed: dev/requirements-checkov.txt
 	$(PYTHON) -m venv $(CHECKOV)
 	$(CHECKOV)/bin/pip install --quiet --disable-pip-version-check -r dev/requirements-checkov.txt
 	touch $@
+
+# Sends the events a deployed stack kept back (FailedEventsQueue; ARGS=--dlq for EventBridge's
+# dead-letter queue) through on-state-change and reports what applied: `make redrive STACK=name`.
+redrive: venv
+	$(VENV)/bin/python dev/redrive.py --stack "$(STACK)" $(ARGS)

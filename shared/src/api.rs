@@ -244,7 +244,7 @@ where
     T: Serialize,
 {
     let invocation = if function == Function::OnStateChange {
-        Invocation::Direct(payload)
+        Invocation::Direct(redriven(payload))
     } else {
         match Invocation::classify(payload) {
             Ok(invocation) => invocation,
@@ -286,6 +286,23 @@ where
             };
             to_value(http)
         }
+    }
+}
+
+/// The event inside a redriven payload: a Lambda destination record (what `FailedEventsQueue`
+/// holds: `{"version": "1.0", "requestContext": {"functionArn", "condition", …},
+/// "requestPayload": EVENT, "responseContext", "responsePayload"}`, AWS Lambda developer guide,
+/// "Capturing records of asynchronous invocations") is its `requestPayload`; anything else
+/// (an EventBridge event, also one replayed from an archive, which only adds `replay-name`) is
+/// itself.
+pub fn redriven(payload: Value) -> Value {
+    let is_record = payload.get("requestPayload").is_some()
+        && payload
+            .get("requestContext")
+            .is_some_and(|c| c.get("functionArn").is_some() || c.get("condition").is_some());
+    match payload {
+        Value::Object(mut record) if is_record => record.remove("requestPayload").unwrap_or_default(),
+        other => other,
     }
 }
 
@@ -570,6 +587,28 @@ mod tests {
         assert_eq!(http["headers"]["x-amzn-errortype"], "FlowNotFound");
         let body: Value = serde_json::from_str(http["body"].as_str().unwrap()).unwrap();
         assert_eq!(body, Error::FlowNotFound("f".into()).to_document());
+    }
+
+    #[test]
+    fn destination_records_are_unwrapped_to_their_event() {
+        let event = json!({"version": "0", "source": "aws.emr", "detail-type": "EMR Step Status Change", "detail": {}});
+        let record = json!({
+            "version": "1.0", "timestamp": "2026-11-29T10:00:00.000Z",
+            "requestContext": {"requestId": "r", "functionArn": "arn:aws:lambda:us-east-1:123456789012:function:f:$LATEST",
+                               "condition": "RetriesExhausted", "approximateInvokeCount": 3},
+            "requestPayload": event,
+            "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+            "responsePayload": {"errorType": "UpstreamError", "errorMessage": "x"}
+        });
+        assert_eq!(redriven(record), event);
+        // AND events themselves, replayed or not, are left as they are
+        let mut replayed = event.clone();
+        replayed["replay-name"] = json!("emr-flows-replay");
+        assert_eq!(redriven(replayed.clone()), replayed);
+        assert_eq!(
+            redriven(json!({"requestPayload": 1})),
+            json!({"requestPayload": 1})
+        );
     }
 
     #[test]

@@ -423,3 +423,45 @@ async fn no_callback_secret_appears_in_any_answer_or_log_line() {
     assert_eq!(refusal["level"], "WARN");
     assert!(!logs.contains("lambda_runtime::layers::panic"));
 }
+
+#[tokio::test]
+async fn redriven_destination_records_and_archive_replays_apply_as_the_event_would() {
+    let w = world().await;
+    let no_callbacks = with_body(api_event("submit.json", ""), r#"{"flow": "spark-pi"}"#);
+    let (_, submitted) = w.http(Function::Submit, no_callbacks).await;
+    let flow_id = submitted["flow_id"].as_str().unwrap().to_owned();
+    let record = w.record(&flow_id).await;
+    let (step_id, _) = record.ordered_steps()[0];
+    let cluster_id = record.cluster_id.as_ref().unwrap().as_str();
+    // GIVEN the step event replayed from an EventBridge archive (it carries `replay-name`)
+    let mut replayed = event(
+        "lifecycle-success/04-step-COMPLETED.json",
+        cluster_id,
+        step_id.as_str(),
+    );
+    replayed["replay-name"] = json!("emr-flows-2026-11-29");
+    // WHEN on-state-change gets it THEN it is applied
+    let answer = w.invoke(Function::OnStateChange, replayed).await.unwrap();
+    assert_eq!(answer["applied"]["changed"], true, "{answer}");
+    // GIVEN the cluster's end as FailedEventsQueue holds it: a Lambda destination record
+    let end = event(
+        "lifecycle-success/05-cluster-TERMINATED.json",
+        cluster_id,
+        step_id.as_str(),
+    );
+    let destination_record = json!({
+        "version": "1.0", "timestamp": "2026-11-29T10:00:00.000Z",
+        "requestContext": {"requestId": "r-1", "condition": "RetriesExhausted", "approximateInvokeCount": 3,
+                           "functionArn": "arn:aws:lambda:us-east-1:123456789012:function:on-state-change:$LATEST"},
+        "requestPayload": end,
+        "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+        "responsePayload": {"errorType": "UpstreamError", "errorMessage": "DynamoDB PutItem failed: timeout"}
+    });
+    // WHEN it is sent back THEN the flow ends as the event itself would have ended it
+    let answer = w
+        .invoke(Function::OnStateChange, destination_record)
+        .await
+        .unwrap();
+    assert_eq!(answer["applied"]["status"], "SUCCEEDED", "{answer}");
+    assert_eq!(w.record(&flow_id).await.status.as_str(), "SUCCEEDED");
+}
