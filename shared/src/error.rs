@@ -237,7 +237,7 @@ impl Error {
         matches!(
             self,
             Self::Validation(_)
-                | Self::UnknownFlowDefinition(_)
+                | Self::UnknownFlowDefinition { .. }
                 | Self::FlowNotFound(_)
                 | Self::Conflict(_)
                 | Self::TooLarge(_)
@@ -372,7 +372,10 @@ mod tests {
         let cases = [
             (Error::invalid("a", "b"), 400, "ValidationError", true),
             (
-                Error::UnknownFlowDefinition("x".into()),
+                Error::UnknownFlowDefinition {
+                    name: "x".into(),
+                    suggestions: vec![],
+                },
                 404,
                 "UnknownFlowDefinition",
                 true,
