@@ -7,10 +7,17 @@ VENV := .venv
 CHECKOV := .venv-checkov
 PYTHON ?= python3
 
-.PHONY: demo test check venv load redrive
+.PHONY: demo test check venv load redrive up down
 
 demo: venv
 	bash dev/demo.sh
+
+# A local stack that stays up until Ctrl-C (or `make down`): see the README's "Local stack".
+up: venv
+	bash dev/up.sh
+
+down:
+	bash dev/down.sh
 
 test: venv
 	bash dev/test.sh

@@ -136,6 +136,27 @@ async fn every_route_through_the_real_binaries_and_a_redrive_of_failed_events() 
         (404, Some("FlowNotFound"))
     );
 
+    // The lifecycle driver of `make up` plays a failure with the flow's real ids
+    let submitted = functions.invoke("submit", &json!({"flow": "spark-pi"})).await;
+    let driven = submitted["flow_id"].as_str().unwrap().to_owned();
+    let drive = std::process::Command::new(venv_bin("python"))
+        .arg(root().join("dev/drive.py"))
+        .args([&driven, "--fail-step", "1", "--endpoint-url", &functions.endpoint])
+        .output()
+        .unwrap();
+    let played = String::from_utf8_lossy(&drive.stdout);
+    assert!(
+        drive.status.success(),
+        "{played}{}",
+        String::from_utf8_lossy(&drive.stderr)
+    );
+    assert!(
+        played.contains("TERMINATED_WITH_ERRORS -> flow FAILED"),
+        "{played}"
+    );
+    let record = functions.invoke("list", &json!({ "flow_id": driven })).await;
+    assert_eq!(record["failure"]["code"], "STEP_FAILURE", "{record}");
+
     // GIVEN a flow whose end failed every retry: FailedEventsQueue holds its events as Lambda
     // destination records
     let submitted = functions.invoke("submit", &json!({"flow": "spark-pi"})).await;
