@@ -477,13 +477,13 @@ impl CallbackDocument {
     }
 }
 
-/// Delivers callback documents. Holds the HTTP client, the Lambda client and the signing key
+/// Delivers callback documents. Holds the HTTP client, the Lambda client and the signing keys
 /// (cheap to clone: all three are shared).
 #[derive(Clone)]
 pub struct Dispatcher {
     http: reqwest::Client,
     lambda: aws_sdk_lambda::Client,
-    signer: std::sync::Arc<standardwebhooks::Webhook>,
+    signers: std::sync::Arc<Vec<standardwebhooks::Webhook>>,
 }
 
 /// How long one HTTP delivery may take, connection included.
@@ -492,18 +492,36 @@ pub const HTTP_TIMEOUT: Duration = Duration::from_secs(10);
 pub const HTTP_CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
 impl Dispatcher {
-    /// `signing_secret` is a Standard Webhooks secret: `whsec_` and base64 key bytes. Unless
-    /// `allow_local` (local development), host names must resolve to public addresses.
+    /// `signing_secrets` holds one or more Standard Webhooks secrets (`whsec_` and base64 key
+    /// bytes), separated by commas or spaces. Each callback carries one signature per secret in
+    /// its `webhook-signature` header (`v1,… v1,…`, as the spec allows), and receivers accept
+    /// any one they can verify: to rotate, deploy `new,old`, move receivers to the new secret,
+    /// then deploy `new`; no delivery fails in between. Unless `allow_local` (local
+    /// development), host names must resolve to public addresses.
     ///
-    /// Errors: [`Error::Internal`] when the secret is not base64 or the HTTP client cannot be
-    /// built.
+    /// Errors: [`Error::Internal`] when there is no secret, a secret is not `whsec_` + base64
+    /// (named by its position, never shown), or the HTTP client cannot be built.
     pub fn new(
         lambda: aws_sdk_lambda::Client,
-        signing_secret: &str,
+        signing_secrets: &str,
         allow_local: bool,
     ) -> Result<Self, Error> {
-        let signer = standardwebhooks::Webhook::new(signing_secret)
-            .map_err(|e| Error::Internal(format!("CALLBACK_SIGNING_SECRET: {e}")))?;
+        let signers = signing_secrets
+            .split([',', ' ', '\n', '\t'])
+            .filter(|s| !s.is_empty())
+            .enumerate()
+            .map(|(i, secret)| {
+                standardwebhooks::Webhook::new(secret).map_err(|e| {
+                    Error::Internal(format!(
+                        "CALLBACK_SIGNING_SECRET: secret {} of the list is not whsec_ + base64 ({e:?})",
+                        i + 1
+                    ))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if signers.is_empty() {
+            return Err(Error::Internal("CALLBACK_SIGNING_SECRET holds no secret".into()));
+        }
         let mut http = reqwest::Client::builder();
         if !allow_local {
             http = http.dns_resolver(std::sync::Arc::new(PublicOnly));
@@ -519,7 +537,7 @@ impl Dispatcher {
         Ok(Self {
             http,
             lambda,
-            signer: std::sync::Arc::new(signer),
+            signers: std::sync::Arc::new(signers),
         })
     }
 
@@ -553,8 +571,11 @@ impl Dispatcher {
         let failed = |http_status, error| AttemptOutcome::Failed { http_status, error };
         // The wire time, also under a test clock: receivers check it against their own.
         let timestamp = Utc::now().timestamp();
-        let signature = match self.signer.sign(webhook_id, timestamp, &body) {
-            Ok(signature) => signature,
+        let signatures: Result<Vec<String>, _> = (self.signers.iter())
+            .map(|signer| signer.sign(webhook_id, timestamp, &body))
+            .collect();
+        let signature = match signatures {
+            Ok(signatures) => signatures.join(" "),
             Err(e) => return failed(None, format!("signing: {e}")),
         };
         let mut request = self
@@ -988,6 +1009,89 @@ mod tests {
             "{error}"
         );
         assert!(!error.is_empty());
+    }
+
+    #[tokio::test]
+    async fn every_secret_of_a_rotation_signs_and_each_receiver_verifies_its_own() {
+        // GIVEN a dispatcher with the new and the old secret, and a receiver of each
+        let (new, old) = (
+            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw2rOPbKzpCTg=",
+            "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD",
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut request = Vec::new();
+            let mut buffer = [0u8; 8192];
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            loop {
+                let n = socket.read(&mut buffer).await.unwrap();
+                request.extend_from_slice(&buffer[..n]);
+                let text = String::from_utf8_lossy(&request);
+                if let Some(end) = text.find("\r\n\r\n") {
+                    let length: usize = (text.lines())
+                        .find_map(|l| l.strip_prefix("content-length: "))
+                        .map_or(0, |v| v.trim().parse().unwrap());
+                    if request.len() >= end + 4 + length {
+                        break;
+                    }
+                }
+            }
+            socket
+                .write_all(b"HTTP/1.1 204 No Content\r\n\r\n")
+                .await
+                .unwrap();
+            String::from_utf8(request).unwrap()
+        });
+        let sdk = aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .build();
+        let dispatcher =
+            Dispatcher::new(aws_sdk_lambda::Client::new(&sdk), &format!("{new}, {old}"), true).unwrap();
+        let document: CallbackDocument = serde_json::from_value(serde_json::json!({
+            "type": "flow.ended", "flow_id": "01JDQ3V4X8M6Z0B1C2D3E4F5G6", "flow": "spark-pi",
+            "definition_version": "1", "status": "SUCCEEDED", "params": {}, "cluster_id": null,
+            "steps": [], "artifacts": {}, "submitted_at": "2026-11-29T00:00:00Z", "ended_at": null
+        }))
+        .unwrap();
+        // WHEN a callback is delivered
+        let target = http(&format!("http://127.0.0.1:{port}/h"));
+        let outcome = dispatcher.deliver(&target, &document).await;
+        assert!(matches!(outcome, AttemptOutcome::Delivered { .. }), "{outcome:?}");
+        // THEN it carries two signatures, and a receiver holding either secret verifies it
+        let request = server.await.unwrap();
+        let (head, body) = request.split_once("\r\n\r\n").unwrap();
+        let mut headers = reqwest::header::HeaderMap::new();
+        for line in head.lines().skip(1) {
+            let (name, value) = line.split_once(": ").unwrap();
+            headers.insert(
+                reqwest::header::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                value.parse().unwrap(),
+            );
+        }
+        assert_eq!(
+            headers["webhook-signature"].to_str().unwrap().split(' ').count(),
+            2
+        );
+        for secret in [new, old] {
+            let receiver = standardwebhooks::Webhook::new(secret).unwrap();
+            receiver.verify(body.as_bytes(), &headers).unwrap();
+        }
+        let stranger = standardwebhooks::Webhook::new("whsec_dGhpcyBpcyBhbm90aGVyIGtleSBhdCBhbGw=").unwrap();
+        assert!(stranger.verify(body.as_bytes(), &headers).is_err());
+        // AND a list with a broken secret is refused without showing it
+        let error = Dispatcher::new(
+            aws_sdk_lambda::Client::new(&sdk),
+            &format!("{new},whsec_!!not-base64!!"),
+            true,
+        )
+        .err()
+        .unwrap();
+        assert!(
+            error.to_string().contains("secret 2") && !error.to_string().contains("not-base64"),
+            "{error}"
+        );
     }
 }
 

@@ -4,7 +4,7 @@
 //! | variable | used by | meaning |
 //! | --- | --- | --- |
 //! | `TABLE_NAME` | all | the flow record table |
-//! | `CALLBACK_SIGNING_SECRET` | submit, on-state-change, terminate | Standard Webhooks secret, `whsec_` + base64 |
+//! | `CALLBACK_SIGNING_SECRET` | submit, on-state-change, terminate | Standard Webhooks secrets, `whsec_` + base64, comma-separated (each signs: rotation) |
 //! | `CALLBACK_LAMBDA_ALLOW` | submit | comma-separated function name/ARN patterns (`*` wildcards) |
 //! | `CALLBACK_ALLOW_LOCAL` | submit, on-state-change | `true` allows loopback/private callback URLs and plain `http://` to loopback (local development only) |
 //! | `AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_<SERVICE>` | all | read by the SDK: local stand-ins |
