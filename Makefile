@@ -3,12 +3,21 @@
 # verifier) on first use.
 
 VENV := .venv
+# checkov's pins conflict with the SAM CLI's and moto's: it gets a venv of its own.
+CHECKOV := .venv-checkov
 PYTHON ?= python3
 
-.PHONY: demo test check venv load mutants
+.PHONY: demo test check venv load mutants redrive up down
 
 demo: venv
 	bash dev/demo.sh
+
+# A local stack that stays up until Ctrl-C (or `make down`): see the README's "Local stack".
+up: venv
+	bash dev/up.sh
+
+down:
+	bash dev/down.sh
 
 test: venv
 	bash dev/test.sh
@@ -18,7 +27,7 @@ test: venv
 check:
 	cargo run --quiet --locked -p shared --bin check-definitions -- $(FLOWS)
 
-venv: $(VENV)/.installed
+venv: $(VENV)/.installed $(CHECKOV)/.installed
 
 $(VENV)/.installed: dev/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +38,16 @@ $(VENV)/.installed: dev/requirements.txt
 LOAD_FLOWS ?= 1000
 load: venv
 	cargo run --quiet --locked -p e2e --bin load -- $(LOAD_FLOWS) 50 30
+
+$(CHECKOV)/.installed: dev/requirements-checkov.txt
+	$(PYTHON) -m venv $(CHECKOV)
+	$(CHECKOV)/bin/pip install --quiet --disable-pip-version-check -r dev/requirements-checkov.txt
+	touch $@
+
+# Sends the events a deployed stack kept back (FailedEventsQueue; ARGS=--dlq for EventBridge's
+# dead-letter queue) through on-state-change and reports what applied: `make redrive STACK=name`.
+redrive: venv
+	$(VENV)/bin/python dev/redrive.py --stack "$(STACK)" $(ARGS)
 
 # Not in CI: cargo-mutants (crates.io) on the pure modules with their unit tests; prints caught
 # and missed mutants per file. Long: a build per mutant.

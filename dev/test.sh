@@ -15,5 +15,9 @@ step "sam validate --lint"
 sam validate --lint --region us-east-1
 step "flow definitions (make check)"
 cargo run --quiet --locked -p shared --bin check-definitions
+step "cfn-lint with AWS's Serverless Rules"
+cfn-lint --append-rules cfn_lint_serverless.rules -- template.yaml
+step "checkov's CloudFormation checks (offline; skips are in the template, each with its reason)"
+.venv-checkov/bin/checkov -f template.yaml --framework cloudformation --skip-download --compact --quiet
 step "cargo test"
 cargo test --workspace --locked

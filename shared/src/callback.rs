@@ -30,6 +30,23 @@ const RESERVED_HEADERS: [&str; 6] = [
     "host",
 ];
 
+/// Headers that change how the body is framed or how the connection behaves (RFC 9110 §7.6.1,
+/// RFC 9112 §6-§9): a target that sets one would make the receiver read another body than the
+/// one signed. Refused at submit; `proxy-*` too.
+const FRAMING_HEADERS: [&str; 8] = [
+    "transfer-encoding",
+    "connection",
+    "te",
+    "upgrade",
+    "expect",
+    "content-encoding",
+    "keep-alive",
+    "trailer",
+];
+
+/// What replaces a secret (a header value, a URL's query) in answers, logs and messages.
+pub const MASK: &str = "***";
+
 /// Which callback targets may be called.
 #[derive(Debug, Clone, Default)]
 pub struct CallbackPolicy {
@@ -85,6 +102,11 @@ impl CallbackPolicy {
                         let path = format!("{field}[{i}].http.headers.{name}");
                         if RESERVED_HEADERS.contains(&lower.as_str()) {
                             problems.push(Problem::new(path, "is set by emr-flows itself"));
+                        } else if FRAMING_HEADERS.contains(&lower.as_str()) || lower.starts_with("proxy-") {
+                            problems.push(Problem::new(
+                                path,
+                                "is a framing or hop-by-hop header; it would change what the receiver reads",
+                            ));
                         } else if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
                             problems.push(Problem::new(path, "is not a valid header name"));
                         } else if http.headers[name].len() > MAX_TARGET_LENGTH {
@@ -130,7 +152,9 @@ impl CallbackPolicy {
         if url.len() > MAX_TARGET_LENGTH {
             return Err(format!("is longer than {MAX_TARGET_LENGTH} bytes"));
         }
-        let parsed = Url::parse(url).map_err(|e| format!("`{url}` is not a URL: {e}"))?;
+        // Messages name the URL without its query or credentials: they reach logs and callers.
+        let shown = mask_url(url);
+        let parsed = Url::parse(url).map_err(|e| format!("`{shown}` is not a URL: {e}"))?;
         let local = match parsed.host() {
             Some(url::Host::Ipv4(ip)) => is_local(IpAddr::V4(ip)),
             Some(url::Host::Ipv6(ip)) => is_local(IpAddr::V6(ip)),
@@ -138,69 +162,227 @@ impl CallbackPolicy {
                 let d = d.trim_end_matches('.');
                 d == "localhost" || d.ends_with(".localhost")
             }
-            None => return Err(format!("`{url}` has no host")),
+            None => return Err(format!("`{shown}` has no host")),
         };
         if !parsed.username().is_empty() || parsed.password().is_some() {
             return Err("must not carry credentials; use `headers`".into());
         }
+        if parsed.port() == Some(0) {
+            return Err(format!("`{shown}` names port 0, which no server listens on"));
+        }
         match parsed.scheme() {
             "https" if !local || self.allow_local => Ok(()),
             "https" => Err(format!(
-                "`{url}` is a loopback, private or link-local address; such targets are refused"
+                "`{shown}` is not a globally reachable address (IANA special-purpose registries); \
+                 such targets are refused"
             )),
             "http" if local && self.allow_local => Ok(()),
-            "http" => Err(format!("`{url}` is plain http; callbacks must use https")),
+            "http" => Err(format!("`{shown}` is plain http; callbacks must use https")),
             other => Err(format!("scheme `{other}` is not allowed; use https")),
         }
     }
 }
 
-/// Whether `ip` is not a public unicast address: loopback, private, link-local, site-local,
-/// shared (CGNAT), "this network", benchmarking, documentation, reserved, multicast or
-/// broadcast, also when an IPv6 address embeds an IPv4 one (mapped, compatible, translated,
-/// NAT64, 6to4).
+/// `url` as it may be shown: user info and query replaced by [`MASK`], fragment dropped
+/// (`https://h.example/p?token=s` → `https://h.example/p?***`). Text that is not a URL is cut
+/// at its first `?` or `#` and at an `@` before the path.
+pub fn mask_url(url: &str) -> String {
+    match Url::parse(url) {
+        Ok(mut parsed) if parsed.has_host() => {
+            let had_query = parsed.query().is_some();
+            let had_user = !parsed.username().is_empty() || parsed.password().is_some();
+            parsed.set_query(None);
+            parsed.set_fragment(None);
+            if had_user {
+                let _ = parsed.set_username(MASK);
+                let _ = parsed.set_password(None);
+            }
+            let mut shown = parsed.to_string();
+            if had_query {
+                shown.push('?');
+                shown.push_str(MASK);
+            }
+            shown
+        }
+        _ => {
+            let end = url.find(['?', '#']).unwrap_or(url.len());
+            let mut shown = url[..end].to_owned();
+            if let Some(at) = shown.find('@') {
+                shown.replace_range(..=at, &format!("{MASK}@"));
+            }
+            if end < url.len() {
+                shown.push('?');
+                shown.push_str(MASK);
+            }
+            shown
+        }
+    }
+}
+
+/// `target` as answers and logs may show it: header values and the URL's query replaced by
+/// [`MASK`]; a Lambda target unchanged (a function name is no secret).
+pub fn masked(target: &CallbackTarget) -> CallbackTarget {
+    match target {
+        CallbackTarget::Lambda(function) => CallbackTarget::Lambda(function.clone()),
+        CallbackTarget::Http(http) => CallbackTarget::Http(HttpTarget {
+            url: mask_url(&http.url),
+            headers: (http.headers.keys())
+                .map(|name| (name.clone(), MASK.to_owned()))
+                .collect(),
+        }),
+    }
+}
+
+/// Displays a callback target masked (see [`masked`]): `https://h.example/p?***` or
+/// `lambda:NAME`. For log fields.
+pub struct Shown<'a>(pub &'a CallbackTarget);
+
+impl std::fmt::Display for Shown<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            CallbackTarget::Lambda(function) => write!(f, "lambda:{function}"),
+            CallbackTarget::Http(http) => f.write_str(&mask_url(&http.url)),
+        }
+    }
+}
+
+/// How a special-purpose block is reachable, as IANA's registries say.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Reach {
+    /// "Globally Reachable: True".
+    Global,
+    /// "Globally Reachable: False".
+    NotGlobal,
+    /// The block carries an IPv4 address in bits 96..128 (NAT64, RFC 6052) or 16..48 (6to4,
+    /// RFC 3056): reachable as that address is.
+    Embeds { at_bit: u32 },
+}
+
+/// One registry entry: the block's first address (as an integer), its prefix length, its reach.
+type Block<T> = (T, u32, Reach);
+
+const fn v4(a: u8, b: u8, c: u8, d: u8) -> u32 {
+    u32::from_be_bytes([a, b, c, d])
+}
+
+const fn v6(segments: [u16; 8]) -> u128 {
+    let mut n = 0u128;
+    let mut i = 0;
+    while i < 8 {
+        n = (n << 16) | segments[i] as u128;
+        i += 1;
+    }
+    n
+}
+
+/// The IANA IPv4 Special-Purpose Address Registry
+/// (<https://www.iana.org/assignments/iana-ipv4-special-registry/>, as updated 2025), every
+/// entry, with multicast (224.0.0.0/4, the IPv4 multicast registry) added: no webhook target.
+/// The longest matching prefix decides; an address no entry covers is global.
+///
+/// Kept as this one table because no maintained crate encodes the current registries (std's
+/// `is_global` is unstable; `iprfc` encodes RFC 6890 of 2013).
+const IPV4_SPECIAL: [Block<u32>; 26] = {
+    use Reach::*;
+    [
+        (v4(0, 0, 0, 0), 8, NotGlobal),          // "this network", RFC 791
+        (v4(0, 0, 0, 0), 32, NotGlobal),         // "this host", RFC 1122
+        (v4(10, 0, 0, 0), 8, NotGlobal),         // private-use, RFC 1918
+        (v4(100, 64, 0, 0), 10, NotGlobal),      // shared address space, RFC 6598
+        (v4(127, 0, 0, 0), 8, NotGlobal),        // loopback, RFC 1122
+        (v4(169, 254, 0, 0), 16, NotGlobal),     // link local, RFC 3927
+        (v4(172, 16, 0, 0), 12, NotGlobal),      // private-use, RFC 1918
+        (v4(192, 0, 0, 0), 24, NotGlobal),       // IETF protocol assignments, RFC 6890
+        (v4(192, 0, 0, 0), 29, NotGlobal),       // IPv4 service continuity prefix, RFC 7335
+        (v4(192, 0, 0, 8), 32, NotGlobal),       // IPv4 dummy address, RFC 7600
+        (v4(192, 0, 0, 9), 32, Global),          // port control protocol anycast, RFC 7723
+        (v4(192, 0, 0, 10), 32, Global),         // TURN anycast, RFC 8155
+        (v4(192, 0, 0, 170), 32, NotGlobal),     // NAT64/DNS64 discovery, RFC 8880
+        (v4(192, 0, 0, 171), 32, NotGlobal),     // NAT64/DNS64 discovery, RFC 8880
+        (v4(192, 0, 2, 0), 24, NotGlobal),       // documentation (TEST-NET-1), RFC 5737
+        (v4(192, 31, 196, 0), 24, Global),       // AS112-v4, RFC 7535
+        (v4(192, 52, 193, 0), 24, Global),       // AMT, RFC 7450
+        (v4(192, 88, 99, 0), 24, NotGlobal),     // deprecated 6to4 relay anycast, RFC 7526 (N/A)
+        (v4(192, 168, 0, 0), 16, NotGlobal),     // private-use, RFC 1918
+        (v4(192, 175, 48, 0), 24, Global),       // direct delegation AS112 service, RFC 7534
+        (v4(198, 18, 0, 0), 15, NotGlobal),      // benchmarking, RFC 2544
+        (v4(198, 51, 100, 0), 24, NotGlobal),    // documentation (TEST-NET-2), RFC 5737
+        (v4(203, 0, 113, 0), 24, NotGlobal),     // documentation (TEST-NET-3), RFC 5737
+        (v4(224, 0, 0, 0), 4, NotGlobal),        // multicast, RFC 5771 (not in the registry)
+        (v4(240, 0, 0, 0), 4, NotGlobal),        // reserved, RFC 1112
+        (v4(255, 255, 255, 255), 32, NotGlobal), // limited broadcast, RFC 919
+    ]
+};
+
+/// The IANA IPv6 Special-Purpose Address Registry
+/// (<https://www.iana.org/assignments/iana-ipv6-special-registry/>, as updated 2025), every
+/// entry. Addresses outside 2000::/3, the only block the IANA IPv6 Address Space registry
+/// allocates to global unicast, are not global unless an entry says so (this covers multicast
+/// ff00::/8, deprecated site-local fec0::/10 and IPv4-compatible ::/96). Entries marked "N/A"
+/// that embed an IPv4 address (6to4) are as reachable as the address they embed; the others
+/// ("N/A" Teredo, inside 2001::/23) are not global.
+const IPV6_SPECIAL: [Block<u128>; 25] = {
+    use Reach::*;
+    [
+        (v6([0, 0, 0, 0, 0, 0, 0, 1]), 128, NotGlobal), // loopback, RFC 4291
+        (v6([0; 8]), 128, NotGlobal),                   // unspecified, RFC 4291
+        (v6([0, 0, 0, 0, 0, 0xffff, 0, 0]), 96, NotGlobal), // IPv4-mapped, RFC 4291
+        (v6([0x64, 0xff9b, 0, 0, 0, 0, 0, 0]), 96, Embeds { at_bit: 96 }), // IPv4-IPv6 translation, RFC 6052 (True)
+        (v6([0x64, 0xff9b, 1, 0, 0, 0, 0, 0]), 48, NotGlobal), // local-use IPv4/IPv6 translation, RFC 8215
+        (v6([0x100, 0, 0, 0, 0, 0, 0, 0]), 64, NotGlobal),     // discard-only, RFC 6666
+        (v6([0x100, 0, 0, 1, 0, 0, 0, 0]), 64, NotGlobal),     // dummy IPv6 prefix, RFC 9780
+        (v6([0x2001, 0, 0, 0, 0, 0, 0, 0]), 23, NotGlobal),    // IETF protocol assignments, RFC 2928
+        (v6([0x2001, 0, 0, 0, 0, 0, 0, 0]), 32, NotGlobal),    // TEREDO, RFC 4380 (N/A)
+        (v6([0x2001, 1, 0, 0, 0, 0, 0, 1]), 128, Global),      // PCP anycast, RFC 7723
+        (v6([0x2001, 1, 0, 0, 0, 0, 0, 2]), 128, Global),      // TURN anycast, RFC 8155
+        (v6([0x2001, 1, 0, 0, 0, 0, 0, 3]), 128, Global),      // DNS-SD SRP anycast, RFC 9665
+        (v6([0x2001, 2, 0, 0, 0, 0, 0, 0]), 48, NotGlobal),    // benchmarking, RFC 5180
+        (v6([0x2001, 3, 0, 0, 0, 0, 0, 0]), 32, Global),       // AMT, RFC 7450
+        (v6([0x2001, 4, 0x112, 0, 0, 0, 0, 0]), 48, Global),   // AS112-v6, RFC 7535
+        (v6([0x2001, 0x10, 0, 0, 0, 0, 0, 0]), 28, NotGlobal), // deprecated ORCHID, RFC 4843
+        (v6([0x2001, 0x20, 0, 0, 0, 0, 0, 0]), 28, Global),    // ORCHIDv2, RFC 7343
+        (v6([0x2001, 0x30, 0, 0, 0, 0, 0, 0]), 28, Global),    // drone remote ID, RFC 9374
+        (v6([0x2001, 0xdb8, 0, 0, 0, 0, 0, 0]), 32, NotGlobal), // documentation, RFC 3849
+        (v6([0x2002, 0, 0, 0, 0, 0, 0, 0]), 16, Embeds { at_bit: 16 }), // 6to4, RFC 3056 (N/A)
+        (v6([0x2620, 0x4f, 0x8000, 0, 0, 0, 0, 0]), 48, Global), // direct delegation AS112, RFC 7534
+        (v6([0x3fff, 0, 0, 0, 0, 0, 0, 0]), 20, NotGlobal),    // documentation, RFC 9637
+        (v6([0x5f00, 0, 0, 0, 0, 0, 0, 0]), 16, NotGlobal),    // segment routing SIDs, RFC 9602
+        (v6([0xfc00, 0, 0, 0, 0, 0, 0, 0]), 7, NotGlobal),     // unique-local, RFC 4193
+        (v6([0xfe80, 0, 0, 0, 0, 0, 0, 0]), 10, NotGlobal),    // link-local unicast, RFC 4291
+    ]
+};
+
+/// The reach of the longest-prefix entry of `table` covering `address` (`bits` wide), if any.
+fn lookup<T>(table: &[Block<T>], address: T, bits: u32) -> Option<Reach>
+where
+    T: Copy + PartialEq + std::ops::Shr<u32, Output = T>,
+{
+    table
+        .iter()
+        .filter(|(network, len, _)| *len == 0 || (address >> (bits - len)) == (*network >> (bits - len)))
+        .max_by_key(|(_, len, _)| *len)
+        .map(|(_, _, reach)| *reach)
+}
+
+/// Whether `ip` is not a globally reachable unicast address: every block IANA's IPv4 and IPv6
+/// special-purpose registries mark not globally reachable ([`IPV4_SPECIAL`], [`IPV6_SPECIAL`]),
+/// multicast, IPv6 outside global unicast 2000::/3, and an IPv4 address embedded in IPv6 (NAT64
+/// 64:ff9b::/96, 6to4 2002::/16) judged as itself.
 pub fn is_local(ip: IpAddr) -> bool {
     match ip {
-        IpAddr::V4(ip) => {
-            let [a, b, ..] = ip.octets();
-            ip.is_loopback()
-                || ip.is_private()
-                || ip.is_link_local()
-                || ip.is_unspecified()
-                || ip.is_broadcast()
-                || ip.is_multicast()
-                || a == 0 // 0.0.0.0/8, "this network"
-                || (a == 100 && b & 0xc0 == 64) // 100.64.0.0/10, shared address space
-                || (a == 192 && b == 0 && ip.octets()[2] == 0) // 192.0.0.0/24, protocol assignments
-                || (a == 198 && (b == 18 || b == 19)) // 198.18.0.0/15, benchmarking
-                || matches!((a, b, ip.octets()[2]), (192, 0, 2) | (198, 51, 100) | (203, 0, 113)) // documentation
-                || a >= 240 // 240.0.0.0/4, reserved
-        }
+        IpAddr::V4(ip) => lookup(&IPV4_SPECIAL, u32::from(ip), 32) == Some(Reach::NotGlobal),
         IpAddr::V6(ip) => {
-            let segments = ip.segments();
-            let v4 = |hi: u16, lo: u16| {
-                IpAddr::V4(std::net::Ipv4Addr::new(
-                    (hi >> 8) as u8,
-                    hi as u8,
-                    (lo >> 8) as u8,
-                    lo as u8,
-                ))
-            };
-            let [s0, s1, s2, s3, s4, s5, s6, s7] = segments;
-            ip.is_loopback()
-                || ip.is_unspecified()
-                || ip.is_multicast()
-                || ip.is_unique_local()
-                || ip.is_unicast_link_local()
-                || ip.to_ipv4_mapped().is_some_and(|v4| is_local(IpAddr::V4(v4)))
-                || (s0 & 0xffc0) == 0xfec0 // fec0::/10, site-local (deprecated)
-                || (s0 == 0x2001 && s1 == 0x0db8) // 2001:db8::/32, documentation
-                // IPv4 inside IPv6: ::a.b.c.d (compatible), ::ffff:0:a.b.c.d (translated),
-                // 64:ff9b::a.b.c.d (NAT64), 2002:AABB:CCDD:: (6to4).
-                || ([s0, s1, s2, s3, s4, s5] == [0; 6] && is_local(v4(s6, s7)))
-                || ([s0, s1, s2, s3, s4, s5] == [0, 0, 0, 0, 0xffff, 0] && is_local(v4(s6, s7)))
-                || ([s0, s1, s2, s3, s4, s5] == [0x64, 0xff9b, 0, 0, 0, 0] && is_local(v4(s6, s7)))
-                || (s0 == 0x2002 && is_local(v4(s1, s2)))
+            let n = u128::from(ip);
+            match lookup(&IPV6_SPECIAL, n, 128) {
+                Some(Reach::Global) => false,
+                Some(Reach::NotGlobal) => true,
+                Some(Reach::Embeds { at_bit }) => {
+                    let embedded = (n >> (128 - at_bit - 32)) as u32;
+                    is_local(IpAddr::V4(std::net::Ipv4Addr::from(embedded)))
+                }
+                // Outside 2000::/3: reserved by the IETF, multicast, site-local, compatible.
+                None => (n >> 125) != 0b001,
+            }
         }
     }
 }
@@ -295,13 +477,13 @@ impl CallbackDocument {
     }
 }
 
-/// Delivers callback documents. Holds the HTTP client, the Lambda client and the signing key
+/// Delivers callback documents. Holds the HTTP client, the Lambda client and the signing keys
 /// (cheap to clone: all three are shared).
 #[derive(Clone)]
 pub struct Dispatcher {
     http: reqwest::Client,
     lambda: aws_sdk_lambda::Client,
-    signer: std::sync::Arc<standardwebhooks::Webhook>,
+    signers: std::sync::Arc<Vec<standardwebhooks::Webhook>>,
 }
 
 /// How long one HTTP delivery may take, connection included.
@@ -310,18 +492,36 @@ pub const HTTP_TIMEOUT: Duration = Duration::from_secs(10);
 pub const HTTP_CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
 impl Dispatcher {
-    /// `signing_secret` is a Standard Webhooks secret: `whsec_` and base64 key bytes. Unless
-    /// `allow_local` (local development), host names must resolve to public addresses.
+    /// `signing_secrets` holds one or more Standard Webhooks secrets (`whsec_` and base64 key
+    /// bytes), separated by commas or spaces. Each callback carries one signature per secret in
+    /// its `webhook-signature` header (`v1,… v1,…`, as the spec allows), and receivers accept
+    /// any one they can verify: to rotate, deploy `new,old`, move receivers to the new secret,
+    /// then deploy `new`; no delivery fails in between. Unless `allow_local` (local
+    /// development), host names must resolve to public addresses.
     ///
-    /// Errors: [`Error::Internal`] when the secret is not base64 or the HTTP client cannot be
-    /// built.
+    /// Errors: [`Error::Internal`] when there is no secret, a secret is not `whsec_` + base64
+    /// (named by its position, never shown), or the HTTP client cannot be built.
     pub fn new(
         lambda: aws_sdk_lambda::Client,
-        signing_secret: &str,
+        signing_secrets: &str,
         allow_local: bool,
     ) -> Result<Self, Error> {
-        let signer = standardwebhooks::Webhook::new(signing_secret)
-            .map_err(|e| Error::Internal(format!("CALLBACK_SIGNING_SECRET: {e}")))?;
+        let signers = signing_secrets
+            .split([',', ' ', '\n', '\t'])
+            .filter(|s| !s.is_empty())
+            .enumerate()
+            .map(|(i, secret)| {
+                standardwebhooks::Webhook::new(secret).map_err(|e| {
+                    Error::Internal(format!(
+                        "CALLBACK_SIGNING_SECRET: secret {} of the list is not whsec_ + base64 ({e:?})",
+                        i + 1
+                    ))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if signers.is_empty() {
+            return Err(Error::Internal("CALLBACK_SIGNING_SECRET holds no secret".into()));
+        }
         let mut http = reqwest::Client::builder();
         if !allow_local {
             http = http.dns_resolver(std::sync::Arc::new(PublicOnly));
@@ -337,7 +537,7 @@ impl Dispatcher {
         Ok(Self {
             http,
             lambda,
-            signer: std::sync::Arc::new(signer),
+            signers: std::sync::Arc::new(signers),
         })
     }
 
@@ -371,8 +571,11 @@ impl Dispatcher {
         let failed = |http_status, error| AttemptOutcome::Failed { http_status, error };
         // The wire time, also under a test clock: receivers check it against their own.
         let timestamp = Utc::now().timestamp();
-        let signature = match self.signer.sign(webhook_id, timestamp, &body) {
-            Ok(signature) => signature,
+        let signatures: Result<Vec<String>, _> = (self.signers.iter())
+            .map(|signer| signer.sign(webhook_id, timestamp, &body))
+            .collect();
+        let signature = match signatures {
+            Ok(signatures) => signatures.join(" "),
             Err(e) => return failed(None, format!("signing: {e}")),
         };
         let mut request = self
@@ -387,7 +590,8 @@ impl Dispatcher {
         }
         let response = match request.body(body).send().await {
             Ok(response) => response,
-            Err(e) => return failed(None, with_causes(&e)),
+            // reqwest's message names the URL, query and all: never recorded or logged.
+            Err(e) => return failed(None, with_causes(&e.without_url())),
         };
         let status = response.status();
         if status.is_success() {
@@ -566,6 +770,328 @@ mod tests {
         });
         let problems = CallbackPolicy::default().check("callbacks", &[target], 0);
         assert_eq!(problems[0].path, "callbacks[0].http.headers.Webhook-Signature");
+    }
+
+    #[test]
+    fn every_range_iana_marks_not_globally_reachable_is_refused_and_public_neighbours_are_not() {
+        // GIVEN an address in each not-globally-reachable block of both registries (first and
+        // last address where it matters), and a public neighbour just outside it
+        let refused = [
+            "0.0.0.0",
+            "0.255.255.255",
+            "10.0.0.0",
+            "10.255.255.255",
+            "100.64.0.0",
+            "100.127.255.255",
+            "127.0.0.1",
+            "169.254.169.254",
+            "172.16.0.1",
+            "172.31.255.255",
+            "192.0.0.0",
+            "192.0.0.8",
+            "192.0.0.170",
+            "192.0.0.171",
+            "192.0.0.255",
+            "192.0.2.1",
+            "192.88.99.1",
+            "192.168.1.1",
+            "198.18.0.1",
+            "198.19.255.255",
+            "198.51.100.7",
+            "203.0.113.9",
+            "224.0.0.1",
+            "239.255.255.255",
+            "240.0.0.1",
+            "255.255.255.255",
+            "::1",
+            "::",
+            "::ffff:8.8.8.8",
+            "::ffff:10.0.0.1",
+            "::127.0.0.1",
+            "::ffff:0:7f00:1",
+            "64:ff9b::7f00:1",
+            "64:ff9b::a9fe:a9fe",
+            "64:ff9b:1::8.8.8.8",
+            "100::1",
+            "100:0:0:1::1",
+            "2001::1",
+            "2001:0:4136:e378:8000:63bf:3fff:fdd2",
+            "2001:2::1",
+            "2001:10::1",
+            "2001:db8::1",
+            "2001:1ff::1",
+            "2002:7f00:1::",
+            "2002:a00:1::",
+            "2002:c0a8:101::1",
+            "3fff::1",
+            "5f00::1",
+            "fc00::1",
+            "fd12:3456::1",
+            "fe80::1",
+            "fec0::1",
+            "ff02::1",
+            "ff0e::1",
+        ];
+        let public = [
+            "1.1.1.1",
+            "8.8.8.8",
+            "9.255.255.255",
+            "11.0.0.0",
+            "100.63.255.255",
+            "100.128.0.0",
+            "169.253.255.255",
+            "172.15.255.255",
+            "172.32.0.0",
+            "192.0.0.9",
+            "192.0.0.10",
+            "192.0.1.1",
+            "192.31.196.1",
+            "192.52.193.1",
+            "192.167.255.255",
+            "192.169.0.0",
+            "192.175.48.1",
+            "198.17.255.255",
+            "198.20.0.0",
+            "223.255.255.255",
+            "2606:4700::1111",
+            "64:ff9b::808:808",
+            "2002:808:808::1",
+            "2001:1::1",
+            "2001:1::2",
+            "2001:1::3",
+            "2001:3::1",
+            "2001:4:112::1",
+            "2001:20::1",
+            "2001:30::1",
+            "2001:200::1",
+            "2001:db9::1",
+            "2620:4f:8000::1",
+            "2a00:1450::1",
+        ];
+        // WHEN each is judged THEN only the non-public ones are local
+        for ip in refused {
+            assert!(is_local(ip.parse().unwrap()), "{ip} must be refused");
+        }
+        for ip in public {
+            assert!(!is_local(ip.parse().unwrap()), "{ip} must be accepted");
+        }
+        // AND a URL naming one is refused at submit, while its neighbour is accepted
+        let policy = CallbackPolicy::default();
+        assert_eq!(
+            policy.check("c", &[http("https://[64:ff9b::a00:1]/h")], 0).len(),
+            1
+        );
+        assert!(
+            policy
+                .check("c", &[http("https://[64:ff9b::808:808]/h")], 0)
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn port_zero_is_refused() {
+        let problems = CallbackPolicy::default().check("c", &[http("https://example.com:0/h")], 0);
+        assert!(problems[0].message.contains("port 0"), "{problems:?}");
+        assert!(
+            CallbackPolicy::default()
+                .check("c", &[http("https://example.com:8443/h")], 0)
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn framing_and_hop_by_hop_headers_are_refused() {
+        // GIVEN a target setting each header that changes framing or the connection
+        for name in [
+            "Transfer-Encoding",
+            "connection",
+            "TE",
+            "Upgrade",
+            "Expect",
+            "Content-Encoding",
+            "Keep-Alive",
+            "Proxy-Authorization",
+            "proxy-connection",
+            "Trailer",
+        ] {
+            let target = CallbackTarget::Http(HttpTarget {
+                url: "https://example.com/h".into(),
+                headers: [(name.to_owned(), "chunked".to_owned())].into(),
+            });
+            // WHEN it is checked THEN the header is refused with its path
+            let problems = CallbackPolicy::default().check("callbacks", &[target], 0);
+            assert_eq!(problems.len(), 1, "{name}");
+            assert_eq!(problems[0].path, format!("callbacks[0].http.headers.{name}"));
+        }
+        // AND an ordinary header passes
+        let target = CallbackTarget::Http(HttpTarget {
+            url: "https://example.com/h".into(),
+            headers: [("x-api-key".to_owned(), "k".to_owned())].into(),
+        });
+        assert!(
+            CallbackPolicy::default()
+                .check("callbacks", &[target], 0)
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn masking_hides_header_values_queries_and_credentials() {
+        let secret = "s3cr3t-value";
+        let target = CallbackTarget::Http(HttpTarget {
+            url: format!("https://u:{secret}@hooks.example.com/emr?token={secret}#frag"),
+            headers: [("x-api-key".to_owned(), secret.to_owned())].into(),
+        });
+        let shown = serde_json::to_string(&masked(&target)).unwrap();
+        assert!(!shown.contains(secret), "{shown}");
+        assert!(shown.contains("https://***@hooks.example.com/emr?***"), "{shown}");
+        assert!(shown.contains(r#""x-api-key":"***""#), "{shown}");
+        assert_eq!(
+            Shown(&target).to_string(),
+            "https://***@hooks.example.com/emr?***"
+        );
+        assert_eq!(mask_url(&format!("not a url?token={secret}")), "not a url?***");
+        assert_eq!(mask_url("https://h.example/p"), "https://h.example/p");
+        let lambda = CallbackTarget::Lambda("processor".into());
+        assert_eq!(masked(&lambda), lambda);
+    }
+
+    #[test]
+    fn refusal_messages_never_carry_the_query() {
+        let secret = "tok-123";
+        for url in [
+            format!("http://hooks.example.com/emr?token={secret}"),
+            format!("https://10.0.0.1/emr?token={secret}"),
+            format!("https://example.com:0/?token={secret}"),
+            format!("bad url?token={secret}"),
+        ] {
+            let problems = CallbackPolicy::default().check("c", &[http(&url)], 0);
+            assert_eq!(problems.len(), 1, "{url}");
+            assert!(!problems[0].message.contains(secret), "{}", problems[0].message);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failed_delivery_records_no_url_query_and_no_header_value() {
+        // GIVEN a target on a closed local port whose URL and header carry secrets
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let target = CallbackTarget::Http(HttpTarget {
+            url: format!("http://127.0.0.1:{port}/h?token=q-secret"),
+            headers: [("x-api-key".to_owned(), "h-secret".to_owned())].into(),
+        });
+        let sdk = aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .build();
+        let dispatcher = Dispatcher::new(
+            aws_sdk_lambda::Client::new(&sdk),
+            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw2rOPbKzpCTg=",
+            true,
+        )
+        .unwrap();
+        let document: CallbackDocument = serde_json::from_value(serde_json::json!({
+            "type": "flow.ended", "flow_id": "01JDQ3V4X8M6Z0B1C2D3E4F5G6", "flow": "spark-pi",
+            "definition_version": "1", "status": "FAILED", "params": {}, "cluster_id": null,
+            "steps": [], "artifacts": {}, "submitted_at": "2026-11-29T00:00:00Z", "ended_at": null
+        }))
+        .unwrap();
+        // WHEN it is delivered
+        let outcome = dispatcher.deliver(&target, &document).await;
+        // THEN the attempt failed, and its error names neither secret
+        let AttemptOutcome::Failed { error, .. } = outcome else {
+            panic!("a closed port cannot accept: {outcome:?}")
+        };
+        assert!(
+            !error.contains("q-secret") && !error.contains("h-secret"),
+            "{error}"
+        );
+        assert!(!error.is_empty());
+    }
+
+    #[tokio::test]
+    async fn every_secret_of_a_rotation_signs_and_each_receiver_verifies_its_own() {
+        // GIVEN a dispatcher with the new and the old secret, and a receiver of each
+        let (new, old) = (
+            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw2rOPbKzpCTg=",
+            "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD",
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut request = Vec::new();
+            let mut buffer = [0u8; 8192];
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            loop {
+                let n = socket.read(&mut buffer).await.unwrap();
+                request.extend_from_slice(&buffer[..n]);
+                let text = String::from_utf8_lossy(&request);
+                if let Some(end) = text.find("\r\n\r\n") {
+                    let length: usize = (text.lines())
+                        .find_map(|l| l.strip_prefix("content-length: "))
+                        .map_or(0, |v| v.trim().parse().unwrap());
+                    if request.len() >= end + 4 + length {
+                        break;
+                    }
+                }
+            }
+            socket
+                .write_all(b"HTTP/1.1 204 No Content\r\n\r\n")
+                .await
+                .unwrap();
+            String::from_utf8(request).unwrap()
+        });
+        let sdk = aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .build();
+        let dispatcher =
+            Dispatcher::new(aws_sdk_lambda::Client::new(&sdk), &format!("{new}, {old}"), true).unwrap();
+        let document: CallbackDocument = serde_json::from_value(serde_json::json!({
+            "type": "flow.ended", "flow_id": "01JDQ3V4X8M6Z0B1C2D3E4F5G6", "flow": "spark-pi",
+            "definition_version": "1", "status": "SUCCEEDED", "params": {}, "cluster_id": null,
+            "steps": [], "artifacts": {}, "submitted_at": "2026-11-29T00:00:00Z", "ended_at": null
+        }))
+        .unwrap();
+        // WHEN a callback is delivered
+        let target = http(&format!("http://127.0.0.1:{port}/h"));
+        let outcome = dispatcher.deliver(&target, &document).await;
+        assert!(matches!(outcome, AttemptOutcome::Delivered { .. }), "{outcome:?}");
+        // THEN it carries two signatures, and a receiver holding either secret verifies it
+        let request = server.await.unwrap();
+        let (head, body) = request.split_once("\r\n\r\n").unwrap();
+        let mut headers = reqwest::header::HeaderMap::new();
+        for line in head.lines().skip(1) {
+            let (name, value) = line.split_once(": ").unwrap();
+            headers.insert(
+                reqwest::header::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                value.parse().unwrap(),
+            );
+        }
+        assert_eq!(
+            headers["webhook-signature"].to_str().unwrap().split(' ').count(),
+            2
+        );
+        for secret in [new, old] {
+            let receiver = standardwebhooks::Webhook::new(secret).unwrap();
+            receiver.verify(body.as_bytes(), &headers).unwrap();
+        }
+        let stranger = standardwebhooks::Webhook::new("whsec_dGhpcyBpcyBhbm90aGVyIGtleSBhdCBhbGw=").unwrap();
+        assert!(stranger.verify(body.as_bytes(), &headers).is_err());
+        // AND a list with a broken secret is refused without showing it
+        let error = Dispatcher::new(
+            aws_sdk_lambda::Client::new(&sdk),
+            &format!("{new},whsec_!!not-base64!!"),
+            true,
+        )
+        .err()
+        .unwrap();
+        assert!(
+            error.to_string().contains("secret 2") && !error.to_string().contains("not-base64"),
+            "{error}"
+        );
     }
 }
 

@@ -4,7 +4,7 @@
 //! | variable | used by | meaning |
 //! | --- | --- | --- |
 //! | `TABLE_NAME` | all | the flow record table |
-//! | `CALLBACK_SIGNING_SECRET` | submit, on-state-change, terminate | Standard Webhooks secret, `whsec_` + base64 |
+//! | `CALLBACK_SIGNING_SECRET` | submit, on-state-change, terminate | Standard Webhooks secrets, `whsec_` + base64, comma-separated (each signs: rotation) |
 //! | `CALLBACK_LAMBDA_ALLOW` | submit | comma-separated function name/ARN patterns (`*` wildcards) |
 //! | `CALLBACK_ALLOW_LOCAL` | submit, on-state-change | `true` allows loopback/private callback URLs and plain `http://` to loopback (local development only) |
 //! | `AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_<SERVICE>` | all | read by the SDK: local stand-ins |
@@ -35,17 +35,43 @@ fn required(name: &str) -> Result<String, Error> {
     }
 }
 
-/// Logs as JSON lines (CloudWatch-friendly) at the level `RUST_LOG` sets (default `info`).
+/// Logs as JSON lines to stdout: see [`log_subscriber`].
 pub fn init_tracing() {
+    // Only fails when a subscriber is already set (a test set its own): that one stays.
+    let _ = tracing::subscriber::set_global_default(log_subscriber(std::io::stdout));
+    // Panics are logged as JSON too (the runtime's own panic log is turned off, below).
+    std::panic::set_hook(Box::new(|panic| tracing::error!(%panic, "panicked")));
+}
+
+/// The log subscriber the functions use, writing to `writer`: one JSON object per line with a
+/// `timestamp` (RFC 3339, UTC), `level`, `target`, the event's fields flat at the top level
+/// (`flow_id`, `cluster_id`, `step_id`, …) and `message`.
+///
+/// The level is Lambda's advanced logging control `AWS_LAMBDA_LOG_LEVEL` (`TRACE`, `DEBUG`,
+/// `INFO`, `WARN`, `ERROR`, `FATAL`), else `RUST_LOG` (any `EnvFilter` directives), else `info`.
+/// The runtime's `lambda_runtime::layers::panic` target is off: it logs every returned error at
+/// ERROR with its Rust debug form; [`crate::api`] logs errors itself, callers' at WARN.
+pub fn log_subscriber<W>(writer: W) -> impl tracing::Subscriber + Send + Sync
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
+    let directives = match std::env::var("AWS_LAMBDA_LOG_LEVEL") {
+        Ok(level) if !level.trim().is_empty() => match level.trim().to_ascii_lowercase().as_str() {
+            "fatal" => "error".to_owned(),
+            level => level.to_owned(),
+        },
+        _ => std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
+    };
+    let filter = tracing_subscriber::EnvFilter::builder()
+        .parse_lossy(format!("{directives},lambda_runtime::layers::panic=off"));
     tracing_subscriber::fmt()
         .json()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
+        .flatten_event(true)
         .with_current_span(false)
-        .without_time() // Lambda stamps every line itself.
-        .init();
+        .with_span_list(false)
+        .with_env_filter(filter)
+        .with_writer(writer)
+        .finish()
 }
 
 /// The SDK config, from the environment (region, credentials, endpoint overrides), with the

@@ -144,6 +144,9 @@ pub enum Error {
     /// A flow definition in the catalog is broken (a bug in the deployment, not the caller's).
     #[error("flow definition `{name}` is invalid: {}", join(.problems))]
     Definition { name: String, problems: Vec<Problem> },
+    /// The request is larger than the named limit (an HTTP body, in bytes).
+    #[error("{0}")]
+    TooLarge(String),
     /// An AWS service (EMR, DynamoDB, Lambda) refused or failed a call.
     #[error("{service} {operation} failed: {message}")]
     Upstream {
@@ -221,10 +224,24 @@ impl Error {
             Self::UnknownFlowDefinition { .. } => "UnknownFlowDefinition",
             Self::FlowNotFound(_) => "FlowNotFound",
             Self::Conflict(_) => "Conflict",
+            Self::TooLarge(_) => "PayloadTooLarge",
             Self::Definition { .. } => "DefinitionError",
             Self::Upstream { .. } => "UpstreamError",
             Self::Internal(_) => "InternalError",
         }
+    }
+
+    /// Whether the caller must act (bad input, an unknown name, a conflict, too large): logged at
+    /// WARN; the others (upstream, definition, internal) are the service's and logged at ERROR.
+    pub fn is_callers(&self) -> bool {
+        matches!(
+            self,
+            Self::Validation(_)
+                | Self::UnknownFlowDefinition { .. }
+                | Self::FlowNotFound(_)
+                | Self::Conflict(_)
+                | Self::TooLarge(_)
+        )
     }
 
     /// The HTTP status API Gateway answers with.
@@ -233,6 +250,7 @@ impl Error {
             Self::Validation(_) => 400,
             Self::UnknownFlowDefinition { .. } | Self::FlowNotFound(_) => 404,
             Self::Conflict(_) => 409,
+            Self::TooLarge(_) => 413,
             Self::Upstream { .. } => 502,
             Self::Definition { .. } | Self::Internal(_) => 500,
         }
@@ -347,5 +365,42 @@ mod tests {
         assert_eq!(doc["error"]["details"][1]["path"], "callbacks[0].http.url");
         let diagnostic = lambda_runtime::Diagnostic::from(err);
         assert_eq!(diagnostic.error_type, "ValidationError");
+    }
+
+    #[test]
+    fn every_error_has_one_status_and_code() {
+        let cases = [
+            (Error::invalid("a", "b"), 400, "ValidationError", true),
+            (
+                Error::UnknownFlowDefinition {
+                    name: "x".into(),
+                    suggestions: vec![],
+                },
+                404,
+                "UnknownFlowDefinition",
+                true,
+            ),
+            (Error::FlowNotFound("x".into()), 404, "FlowNotFound", true),
+            (Error::Conflict("x".into()), 409, "Conflict", true),
+            (Error::TooLarge("x".into()), 413, "PayloadTooLarge", true),
+            (
+                Error::Upstream {
+                    service: "EMR",
+                    operation: "RunJobFlow",
+                    message: "x".into(),
+                },
+                502,
+                "UpstreamError",
+                false,
+            ),
+            (Error::Internal("x".into()), 500, "InternalError", false),
+        ];
+        for (error, status, code, callers) in cases {
+            assert_eq!(
+                (error.http_status(), error.code(), error.is_callers()),
+                (status, code, callers)
+            );
+            assert_eq!(error.to_document()["error"]["code"], code);
+        }
     }
 }

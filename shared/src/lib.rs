@@ -25,6 +25,10 @@
 //! 3. [`ops`]: one module per operation (submit, the event path, the reconcile sweep,
 //!    deliveries, terminate, list) over the adapters.
 //! 4. [`config`]: environment variables and AWS clients, read once at start-up by the binaries.
+//! 5. [`api`]: the functions' edge: a direct invoke or an API Gateway HTTP API event onto an
+//!    operation's request, its answer or error onto the same document (an HTTP status on the
+//!    API), errors logged once; the Lambda runtime loop.
+pub mod api;
 pub mod callback;
 pub mod config;
 pub mod definition;

@@ -96,3 +96,40 @@ fn every_function_builds_a_workspace_binary() {
     folders.sort();
     assert_eq!(binaries, folders);
 }
+
+#[test]
+fn the_http_api_routes_are_the_ones_the_functions_serve() {
+    // GIVEN the template's HttpApi events, as (binary, "METHOD /path") pairs
+    let text = std::fs::read_to_string(root().join("template.yaml")).unwrap();
+    let template: Value = serde_saphyr::from_str(&text).unwrap();
+    let mut declared: Vec<(String, String)> = Vec::new();
+    for resource in template["Resources"].as_object().unwrap().values() {
+        let Some(events) = resource["Properties"]["Events"].as_object() else {
+            continue;
+        };
+        for event in events.values().filter(|e| e["Type"] == "HttpApi") {
+            let binary = resource["Metadata"]["BuildProperties"]["Binary"]
+                .as_str()
+                .unwrap();
+            let p = &event["Properties"];
+            declared.push((
+                binary.to_owned(),
+                format!(
+                    "{} {}",
+                    p["Method"].as_str().unwrap(),
+                    p["Path"].as_str().unwrap()
+                ),
+            ));
+        }
+    }
+    declared.sort();
+    // THEN they are exactly the routes shared::api maps, each to the same function
+    let mut served: Vec<(String, String)> = (shared::api::ROUTES.iter())
+        .map(|(function, route)| (function.binary().to_owned(), (*route).to_owned()))
+        .collect();
+    served.sort();
+    assert_eq!(declared, served);
+    // AND every route is signed (AWS_IAM is the API's default authorizer)
+    let api = &template["Resources"]["FlowsApi"]["Properties"]["Auth"];
+    assert_eq!(api["DefaultAuthorizer"], "AWS_IAM");
+}

@@ -1,17 +1,14 @@
 //! list: one flow in full (`{"flow_id"}`), active flows (`{"status": "active"}`), a
-//! definition's history (`{"flow"}`) or the catalog (`{"definitions": true}`).
-use lambda_runtime::{Error, LambdaEvent, run, service_fn};
-use serde_json::Value;
+//! definition's history (`{"flow"}`) or the catalog (`{"definitions": true}`). Direct invoke,
+//! or `GET /flows`, `GET /flows/{flow_id}`, `GET /definitions` through API Gateway.
+use shared::api::{self, Function, Startup};
 use shared::{config, definition::Catalog, ops};
 
 #[tokio::main]
-async fn main() -> Result<(), Error> {
+async fn main() -> Result<(), Startup> {
     config::init_tracing();
     let sdk = config::aws().await;
     let catalog = Catalog::embedded()?;
     let store = config::store(&sdk)?;
-    run(service_fn(|event: LambdaEvent<Value>| {
-        ops::list(&catalog, &store, event.payload)
-    }))
-    .await
+    api::serve(Function::List, |request, _| ops::list(&catalog, &store, request)).await
 }

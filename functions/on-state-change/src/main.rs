@@ -1,17 +1,15 @@
 //! on-state-change: EMR "Cluster State Change" and "Step Status Change" events from EventBridge,
 //! and the reconcile sweep's scheduled tick.
-use lambda_runtime::{Error, LambdaEvent, run, service_fn};
-use serde_json::Value;
+use shared::api::{self, Function, Startup};
 use shared::{config, ops};
 
 #[tokio::main]
-async fn main() -> Result<(), Error> {
+async fn main() -> Result<(), Startup> {
     config::init_tracing();
     let sdk = config::aws().await;
     let services = config::services(&sdk)?;
-    run(service_fn(|event: LambdaEvent<Value>| {
-        let budget = config::time_left(event.context.deadline);
-        ops::on_state_change(&services, event.payload, budget)
-    }))
+    api::serve(Function::OnStateChange, |event, budget| {
+        ops::on_state_change(&services, event, budget)
+    })
     .await
 }

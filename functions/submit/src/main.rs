@@ -1,11 +1,11 @@
 //! submit: `{"flow", "params"?, "callbacks"?, "overrides"?, "idempotency_key"?, "max_runtime"?,
 //! "dry_run"?}` → `{"flow_id", "cluster_id", "status"}` (or, for a dry run, the rendered request).
-use lambda_runtime::{Error, LambdaEvent, run, service_fn};
-use serde_json::Value;
+//! Direct invoke, or `POST /flows` through API Gateway.
+use shared::api::{self, Function, Startup};
 use shared::{config, definition::Catalog, ops};
 
 #[tokio::main]
-async fn main() -> Result<(), Error> {
+async fn main() -> Result<(), Startup> {
     config::init_tracing();
     let sdk = config::aws().await;
     let submitter = ops::Submitter {
@@ -14,8 +14,5 @@ async fn main() -> Result<(), Error> {
         services: config::services(&sdk)?,
         region: config::region(&sdk)?,
     };
-    run(service_fn(|event: LambdaEvent<Value>| {
-        ops::submit(&submitter, event.payload)
-    }))
-    .await
+    api::serve(Function::Submit, |request, _| ops::submit(&submitter, request)).await
 }

@@ -1,15 +1,15 @@
-//! terminate: `{"flow_id", "reason"?}` → terminates the flow's cluster.
-use lambda_runtime::{Error, LambdaEvent, run, service_fn};
-use serde_json::Value;
+//! terminate: `{"flow_id", "reason"?}` → terminates the flow's cluster. Direct invoke, or
+//! `POST /flows/{flow_id}/terminate` through API Gateway.
+use shared::api::{self, Function, Startup};
 use shared::{config, ops};
 
 #[tokio::main]
-async fn main() -> Result<(), Error> {
+async fn main() -> Result<(), Startup> {
     config::init_tracing();
     let sdk = config::aws().await;
     let services = config::services(&sdk)?;
-    run(service_fn(|event: LambdaEvent<Value>| {
-        ops::terminate(&services, event.payload)
-    }))
+    api::serve(Function::Terminate, |request, _| {
+        ops::terminate(&services, request)
+    })
     .await
 }

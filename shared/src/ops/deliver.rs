@@ -38,7 +38,14 @@ pub async fn deliver_due(svc: &Services, read: Versioned) -> Result<Versioned, E
             .and_then(|i| record.callbacks.get(i))
             .ok_or_else(|| Error::Internal(format!("delivery {key} names no callback")))?;
         let document = &document;
-        sends.push(async move { (key, *attempt, svc.dispatcher.deliver(target, document).await) });
+        sends.push(async move {
+            (
+                key,
+                *attempt,
+                target,
+                svc.dispatcher.deliver(target, document).await,
+            )
+        });
     }
     // All at once: one slow endpoint must not hold the others past the function's timeout.
     let results = futures_util::future::join_all(sends).await;
@@ -47,28 +54,30 @@ pub async fn deliver_due(svc: &Services, read: Versioned) -> Result<Versioned, E
         .update_from(claimed.clone(), |r| {
             let now = svc.clock.now();
             let mut changed = false;
-            for (key, attempt, outcome) in &results {
+            for (key, attempt, _, outcome) in &results {
                 changed |= r.record_delivery(key, *attempt, outcome, now);
             }
             changed
         })
         .await?;
-    for (key, attempt, outcome) in &results {
+    for (key, attempt, target, outcome) in &results {
+        // Masked: header values and the URL's query never reach a log line.
+        let target = crate::callback::Shown(target);
         let delivery = written.record.deliveries.get(*key);
         let given_up = delivery.is_some_and(|d| d.status == DeliveryStatus::Failed);
         let next = delivery.and_then(|d| d.next_attempt_at);
         match outcome {
             AttemptOutcome::Delivered { http_status } => {
-                tracing::info!(%flow_id, delivery = %key, attempt, ?http_status, "callback delivered");
+                tracing::info!(%flow_id, delivery = %key, callback = %target, attempt, ?http_status, "callback delivered");
             }
             AttemptOutcome::Failed { http_status, error } if given_up => {
-                tracing::error!(%flow_id, delivery = %key, attempt, ?http_status, %error, "callback delivery given up after its last attempt");
+                tracing::error!(%flow_id, delivery = %key, callback = %target, attempt, ?http_status, %error, "callback delivery given up after its last attempt");
             }
             AttemptOutcome::Failed { http_status, error } => {
-                tracing::warn!(%flow_id, delivery = %key, attempt, ?http_status, %error, ?next, "callback delivery failed; will retry");
+                tracing::warn!(%flow_id, delivery = %key, callback = %target, attempt, ?http_status, %error, ?next, "callback delivery failed; will retry");
             }
             AttemptOutcome::Gone => {
-                tracing::error!(%flow_id, delivery = %key, attempt, "callback receiver answered 410 Gone; delivery stopped");
+                tracing::error!(%flow_id, delivery = %key, callback = %target, attempt, "callback receiver answered 410 Gone; delivery stopped");
             }
         }
     }

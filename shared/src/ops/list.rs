@@ -72,9 +72,11 @@ pub async fn list(catalog: &Catalog, store: &FlowStore, request: Value) -> Resul
         }
         (Some(flow_id), None, None) => {
             let read = store.get(*flow_id).await?;
-            let record = read
+            let mut record = read
                 .ok_or_else(|| Error::FlowNotFound(flow_id.to_string()))?
                 .record;
+            // Header values and URL queries are callers' secrets: answered masked.
+            record.callbacks = record.callbacks.iter().map(crate::callback::masked).collect();
             return serde_json::to_value(record).map_err(|e| Error::Internal(e.to_string()));
         }
         (None, Some("active"), None) => Listing::Active,

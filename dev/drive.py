@@ -1,0 +1,124 @@
+#!/usr/bin/env python3
+"""Play EMR's lifecycle of one flow against the local stack, as EventBridge would deliver it.
+
+Reads the flow's cluster and steps from `list` (the real ids moto's EMR gave them), then sends
+on-state-change EMR's own events (Amazon EMR management guide, "Monitor Amazon EMR events"):
+cluster STARTING, RUNNING; each step RUNNING then COMPLETED, and the cluster TERMINATED with
+ALL_STEPS_COMPLETED. With --fail-step N, step N (1-based) FAILED, the steps after it CANCELLED
+(what EMR does with ActionOnFailure TERMINATE_CLUSTER) and the cluster TERMINATED_WITH_ERRORS
+with STEP_FAILURE. Prints each event with the flow's status after it, then the outcome.
+
+    source .local/env            # after `make up`
+    python dev/drive.py FLOW_ID [--fail-step N] [--endpoint-url URL]
+
+Exit status 0 when every event applied; 1 otherwise.
+"""
+
+import argparse
+import json
+import os
+import sys
+import uuid
+from datetime import datetime, timezone
+
+import boto3
+from botocore.config import Config
+
+
+def emr_event(detail_type, detail):
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": detail_type,
+        "source": "aws.emr",
+        "account": "123456789012",
+        "time": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": "us-east-1",
+        "resources": [],
+        "detail": detail,
+    }
+
+
+def cluster(cluster_id, name, state, code="", message=None):
+    reason = {"code": code} if message is None else {"code": code, "message": message}
+    return emr_event("EMR Cluster State Change", {
+        "severity": "CRITICAL" if state == "TERMINATED_WITH_ERRORS" else "INFO",
+        "stateChangeReason": json.dumps(reason),
+        "name": name, "clusterId": cluster_id, "state": state,
+        "message": f"Amazon EMR cluster {cluster_id} ({name}) is {state}.",
+    })
+
+
+def step(cluster_id, step_id, name, state):
+    return emr_event("EMR Step Status Change", {
+        "severity": "ERROR" if state == "FAILED" else "INFO",
+        "actionOnFailure": "TERMINATE_CLUSTER",
+        "stepId": step_id, "name": name, "clusterId": cluster_id, "state": state,
+        "message": f"Step {step_id} ({name}) in Amazon EMR cluster {cluster_id} is {state}.",
+    })
+
+
+def lifecycle(record, fail_step):
+    cluster_id, name = record["cluster_id"], record.get("cluster_name") or record["flow"]
+    steps = sorted(record["steps"].items(), key=lambda kv: kv[1]["index"])
+    yield cluster(cluster_id, name, "STARTING")
+    yield cluster(cluster_id, name, "RUNNING")
+    for number, (step_id, s) in enumerate(steps, start=1):
+        if fail_step and number > fail_step:
+            yield step(cluster_id, step_id, s["name"], "CANCELLED")
+            continue
+        yield step(cluster_id, step_id, s["name"], "RUNNING")
+        yield step(cluster_id, step_id, s["name"], "FAILED" if number == fail_step else "COMPLETED")
+    if fail_step:
+        yield cluster(cluster_id, name, "TERMINATED_WITH_ERRORS", "STEP_FAILURE", "Shut down as step failed")
+    else:
+        yield cluster(cluster_id, name, "TERMINATED", "ALL_STEPS_COMPLETED", "Steps completed")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("flow_id")
+    parser.add_argument("--fail-step", type=int, default=0, help="this step (1-based) fails")
+    parser.add_argument("--endpoint-url", default=os.environ.get("EMR_FLOWS_LAMBDA_URL"),
+                        help="the functions (default: $EMR_FLOWS_LAMBDA_URL from .local/env)")
+    args = parser.parse_args()
+    if not args.endpoint_url:
+        parser.error("no --endpoint-url and no EMR_FLOWS_LAMBDA_URL: `make up`, then `source .local/env`")
+
+    lam = boto3.client("lambda", endpoint_url=args.endpoint_url, region_name="us-east-1",
+                       aws_access_key_id="testing", aws_secret_access_key="testing",
+                       config=Config(retries={"max_attempts": 1}, read_timeout=120))
+
+    def invoke(function, payload):
+        try:
+            result = lam.invoke(FunctionName=function, Payload=json.dumps(payload).encode())
+            answer = json.loads(result["Payload"].read() or b"null")
+            return (answer, None) if not result.get("FunctionError") else (None, answer)
+        except lam.exceptions.ClientError as e:  # cargo lambda watch: a function error is a 500
+            return None, {"errorMessage": str(e)}
+
+    record, error = invoke("list", {"flow_id": args.flow_id})
+    if error:
+        sys.exit(f"list {args.flow_id}: {error.get('errorType', '')} {error.get('errorMessage')}")
+    if not record.get("cluster_id"):
+        sys.exit(f"flow {args.flow_id} has no cluster yet (status {record['status']})")
+    if args.fail_step > len(record["steps"]):
+        sys.exit(f"--fail-step {args.fail_step}: the flow has {len(record['steps'])} steps")
+
+    ok = True
+    for event in lifecycle(record, args.fail_step):
+        d = event["detail"]
+        what = f"{event['detail-type']}: {d.get('stepId', d['clusterId'])} {d['state']}"
+        answer, error = invoke("on-state-change", event)
+        if error:
+            ok = False
+            print(f"  {what:<60} -> error: {error.get('errorType', '')} {error.get('errorMessage')}")
+        else:
+            print(f"  {what:<60} -> flow {answer.get('applied', {}).get('status', answer)}")
+    record, _ = invoke("list", {"flow_id": args.flow_id})
+    print(json.dumps({k: record.get(k) for k in ("flow_id", "status", "failure", "deliveries")}, indent=2))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,240 @@
+//! The HTTP API and the redrive through the real binaries: moto for DynamoDB, EMR and SQS,
+//! `cargo lambda watch` serving the functions, each invoked with the API Gateway samples of
+//! `events/api/` exactly as API Gateway invokes them, and `dev/redrive.py` moving a queue of
+//! Lambda destination records back through on-state-change.
+
+use std::time::Duration;
+
+use aws_sdk_lambda::primitives::Blob;
+use e2e::{Moto, Service, TEST_SECRET, create_table, event, free_port, root, unique_table, venv_bin};
+use serde_json::{Value, json};
+
+const EXAMPLE_FLOW_ID: &str = "01JDQ3V4X8M6Z0B1C2D3E4F5G6";
+
+struct Functions {
+    lambda: aws_sdk_lambda::Client,
+    endpoint: String,
+    _watch: Service,
+}
+
+impl Functions {
+    /// Starts `cargo lambda watch` with the functions configured for `moto` and `table`.
+    async fn start(moto: &Moto, table: &str) -> Self {
+        let port = free_port();
+        let env_file = std::env::temp_dir().join(format!("emr-flows-e2e-api-{port}.env"));
+        std::fs::write(
+            &env_file,
+            format!(
+                "TABLE_NAME={table}\nAWS_ENDPOINT_URL={}\nAWS_REGION=us-east-1\nAWS_ACCESS_KEY_ID=testing\n\
+                 AWS_SECRET_ACCESS_KEY=testing\nCALLBACK_SIGNING_SECRET=\"{TEST_SECRET}\"\nCALLBACK_ALLOW_LOCAL=true\n",
+                moto.endpoint
+            ),
+        )
+        .unwrap();
+        let log = std::env::temp_dir().join(format!("emr-flows-watch-api-{port}.log"));
+        let port_text = port.to_string();
+        let args = [
+            "lambda",
+            "watch",
+            "--invoke-address",
+            "127.0.0.1",
+            "--invoke-port",
+            &port_text,
+            "--ignore-changes",
+            "--env-file",
+            env_file.to_str().unwrap(),
+        ];
+        let watch = Service::start(&venv_bin("cargo-lambda"), &args, &[], &log);
+        e2e::wait_for_port(port, "cargo lambda watch", Duration::from_secs(120));
+        let endpoint = format!("http://127.0.0.1:{port}");
+        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .endpoint_url(&endpoint)
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_lambda::config::Credentials::new(
+                "testing", "testing", None, None, "e2e",
+            ))
+            .load()
+            .await;
+        Self {
+            lambda: aws_sdk_lambda::Client::new(&sdk),
+            endpoint,
+            _watch: watch,
+        }
+    }
+
+    /// Invokes `function` with `payload` and answers what it returned (for an API event, the
+    /// HTTP response API Gateway would send).
+    async fn invoke(&self, function: &str, payload: &Value) -> Value {
+        let output = self
+            .lambda
+            .invoke()
+            .function_name(function)
+            .payload(Blob::new(serde_json::to_vec(payload).unwrap()))
+            .send()
+            .await
+            .unwrap_or_else(|e| {
+                panic!(
+                    "invoke {function}: {}",
+                    aws_sdk_lambda::error::DisplayErrorContext(&e)
+                )
+            });
+        assert!(output.function_error().is_none(), "{function} failed");
+        serde_json::from_slice(output.payload().unwrap().as_ref()).unwrap()
+    }
+
+    /// Invokes `function` with the API Gateway sample `name` (its example flow id replaced):
+    /// `(status, document)`.
+    async fn route(&self, function: &str, name: &str, flow_id: &str) -> (u64, Value) {
+        let text = std::fs::read_to_string(root().join("events/api").join(name)).unwrap();
+        let event: Value = serde_json::from_str(&text.replace(EXAMPLE_FLOW_ID, flow_id)).unwrap();
+        let response = self.invoke(function, &event).await;
+        let status = response["statusCode"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("{response}"));
+        (
+            status,
+            serde_json::from_str(response["body"].as_str().unwrap()).unwrap(),
+        )
+    }
+}
+
+#[tokio::test]
+async fn every_route_through_the_real_binaries_and_a_redrive_of_failed_events() {
+    let moto = Moto::start();
+    let sdk = moto.sdk().await;
+    let table = unique_table("e2e-api");
+    create_table(&aws_sdk_dynamodb::Client::new(&sdk), &table).await;
+    let functions = Functions::start(&moto, &table).await;
+
+    // Every route, as API Gateway invokes the functions
+    let (status, submitted) = functions.route("submit", "submit.json", "").await;
+    assert_eq!(status, 200, "{submitted}");
+    let flow_id = submitted["flow_id"].as_str().unwrap().to_owned();
+    let (status, record) = functions.route("list", "get-flow.json", &flow_id).await;
+    assert_eq!(
+        (status, record["status"].as_str()),
+        (200, Some("STARTING")),
+        "{record}"
+    );
+    for sample in ["list-active.json", "list-history.json"] {
+        let (status, page) = functions.route("list", sample, "").await;
+        assert_eq!(status, 200, "{page}");
+        assert_eq!(page["flows"][0]["flow_id"], json!(flow_id), "{sample}: {page}");
+    }
+    let (status, catalog) = functions.route("list", "list-definitions.json", "").await;
+    assert_eq!(status, 200);
+    assert!(catalog["definitions"].as_array().unwrap().len() >= 2, "{catalog}");
+    let (status, terminated) = functions.route("terminate", "terminate.json", &flow_id).await;
+    assert_eq!(status, 200, "{terminated}");
+    assert!(terminated["termination_requested_at"].is_string());
+    // AND an error is its status and error document, not a function error
+    let (status, error) = functions
+        .route("list", "get-flow.json", "01JDQ3V4X8M6Z0B1C2D3E4F5G7")
+        .await;
+    assert_eq!(
+        (status, error["error"]["code"].as_str()),
+        (404, Some("FlowNotFound"))
+    );
+
+    // The lifecycle driver of `make up` plays a failure with the flow's real ids
+    let submitted = functions.invoke("submit", &json!({"flow": "spark-pi"})).await;
+    let driven = submitted["flow_id"].as_str().unwrap().to_owned();
+    let drive = std::process::Command::new(venv_bin("python"))
+        .arg(root().join("dev/drive.py"))
+        .args([&driven, "--fail-step", "1", "--endpoint-url", &functions.endpoint])
+        .output()
+        .unwrap();
+    let played = String::from_utf8_lossy(&drive.stdout);
+    assert!(
+        drive.status.success(),
+        "{played}{}",
+        String::from_utf8_lossy(&drive.stderr)
+    );
+    assert!(
+        played.contains("TERMINATED_WITH_ERRORS -> flow FAILED"),
+        "{played}"
+    );
+    let record = functions.invoke("list", &json!({ "flow_id": driven })).await;
+    assert_eq!(record["failure"]["code"], "STEP_FAILURE", "{record}");
+
+    // GIVEN a flow whose end failed every retry: FailedEventsQueue holds its events as Lambda
+    // destination records
+    let submitted = functions.invoke("submit", &json!({"flow": "spark-pi"})).await;
+    let flow_id = submitted["flow_id"].as_str().unwrap().to_owned();
+    let cluster_id = submitted["cluster_id"].as_str().unwrap().to_owned();
+    let record = functions.invoke("list", &json!({ "flow_id": flow_id })).await;
+    let step_id = record["steps"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .next()
+        .unwrap()
+        .clone();
+    let records: Vec<Value> = ["04-step-COMPLETED.json", "05-cluster-TERMINATED.json"]
+        .iter()
+        .map(|file| {
+            json!({
+                "version": "1.0", "timestamp": "2026-11-29T10:00:00.000Z",
+                "requestContext": {"requestId": file, "condition": "RetriesExhausted", "approximateInvokeCount": 3,
+                                   "functionArn": "arn:aws:lambda:us-east-1:123456789012:function:on-state-change:$LATEST"},
+                "requestPayload": event(&format!("lifecycle-success/{file}"), &cluster_id, &step_id),
+                "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+                "responsePayload": {"errorType": "UpstreamError", "errorMessage": "DynamoDB PutItem failed"}
+            })
+        })
+        .collect();
+    let python = venv_bin("python");
+    let setup = std::process::Command::new(&python)
+        .args([
+            "-c",
+            "import boto3, json, sys\n\
+             sqs = boto3.client('sqs')\n\
+             url = sqs.create_queue(QueueName=sys.argv[1])['QueueUrl']\n\
+             for body in json.loads(sys.argv[2]): sqs.send_message(QueueUrl=url, MessageBody=json.dumps(body))\n\
+             print(url)",
+            &unique_table("failed-events"),
+            &serde_json::to_string(&records).unwrap(),
+        ])
+        .envs(aws_env(&moto.endpoint, &functions.endpoint))
+        .output()
+        .unwrap();
+    assert!(
+        setup.status.success(),
+        "{}",
+        String::from_utf8_lossy(&setup.stderr)
+    );
+    let queue_url = String::from_utf8(setup.stdout).unwrap().trim().to_owned();
+
+    // WHEN the queue is redriven
+    let redrive = std::process::Command::new(&python)
+        .arg(root().join("dev/redrive.py"))
+        .args(["--queue-url", &queue_url, "--function", "on-state-change"])
+        .envs(aws_env(&moto.endpoint, &functions.endpoint))
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&redrive.stdout);
+    // THEN both applied, in order, the flow ended, and the report says so
+    assert!(
+        redrive.status.success(),
+        "{report}{}",
+        String::from_utf8_lossy(&redrive.stderr)
+    );
+    assert!(
+        report.contains(&format!("applied {flow_id} SUCCEEDED")),
+        "{report}"
+    );
+    assert!(report.trim_end().ends_with("2 applied, 0 kept"), "{report}");
+    let record = functions.invoke("list", &json!({ "flow_id": flow_id })).await;
+    assert_eq!(record["status"], "SUCCEEDED");
+}
+
+/// The environment dev/ scripts get: SQS on moto, Lambda on `cargo lambda watch`.
+fn aws_env(moto: &str, lambda: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("AWS_ENDPOINT_URL_SQS", moto.to_owned()),
+        ("AWS_ENDPOINT_URL_LAMBDA", lambda.to_owned()),
+        ("AWS_DEFAULT_REGION", "us-east-1".into()),
+        ("AWS_ACCESS_KEY_ID", "testing".into()),
+        ("AWS_SECRET_ACCESS_KEY", "testing".into()),
+    ]
+}
