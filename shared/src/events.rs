@@ -255,6 +255,24 @@ mod tests {
             Input::Reconcile
         );
         assert!(parse_input(serde_json::json!({"reconcile": false})).is_err());
+        assert!(parse_input(serde_json::json!({"reconcile": true, "flow_id": "x"})).is_err());
+        assert!(
+            parse_input(serde_json::json!({"flow_id": "x"})).is_err(),
+            "one key is not a tick"
+        );
+        // Only EventBridge's own scheduled events are ticks.
+        let mut other = real("cluster-WAITING.json");
+        other["source"] = "aws.events".into();
+        assert!(
+            parse_input(other).is_err(),
+            "aws.events, but not a scheduled event"
+        );
+        let mut other = real("cluster-WAITING.json");
+        other["detail-type"] = "Scheduled Event".into();
+        assert!(
+            matches!(parse_input(other), Ok(Input::OtherEmr)),
+            "aws.emr, never a tick"
+        );
         let mut other = real("cluster-WAITING.json");
         other["detail-type"] = "EMR Instance Group State Change".into();
         assert_eq!(parse_input(other).unwrap(), Input::OtherEmr);
