@@ -413,6 +413,25 @@ mod tests {
     fn api_shape_steps_pass_through() {
         let api = json!({"Name": "x", "ActionOnFailure": "CONTINUE", "HadoopJarStep": {"Jar": "command-runner.jar", "Args": ["a"]}});
         assert_eq!(render(api.clone()), api);
+        // Either API member marks the API shape; a missing `Name` is then EMR's model's to name.
+        let nameless = json!({"HadoopJarStep": {"Jar": "s3://b/tool.jar"}});
+        assert_eq!(render(nameless.clone()), nameless);
+        let jarless = json!({"Name": "x"});
+        assert_eq!(render(jarless.clone()), jarless);
+    }
+
+    #[test]
+    fn script_runner_arguments_are_checked_too() {
+        let mangled = to_step_config(
+            "steps[3]",
+            json!({"name": "s", "script": {"script": "s3://b/run.sh", "args": ["--day", ""]}}),
+            "eu-west-1",
+        )
+        .unwrap_err();
+        assert_eq!(mangled[0].path, "steps[3].HadoopJarStep.Args[2]");
+        // Another jar's arguments are its own business.
+        let own = json!({"Name": "x", "HadoopJarStep": {"Jar": "s3://b/tool.jar", "Args": ["", "}}"]}});
+        assert_eq!(render(own.clone()), own);
     }
 
     #[test]

@@ -522,6 +522,14 @@ mod tests {
     }
 
     #[test]
+    fn cluster_states_are_written_as_emr_writes_them() {
+        for s in ["STARTING", "WAITING", "TERMINATED_WITH_ERRORS", "CREATING"] {
+            assert_eq!(ClusterState::from(s).to_string(), s);
+            assert_eq!(String::from(ClusterState::from(s)), s);
+        }
+    }
+
+    #[test]
     fn outside_strings_are_cut_at_a_character_boundary() {
         assert_eq!(bounded("short", 10), "short");
         assert_eq!(bounded("abcdefghij", 10), "abcdefghij");
