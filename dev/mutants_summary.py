@@ -26,7 +26,7 @@ def main() -> None:
             per_file[file]["caught"] += 1
         elif summary == "MissedMutant":
             per_file[file]["missed"] += 1
-            missed.append(f"{file}:{mutant['span']['start']['line']}: {mutant.get('name') or mutant}")
+            missed.append(mutant.get("name") or f"{file}:{mutant['span']['start']['line']}")
         else:
             per_file[file]["unviable"] += 1
     total_caught = total_viable = 0
