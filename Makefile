@@ -5,7 +5,7 @@
 VENV := .venv
 PYTHON ?= python3
 
-.PHONY: demo test check venv load
+.PHONY: demo test check venv load bench
 
 demo: venv
 	bash dev/demo.sh
@@ -29,3 +29,11 @@ $(VENV)/.installed: dev/requirements.txt
 LOAD_FLOWS ?= 1000
 load: venv
 	cargo run --quiet --locked -p e2e --bin load -- $(LOAD_FLOWS) 50 30
+
+# Not in CI: the benchmark of record (see README, "Benchmark"): the release functions under a
+# Lambda Runtime API emulator, against moto behind the request-counting proxy.
+BENCH_FUNCTIONS := -p submit -p on-state-change -p terminate -p list
+bench: venv
+	cargo build --release --locked $(BENCH_FUNCTIONS)
+	cargo build --locked -p e2e --bin create-local-table
+	$(VENV)/bin/python dev/bench.py $(BENCH_ARGS)
