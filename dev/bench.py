@@ -520,9 +520,13 @@ class Bench:
             print(f"  {steps:6} {u['events']:6} {u['table']:8} {u['index']:8} {total:8} "
                   f"{total / base:8.1f} {u['bytes']:10}  {shown}")
 
-        print("\n== peak RSS (VmHWM), KB, after the run")
+        print("\n== peak RSS (VmHWM), KB, after the run; and what is resident now (VmRSS): "
+              "anonymous (heap, stacks) + file-backed (the binary's pages touched)")
         for f in FUNCTIONS:
-            print(f"  {f:16} {self.functions[f].peak_rss_kb():7}")
+            pid = self.functions[f].proc.pid
+            print(f"  {f:16} {self.functions[f].peak_rss_kb():7}   now {status_kb(pid, 'VmRSS')} = "
+                  f"{status_kb(pid, 'RssAnon')} + {status_kb(pid, 'RssFile')}, "
+                  f"threads {status_kb(pid, 'Threads')}")
 
         print("\n== release binaries: size, and zipped as Lambda deploys them (bootstrap, zip -9)")
         with tempfile.TemporaryDirectory() as tmp:
