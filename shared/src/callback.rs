@@ -322,6 +322,9 @@ impl Dispatcher {
     ) -> Result<Self, Error> {
         let signer = standardwebhooks::Webhook::new(signing_secret)
             .map_err(|e| Error::Internal(format!("CALLBACK_SIGNING_SECRET: {e}")))?;
+        // reqwest is built without a TLS provider of its own (see the workspace manifest):
+        // ring's, for the process, unless one is installed already.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let mut http = reqwest::Client::builder();
         if !allow_local {
             http = http.dns_resolver(std::sync::Arc::new(PublicOnly));

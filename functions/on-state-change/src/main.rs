@@ -4,7 +4,9 @@ use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 use serde_json::Value;
 use shared::{config, ops};
 
-#[tokio::main]
+// Lambda hands a process one invocation at a time: one thread runs it (no worker threads
+// with their stacks and allocator arenas; see README, "Benchmark").
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     config::init_tracing();
     let sdk = config::aws().await;
