@@ -7,7 +7,7 @@ VENV := .venv
 CHECKOV := .venv-checkov
 PYTHON ?= python3
 
-.PHONY: demo test check venv load mutants redrive up down
+.PHONY: demo test check venv load mutants redrive up down bench
 
 demo: venv
 	bash dev/demo.sh
@@ -56,3 +56,11 @@ mutants:
 	command -v cargo-mutants >/dev/null || cargo install --locked cargo-mutants
 	cargo mutants -p shared $(MUTANTS_FILES) --timeout 120 -- --lib || true
 	python3 dev/mutants_summary.py mutants.out
+
+# Not in CI: the benchmark of record (see README, "Benchmark"): the release functions under a
+# Lambda Runtime API emulator, against moto behind the request-counting proxy.
+BENCH_FUNCTIONS := -p submit -p on-state-change -p terminate -p list
+bench: venv
+	cargo build --release --locked $(BENCH_FUNCTIONS)
+	cargo build --locked -p e2e --bin create-local-table
+	$(VENV)/bin/python dev/bench.py $(BENCH_ARGS)

@@ -9,6 +9,7 @@ are), and injects faults configured at run time through a control API (never for
   GET    /__proxy/faults    the rules not used up yet
   DELETE /__proxy/faults    clears the rules
   GET    /__proxy/requests  {"counts": {op: n}, "bytes": {op: request body bytes}, "log": [...]}
+                            (each log entry: op, bytes, status, ms from request read to answer ready)
   DELETE /__proxy/requests  clears the record
   POST   /__proxy/pause     forwarded requests wait (hang) until POST /__proxy/resume
 
@@ -167,8 +168,10 @@ class Handler(BaseHTTPRequestHandler):
         service, op = operation(self.command, self.path, self.headers, body)
         rule = state.take_rule(op)
         action = rule["action"] if rule else None
+        started = time.monotonic()
         entry = {"op": op, "service": service, "method": self.command, "path": self.path,
-                 "bytes": len(body), "fault": action, "status": None, "upstream_status": None}
+                 "bytes": len(body), "fault": action, "status": None, "upstream_status": None,
+                 "ms": None}
         state.record(entry)  # before forwarding, so that hanging requests show up too
         sys.stderr.write(f"{self.command} {op} fault={action}\n")
         if action in ("fail_500", "throttle"):
@@ -189,7 +192,7 @@ class Handler(BaseHTTPRequestHandler):
                 return
             if action == "error_500":
                 status, headers, answer = fault_answer(action, service, self.headers)
-        state.update(entry, status=status)
+        state.update(entry, status=status, ms=round((time.monotonic() - started) * 1000, 3))
         self.reply(status, headers, answer)
 
     do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = do_OPTIONS = dispatch

@@ -522,6 +522,9 @@ impl Dispatcher {
         if signers.is_empty() {
             return Err(Error::Internal("CALLBACK_SIGNING_SECRET holds no secret".into()));
         }
+        // reqwest is built without a TLS provider of its own (see the workspace manifest):
+        // ring's, for the process, unless one is installed already.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let mut http = reqwest::Client::builder();
         if !allow_local {
             http = http.dns_resolver(std::sync::Arc::new(PublicOnly));

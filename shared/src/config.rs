@@ -75,9 +75,17 @@ where
 }
 
 /// The SDK config, from the environment (region, credentials, endpoint overrides), with the
-/// timeouts above.
+/// timeouts above and an HTTPS client on rustls with ring (see the workspace manifest).
 pub async fn aws() -> aws_config::SdkConfig {
-    aws_config::from_env().timeout_config(timeouts()).load().await
+    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+    let https = aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https();
+    aws_config::from_env()
+        .http_client(https)
+        .timeout_config(timeouts())
+        .load()
+        .await
 }
 
 /// The timeouts every AWS call gets (see [`OPERATION_TIMEOUT`]).

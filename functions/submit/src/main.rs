@@ -4,7 +4,9 @@
 use shared::api::{self, Function, Startup};
 use shared::{config, definition::Catalog, ops};
 
-#[tokio::main]
+// Lambda hands a process one invocation at a time: one thread runs it (no worker threads
+// with their stacks and allocator arenas; see README, "Benchmark").
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Startup> {
     config::init_tracing();
     let sdk = config::aws().await;
