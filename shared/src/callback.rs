@@ -617,7 +617,10 @@ impl Dispatcher {
             .send()
             .await
             .map(|_| ())
-            .map_err(|e| crate::error::sdk_message(&e))
+            .map_err(|e| {
+                crate::metrics::aws_api_error("Lambda");
+                crate::error::sdk_message(&e)
+            })
     }
 }
 

@@ -7,6 +7,7 @@
 //! | `CALLBACK_SIGNING_SECRET` | submit, on-state-change, terminate | Standard Webhooks secrets, `whsec_` + base64, comma-separated (each signs: rotation) |
 //! | `CALLBACK_LAMBDA_ALLOW` | submit | comma-separated function name/ARN patterns (`*` wildcards) |
 //! | `CALLBACK_ALLOW_LOCAL` | submit, on-state-change | `true` allows loopback/private callback URLs and plain `http://` to loopback (local development only) |
+//! | `STACK_NAME` | all | the CloudFormation stack's name: the `emr-flows:stack` tag of every cluster launched and the metrics' `stack` dimension; `local` when unset |
 //! | `AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_<SERVICE>` | all | read by the SDK: local stand-ins |
 
 use std::time::Duration;
@@ -33,6 +34,19 @@ fn required(name: &str) -> Result<String, Error> {
         Ok(value) if !value.trim().is_empty() => Ok(value),
         _ => Err(Error::Internal(format!("environment variable {name} is not set"))),
     }
+}
+
+/// The stack name when `STACK_NAME` is unset or empty (local use).
+pub const LOCAL_STACK: &str = "local";
+
+/// The stack's name from `STACK_NAME` (the template sets it to `AWS::StackName`), else
+/// [`LOCAL_STACK`].
+pub fn stack_name() -> String {
+    std::env::var("STACK_NAME")
+        .ok()
+        .map(|name| name.trim().to_owned())
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| LOCAL_STACK.to_owned())
 }
 
 /// Logs as JSON lines to stdout: see [`log_subscriber`].

@@ -63,7 +63,11 @@ fn upstream<E>(operation: &'static str) -> impl FnOnce(E) -> Error
 where
     E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-    Error::upstream("EMR", operation)
+    let map = Error::upstream("EMR", operation);
+    move |e| {
+        crate::metrics::aws_api_error("EMR");
+        map(e)
+    }
 }
 
 impl Emr {
@@ -101,6 +105,7 @@ impl Emr {
                 Err(e) => e,
             };
             let message = crate::error::sdk_message(&error);
+            crate::metrics::aws_api_error("EMR");
             match &error {
                 SdkError::ServiceError(e) if e.raw().status().as_u16() < 500 => {
                     if is_throttling(e.err().code())

@@ -22,6 +22,8 @@
 //!      ListSteps, DescribeStep, TerminateJobFlows).
 //!    - [`logs`]: a failed step's `stderr.gz` in S3.
 //!    - [`callback`]: callback policy (checked at submit), the document, signing, delivery.
+//!    - [`metrics`]: CloudWatch Embedded Metric Format lines (flows ended, deliveries given up,
+//!      event lag, AWS API errors) behind plain functions.
 //! 3. [`ops`]: one module per operation (submit, the event path, the reconcile sweep,
 //!    deliveries, terminate, list) over the adapters.
 //! 4. [`config`]: environment variables and AWS clients, read once at start-up by the binaries.
@@ -37,6 +39,7 @@ pub mod error;
 pub mod events;
 pub mod job_flow;
 pub mod logs;
+pub mod metrics;
 pub mod model;
 pub mod ops;
 pub mod render;

@@ -199,7 +199,10 @@ pub async fn submit(s: &Submitter, request: Value) -> Result<SubmitAnswer, Error
         return replay(svc, claim.as_ref(), existing).await;
     }
     tracing::info!(%flow_id, flow = %record.flow, digest = %record.request_digest, "flow recorded; launching its job flow");
-    launch(svc, &rendered.request, record).await
+    let flow = record.flow.clone();
+    let answer = launch(svc, &rendered.request, record).await?;
+    crate::metrics::flow_submitted(&flow);
+    Ok(answer)
 }
 
 /// Sends RunJobFlow once and records what came of it.
