@@ -24,6 +24,7 @@
 //!    - [`callback`]: callback policy (checked at submit), the document, signing, delivery.
 //!    - [`metrics`]: CloudWatch Embedded Metric Format lines (flows ended, deliveries given up,
 //!      event lag, AWS API errors) behind plain functions.
+//!    - [`secrets`]: the callback signing secrets from Secrets Manager, cached with a bounded age.
 //! 3. [`ops`]: one module per operation (submit, the event path, the reconcile sweep,
 //!    deliveries, terminate, list) over the adapters.
 //! 4. [`config`]: environment variables and AWS clients, read once at start-up by the binaries.
@@ -43,6 +44,7 @@ pub mod metrics;
 pub mod model;
 pub mod ops;
 pub mod render;
+pub mod secrets;
 pub mod steps;
 pub mod store;
 pub mod template;
