@@ -124,6 +124,7 @@ pub async fn submit(s: &Submitter, request: Value) -> Result<SubmitAnswer, Error
         flow_id,
         submitted_at: now,
         region: s.region.clone(),
+        stack: svc.emr.stack().to_owned(),
     };
     let callback_problems = s
         .policy
