@@ -415,6 +415,8 @@ async fn a_flow_whose_every_event_was_lost_is_repaired_by_the_sweep() {
 
 #[tokio::test]
 async fn a_flow_past_its_max_runtime_is_terminated_and_ends_timed_out() {
+    // The metrics recorder, as the functions install it (only this test flushes it).
+    assert!(shared::metrics::init("outcomes-test"));
     let w = world().await;
     let receiver = Receiver::start(TEST_SECRET);
     let submitted = w
@@ -450,6 +452,19 @@ async fn a_flow_past_its_max_runtime_is_terminated_and_ends_timed_out() {
         Some(MAX_RUNTIME_EXCEEDED)
     );
     assert_eq!(receiver.received()[0]["body"]["status"], "TIMED_OUT");
+    // AND the metrics count the submit and the time-out for the definition, in EMF
+    let mut emf = Vec::new();
+    shared::metrics::flush_to(&mut emf).unwrap();
+    let spark_pi: Vec<Value> = String::from_utf8(emf)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|d| d["flow"] == "spark-pi" && d["stack"] == "outcomes-test")
+        .collect();
+    assert_eq!(spark_pi.len(), 1, "{spark_pi:?}");
+    assert!(spark_pi[0]["FlowsSubmitted"].as_u64() >= Some(1), "{spark_pi:?}");
+    assert!(spark_pi[0]["FlowsTimedOut"].as_u64() >= Some(1), "{spark_pi:?}");
+    assert_eq!(spark_pi[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"], "emr-flows");
 
     // A submit may lower the definition's limit, never raise it, and must name a duration.
     let err = w
