@@ -464,7 +464,10 @@ async fn a_flow_past_its_max_runtime_is_terminated_and_ends_timed_out() {
     assert_eq!(spark_pi.len(), 1, "{spark_pi:?}");
     assert!(spark_pi[0]["FlowsSubmitted"].as_u64() >= Some(1), "{spark_pi:?}");
     assert!(spark_pi[0]["FlowsTimedOut"].as_u64() >= Some(1), "{spark_pi:?}");
-    assert_eq!(spark_pi[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"], "emr-flows");
+    assert_eq!(
+        spark_pi[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"],
+        "emr-flows"
+    );
 
     // A submit may lower the definition's limit, never raise it, and must name a duration.
     let err = w
