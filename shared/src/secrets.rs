@@ -17,13 +17,16 @@ use crate::error::Error;
 /// How long a value read from Secrets Manager is used before it is read again.
 pub const MAX_AGE: Duration = Duration::from_secs(300);
 
+/// A value and when it was read.
+type Cached = Option<(Instant, Arc<str>)>;
+
 /// A Secrets Manager secret's current value, cached (cheap to clone: clones share the cache).
 #[derive(Clone)]
 pub struct CachedSecret {
     client: aws_sdk_secretsmanager::Client,
     secret_id: String,
     max_age: Duration,
-    cached: Arc<Mutex<Option<(Instant, Arc<str>)>>>,
+    cached: Arc<Mutex<Cached>>,
 }
 
 impl std::fmt::Debug for CachedSecret {
@@ -87,7 +90,7 @@ impl CachedSecret {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Option<(Instant, Arc<str>)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Cached> {
         self.cached.lock().unwrap_or_else(|e| e.into_inner())
     }
 
