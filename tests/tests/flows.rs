@@ -559,7 +559,7 @@ async fn a_pasted_request_with_shell_regex_and_log4j_patterns_arrives_byte_for_b
     };
     let mut request = dry_run.request.clone();
     let tags = request.as_object_mut().unwrap().remove("Tags").unwrap();
-    assert_eq!(tags.as_array().unwrap().len(), 2);
+    assert_eq!(tags.as_array().unwrap().len(), 3, "flow-id, flow and stack");
     assert_eq!(request, pasted);
 
     // WHEN launched THEN EMR (the moto stand-in) holds every string unchanged
