@@ -7,7 +7,7 @@ VENV := .venv
 CHECKOV := .venv-checkov
 PYTHON ?= python3
 
-.PHONY: demo test check venv load mutants redrive up down bench
+.PHONY: demo test check venv load mutants redrive up down bench package
 
 demo: venv
 	bash dev/demo.sh
@@ -33,6 +33,11 @@ $(VENV)/.installed: dev/requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r dev/requirements.txt
 	touch $@
+
+# Not in CI: `sam build` of every function (release, arm64; slow, see the README) and each
+# function's bootstrap and zip size.
+package: venv
+	bash dev/package.sh
 
 # Not in CI: N flows, their events duplicated and shuffled, 50-way (see tests/src/bin/load.rs).
 LOAD_FLOWS ?= 1000

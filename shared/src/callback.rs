@@ -483,7 +483,41 @@ impl CallbackDocument {
 pub struct Dispatcher {
     http: reqwest::Client,
     lambda: aws_sdk_lambda::Client,
-    signers: std::sync::Arc<Vec<standardwebhooks::Webhook>>,
+    signing: Signing,
+}
+
+/// Where the signing secrets come from.
+#[derive(Clone)]
+enum Signing {
+    /// Given once (`CALLBACK_SIGNING_SECRET`, local use), parsed at start-up.
+    Fixed(std::sync::Arc<Vec<standardwebhooks::Webhook>>),
+    /// A Secrets Manager secret, read again when its cached value is older than its bound.
+    Managed(crate::secrets::CachedSecret),
+}
+
+/// Parses a list of Standard Webhooks secrets (`whsec_` + base64; the prefix may be left out),
+/// separated by commas or white space; `origin` names where they came from in errors. A secret
+/// is named by its position, never shown.
+///
+/// Errors: [`Error::Internal`] when there is no secret or one is not base64.
+fn parse_signers(secrets: &str, origin: &str) -> Result<Vec<standardwebhooks::Webhook>, Error> {
+    let signers = secrets
+        .split([',', ' ', '\n', '\t', '\r'])
+        .filter(|s| !s.is_empty())
+        .enumerate()
+        .map(|(i, secret)| {
+            standardwebhooks::Webhook::new(secret).map_err(|e| {
+                Error::Internal(format!(
+                    "{origin}: secret {} of the list is not whsec_ + base64 ({e:?})",
+                    i + 1
+                ))
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if signers.is_empty() {
+        return Err(Error::Internal(format!("{origin} holds no secret")));
+    }
+    Ok(signers)
 }
 
 /// How long one HTTP delivery may take, connection included.
@@ -506,22 +540,25 @@ impl Dispatcher {
         signing_secrets: &str,
         allow_local: bool,
     ) -> Result<Self, Error> {
-        let signers = signing_secrets
-            .split([',', ' ', '\n', '\t'])
-            .filter(|s| !s.is_empty())
-            .enumerate()
-            .map(|(i, secret)| {
-                standardwebhooks::Webhook::new(secret).map_err(|e| {
-                    Error::Internal(format!(
-                        "CALLBACK_SIGNING_SECRET: secret {} of the list is not whsec_ + base64 ({e:?})",
-                        i + 1
-                    ))
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        if signers.is_empty() {
-            return Err(Error::Internal("CALLBACK_SIGNING_SECRET holds no secret".into()));
-        }
+        let signers = parse_signers(signing_secrets, "CALLBACK_SIGNING_SECRET")?;
+        Self::build(lambda, Signing::Fixed(std::sync::Arc::new(signers)), allow_local)
+    }
+
+    /// As [`Dispatcher::new`], the secrets read from Secrets Manager through `secret` (same
+    /// format: see [`crate::secrets`]) when a callback is signed, so a rotated value is used
+    /// once the cached one is older than its bound. A secret that cannot be read or parsed
+    /// fails that delivery attempt (recorded and retried), never the function's start.
+    ///
+    /// Errors: [`Error::Internal`] when the HTTP client cannot be built.
+    pub fn with_managed_secret(
+        lambda: aws_sdk_lambda::Client,
+        secret: crate::secrets::CachedSecret,
+        allow_local: bool,
+    ) -> Result<Self, Error> {
+        Self::build(lambda, Signing::Managed(secret), allow_local)
+    }
+
+    fn build(lambda: aws_sdk_lambda::Client, signing: Signing, allow_local: bool) -> Result<Self, Error> {
         // reqwest is built without a TLS provider of its own (see the workspace manifest):
         // ring's, for the process, unless one is installed already.
         let _ = rustls::crypto::ring::default_provider().install_default();
@@ -540,8 +577,23 @@ impl Dispatcher {
         Ok(Self {
             http,
             lambda,
-            signers: std::sync::Arc::new(signers),
+            signing,
         })
+    }
+
+    /// The secrets to sign with now.
+    ///
+    /// Errors: [`Error::Upstream`] or [`Error::Internal`] from a managed secret that cannot be
+    /// read or parsed.
+    async fn signers(&self) -> Result<std::sync::Arc<Vec<standardwebhooks::Webhook>>, Error> {
+        match &self.signing {
+            Signing::Fixed(signers) => Ok(signers.clone()),
+            Signing::Managed(secret) => {
+                let text = secret.get().await?;
+                let origin = format!("secret {}", secret.secret_id());
+                Ok(std::sync::Arc::new(parse_signers(&text, &origin)?))
+            }
+        }
     }
 
     /// Sends `document` to `target` once, signed now. Only HTTP 2xx (or a queued Lambda
@@ -574,7 +626,11 @@ impl Dispatcher {
         let failed = |http_status, error| AttemptOutcome::Failed { http_status, error };
         // The wire time, also under a test clock: receivers check it against their own.
         let timestamp = Utc::now().timestamp();
-        let signatures: Result<Vec<String>, _> = (self.signers.iter())
+        let signers = match self.signers().await {
+            Ok(signers) => signers,
+            Err(e) => return failed(None, format!("signing secret: {e}")),
+        };
+        let signatures: Result<Vec<String>, _> = (signers.iter())
             .map(|signer| signer.sign(webhook_id, timestamp, &body))
             .collect();
         let signature = match signatures {
@@ -620,7 +676,10 @@ impl Dispatcher {
             .send()
             .await
             .map(|_| ())
-            .map_err(|e| crate::error::sdk_message(&e))
+            .map_err(|e| {
+                crate::metrics::aws_api_error("Lambda");
+                crate::error::sdk_message(&e)
+            })
     }
 }
 

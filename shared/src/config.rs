@@ -4,9 +4,11 @@
 //! | variable | used by | meaning |
 //! | --- | --- | --- |
 //! | `TABLE_NAME` | all | the flow record table |
-//! | `CALLBACK_SIGNING_SECRET` | submit, on-state-change, terminate | Standard Webhooks secrets, `whsec_` + base64, comma-separated (each signs: rotation) |
+//! | `CALLBACK_SIGNING_SECRET_ARN` | submit, on-state-change, terminate | the Secrets Manager secret holding the signing secrets (the deployed stack); read once per container, again after [`crate::secrets::MAX_AGE`] |
+//! | `CALLBACK_SIGNING_SECRET` | submit, on-state-change, terminate | without `CALLBACK_SIGNING_SECRET_ARN` (local use): Standard Webhooks secrets, `whsec_` + base64, comma-separated (each signs: rotation) |
 //! | `CALLBACK_LAMBDA_ALLOW` | submit | comma-separated function name/ARN patterns (`*` wildcards) |
 //! | `CALLBACK_ALLOW_LOCAL` | submit, on-state-change | `true` allows loopback/private callback URLs and plain `http://` to loopback (local development only) |
+//! | `STACK_NAME` | all | the CloudFormation stack's name: the `emr-flows:stack` tag of every cluster launched and the metrics' `stack` dimension; `local` when unset |
 //! | `AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_<SERVICE>` | all | read by the SDK: local stand-ins |
 
 use std::time::Duration;
@@ -18,6 +20,7 @@ use crate::emr::Emr;
 use crate::error::Error;
 use crate::logs::StepLogs;
 use crate::ops::{Clock, Services};
+use crate::secrets::CachedSecret;
 use crate::store::FlowStore;
 
 /// Every AWS call: connecting may take [`CONNECT_TIMEOUT`], one attempt
@@ -33,6 +36,19 @@ fn required(name: &str) -> Result<String, Error> {
         Ok(value) if !value.trim().is_empty() => Ok(value),
         _ => Err(Error::Internal(format!("environment variable {name} is not set"))),
     }
+}
+
+/// The stack name when `STACK_NAME` is unset or empty (local use).
+pub use crate::job_flow::LOCAL_STACK;
+
+/// The stack's name from `STACK_NAME` (the template sets it to `AWS::StackName`), else
+/// [`LOCAL_STACK`].
+pub fn stack_name() -> String {
+    std::env::var("STACK_NAME")
+        .ok()
+        .map(|name| name.trim().to_owned())
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| LOCAL_STACK.to_owned())
 }
 
 /// Logs as JSON lines to stdout: see [`log_subscriber`].
@@ -112,9 +128,9 @@ pub fn store(sdk: &aws_config::SdkConfig) -> Result<FlowStore, Error> {
     ))
 }
 
-/// The EMR client.
+/// The EMR client for the stack `STACK_NAME` ([`stack_name`]).
 pub fn emr(sdk: &aws_config::SdkConfig) -> Emr {
-    Emr::new(aws_sdk_emr::Client::new(sdk))
+    Emr::for_stack(aws_sdk_emr::Client::new(sdk), stack_name())
 }
 
 /// Step logs in S3.
@@ -136,10 +152,23 @@ pub fn services(sdk: &aws_config::SdkConfig) -> Result<Services, Error> {
     })
 }
 
-/// The callback dispatcher, signing with `CALLBACK_SIGNING_SECRET`; `CALLBACK_ALLOW_LOCAL`
-/// lets it reach local addresses.
+/// The callback dispatcher, signing with the Secrets Manager secret `CALLBACK_SIGNING_SECRET_ARN`
+/// names when it is set, else with `CALLBACK_SIGNING_SECRET`; `CALLBACK_ALLOW_LOCAL` lets it
+/// reach local addresses.
+///
+/// Errors: [`Error::Internal`] naming the variable that is missing or malformed.
 pub fn dispatcher(sdk: &aws_config::SdkConfig) -> Result<Dispatcher, Error> {
     let allow_local = callback_policy()?.allow_local;
+    if let Ok(arn) = std::env::var("CALLBACK_SIGNING_SECRET_ARN")
+        && !arn.trim().is_empty()
+    {
+        let secret = CachedSecret::new(
+            aws_sdk_secretsmanager::Client::new(sdk),
+            arn.trim(),
+            crate::secrets::MAX_AGE,
+        );
+        return Dispatcher::with_managed_secret(aws_sdk_lambda::Client::new(sdk), secret, allow_local);
+    }
     Dispatcher::new(
         aws_sdk_lambda::Client::new(sdk),
         &required("CALLBACK_SIGNING_SECRET")?,

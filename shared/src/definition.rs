@@ -408,6 +408,7 @@ fn example_context() -> Context {
         flow_id: FlowId::parse("01JDQ3V4X8M6Z0B1C2D3E4F5G6").expect("a canonical ULID"),
         submitted_at: chrono::DateTime::from_timestamp(1_796_000_000, 0).unwrap_or_default(),
         region: "us-east-1".into(),
+        stack: crate::job_flow::LOCAL_STACK.into(),
     }
 }
 

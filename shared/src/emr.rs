@@ -23,7 +23,7 @@ use aws_smithy_types::body::SdkBody;
 use chrono::{DateTime, Utc};
 
 use crate::error::Error;
-use crate::job_flow::{FLOW_ID_TAG, JobFlow};
+use crate::job_flow::{FLOW_ID_TAG, JobFlow, LOCAL_STACK, STACK_TAG};
 use crate::model::{
     ClusterFacts, ClusterId, ClusterState, FlowId, ListedStep, StepFailureDetails, StepId, StepState,
 };
@@ -48,6 +48,9 @@ pub struct ClusterDescription {
     pub flow_id: Option<FlowId>,
     /// `LogUri` (`s3://bucket/prefix/`), where EMR pushes step logs.
     pub log_uri: Option<String>,
+    /// The `emr-flows:stack` tag ([`STACK_TAG`]): the stack that launched the cluster; `None`
+    /// on a cluster launched before stacks were tagged.
+    pub stack: Option<String>,
 }
 
 /// How many times RunJobFlow is sent when EMR throttles it (a throttled request was not applied).
@@ -57,18 +60,38 @@ const RUN_JOB_FLOW_TRIES: usize = 4;
 #[derive(Debug, Clone)]
 pub struct Emr {
     client: aws_sdk_emr::Client,
+    stack: String,
 }
 
 fn upstream<E>(operation: &'static str) -> impl FnOnce(E) -> Error
 where
     E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-    Error::upstream("EMR", operation)
+    let map = Error::upstream("EMR", operation);
+    move |e| {
+        crate::metrics::aws_api_error("EMR");
+        map(e)
+    }
 }
 
 impl Emr {
+    /// EMR for the stack [`LOCAL_STACK`] (local use and tests).
     pub fn new(client: aws_sdk_emr::Client) -> Self {
-        Self { client }
+        Self::for_stack(client, LOCAL_STACK)
+    }
+
+    /// EMR for the stack named `stack`: the clusters it launches carry that name in their
+    /// [`STACK_TAG`], and clusters tagged with another stack's name are no flow's here.
+    pub fn for_stack(client: aws_sdk_emr::Client, stack: impl Into<String>) -> Self {
+        Self {
+            client,
+            stack: stack.into(),
+        }
+    }
+
+    /// The stack this EMR view belongs to.
+    pub fn stack(&self) -> &str {
+        &self.stack
     }
 
     /// Launches `request` (from [`crate::render::Rendered::request`]) exactly as it is, sending
@@ -101,6 +124,7 @@ impl Emr {
                 Err(e) => e,
             };
             let message = crate::error::sdk_message(&error);
+            crate::metrics::aws_api_error("EMR");
             match &error {
                 SdkError::ServiceError(e) if e.raw().status().as_u16() < 500 => {
                     if is_throttling(e.err().code())
@@ -191,23 +215,34 @@ impl Emr {
             reason.and_then(|r| r.message()).map(str::to_owned),
         );
         facts.normalized_instance_hours = cluster.normalized_instance_hours();
-        let flow_id = cluster
-            .tags()
-            .iter()
-            .find(|t| t.key() == Some(FLOW_ID_TAG))
-            .and_then(|t| t.value())
-            .and_then(|v| FlowId::parse(v).ok());
+        let tag = |key: &str| {
+            (cluster.tags().iter())
+                .find(|t| t.key() == Some(key))
+                .and_then(|t| t.value())
+        };
+        let flow_id = tag(FLOW_ID_TAG).and_then(|v| FlowId::parse(v).ok());
         Ok(Some(ClusterDescription {
             facts,
             flow_id,
             log_uri: cluster.log_uri().map(str::to_owned),
+            stack: tag(STACK_TAG).map(str::to_owned),
         }))
     }
 
     /// The flow id a cluster is tagged with ([`FLOW_ID_TAG`]); `None` for a cluster that is no
-    /// flow's, including one EMR does not know and one this deployment may not describe.
+    /// flow's, including one EMR does not know, one this deployment may not describe, and one
+    /// whose [`STACK_TAG`] names another stack (logged; nothing else is done with it).
     pub async fn tagged_flow_id(&self, cluster_id: &ClusterId) -> Result<Option<FlowId>, Error> {
-        Ok(self.describe(cluster_id).await?.and_then(|d| d.flow_id))
+        let Some(description) = self.describe(cluster_id).await? else {
+            return Ok(None);
+        };
+        if let Some(stack) = description.stack.as_deref()
+            && stack != self.stack
+        {
+            tracing::info!(%cluster_id, stack, "cluster of another stack; ignored");
+            return Ok(None);
+        }
+        Ok(description.flow_id)
     }
 
     /// The cluster's steps in job-flow order (ListSteps answers newest first).

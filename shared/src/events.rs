@@ -96,6 +96,15 @@ fn detail<T: serde::de::DeserializeOwned>(detail: Value) -> Result<T, Error> {
         .map_err(|e| Error::Validation(vec![Problem::from_serde("detail", e)]))
 }
 
+/// The EventBridge event's `time` (RFC 3339, when EventBridge received the event: EventBridge
+/// user guide, "Amazon EventBridge events"); `None` when it is missing or malformed.
+pub fn event_time(event: &Value) -> Option<chrono::DateTime<chrono::Utc>> {
+    let time = event.get("time")?.as_str()?;
+    chrono::DateTime::parse_from_rfc3339(time)
+        .ok()
+        .map(|t| t.with_timezone(&chrono::Utc))
+}
+
 /// Parses on-state-change's input: an EMR event, a scheduled event, or `{"reconcile": true}`.
 ///
 /// Errors: [`Error::Validation`] naming what is malformed, or the source when it is neither
@@ -167,6 +176,19 @@ mod tests {
     fn real(name: &str) -> Value {
         let path = format!("{}/../events/real/events/{name}", env!("CARGO_MANIFEST_DIR"));
         serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn an_events_time_is_read_and_bad_times_are_none() {
+        // GIVEN a real event, one with a malformed time, one with a number, one without
+        let event = real("cluster-STARTING.json");
+        let expected = event["time"].as_str().unwrap().to_owned();
+        // WHEN its time is read THEN it is the event's RFC 3339 time, the others none
+        let time = event_time(&event).expect("a time");
+        assert_eq!(time, chrono::DateTime::parse_from_rfc3339(&expected).unwrap());
+        assert_eq!(event_time(&serde_json::json!({"time": "yesterday"})), None);
+        assert_eq!(event_time(&serde_json::json!({"time": 12})), None);
+        assert_eq!(event_time(&serde_json::json!("not an object")), None);
     }
 
     #[test]

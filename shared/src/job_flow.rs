@@ -37,6 +37,11 @@ static RUN_JOB_FLOW: LazyLock<Schema> = LazyLock::new(|| {
 pub const FLOW_ID_TAG: &str = "emr-flows:flow-id";
 /// The cluster tag that names the flow definition.
 pub const FLOW_TAG: &str = "emr-flows:flow";
+/// The cluster tag that names the CloudFormation stack that launched the cluster: the IAM
+/// policies let a stack's functions touch only clusters carrying its own name here.
+pub const STACK_TAG: &str = "emr-flows:stack";
+/// The stack name outside a stack (local use): `STACK_NAME` unset.
+pub const LOCAL_STACK: &str = "local";
 
 /// EMR's limit on steps in one job flow.
 pub const MAX_STEPS: usize = 256;
@@ -118,9 +123,25 @@ impl JobFlow {
 
     /// The request with `tags` appended to `Tags`, under `path` in problems. Only the tag
     /// limits need checking again: tags are strings, which the model accepts anywhere in `Tags`.
+    /// A tag the request already has with one of `tags`' keys is a problem: those are emr-flows'
+    /// own (a definition or override could otherwise name another flow or stack).
     pub fn with_tags(&self, path: &str, tags: &[(&str, &str)]) -> Result<Self, Vec<Problem>> {
         let mut request = self.0.clone();
         let list = request.entry("Tags").or_insert_with(|| Value::Array(vec![]));
+        let taken: Vec<Problem> = (list.as_array().into_iter().flatten().enumerate())
+            .filter_map(|(i, tag)| {
+                let key = tag.get("Key").and_then(Value::as_str)?;
+                tags.iter().any(|(k, _)| *k == key).then(|| {
+                    Problem::new(
+                        format!("{path}.Tags[{i}].Key"),
+                        format!("`{key}` is set by emr-flows itself; remove it"),
+                    )
+                })
+            })
+            .collect();
+        if !taken.is_empty() {
+            return Err(taken);
+        }
         if let Some(list) = list.as_array_mut() {
             list.extend(
                 tags.iter()
@@ -303,6 +324,33 @@ mod tests {
     fn airflow() -> Value {
         let text = include_str!("../../events/real/jobflows/airflow-example-pi.json");
         serde_json::from_str(text).unwrap()
+    }
+
+    #[test]
+    fn a_request_that_sets_an_emr_flows_tag_itself_is_refused() {
+        // GIVEN a request that already carries a stack tag naming another stack
+        let mut request = airflow();
+        request["Tags"] = json!([{"Key": "team", "Value": "a"}, {"Key": STACK_TAG, "Value": "other"}]);
+        let job_flow = JobFlow::check("job_flow", request).unwrap();
+        // WHEN emr-flows adds its own tags
+        let problems = job_flow
+            .with_tags("job_flow", &[(FLOW_ID_TAG, "x"), (STACK_TAG, "mine")])
+            .unwrap_err();
+        // THEN the request's own `emr-flows:stack` is the one problem, named by its path
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].path, "job_flow.Tags[1].Key");
+        assert!(
+            problems[0].message.contains("emr-flows:stack"),
+            "{}",
+            problems[0].message
+        );
+        // AND other tags are kept, ours appended
+        let tagged = JobFlow::check("job_flow", airflow())
+            .unwrap()
+            .with_tags("job_flow", &[(STACK_TAG, "mine")])
+            .unwrap();
+        let tags = tagged.as_json()["Tags"].as_array().unwrap().clone();
+        assert_eq!(tags.last(), Some(&json!({"Key": STACK_TAG, "Value": "mine"})));
     }
 
     #[test]

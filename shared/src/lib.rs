@@ -22,6 +22,9 @@
 //!      ListSteps, DescribeStep, TerminateJobFlows).
 //!    - [`logs`]: a failed step's `stderr.gz` in S3.
 //!    - [`callback`]: callback policy (checked at submit), the document, signing, delivery.
+//!    - [`metrics`]: CloudWatch Embedded Metric Format lines (flows ended, deliveries given up,
+//!      event lag, AWS API errors) behind plain functions.
+//!    - [`secrets`]: the callback signing secrets from Secrets Manager, cached with a bounded age.
 //! 3. [`ops`]: one module per operation (submit, the event path, the reconcile sweep,
 //!    deliveries, terminate, list) over the adapters.
 //! 4. [`config`]: environment variables and AWS clients, read once at start-up by the binaries.
@@ -37,9 +40,11 @@ pub mod error;
 pub mod events;
 pub mod job_flow;
 pub mod logs;
+pub mod metrics;
 pub mod model;
 pub mod ops;
 pub mod render;
+pub mod secrets;
 pub mod steps;
 pub mod store;
 pub mod template;

@@ -60,10 +60,13 @@ impl StepLogs {
         let Some((bucket, key)) = stderr_location(log_uri, cluster_id, step_id) else {
             return Ok(None);
         };
-        let failed = |message: String| Error::Upstream {
-            service: "S3",
-            operation: "GetObject",
-            message,
+        let failed = |message: String| {
+            crate::metrics::aws_api_error("S3");
+            Error::Upstream {
+                service: "S3",
+                operation: "GetObject",
+                message,
+            }
         };
         let output = match self.client.get_object().bucket(&bucket).key(&key).send().await {
             Ok(output) => output,

@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 
 use crate::definition::{Definition, Overridable};
 use crate::error::{Error, Problem};
-use crate::job_flow::{FLOW_ID_TAG, FLOW_TAG, JobFlow};
+use crate::job_flow::{FLOW_ID_TAG, FLOW_TAG, JobFlow, STACK_TAG};
 use crate::steps::to_step_config;
 use crate::template::{Context, environment, is_template, pointer_to_path};
 
@@ -86,6 +86,7 @@ impl Definition {
         let tags = [
             (FLOW_ID_TAG, flow_id.as_str()),
             (FLOW_TAG, self.spec.name.as_str()),
+            (STACK_TAG, context.stack.as_str()),
         ];
         let request = job_flow.with_tags("job_flow", &tags).map_err(Error::Validation)?;
         let request_digest = format!("sha256:{}", hex::encode(Sha256::digest(request.to_body())));
@@ -437,6 +438,7 @@ mod tests {
             flow_id: FlowId::generate(),
             submitted_at: Utc.with_ymd_and_hms(2026, 11, 29, 8, 30, 0).unwrap(),
             region: "eu-west-1".into(),
+            stack: "test-stack".into(),
         }
     }
 
@@ -538,7 +540,11 @@ artifacts:
         let tags = json_of(&a.request)["Tags"].clone();
         assert_eq!(
             tags,
-            json!([{"Key": "emr-flows:flow-id", "Value": ctx.flow_id.to_string()}, {"Key": "emr-flows:flow", "Value": "t"}])
+            json!([
+                {"Key": "emr-flows:flow-id", "Value": ctx.flow_id.to_string()},
+                {"Key": "emr-flows:flow", "Value": "t"},
+                {"Key": "emr-flows:stack", "Value": "test-stack"}
+            ])
         );
         assert!(json_of(&a.job_flow).get("Tags").is_none());
         let b = d.render(json!({"domain_id": 1}), &Value::Null, &ctx).unwrap();

@@ -16,6 +16,9 @@ pub struct Context {
     pub submitted_at: DateTime<Utc>,
     /// The AWS region the cluster runs in (`script` steps use its `script-runner.jar`).
     pub region: String,
+    /// The stack's name, tagged on the cluster as `emr-flows:stack`
+    /// ([`crate::job_flow::STACK_TAG`]).
+    pub stack: String,
 }
 
 /// `("params", "/a/0/b")` → `params.a[0].b` (JSON Pointer, RFC 6901, to a readable path).

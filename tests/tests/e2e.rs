@@ -10,6 +10,8 @@ use serde_json::{Value, json};
 
 struct Functions {
     lambda: aws_sdk_lambda::Client,
+    /// What the functions printed: their JSON logs and metric (EMF) lines.
+    log: std::path::PathBuf,
     _watch: Service,
 }
 
@@ -23,7 +25,8 @@ impl Functions {
             &env_file,
             format!(
                 "TABLE_NAME={table}\nAWS_ENDPOINT_URL={}\nAWS_REGION=us-east-1\nAWS_ACCESS_KEY_ID=testing\n\
-                 AWS_SECRET_ACCESS_KEY=testing\nCALLBACK_SIGNING_SECRET=\"{TEST_SECRET}\"\nCALLBACK_ALLOW_LOCAL=true\n",
+                 AWS_SECRET_ACCESS_KEY=testing\nCALLBACK_SIGNING_SECRET=\"{TEST_SECRET}\"\nCALLBACK_ALLOW_LOCAL=true\n\
+                 STACK_NAME=e2e-stack\n",
                 endpoint
             ),
         )
@@ -58,8 +61,19 @@ impl Functions {
             .await;
         Self {
             lambda: aws_sdk_lambda::Client::new(&sdk),
+            log,
             _watch: watch,
         }
+    }
+
+    /// The metric documents (EMF) the functions printed so far.
+    fn metrics(&self) -> Vec<Value> {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains("\"_aws\""))
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
     }
 
     /// Invokes `function` with `payload`: `Ok(answer)`, or `Err(error document)` for a function
@@ -201,6 +215,33 @@ async fn both_scenarios_end_to_end_through_the_real_functions() {
         "index domain 7"
     );
     assert_eq!(received[0]["webhook_id"], format!("flow_{flow_id}_succeeded"));
+
+    // The functions wrote metrics in EMF for the stack STACK_NAME names: each definition's
+    // submit and ending, and the events' lag in seconds.
+    let metrics = functions.metrics();
+    let count = |flow: &str, name: &str| -> u64 {
+        (metrics.iter())
+            .filter(|d| d["flow"] == flow && d["stack"] == "e2e-stack")
+            .filter_map(|d| d[name].as_u64())
+            .sum()
+    };
+    assert_eq!(count("spark-pi", "FlowsSubmitted"), 1, "{metrics:?}");
+    assert_eq!(count("spark-pi", "FlowsSucceeded"), 1, "{metrics:?}");
+    assert_eq!(count("pages-es-index-updater", "FlowsFailed"), 1, "{metrics:?}");
+    assert_eq!(
+        count("pages-es-index-updater", "FlowsSucceeded"),
+        0,
+        "{metrics:?}"
+    );
+    let lag = (metrics.iter())
+        .find(|d| d.get("EventLag").is_some())
+        .expect("an EventLag document");
+    assert_eq!(lag["stack"], "e2e-stack");
+    let units = &lag["_aws"]["CloudWatchMetrics"][0]["Metrics"];
+    assert!(
+        (units.as_array().unwrap().iter()).any(|m| m["Name"] == "EventLag" && m["Unit"] == "Seconds"),
+        "{lag}"
+    );
 
     // A dry run answers the request EMR would receive, and the catalog lists the definitions.
     let sample: Value = serde_json::from_str(

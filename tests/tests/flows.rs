@@ -452,6 +452,7 @@ async fn a_dry_run_answers_the_exact_request_and_launches_nothing() {
     );
     let tags = request["Tags"].as_array().unwrap();
     assert!(tags.contains(&json!({"Key": FLOW_ID_TAG, "Value": dry_run.flow_id.to_string()})));
+    assert!(tags.contains(&json!({"Key": shared::job_flow::STACK_TAG, "Value": "local"})));
     assert!(dry_run.request_digest.starts_with("sha256:"));
     assert_eq!(w.item_count().await, 0, "a dry run writes no record");
     assert!(w.active().await.is_empty());
@@ -558,7 +559,7 @@ async fn a_pasted_request_with_shell_regex_and_log4j_patterns_arrives_byte_for_b
     };
     let mut request = dry_run.request.clone();
     let tags = request.as_object_mut().unwrap().remove("Tags").unwrap();
-    assert_eq!(tags.as_array().unwrap().len(), 2);
+    assert_eq!(tags.as_array().unwrap().len(), 3, "flow-id, flow and stack");
     assert_eq!(request, pasted);
 
     // WHEN launched THEN EMR (the moto stand-in) holds every string unchanged

@@ -266,6 +266,63 @@ async fn a_termination_refused_by_emr_is_an_attempt_and_the_flow_later_fails() {
 }
 
 #[tokio::test]
+async fn a_cluster_of_another_stack_is_ignored_and_left_alone() {
+    let w = world().await;
+    let submitted = w.submit(json!({"flow": "spark-pi"})).await.unwrap();
+    let record = w.record(submitted.flow_id).await;
+    // GIVEN the flow's own cluster carries this stack's name (`local` outside a stack)
+    let own = submitted.cluster_id.clone().unwrap();
+    let own = w.svc().emr.describe(&own).await.unwrap().unwrap();
+    assert_eq!(own.stack.as_deref(), Some(shared::job_flow::LOCAL_STACK));
+    // AND a cluster tagged with the flow's id by another stack
+    let stranger = w
+        .emr_client
+        .run_job_flow()
+        .name(&record.cluster_name)
+        .release_label("emr-7.13.0")
+        .instances(
+            aws_sdk_emr::types::JobFlowInstancesConfig::builder()
+                .instance_count(1)
+                .master_instance_type("m5.xlarge")
+                .keep_job_flow_alive_when_no_steps(true)
+                .build(),
+        )
+        .job_flow_role("EMR_EC2_DefaultRole")
+        .service_role("EMR_DefaultRole")
+        .tags(
+            aws_sdk_emr::types::Tag::builder()
+                .key(shared::job_flow::FLOW_ID_TAG)
+                .value(submitted.flow_id.to_string())
+                .build(),
+        )
+        .tags(
+            aws_sdk_emr::types::Tag::builder()
+                .key(shared::job_flow::STACK_TAG)
+                .value("another-stack")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let stranger = ClusterId::parse(stranger.job_flow_id().unwrap()).unwrap();
+    // WHEN its first event arrives
+    let outcome = on_event(
+        &w,
+        emr_event("lifecycle-success/01-cluster-STARTING.json", &stranger),
+    )
+    .await
+    .unwrap();
+    // THEN it is ignored as no flow's: not terminated, not noted on the flow
+    let StateChangeOutcome::Ignored { reason } = outcome else {
+        panic!("{outcome:?}")
+    };
+    assert!(reason.contains("no flow's"), "{reason}");
+    assert_ne!(cluster_state(&w, &stranger).await, "TERMINATED");
+    let record = w.record(submitted.flow_id).await;
+    assert!(record.extra_clusters.is_empty());
+}
+
+#[tokio::test]
 async fn an_extra_cluster_carrying_a_flows_tag_is_terminated_and_noted() {
     let w = world().await;
     let submitted = w.submit(json!({"flow": "spark-pi"})).await.unwrap();
@@ -358,6 +415,8 @@ async fn a_flow_whose_every_event_was_lost_is_repaired_by_the_sweep() {
 
 #[tokio::test]
 async fn a_flow_past_its_max_runtime_is_terminated_and_ends_timed_out() {
+    // The metrics recorder, as the functions install it (only this test flushes it).
+    assert!(shared::metrics::init("outcomes-test"));
     let w = world().await;
     let receiver = Receiver::start(TEST_SECRET);
     let submitted = w
@@ -393,6 +452,22 @@ async fn a_flow_past_its_max_runtime_is_terminated_and_ends_timed_out() {
         Some(MAX_RUNTIME_EXCEEDED)
     );
     assert_eq!(receiver.received()[0]["body"]["status"], "TIMED_OUT");
+    // AND the metrics count the submit and the time-out for the definition, in EMF
+    let mut emf = Vec::new();
+    shared::metrics::flush_to(&mut emf).unwrap();
+    let spark_pi: Vec<Value> = String::from_utf8(emf)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|d| d["flow"] == "spark-pi" && d["stack"] == "outcomes-test")
+        .collect();
+    assert_eq!(spark_pi.len(), 1, "{spark_pi:?}");
+    assert!(spark_pi[0]["FlowsSubmitted"].as_u64() >= Some(1), "{spark_pi:?}");
+    assert!(spark_pi[0]["FlowsTimedOut"].as_u64() >= Some(1), "{spark_pi:?}");
+    assert_eq!(
+        spark_pi[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"],
+        "emr-flows"
+    );
 
     // A submit may lower the definition's limit, never raise it, and must name a duration.
     let err = w

@@ -43,6 +43,7 @@ pub async fn on_state_change(
     input: Value,
     budget: Duration,
 ) -> Result<StateChangeOutcome, Error> {
+    let sent_at = events::event_time(&input);
     let event = match events::parse_input(input)? {
         Input::Reconcile => {
             return reconcile::sweep(svc, budget)
@@ -56,6 +57,9 @@ pub async fn on_state_change(
         }
         Input::Emr(event) => *event,
     };
+    if let Some(sent_at) = sent_at {
+        crate::metrics::event_lag(svc.clock.now() - sent_at);
+    }
     let cluster_id = event.cluster_id().clone();
     let flow_id = match svc.store.flow_for_cluster(&cluster_id).await? {
         Some(flow_id) => flow_id,

@@ -124,6 +124,7 @@ pub async fn submit(s: &Submitter, request: Value) -> Result<SubmitAnswer, Error
         flow_id,
         submitted_at: now,
         region: s.region.clone(),
+        stack: svc.emr.stack().to_owned(),
     };
     let callback_problems = s
         .policy
@@ -199,7 +200,10 @@ pub async fn submit(s: &Submitter, request: Value) -> Result<SubmitAnswer, Error
         return replay(svc, claim.as_ref(), existing).await;
     }
     tracing::info!(%flow_id, flow = %record.flow, digest = %record.request_digest, "flow recorded; launching its job flow");
-    launch(svc, &rendered.request, record).await
+    let flow = record.flow.clone();
+    let answer = launch(svc, &rendered.request, record).await?;
+    crate::metrics::flow_submitted(&flow);
+    Ok(answer)
 }
 
 /// Sends RunJobFlow once and records what came of it.

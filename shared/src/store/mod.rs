@@ -187,7 +187,11 @@ fn upstream<E>(operation: &'static str) -> impl FnOnce(E) -> Error
 where
     E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-    Error::upstream("DynamoDB", operation)
+    let map = Error::upstream("DynamoDB", operation);
+    move |e| {
+        crate::metrics::aws_api_error("DynamoDB");
+        map(e)
+    }
 }
 
 pub(crate) fn corrupt(e: serde_dynamo::Error) -> Error {
@@ -438,6 +442,8 @@ impl FlowStore {
                 return Ok((read, false));
             }
             if let Some(version) = self.replace(&read, &record).await? {
+                // Counted by the one write that ends the flow, whichever operation made it.
+                crate::metrics::flow_transition(&record.flow, read.record.status, record.status);
                 let sweep_at = record.next_sweep_at();
                 return Ok((
                     Versioned {
