@@ -50,8 +50,9 @@ pub const MASK: &str = "***";
 /// Which callback targets may be called.
 #[derive(Debug, Clone, Default)]
 pub struct CallbackPolicy {
-    /// Allow plain `http://` to loopback and HTTPS to loopback, private and link-local
-    /// addresses. For local development only.
+    /// Allow plain `http://` and HTTPS to every non-public address (loopback, private,
+    /// link-local, including the instance metadata address): for local development only, never
+    /// in a deployed stack.
     pub allow_local: bool,
     /// Lambda targets must match one of these patterns (`*` and `?` wildcards), e.g.
     /// `arn:aws:lambda:eu-west-1:123456789012:function:processor-*`. Empty: none may be called.

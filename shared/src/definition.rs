@@ -802,7 +802,7 @@ impl Catalog {
         self.definitions
             .get(name)
             .ok_or_else(|| Error::UnknownFlowDefinition {
-                name: name.to_owned(),
+                name: crate::model::bounded(name, 128),
                 suggestions: nearest(name, self.definitions.keys().map(String::as_str), 3)
                     .into_iter()
                     .map(str::to_owned)

@@ -70,7 +70,7 @@ pub struct FailedStep {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct FailureCause {
     /// The cluster's `StateChangeReason.Code` (e.g. `STEP_FAILURE`), or one of ours
-    /// ([`LAUNCH_FAILED`], [`LAUNCH_LOST`], [`MAX_RUNTIME_EXCEEDED`]).
+    /// ([`LAUNCH_FAILED`], [`LAUNCH_LOST`], [`MAX_RUNTIME_EXCEEDED`], [`STEPS_INCOMPLETE`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code: Option<String>,
     /// The cluster's `StateChangeReason.Message`, or ours.
@@ -220,6 +220,9 @@ pub struct FlowRecord {
 pub const LAUNCH_FAILED: &str = "RUN_JOB_FLOW_FAILED";
 /// The cause recorded when RunJobFlow's answer was lost and no cluster carries the flow's tag.
 pub const LAUNCH_LOST: &str = "RUN_JOB_FLOW_LOST";
+/// The cause recorded when a cluster ended without an error code, nothing failed, and yet not
+/// every step completed (or none ran).
+pub const STEPS_INCOMPLETE: &str = "STEPS_INCOMPLETE";
 /// The cause recorded when a flow outlived its `max_runtime`.
 pub const MAX_RUNTIME_EXCEEDED: &str = "MAX_RUNTIME_EXCEEDED";
 
@@ -461,10 +464,19 @@ impl FlowRecord {
             changed |= self.apply_listed_steps(steps, now);
         }
         self.last_contact_at = Some(now);
+        // EMR's own list, when fetched, is the whole truth about the steps: a step only an event
+        // named (never listed by EMR) does not decide the outcome.
+        let listed: Option<BTreeMap<StepId, StepRecord>> =
+            facts.steps.as_ref().filter(|l| !l.is_empty()).map(|list| {
+                (self.steps.iter())
+                    .filter(|(id, _)| list.iter().any(|l| &l.id == *id))
+                    .map(|(id, step)| (id.clone(), step.clone()))
+                    .collect()
+            });
         let outcome = decide_outcome(
             &facts.state,
             facts.reason_code.as_deref(),
-            &self.steps,
+            listed.as_ref().unwrap_or(&self.steps),
             self.accepted_termination(),
         );
         let Some(outcome) = outcome else {
@@ -508,6 +520,28 @@ impl FlowRecord {
             );
             cause.failed_step = failed_step;
             return cause;
+        }
+        let cluster_error = facts
+            .reason_code
+            .as_deref()
+            .is_some_and(|c| ERROR_CODES.contains(&c));
+        if outcome == FlowStatus::Failed && failed_step.is_none() && !cluster_error {
+            // Nothing failed, yet not every step completed (or the cluster never ran): say so,
+            // rather than pass on a reason such as ALL_STEPS_COMPLETED.
+            let unfinished: Vec<String> = (self.ordered_steps().into_iter())
+                .filter(|(_, s)| s.state != StepState::Completed)
+                .map(|(id, s)| format!("{} ({id}) {}", s.name, s.state.as_str()))
+                .collect();
+            let message = if unfinished.is_empty() {
+                format!("the cluster ended {} without running the flow", facts.state)
+            } else {
+                format!(
+                    "the cluster ended {} with steps not completed: {}",
+                    facts.state,
+                    unfinished.join(", ")
+                )
+            };
+            return FailureCause::ours(STEPS_INCOMPLETE, message);
         }
         FailureCause::new(
             facts.reason_code.as_deref(),
@@ -754,7 +788,10 @@ impl FlowRecord {
             FlowStatus::Pending => times.push(self.submitted_at + LAUNCH_GRACE),
             s if !s.is_terminal() => {
                 times.push(self.last_contact_at.unwrap_or(self.submitted_at) + REPAIR_AFTER);
-                times.extend(self.deadline_at);
+                // Past the deadline, the sweep asks for the termination once; then EMR's end decides.
+                if self.termination.is_none() {
+                    times.extend(self.deadline_at);
+                }
             }
             _ => {}
         }

@@ -771,3 +771,50 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn only_the_steps_emr_lists_decide_the_outcome() {
+    // GIVEN a flow whose step completed, and an event naming a step EMR never listed
+    let mut r = started(1, 0);
+    let stray = StepId::parse("s-NOTINFLOW1").unwrap();
+    r.apply_step(&stray, "stray", &StepRunning, None, t0());
+    r.apply_step(&step_id(0), "step 0", &Completed, None, t0());
+    // WHEN the cluster ends cleanly and ListSteps lists only the real step, completed
+    r.apply_cluster(
+        &facts("TERMINATED", Some("ALL_STEPS_COMPLETED"), Some(&[Completed])),
+        t0(),
+    );
+    // THEN the flow succeeded
+    assert_eq!(r.status, FlowStatus::Succeeded);
+}
+
+#[test]
+fn a_failure_without_a_failed_step_or_an_error_code_says_what_did_not_complete() {
+    let mut r = started(2, 0);
+    r.apply_cluster(
+        &facts(
+            "TERMINATED",
+            Some("ALL_STEPS_COMPLETED"),
+            Some(&[Completed, StepRunning]),
+        ),
+        t0(),
+    );
+    assert_eq!(r.status, FlowStatus::Failed);
+    let cause = r.failure.unwrap();
+    assert_eq!(cause.code.as_deref(), Some(STEPS_INCOMPLETE));
+    assert_eq!(
+        cause.message.as_deref(),
+        Some("the cluster ended TERMINATED with steps not completed: step 1 (s-1) RUNNING")
+    );
+}
+
+#[test]
+fn past_its_deadline_a_flow_is_due_once_for_its_termination() {
+    let mut r = started(1, 0);
+    r.deadline_at = Some(t0() + Duration::minutes(1));
+    assert_eq!(r.next_sweep_at(), Some(t0() + Duration::minutes(1)));
+    r.request_termination(TerminationKind::Timeout, None, t0() + Duration::minutes(2));
+    r.termination_attempted(Ok(()), t0() + Duration::minutes(2));
+    // The deadline no longer makes it due; only EMR's silence does.
+    assert_eq!(r.next_sweep_at(), Some(t0() + REPAIR_AFTER));
+}

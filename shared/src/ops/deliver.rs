@@ -68,14 +68,14 @@ pub async fn deliver_due(svc: &Services, read: Versioned) -> Result<Versioned, E
         let next = delivery.and_then(|d| d.next_attempt_at);
         match outcome {
             AttemptOutcome::Delivered { http_status } => {
-                tracing::info!(%flow_id, delivery = %key, callback = %target, attempt, ?http_status, "callback delivered");
+                tracing::info!(%flow_id, delivery = %key, callback = %target, attempt, http_status = *http_status, "callback delivered");
             }
             AttemptOutcome::Failed { http_status, error } if given_up => {
                 crate::metrics::delivery_given_up(&written.record.flow);
-                tracing::error!(%flow_id, delivery = %key, callback = %target, attempt, ?http_status, %error, "callback delivery given up after its last attempt");
+                tracing::error!(%flow_id, delivery = %key, callback = %target, attempt, http_status = *http_status, %error, "callback delivery given up after its last attempt");
             }
             AttemptOutcome::Failed { http_status, error } => {
-                tracing::warn!(%flow_id, delivery = %key, callback = %target, attempt, ?http_status, %error, ?next, "callback delivery failed; will retry");
+                tracing::warn!(%flow_id, delivery = %key, callback = %target, attempt, http_status = *http_status, %error, next_attempt_at = next.map(|t| t.to_rfc3339()), "callback delivery failed; will retry");
             }
             AttemptOutcome::Gone => {
                 tracing::error!(%flow_id, delivery = %key, callback = %target, attempt, "callback receiver answered 410 Gone; delivery stopped");

@@ -118,7 +118,7 @@ pub async fn reconcile_flow(svc: &Services, flow_id: FlowId) -> Result<bool, Err
                 })
                 .await?;
             if requested {
-                tracing::warn!(%flow_id, deadline = ?written.record.deadline_at, "flow outlived its max_runtime; terminating");
+                tracing::warn!(%flow_id, deadline = written.record.deadline_at.map(|d| d.to_rfc3339()), "flow outlived its max_runtime; terminating");
             }
             read = written;
         }

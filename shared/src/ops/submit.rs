@@ -349,7 +349,14 @@ async fn replay(
 /// `sha256:…` of the request as the caller sent it, without its idempotency key (keys of JSON
 /// objects sorted, so the spelling of the request does not matter).
 fn request_digest(request: &SubmitRequest) -> String {
-    let canonical = serde_json::to_vec(request).unwrap_or_default();
+    // No params and `{}` are the same request; so are no overrides and `{}`.
+    let mut canonical = serde_json::to_value(request).unwrap_or_default();
+    for member in ["params", "overrides"] {
+        if canonical.get(member).is_some_and(Value::is_null) {
+            canonical[member] = serde_json::json!({});
+        }
+    }
+    let canonical = serde_json::to_vec(&canonical).unwrap_or_default();
     format!("sha256:{}", hex::encode(Sha256::digest(canonical)))
 }
 
@@ -381,6 +388,13 @@ mod tests {
         let c = request(serde_json::json!({"flow": "f", "params": {"a": 1, "b": 3}}));
         assert_eq!(request_digest(&a), request_digest(&b));
         assert_ne!(request_digest(&a), request_digest(&c));
+        let bare = request(serde_json::json!({"flow": "f"}));
+        let empty = request(serde_json::json!({"flow": "f", "params": {}, "overrides": {}}));
+        assert_eq!(
+            request_digest(&bare),
+            request_digest(&empty),
+            "no params is an empty object"
+        );
     }
 
     #[test]
