@@ -135,11 +135,7 @@ impl CallbackPolicy {
         if self.lambda_allow.is_empty() {
             return Err("Lambda callbacks are not allowed here (CALLBACK_LAMBDA_ALLOW is empty)".into());
         }
-        if self
-            .lambda_allow
-            .iter()
-            .any(|p| wildmatch::WildMatch::new(p).matches(function))
-        {
+        if self.lambda_allow.iter().any(|p| arn_matches(p, function)) {
             Ok(())
         } else {
             Err(format!(
@@ -363,6 +359,20 @@ where
         .filter(|(network, len, _)| *len == 0 || (address >> (bits - len)) == (*network >> (bits - len)))
         .max_by_key(|(_, len, _)| *len)
         .map(|(_, _, reach)| *reach)
+}
+
+/// Whether `function` matches `pattern` segment by segment (ARN segments are separated by
+/// `:`): `*` and `?` match within one segment only, so a region wildcard cannot take in an
+/// account (`arn:aws:lambda:*:123456789012:…` never matches another account's function), and a
+/// pattern without a qualifier never matches a qualified ARN (`…:processor-a:alias`).
+fn arn_matches(pattern: &str, function: &str) -> bool {
+    let patterns: Vec<_> = pattern.split(':').collect();
+    let segments: Vec<_> = function.split(':').collect();
+    patterns.len() == segments.len()
+        && patterns
+            .iter()
+            .zip(&segments)
+            .all(|(p, s)| wildmatch::WildMatch::new(p).matches(s))
 }
 
 /// Whether `ip` is not a globally reachable unicast address: every block IANA's IPv4 and IPv6

@@ -226,3 +226,32 @@ async fn only_2xx_is_delivered_410_stops_and_everything_else_is_a_failed_attempt
         "{outcome:?}"
     );
 }
+
+#[test]
+fn lambda_patterns_match_within_arn_segments_only() {
+    let policy = CallbackPolicy {
+        allow_local: false,
+        lambda_allow: vec!["arn:aws:lambda:*:123456789012:function:processor-*".into()],
+    };
+    let ok = "arn:aws:lambda:eu-west-1:123456789012:function:processor-a";
+    assert!(
+        policy
+            .check("c", &[CallbackTarget::Lambda(ok.into())], 0)
+            .is_empty()
+    );
+    for refused in [
+        // The region's `*` taking in another account.
+        "arn:aws:lambda:eu-west-1:999999999999:x:123456789012:function:processor-a",
+        // The name's `*` taking in a qualifier (alias or version).
+        "arn:aws:lambda:eu-west-1:123456789012:function:processor-a:prod",
+        "arn:aws:lambda:eu-west-1:999999999999:function:processor-a",
+    ] {
+        assert_eq!(
+            policy
+                .check("c", &[CallbackTarget::Lambda(refused.into())], 0)
+                .len(),
+            1,
+            "{refused}"
+        );
+    }
+}
