@@ -71,7 +71,7 @@ async fn world_at(endpoint: &str, proxy: Option<FaultProxy>) -> World {
             catalog: Catalog::embedded().unwrap(),
             policy: CallbackPolicy {
                 allow_local: true,
-                lambda_allow: vec!["*:function:processor-*".into()],
+                lambda_allow: vec!["arn:aws:lambda:*:*:function:processor-*".into()],
             },
             services,
             region: "us-east-1".into(),
