@@ -38,6 +38,34 @@ fn emr_event(path: &str, cluster_id: &ClusterId) -> Value {
     event(path, cluster_id.as_str(), "s-0")
 }
 
+/// Launches a cluster on moto directly (as a blind RunJobFlow retry, or another stack, would)
+/// named `name` and carrying `tags`.
+async fn launch_tagged(w: &World, name: &str, tags: &[(&str, &str)]) -> ClusterId {
+    let launched = w
+        .emr_client
+        .run_job_flow()
+        .name(name)
+        .release_label("emr-7.13.0")
+        .instances(
+            aws_sdk_emr::types::JobFlowInstancesConfig::builder()
+                .instance_count(1)
+                .master_instance_type("m5.xlarge")
+                .keep_job_flow_alive_when_no_steps(true)
+                .build(),
+        )
+        .job_flow_role("EMR_EC2_DefaultRole")
+        .service_role("EMR_DefaultRole")
+        .set_tags(Some(
+            (tags.iter())
+                .map(|(key, value)| aws_sdk_emr::types::Tag::builder().key(*key).value(*value).build())
+                .collect(),
+        ))
+        .send()
+        .await
+        .unwrap();
+    ClusterId::parse(launched.job_flow_id().unwrap()).unwrap()
+}
+
 async fn on_event(w: &World, event: Value) -> Result<StateChangeOutcome, Error> {
     ops::on_state_change(w.svc(), event, SWEEP_BUDGET).await
 }
@@ -275,36 +303,15 @@ async fn a_cluster_of_another_stack_is_ignored_and_left_alone() {
     let own = w.svc().emr.describe(&own).await.unwrap().unwrap();
     assert_eq!(own.stack.as_deref(), Some(shared::job_flow::LOCAL_STACK));
     // AND a cluster tagged with the flow's id by another stack
-    let stranger = w
-        .emr_client
-        .run_job_flow()
-        .name(&record.cluster_name)
-        .release_label("emr-7.13.0")
-        .instances(
-            aws_sdk_emr::types::JobFlowInstancesConfig::builder()
-                .instance_count(1)
-                .master_instance_type("m5.xlarge")
-                .keep_job_flow_alive_when_no_steps(true)
-                .build(),
-        )
-        .job_flow_role("EMR_EC2_DefaultRole")
-        .service_role("EMR_DefaultRole")
-        .tags(
-            aws_sdk_emr::types::Tag::builder()
-                .key(shared::job_flow::FLOW_ID_TAG)
-                .value(submitted.flow_id.to_string())
-                .build(),
-        )
-        .tags(
-            aws_sdk_emr::types::Tag::builder()
-                .key(shared::job_flow::STACK_TAG)
-                .value("another-stack")
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
-    let stranger = ClusterId::parse(stranger.job_flow_id().unwrap()).unwrap();
+    let stranger = launch_tagged(
+        &w,
+        &record.cluster_name,
+        &[
+            (shared::job_flow::FLOW_ID_TAG, &submitted.flow_id.to_string()),
+            (shared::job_flow::STACK_TAG, "another-stack"),
+        ],
+    )
+    .await;
     // WHEN its first event arrives
     let outcome = on_event(
         &w,
@@ -328,30 +335,12 @@ async fn an_extra_cluster_carrying_a_flows_tag_is_terminated_and_noted() {
     let submitted = w.submit(json!({"flow": "spark-pi"})).await.unwrap();
     let record = w.record(submitted.flow_id).await;
     // GIVEN a second cluster with the flow's tag (as a blind RunJobFlow retry would launch)
-    let extra = w
-        .emr_client
-        .run_job_flow()
-        .name(&record.cluster_name)
-        .release_label("emr-7.13.0")
-        .instances(
-            aws_sdk_emr::types::JobFlowInstancesConfig::builder()
-                .instance_count(1)
-                .master_instance_type("m5.xlarge")
-                .keep_job_flow_alive_when_no_steps(true)
-                .build(),
-        )
-        .job_flow_role("EMR_EC2_DefaultRole")
-        .service_role("EMR_DefaultRole")
-        .tags(
-            aws_sdk_emr::types::Tag::builder()
-                .key(shared::job_flow::FLOW_ID_TAG)
-                .value(submitted.flow_id.to_string())
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
-    let extra = ClusterId::parse(extra.job_flow_id().unwrap()).unwrap();
+    let extra = launch_tagged(
+        &w,
+        &record.cluster_name,
+        &[(shared::job_flow::FLOW_ID_TAG, &submitted.flow_id.to_string())],
+    )
+    .await;
     // WHEN its first event arrives
     let outcome = on_event(
         &w,

@@ -129,7 +129,7 @@ pub async fn reconcile_flow(svc: &Services, flow_id: FlowId) -> Result<bool, Err
     read = settle::follow_up(svc, read).await?;
     if read.record.status.is_terminal() && read.record.cause_pending(now) {
         settle::fetch_cause(svc, &read.record).await?;
-        read = get(svc, flow_id).await?;
+        read = svc.store.read(flow_id).await?;
     }
     // Nothing left due, yet the record still says so (a fast event write leaves `sweep_at` as
     // it was): write it again so it leaves the sweep's list until its next due time.
@@ -138,13 +138,6 @@ pub async fn reconcile_flow(svc: &Services, flow_id: FlowId) -> Result<bool, Err
         read = svc.store.update_from(read, |_| true).await?.0;
     }
     Ok(read.version != version)
-}
-
-async fn get(svc: &Services, flow_id: FlowId) -> Result<Versioned, Error> {
-    svc.store
-        .get(flow_id)
-        .await?
-        .ok_or_else(|| Error::FlowNotFound(flow_id.to_string()))
 }
 
 /// A `PENDING` flow whose RunJobFlow answer was lost: the oldest cluster carrying its tag is
@@ -171,12 +164,12 @@ async fn recover_launch(svc: &Services, read: Versioned) -> Result<Versioned, Er
     };
     settle::adopt_or_terminate(svc, read, own).await?;
     for extra in extras {
-        let read = get(svc, flow_id).await?;
+        let read = svc.store.read(flow_id).await?;
         if settle::adopt_or_terminate(svc, read, extra).await? != Tagged::Extra(flow_id) {
             tracing::error!(%flow_id, cluster_id = %extra, "a second tagged cluster was taken as the flow's own");
         }
     }
-    get(svc, flow_id).await
+    svc.store.read(flow_id).await
 }
 
 /// Asks EMR about the flow's cluster (DescribeCluster, then ListSteps when it may end the flow)

@@ -95,8 +95,14 @@ pub async fn on_state_change(
         // A state that may end the flow: read once, decide from all the facts, carry out what
         // is due (deliveries) from the record as written.
         EmrEvent::Cluster(change) => {
-            let (written, changed) =
-                settle::apply_facts(svc, read(svc, flow_id).await?, &cluster_id, change.facts, None).await?;
+            let (written, changed) = settle::apply_facts(
+                svc,
+                svc.store.read(flow_id).await?,
+                &cluster_id,
+                change.facts,
+                None,
+            )
+            .await?;
             let written = settle::follow_up(svc, written).await?;
             (written.record.status, changed)
         }
@@ -107,11 +113,4 @@ pub async fn on_state_change(
         status,
         changed,
     })
-}
-
-async fn read(svc: &Services, flow_id: FlowId) -> Result<crate::store::Versioned, Error> {
-    svc.store
-        .get(flow_id)
-        .await?
-        .ok_or_else(|| Error::FlowNotFound(flow_id.to_string()))
 }

@@ -217,7 +217,7 @@ async fn launch(
         Launch::Launched(id) => id,
         Launch::Refused(message) => {
             tracing::error!(%flow_id, error = %message, "EMR refused RunJobFlow; flow FAILED");
-            let read = read(svc, flow_id).await?;
+            let read = svc.store.read(flow_id).await?;
             let (written, _) = svc
                 .store
                 .update_from(read, |r| r.launch_failed(&message, svc.clock.now()))
@@ -241,7 +241,7 @@ async fn launch(
     };
     let (written, started) = svc
         .store
-        .update_from(read(svc, flow_id).await?, |r| {
+        .update_from(svc.store.read(flow_id).await?, |r| {
             r.started(&cluster_id, &steps, svc.clock.now())
         })
         .await?;
@@ -260,13 +260,6 @@ async fn launch(
         cluster_id: record.cluster_id,
         status: record.status,
     }))
-}
-
-async fn read(svc: &Services, flow_id: FlowId) -> Result<crate::store::Versioned, Error> {
-    svc.store
-        .get(flow_id)
-        .await?
-        .ok_or_else(|| Error::FlowNotFound(flow_id.to_string()))
 }
 
 /// RunJobFlow's answer was lost: the flow stays `PENDING`, noted, and its cluster is looked
@@ -290,11 +283,7 @@ async fn launch_unknown(svc: &Services, record: FlowRecord, message: &str) -> Re
     match found {
         Ok(clusters) => {
             for cluster_id in &clusters {
-                let read = svc
-                    .store
-                    .get(flow_id)
-                    .await?
-                    .ok_or_else(|| Error::FlowNotFound(flow_id.to_string()))?;
+                let read = svc.store.read(flow_id).await?;
                 match settle::adopt_or_terminate(svc, read, cluster_id).await? {
                     Tagged::Own(_) => {
                         tracing::info!(%flow_id, %cluster_id, "found the flow's cluster by its tag")
@@ -305,12 +294,7 @@ async fn launch_unknown(svc: &Services, record: FlowRecord, message: &str) -> Re
         }
         Err(e) => tracing::warn!(%flow_id, error = %e, "tagged clusters not listed; the sweep looks again"),
     }
-    let record = svc
-        .store
-        .get(flow_id)
-        .await?
-        .ok_or_else(|| Error::FlowNotFound(flow_id.to_string()))?
-        .record;
+    let record = svc.store.read(flow_id).await?.record;
     Ok(SubmitAnswer::Launched(SubmitResponse {
         flow_id,
         cluster_id: record.cluster_id,
@@ -332,12 +316,7 @@ async fn replay(
             existing.key, existing.flow_id
         )));
     }
-    let record = svc
-        .store
-        .get(existing.flow_id)
-        .await?
-        .ok_or_else(|| Error::FlowNotFound(existing.flow_id.to_string()))?
-        .record;
+    let record = svc.store.read(existing.flow_id).await?.record;
     tracing::info!(flow_id = %record.flow_id, key = %existing.key, "idempotency key seen before; answering its flow");
     Ok(SubmitAnswer::Launched(SubmitResponse {
         flow_id: record.flow_id,

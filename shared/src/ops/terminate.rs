@@ -51,11 +51,7 @@ pub async fn terminate(svc: &Services, request: Value) -> Result<TerminateRespon
         check_text("reason", reason, MAX_REASON_BYTES)?;
     }
     let reason = request.reason;
-    let read = svc
-        .store
-        .get(request.flow_id)
-        .await?
-        .ok_or_else(|| Error::FlowNotFound(request.flow_id.to_string()))?;
+    let read = svc.store.read(request.flow_id).await?;
     let (mut written, _) = svc
         .store
         .update_from(read, |r| {

@@ -358,6 +358,14 @@ impl FlowStore {
         flow.map(|flow| items::versioned(flow, steps)).transpose()
     }
 
+    /// Reads a record that must exist: [`FlowStore::get`], with [`Error::FlowNotFound`] when no
+    /// flow has that id.
+    pub async fn read(&self, flow_id: FlowId) -> Result<Versioned, Error> {
+        self.get(flow_id)
+            .await?
+            .ok_or_else(|| Error::FlowNotFound(flow_id.to_string()))
+    }
+
     /// Replaces the record read as `read` with `record`: first the step items that changed
     /// (each only forward), then the flow item, if nobody wrote it since. Returns the new version,
     /// or `None` (the flow item unwritten) when the stored version moved on.
@@ -419,10 +427,7 @@ impl FlowStore {
     where
         F: FnMut(&mut FlowRecord) -> bool,
     {
-        let read = self
-            .get(flow_id)
-            .await?
-            .ok_or_else(|| Error::FlowNotFound(flow_id.to_string()))?;
+        let read = self.read(flow_id).await?;
         let (written, changed) = self.update_from(read, change).await?;
         Ok((written.record, changed))
     }
@@ -461,10 +466,7 @@ impl FlowStore {
             };
             tracing::debug!(%flow_id, ?wait, "lost a write race; re-applying the change");
             tokio::time::sleep(wait).await;
-            read = self
-                .get(flow_id)
-                .await?
-                .ok_or_else(|| Error::FlowNotFound(flow_id.to_string()))?;
+            read = self.read(flow_id).await?;
         }
     }
 
