@@ -14,6 +14,8 @@
 use std::time::Duration;
 
 use aws_config::timeout::TimeoutConfig;
+use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing_subscriber::layer::SubscriberExt;
 
 use crate::callback::{CallbackPolicy, Dispatcher};
 use crate::emr::Emr;
@@ -64,30 +66,50 @@ pub fn init_tracing() {
 /// (`flow_id`, `cluster_id`, `step_id`, …) and `message`.
 ///
 /// The level is Lambda's advanced logging control `AWS_LAMBDA_LOG_LEVEL` (`TRACE`, `DEBUG`,
-/// `INFO`, `WARN`, `ERROR`, `FATAL`), else `RUST_LOG` (any `EnvFilter` directives), else `info`.
+/// `INFO`, `WARN`, `ERROR`, `FATAL`), else `RUST_LOG` (a level, or `target=level` directives
+/// separated by commas, e.g. `info,shared::store=debug`; tracing-subscriber's `Targets` syntax:
+/// no span or field filters), else `info`; targets no directive names log at `info`. Directives
+/// that do not parse are ignored.
 /// The runtime's `lambda_runtime::layers::panic` target is off: it logs every returned error at
 /// ERROR with its Rust debug form; [`crate::api`] logs errors itself, callers' at WARN.
 pub fn log_subscriber<W>(writer: W) -> impl tracing::Subscriber + Send + Sync
 where
     W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
 {
-    let directives = match std::env::var("AWS_LAMBDA_LOG_LEVEL") {
-        Ok(level) if !level.trim().is_empty() => match level.trim().to_ascii_lowercase().as_str() {
-            "fatal" => "error".to_owned(),
-            level => level.to_owned(),
-        },
-        _ => std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
-    };
-    let filter = tracing_subscriber::EnvFilter::builder()
-        .parse_lossy(format!("{directives},lambda_runtime::layers::panic=off"));
+    let filter = log_filter(
+        std::env::var("AWS_LAMBDA_LOG_LEVEL").ok().as_deref(),
+        std::env::var("RUST_LOG").ok().as_deref(),
+    );
     tracing_subscriber::fmt()
         .json()
         .flatten_event(true)
         .with_current_span(false)
         .with_span_list(false)
-        .with_env_filter(filter)
+        .with_max_level(LevelFilter::TRACE)
         .with_writer(writer)
         .finish()
+        .with(filter)
+}
+
+/// The filter [`log_subscriber`] applies, from `AWS_LAMBDA_LOG_LEVEL` and `RUST_LOG` (see there).
+fn log_filter(lambda_level: Option<&str>, rust_log: Option<&str>) -> Targets {
+    let directives = match lambda_level.map(str::trim) {
+        Some(level) if !level.is_empty() => match level.to_ascii_lowercase().as_str() {
+            "fatal" => "error".to_owned(),
+            level => level.to_owned(),
+        },
+        _ => rust_log.unwrap_or("info").to_owned(),
+    };
+    let valid: Vec<&str> = directives
+        .split(',')
+        .map(str::trim)
+        .filter(|directive| !directive.is_empty() && directive.parse::<Targets>().is_ok())
+        .collect();
+    let mut filter = valid.join(",").parse::<Targets>().unwrap_or_default();
+    if filter.default_level().is_none() {
+        filter = filter.with_default(LevelFilter::INFO);
+    }
+    filter.with_target("lambda_runtime::layers::panic", LevelFilter::OFF)
 }
 
 /// The SDK config, from the environment (region, credentials, endpoint overrides), with the
@@ -210,4 +232,51 @@ pub fn time_left(deadline_ms: u64) -> Duration {
         .checked_sub(now)
         .filter(|left| !left.is_zero())
         .unwrap_or(Duration::from_secs(60))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tracing::Level;
+
+    fn enabled(filter: &Targets, target: &str, level: Level) -> bool {
+        filter.would_enable(target, &level)
+    }
+
+    #[test]
+    fn lambdas_log_level_wins_over_rust_log_and_fatal_means_error() {
+        // GIVEN Lambda's log level WARN and a RUST_LOG asking for debug
+        let filter = log_filter(Some("WARN"), Some("debug"));
+        // THEN warnings log, info does not
+        assert!(enabled(&filter, "shared::ops", Level::WARN));
+        assert!(!enabled(&filter, "shared::ops", Level::INFO));
+        // AND FATAL (which tracing lacks) keeps errors only
+        let fatal = log_filter(Some("FATAL"), None);
+        assert!(enabled(&fatal, "shared", Level::ERROR));
+        assert!(!enabled(&fatal, "shared", Level::WARN));
+    }
+
+    #[test]
+    fn rust_log_directives_apply_per_target_and_bad_ones_are_ignored() {
+        // GIVEN no Lambda log level and RUST_LOG with a default, a target, and nonsense
+        let filter = log_filter(None, Some("warn, shared::store=debug, =bogus=x"));
+        // THEN the named target logs at debug, the rest at warn
+        assert!(enabled(&filter, "shared::store::fast", Level::DEBUG));
+        assert!(!enabled(&filter, "shared::ops", Level::INFO));
+        assert!(enabled(&filter, "shared::ops", Level::WARN));
+    }
+
+    #[test]
+    fn nothing_set_logs_info_and_the_runtimes_panic_layer_never() {
+        // GIVEN neither variable, or only a target directive
+        for filter in [
+            log_filter(None, None),
+            log_filter(Some(" "), Some("shared=debug")),
+        ] {
+            // THEN other targets log at info and the runtime's error echo is off
+            assert!(enabled(&filter, "aws_config", Level::INFO));
+            assert!(!enabled(&filter, "aws_config", Level::DEBUG));
+            assert!(!enabled(&filter, "lambda_runtime::layers::panic", Level::ERROR));
+        }
+    }
 }
