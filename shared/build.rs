@@ -1,5 +1,12 @@
 //! Embeds the flow catalog (`flows/*.yaml`) into the crate, so every function carries the same
-//! definitions and a deployment cannot lose one.
+//! definitions and a deployment cannot lose one; and each file parsed here (YAML to JSON, with
+//! the places and written texts `src/definition/yaml.rs` keeps), so the functions read the
+//! catalog without a YAML parser. A syntax error is embedded as such: the catalog reports it
+//! when it is built, as it would from the YAML (and `make check` names it first).
+
+#[allow(dead_code)]
+#[path = "src/definition/yaml.rs"]
+mod yaml;
 
 use std::{env, fs, path::Path};
 
@@ -18,6 +25,7 @@ fn main() {
     let mut code = String::from(
         "/// `(file name, YAML text)` of every flow definition in `shared/flows/`.\npub static EMBEDDED: &[(&str, &str)] = &[\n",
     );
+    let parsed_paths = entries.clone();
     for path in entries {
         println!("cargo::rerun-if-changed={}", path.display());
         let name = path.file_name().unwrap().to_string_lossy();
@@ -25,6 +33,17 @@ fn main() {
             "    ({name:?}, include_str!({:?})),\n",
             path.display().to_string()
         ));
+    }
+    code.push_str("];\n");
+    code.push_str(
+        "/// Each file of `EMBEDDED` parsed by build.rs: its `Source` as JSON, or the YAML syntax\n/// error's message and place.\n#[allow(clippy::type_complexity)]\npub static PARSED: &[Result<&str, (&str, Option<(u64, u64)>)>] = &[\n",
+    );
+    for path in &parsed_paths {
+        let yaml = fs::read_to_string(path).expect("readable flow definition");
+        match yaml::Source::parse(&yaml) {
+            Ok(source) => code.push_str(&format!("    Ok({:?}),\n", source.to_json())),
+            Err(e) => code.push_str(&format!("    Err(({:?}, {:?})),\n", e.message, e.at)),
+        }
     }
     code.push_str("];\n");
     fs::write(Path::new(&env::var("OUT_DIR").unwrap()).join("catalog.rs"), code).unwrap();

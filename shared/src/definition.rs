@@ -20,7 +20,7 @@ use crate::error::{Error, Problem, did_you_mean, nearest};
 use crate::job_flow;
 use crate::model::{CallbackTarget, FlowId};
 use crate::template::{self, Context, pointer_to_path};
-use yaml::Source;
+use yaml::{Source, SyntaxError};
 
 mod yaml;
 
@@ -418,7 +418,12 @@ impl Definition {
     /// Errors: [`Error::Definition`] listing every problem found, each message ending with its
     /// place (`(line 12, column 5)`); see [`Definition::check`].
     pub fn parse(file_name: &str, yaml: &str) -> Result<Self, Error> {
-        Self::check(file_name, yaml).map_err(|found| Error::Definition {
+        Self::parse_source(file_name, Source::parse(yaml))
+    }
+
+    /// [`Definition::parse`] of a file already parsed (by `build.rs`, for the embedded catalog).
+    fn parse_source(file_name: &str, parsed: Result<Source, SyntaxError>) -> Result<Self, Error> {
+        Self::check_source(file_name, parsed).map_err(|found| Error::Definition {
             name: file_name.strip_suffix(".yaml").unwrap_or(file_name).to_owned(),
             problems: found
                 .into_iter()
@@ -443,8 +448,16 @@ impl Definition {
     ///
     /// Errors: every problem, with where it was written.
     pub fn check(file_name: &str, yaml: &str) -> Result<Self, Vec<DefinitionProblem>> {
+        Self::check_source(file_name, Source::parse(yaml))
+    }
+
+    /// [`Definition::check`] of a file already parsed.
+    fn check_source(
+        file_name: &str,
+        parsed: Result<Source, SyntaxError>,
+    ) -> Result<Self, Vec<DefinitionProblem>> {
         let stem = file_name.strip_suffix(".yaml").unwrap_or(file_name);
-        let source = match Source::parse(yaml) {
+        let source = match parsed {
             Ok(source) => source,
             Err(e) => {
                 return Err(vec![DefinitionProblem {
@@ -755,12 +768,26 @@ impl Catalog {
         embedded::EMBEDDED
     }
 
-    /// The definitions embedded from `shared/flows/` at build time.
+    /// The definitions embedded from `shared/flows/` at build time, as `build.rs` parsed them
+    /// (so the functions carry no YAML parser), checked like [`Catalog::from_sources`].
     ///
     /// Errors: [`Error::Definition`] for the first definition that does not parse or check
     /// (`make check` lists every problem of every definition).
     pub fn embedded() -> Result<Self, Error> {
-        Self::from_sources(embedded::EMBEDDED)
+        let definitions = embedded::EMBEDDED
+            .iter()
+            .zip(embedded::PARSED)
+            .map(|((file, _), parsed)| {
+                let parsed = match parsed {
+                    Ok(json) => Ok(Source::from_json(json).ok_or_else(|| {
+                        Error::Internal(format!("{file}: the catalog embedded by build.rs does not read back"))
+                    })?),
+                    Err((message, at)) => Err(SyntaxError { message: (*message).to_owned(), at: *at }),
+                };
+                Definition::parse_source(file, parsed).map(|d| (d.spec.name.clone(), d))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Self { definitions })
     }
 
     /// A catalog of `(file name, YAML text)` pairs.
@@ -877,6 +904,23 @@ artifacts:
                 .collect();
             panic!("broken definitions:\n{}", report.join("\n"));
         }
+    }
+
+    #[test]
+    fn the_catalog_parsed_at_build_time_is_the_catalog_parsed_from_its_yaml() {
+        // GIVEN the catalog as the functions read it (parsed by build.rs) and as parsed now
+        let embedded = Catalog::embedded().expect("the embedded catalog checks");
+        let from_yaml = Catalog::from_sources(Catalog::embedded_sources()).unwrap();
+        // THEN both hold the same definitions, field for field
+        let specs = |c: &Catalog| {
+            c.iter()
+                .map(|d| serde_json::to_value(&d.spec.job_flow).unwrap())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(embedded.iter().count(), Catalog::embedded_sources().len());
+        assert_eq!(specs(&embedded), specs(&from_yaml));
+        let names = |c: &Catalog| c.iter().map(|d| d.spec.name.clone()).collect::<Vec<_>>();
+        assert_eq!(names(&embedded), names(&from_yaml));
     }
 
     #[test]

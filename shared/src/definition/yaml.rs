@@ -3,6 +3,10 @@
 //! EMR model wants as a string becomes exactly what the author typed: `60000`, `0.50`, `yes`).
 //!
 //! Parsed with serde-saphyr (YAML 1.2); its [`Spanned`] wrapper gives every node's location.
+//!
+//! `build.rs` includes this file too: it parses the catalog's files when the crate is built and
+//! embeds each [`Source`] as JSON ([`Source::to_json`]), so the functions read the catalog with
+//! [`Source::from_json`] and do not carry a YAML parser.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -43,7 +47,42 @@ impl Source {
         Ok(source)
     }
 
+    /// This source as one JSON document: `{"value": …, "places": {pointer: [line, column]},
+    /// "raw": {pointer: text}}`, read back by [`Source::from_json`].
+    #[allow(dead_code)] // build.rs writes the embedded catalog with it; the library only reads
+    pub fn to_json(&self) -> String {
+        serde_json::json!({ "value": self.value, "places": self.places, "raw": self.raw })
+            .to_string()
+    }
+
+    /// A source written by [`Source::to_json`]; `None` for any other document.
+    #[allow(dead_code)] // build.rs includes this file and only writes
+    pub fn from_json(text: &str) -> Option<Self> {
+        let Value::Object(mut document) = serde_json::from_str(text).ok()? else {
+            return None;
+        };
+        let places = match document.remove("places")? {
+            Value::Object(places) => places
+                .into_iter()
+                .map(|(pointer, place)| {
+                    let place: (u64, u64) = serde_json::from_value(place).ok()?;
+                    Some((pointer, place))
+                })
+                .collect::<Option<_>>()?,
+            _ => return None,
+        };
+        let raw = match document.remove("raw")? {
+            Value::Object(raw) => raw
+                .into_iter()
+                .map(|(pointer, text)| Some((pointer, text.as_str()?.to_owned())))
+                .collect::<Option<_>>()?,
+            _ => return None,
+        };
+        Some(Self { value: document.remove("value")?, places, raw })
+    }
+
     /// Where the node at `pointer` (or its nearest written ancestor) was written.
+    #[allow(dead_code)] // build.rs includes this file and only writes
     pub fn place(&self, pointer: &str) -> Option<(u64, u64)> {
         let mut pointer = pointer;
         loop {
@@ -55,6 +94,7 @@ impl Source {
     }
 
     /// The text a number or boolean at `pointer` was written as.
+    #[allow(dead_code)] // build.rs includes this file and only writes
     pub fn raw(&self, pointer: &str) -> Option<&str> {
         self.raw.get(pointer).map(String::as_str)
     }
@@ -232,6 +272,24 @@ impl<'de> Deserialize<'de> for Key {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_source_read_back_from_its_json_is_the_same_source() {
+        // GIVEN a parsed file with numbers written in more than one way, nested places
+        let yaml = "a:\n  HADOOP_HEAPSIZE: 60000\n  ratio: 0.50\n  on: true\n  list: [1, \"x~/\"]\n";
+        let source = Source::parse(yaml).unwrap();
+        // WHEN it goes through the JSON build.rs embeds
+        let back = Source::from_json(&source.to_json()).expect("its own JSON reads back");
+        // THEN value, places and written texts are all unchanged
+        assert_eq!(back.value, source.value);
+        assert_eq!(back.places, source.places);
+        assert_eq!(back.raw, source.raw);
+        assert_eq!(back.raw("/a/ratio"), Some("0.50"));
+        assert_eq!(back.place("/a/list/1"), source.place("/a/list/1"));
+        // AND anything else is not a source
+        assert!(Source::from_json(r#"{"value": 1}"#).is_none());
+        assert!(Source::from_json("[]").is_none());
+    }
 
     #[test]
     fn numbers_and_booleans_keep_their_written_text_and_every_node_its_place() {
