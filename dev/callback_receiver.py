@@ -39,7 +39,8 @@ def main() -> None:
                 out.write(json.dumps({"webhook_id": headers.get("webhook-id"), "verified": verified, "body": document}) + "\n")
             if verified:
                 failure = document.get("failure") or {}
-                cause = f" ({failure.get('code')}, step {(failure.get('failed_step') or {}).get('name')})" if failure else ""
+                step = (failure.get("failed_step") or {}).get("name")
+                cause = f" ({failure.get('code')}{f', step {step}' if step else ''})" if failure else ""
                 print(
                     f"callback verified: {headers['webhook-id']} flow {document['flow_id']} "
                     f"{document['flow']} {document['status']}{cause}",

@@ -54,7 +54,7 @@ cargo build --quiet --workspace --bins
 say "Starting moto (DynamoDB + EMR) on :$moto_port"
 start moto.log moto_server -p "$moto_port"
 wait_port "$moto_port" moto moto.log
-AWS_ENDPOINT_URL="http://127.0.0.1:$moto_port" ./target/debug/create-local-table "$table"
+AWS_ENDPOINT_URL="http://127.0.0.1:$moto_port" "${CARGO_TARGET_DIR:-target}/debug/create-local-table" "$table"
 
 say "Starting the callback receiver on :$receiver_port"
 CALLBACK_SIGNING_SECRET=$secret start receiver.log python3 dev/callback_receiver.py \

@@ -78,7 +78,8 @@ def lifecycle(record, fail_step):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("flow_id")
-    parser.add_argument("--fail-step", type=int, default=0, help="this step (1-based) fails")
+    parser.add_argument("--fail-step", type=int, metavar="N",
+                        help="step N fails (steps are numbered from 1, as `list` shows them)")
     parser.add_argument("--endpoint-url", default=os.environ.get("EMR_FLOWS_LAMBDA_URL"),
                         help="the functions (default: $EMR_FLOWS_LAMBDA_URL from .local/env)")
     args = parser.parse_args()
@@ -102,8 +103,8 @@ def main():
         sys.exit(f"list {args.flow_id}: {error.get('errorType', '')} {error.get('errorMessage')}")
     if not record.get("cluster_id"):
         sys.exit(f"flow {args.flow_id} has no cluster yet (status {record['status']})")
-    if args.fail_step > len(record["steps"]):
-        sys.exit(f"--fail-step {args.fail_step}: the flow has {len(record['steps'])} steps")
+    if args.fail_step is not None and not 1 <= args.fail_step <= len(record["steps"]):
+        sys.exit(f"--fail-step {args.fail_step}: steps are numbered 1 to {len(record['steps'])}")
 
     ok = True
     for event in lifecycle(record, args.fail_step):

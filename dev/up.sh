@@ -53,7 +53,7 @@ cargo build --quiet --workspace --bins
 
 start moto.log moto_server -p "$moto_port"
 wait_port "$moto_port" moto moto.log
-AWS_ENDPOINT_URL="http://127.0.0.1:$moto_port" ./target/debug/create-local-table "$table"
+AWS_ENDPOINT_URL="http://127.0.0.1:$moto_port" "${CARGO_TARGET_DIR:-target}/debug/create-local-table" "$table"
 
 CALLBACK_SIGNING_SECRET=$secret start receiver.log python3 dev/callback_receiver.py \
   --port "$receiver_port" --out "$work/callbacks.jsonl"

@@ -418,6 +418,12 @@ async fn list_answers_one_flow_in_full_and_a_definitions_history() {
         .await
         .unwrap_err();
     assert_eq!(err.code(), "ValidationError");
+    // A typo in a definition's name is named as such, not answered with an empty history
+    let err = ops::list(&w.submitter.catalog, &w.svc().store, json!({"flow": "spark-py"}))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "UnknownFlowDefinition");
+    assert!(err.to_string().contains("spark-pi"), "suggests the nearest name: {err}");
     let err = ops::list(&w.submitter.catalog, &w.svc().store, json!({}))
         .await
         .unwrap_err();

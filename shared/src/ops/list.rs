@@ -36,7 +36,8 @@ pub struct ListRequest {
 /// (overridable: each JSON Pointer a caller may override → the JSON Schema of its value).
 ///
 /// Errors: [`Error::Validation`] for a request that asks for none or several of these;
-/// [`Error::FlowNotFound`].
+/// [`Error::FlowNotFound`]; [`Error::UnknownFlowDefinition`] for a definition's history when
+/// the catalog does not know the name and no flow was ever launched under it.
 pub async fn list(catalog: &Catalog, store: &FlowStore, request: Value) -> Result<Value, Error> {
     let request: ListRequest = parse_request(request)?;
     if request.definitions {
@@ -98,5 +99,13 @@ pub async fn list(catalog: &Catalog, store: &FlowStore, request: Value) -> Resul
         }
     };
     let page = store.list(&listing, limit, request.next_token).await?;
+    if let Listing::Definition(flow) = &listing
+        && page.flows.is_empty()
+        && request.next_token.is_none()
+    {
+        // No history under a name the catalog does not know: most likely a typo, so say so
+        // with the nearest names (a retired definition's history is still listed).
+        catalog.get(flow)?;
+    }
     serde_json::to_value(page).map_err(|e| Error::Internal(e.to_string()))
 }
