@@ -64,12 +64,8 @@ mutants:
 
 # Not in CI: the benchmark of record (see README, "Benchmark"): the release functions under a
 # Lambda Runtime API emulator, against moto behind the request-counting proxy.
-# Built as Lambda builds them: for an explicit target with the unwind tables left out (see
-# .cargo/config.toml; here for x86_64, the machine the benchmark runs on).
 BENCH_FUNCTIONS := -p submit -p on-state-change -p terminate -p list
-BENCH_TRIPLE := x86_64-unknown-linux-gnu
 bench: venv
-	cargo build --release --locked --target $(BENCH_TRIPLE) \
-	  --config 'target.$(BENCH_TRIPLE).rustflags = ["-C", "force-unwind-tables=no"]' $(BENCH_FUNCTIONS)
+	cargo build --release --locked $(BENCH_FUNCTIONS)
 	cargo build --locked -p e2e --bin create-local-table
 	$(VENV)/bin/python dev/bench.py $(BENCH_ARGS)

@@ -17,7 +17,7 @@ then reads the flows back with `list` and cancels one more flow with `terminate`
   deploys it (`bootstrap`, zip -9).
 
 Usage: python dev/bench.py [--steps 1,50,256] [--cold-starts 5] [--target-dir target]
-       [--profile release] [--triple x86_64-unknown-linux-gnu]
+       [--profile release]
 (`make bench` builds the release functions first.)
 """
 
@@ -350,11 +350,10 @@ class Bench:
     def run(self) -> None:
         LOGS.mkdir(exist_ok=True)
         target = Path(self.args.target_dir)
-        built = target / self.args.triple if self.args.triple else target
-        binaries = {f: built / self.args.profile / f for f in FUNCTIONS}
+        binaries = {f: target / self.args.profile / f for f in FUNCTIONS}
         for f, path in binaries.items():
             if not path.exists():
-                sys.exit(f"{path} is missing: make bench builds it")
+                sys.exit(f"{path} is missing: cargo build --release -p {f}")
         venv = ROOT / ".venv" / "bin"
         moto_port = free_port()
         self.procs.start([str(venv / "moto_server"), "-p", str(moto_port)], LOGS / "moto.log")
@@ -578,8 +577,6 @@ def main() -> None:
     parser.add_argument("--no-callback", dest="callback", action="store_false",
                         help="submit flows without their HTTPS callback")
     parser.add_argument("--profile", default="release", help="release (of record) or debug")
-    parser.add_argument("--triple", default="x86_64-unknown-linux-gnu",
-                        help="the functions' target triple, as built with --target (empty: none)")
     args = parser.parse_args()
     bench = Bench(args)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
