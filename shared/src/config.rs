@@ -155,21 +155,22 @@ pub fn emr(sdk: &aws_config::SdkConfig) -> Emr {
     Emr::for_stack(aws_sdk_emr::Client::new(sdk), stack_name())
 }
 
-/// Step logs in S3.
+/// Step logs in S3 (on-state-change; the other functions pass [`StepLogs::none`] to
+/// [`services`] and so carry no S3 client).
 pub fn logs(sdk: &aws_config::SdkConfig) -> StepLogs {
     StepLogs::new(aws_sdk_s3::Client::new(sdk))
 }
 
-/// What on-state-change, terminate and submit work with: store, EMR, callbacks, logs, the
+/// What on-state-change, terminate and submit work with: store, EMR, callbacks, `logs`, the
 /// system clock.
 ///
 /// Errors: [`Error::Internal`] naming a missing variable.
-pub fn services(sdk: &aws_config::SdkConfig) -> Result<Services, Error> {
+pub fn services(sdk: &aws_config::SdkConfig, logs: StepLogs) -> Result<Services, Error> {
     Ok(Services {
         store: store(sdk)?,
         emr: emr(sdk),
         dispatcher: dispatcher(sdk)?,
-        logs: logs(sdk),
+        logs,
         clock: Clock::system(),
     })
 }

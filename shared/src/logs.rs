@@ -2,9 +2,13 @@
 //! cluster's `LogUri` every few minutes (`<LogUri>/<cluster-id>/steps/<step-id>/stderr.gz`,
 //! Amazon EMR management guide, "View log files archived to Amazon S3").
 
+use std::fmt;
 use std::io::Read;
+use std::sync::Arc;
 
 use aws_sdk_s3::error::ProvideErrorMetadata;
+use bytes::Bytes;
+use futures_util::future::BoxFuture;
 
 use crate::error::Error;
 use crate::model::{ClusterId, StepId};
@@ -13,10 +17,57 @@ use crate::model::{ClusterId, StepId};
 /// is not worth a Lambda's memory.
 pub const MAX_LOG_BYTES: i64 = 16 * 1024 * 1024;
 
-/// Reads step logs from S3.
+/// Reads step logs from S3 ([`StepLogs::new`]), or reads none ([`StepLogs::none`]).
+///
+/// Only on-state-change reads logs (it settles failed steps and its sweep fetches late causes);
+/// the other functions hold [`StepLogs::none`], and because the S3 client is reached only through
+/// the object [`StepLogs::new`] makes, their binaries carry no S3 client at all.
 #[derive(Debug, Clone)]
 pub struct StepLogs {
-    client: aws_sdk_s3::Client,
+    objects: Option<Arc<dyn ReadObject>>,
+}
+
+/// `GetObject` of a whole (small) object: `Ok(None)` when there is no such key or bucket.
+trait ReadObject: fmt::Debug + Send + Sync {
+    fn read<'a>(&'a self, bucket: &'a str, key: &'a str) -> BoxFuture<'a, Result<Option<Bytes>, Error>>;
+}
+
+impl ReadObject for aws_sdk_s3::Client {
+    fn read<'a>(&'a self, bucket: &'a str, key: &'a str) -> BoxFuture<'a, Result<Option<Bytes>, Error>> {
+        Box::pin(async move {
+            let output = match self.get_object().bucket(bucket).key(key).send().await {
+                Ok(output) => output,
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|e| e.is_no_such_key() || e.code() == Some("NoSuchBucket")) =>
+                {
+                    return Ok(None);
+                }
+                Err(e) => return Err(Error::upstream("S3", "GetObject")(e)),
+            };
+            if output.content_length().unwrap_or(0) > MAX_LOG_BYTES {
+                return Err(log_failed(format!(
+                    "s3://{bucket}/{key} is larger than {MAX_LOG_BYTES} bytes"
+                )));
+            }
+            let bytes = output
+                .body
+                .collect()
+                .await
+                .map_err(|e| log_failed(e.to_string()))?
+                .into_bytes();
+            Ok(Some(bytes))
+        })
+    }
+}
+
+fn log_failed(message: String) -> Error {
+    crate::metrics::aws_api_error("S3");
+    Error::Upstream {
+        service: "S3",
+        operation: "GetObject",
+        message,
+    }
 }
 
 /// `(bucket, key)` of a step's `stderr.gz` under `log_uri` (`s3://bucket/prefix/`; EMR also
@@ -39,13 +90,21 @@ pub fn stderr_location(log_uri: &str, cluster_id: &ClusterId, step_id: &StepId) 
 }
 
 impl StepLogs {
+    /// Logs read with `client`.
     pub fn new(client: aws_sdk_s3::Client) -> Self {
-        Self { client }
+        Self {
+            objects: Some(Arc::new(client)),
+        }
     }
 
-    /// The last `max_bytes` (or a little more) of the step's stderr, decompressed as a stream
-    /// (memory stays bounded) and lossily decoded as UTF-8. `Ok(None)` while EMR has not pushed
-    /// it (no such key) or when `log_uri` is not S3.
+    /// No logs: every [`StepLogs::stderr_tail`] is `Ok(None)` (as while EMR has not pushed one).
+    pub fn none() -> Self {
+        Self { objects: None }
+    }
+
+    /// The last `max_bytes` (or a little more) of the step's stderr, decompressed in pieces and
+    /// lossily decoded as UTF-8. `Ok(None)` while EMR has not pushed it (no such key), when
+    /// `log_uri` is not S3, or for [`StepLogs::none`].
     ///
     /// Errors: [`Error::Upstream`] when S3 fails or refuses (e.g. access denied: the template
     /// grants `s3:GetObject` on the buckets given as `StepLogBuckets`), or the log is larger
@@ -57,40 +116,16 @@ impl StepLogs {
         step_id: &StepId,
         max_bytes: usize,
     ) -> Result<Option<String>, Error> {
-        let Some((bucket, key)) = stderr_location(log_uri, cluster_id, step_id) else {
+        let (Some(objects), Some((bucket, key))) =
+            (&self.objects, stderr_location(log_uri, cluster_id, step_id))
+        else {
             return Ok(None);
         };
-        let failed = |message: String| {
-            crate::metrics::aws_api_error("S3");
-            Error::Upstream {
-                service: "S3",
-                operation: "GetObject",
-                message,
-            }
+        let Some(bytes) = objects.read(&bucket, &key).await? else {
+            return Ok(None);
         };
-        let output = match self.client.get_object().bucket(&bucket).key(&key).send().await {
-            Ok(output) => output,
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_no_such_key() || e.code() == Some("NoSuchBucket")) =>
-            {
-                return Ok(None);
-            }
-            Err(e) => return Err(Error::upstream("S3", "GetObject")(e)),
-        };
-        if output.content_length().unwrap_or(0) > MAX_LOG_BYTES {
-            return Err(failed(format!(
-                "s3://{bucket}/{key} is larger than {MAX_LOG_BYTES} bytes"
-            )));
-        }
-        let bytes = output
-            .body
-            .collect()
-            .await
-            .map_err(|e| failed(e.to_string()))?
-            .into_bytes();
         let tail = gunzip_tail(bytes.as_ref(), max_bytes)
-            .map_err(|e| failed(format!("s3://{bucket}/{key} is not gzip: {e}")))?;
+            .map_err(|e| log_failed(format!("s3://{bucket}/{key} is not gzip: {e}")))?;
         Ok(Some(String::from_utf8_lossy(&tail).into_owned()))
     }
 }
@@ -131,6 +166,18 @@ mod tests {
         assert!(tail.len() <= 104 && tail.len() >= 100);
         assert!(String::from_utf8_lossy(&tail).ends_with("line 19999\n"));
         assert!(gunzip_tail(b"not gzip at all", 100).is_err());
+    }
+
+    #[tokio::test]
+    async fn no_step_logs_reads_nothing() {
+        // GIVEN the step logs of a function that never reads them
+        let logs = StepLogs::none();
+        let cluster = ClusterId::parse("j-1K48XXXXXXHCB").unwrap();
+        let step = StepId::parse("s-2ABCDEFGHIJKL").unwrap();
+        // WHEN a failed step's stderr is asked for under an S3 LogUri
+        let tail = logs.stderr_tail("s3://logs/emr/", &cluster, &step, 4096).await;
+        // THEN there is none, as while EMR has not pushed it
+        assert_eq!(tail.unwrap(), None);
     }
 
     #[test]

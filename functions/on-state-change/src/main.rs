@@ -9,7 +9,7 @@ use shared::{config, ops};
 async fn main() -> Result<(), Startup> {
     config::init_tracing();
     let sdk = config::aws().await;
-    let services = config::services(&sdk)?;
+    let services = config::services(&sdk, config::logs(&sdk))?;
     api::serve(Function::OnStateChange, |event, budget| {
         ops::on_state_change(&services, event, budget)
     })

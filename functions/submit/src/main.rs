@@ -2,6 +2,7 @@
 //! "dry_run"?}` → `{"flow_id", "cluster_id", "status"}` (or, for a dry run, the rendered request).
 //! Direct invoke, or `POST /flows` through API Gateway.
 use shared::api::{self, Function, Startup};
+use shared::logs::StepLogs;
 use shared::{config, definition::Catalog, ops};
 
 // Lambda hands a process one invocation at a time: one thread runs it (no worker threads
@@ -13,7 +14,7 @@ async fn main() -> Result<(), Startup> {
     let submitter = ops::Submitter {
         catalog: Catalog::embedded()?,
         policy: config::callback_policy()?,
-        services: config::services(&sdk)?,
+        services: config::services(&sdk, StepLogs::none())?,
         region: config::region(&sdk)?,
     };
     api::serve(Function::Submit, |request, _| ops::submit(&submitter, request)).await

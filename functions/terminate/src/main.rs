@@ -1,6 +1,7 @@
 //! terminate: `{"flow_id", "reason"?}` → terminates the flow's cluster. Direct invoke, or
 //! `POST /flows/{flow_id}/terminate` through API Gateway.
 use shared::api::{self, Function, Startup};
+use shared::logs::StepLogs;
 use shared::{config, ops};
 
 // Lambda hands a process one invocation at a time: one thread runs it (no worker threads
@@ -9,7 +10,7 @@ use shared::{config, ops};
 async fn main() -> Result<(), Startup> {
     config::init_tracing();
     let sdk = config::aws().await;
-    let services = config::services(&sdk)?;
+    let services = config::services(&sdk, StepLogs::none())?;
     api::serve(Function::Terminate, |request, _| {
         ops::terminate(&services, request)
     })
