@@ -112,18 +112,64 @@ fn log_filter(lambda_level: Option<&str>, rust_log: Option<&str>) -> Targets {
     filter.with_target("lambda_runtime::layers::panic", LevelFilter::OFF)
 }
 
-/// The SDK config, from the environment (region, credentials, endpoint overrides), with the
-/// timeouts above and an HTTPS client on rustls with ring (see the workspace manifest).
+/// The SDK config as a Lambda function's environment gives it, with the timeouts above and an
+/// HTTPS client on rustls with ring (see the workspace manifest):
+///
+/// - region: `AWS_REGION` (Lambda sets it), else `AWS_DEFAULT_REGION`;
+/// - credentials: `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN` (Lambda sets
+///   them from the execution role), cached by the SDK's lazy identity cache;
+/// - endpoints: `AWS_ENDPOINT_URL_<SERVICE>` (the SDK's names: `AWS_ENDPOINT_URL_DYNAMODB`,
+///   `_EMR`, `_LAMBDA`, `_S3`, `_SECRETS_MANAGER`), else `AWS_ENDPOINT_URL`, else AWS's;
+/// - retries: the standard mode, `AWS_MAX_ATTEMPTS` attempts (default 3).
+///
+/// Not `aws_config::from_env()`'s default chains: profile files, SSO, web identity, container
+/// and instance metadata do not exist in Lambda, and leaving them out leaves STS, the profile
+/// parser and the IMDS client out of the binaries (see README, "Benchmark").
 pub async fn aws() -> aws_config::SdkConfig {
+    use aws_config::environment::EnvironmentVariableCredentialsProvider;
+    use aws_config::{BehaviorVersion, Region, identity::IdentityCache, retry::RetryConfig};
+    use aws_credential_types::provider::SharedCredentialsProvider;
     use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+
     let https = aws_smithy_http_client::Builder::new()
         .tls_provider(Provider::Rustls(CryptoMode::Ring))
         .build_https();
-    aws_config::from_env()
+    let variable = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    let attempts = variable("AWS_MAX_ATTEMPTS")
+        .and_then(|v| v.trim().parse::<u32>().ok())
+        .filter(|n| *n >= 1)
+        .unwrap_or(3);
+    let mut sdk = aws_config::SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
         .http_client(https)
         .timeout_config(timeouts())
-        .load()
-        .await
+        .retry_config(RetryConfig::standard().with_max_attempts(attempts))
+        .credentials_provider(SharedCredentialsProvider::new(
+            EnvironmentVariableCredentialsProvider::new(),
+        ))
+        .identity_cache(IdentityCache::lazy().build())
+        .sleep_impl(aws_smithy_async::rt::sleep::default_async_sleep().expect("tokio's sleep (rt-tokio)"))
+        .time_source(aws_smithy_async::time::SystemTimeSource::new())
+        .service_config(EndpointsFromEnvironment);
+    sdk.set_region(
+        variable("AWS_REGION")
+            .or_else(|| variable("AWS_DEFAULT_REGION"))
+            .map(Region::new),
+    );
+    sdk.build()
+}
+
+/// The SDK's endpoint variables: `AWS_ENDPOINT_URL_<SERVICE ID>` (upper case, spaces as `_`),
+/// else `AWS_ENDPOINT_URL`. Other keys (none today) get only their variable.
+#[derive(Debug)]
+struct EndpointsFromEnvironment;
+
+impl aws_types::service_config::LoadServiceConfig for EndpointsFromEnvironment {
+    fn load_config(&self, key: aws_types::service_config::ServiceConfigKey<'_>) -> Option<String> {
+        let variable = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        let service = key.service_id().to_uppercase().replace(' ', "_");
+        variable(&format!("{}_{service}", key.env())).or_else(|| variable(key.env()))
+    }
 }
 
 /// The timeouts every AWS call gets (see [`OPERATION_TIMEOUT`]).

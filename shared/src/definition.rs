@@ -780,9 +780,14 @@ impl Catalog {
             .map(|((file, _), parsed)| {
                 let parsed = match parsed {
                     Ok(json) => Ok(Source::from_json(json).ok_or_else(|| {
-                        Error::Internal(format!("{file}: the catalog embedded by build.rs does not read back"))
+                        Error::Internal(format!(
+                            "{file}: the catalog embedded by build.rs does not read back"
+                        ))
                     })?),
-                    Err((message, at)) => Err(SyntaxError { message: (*message).to_owned(), at: *at }),
+                    Err((message, at)) => Err(SyntaxError {
+                        message: (*message).to_owned(),
+                        at: *at,
+                    }),
                 };
                 Definition::parse_source(file, parsed).map(|d| (d.spec.name.clone(), d))
             })

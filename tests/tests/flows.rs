@@ -423,7 +423,10 @@ async fn list_answers_one_flow_in_full_and_a_definitions_history() {
         .await
         .unwrap_err();
     assert_eq!(err.code(), "UnknownFlowDefinition");
-    assert!(err.to_string().contains("spark-pi"), "suggests the nearest name: {err}");
+    assert!(
+        err.to_string().contains("spark-pi"),
+        "suggests the nearest name: {err}"
+    );
     let err = ops::list(&w.submitter.catalog, &w.svc().store, json!({}))
         .await
         .unwrap_err();

@@ -51,8 +51,7 @@ impl Source {
     /// "raw": {pointer: text}}`, read back by [`Source::from_json`].
     #[allow(dead_code)] // build.rs writes the embedded catalog with it; the library only reads
     pub fn to_json(&self) -> String {
-        serde_json::json!({ "value": self.value, "places": self.places, "raw": self.raw })
-            .to_string()
+        serde_json::json!({ "value": self.value, "places": self.places, "raw": self.raw }).to_string()
     }
 
     /// A source written by [`Source::to_json`]; `None` for any other document.
@@ -78,7 +77,11 @@ impl Source {
                 .collect::<Option<_>>()?,
             _ => return None,
         };
-        Some(Self { value: document.remove("value")?, places, raw })
+        Some(Self {
+            value: document.remove("value")?,
+            places,
+            raw,
+        })
     }
 
     /// Where the node at `pointer` (or its nearest written ancestor) was written.
