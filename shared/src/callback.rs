@@ -33,9 +33,11 @@ pub use crate::model::{CallbackTarget, HeaderValue, HttpTarget, SecretRef};
 use crate::secrets::{CachedSecret, TaggedSecrets};
 use crate::signing::SigningKey;
 
-/// The tag a Secrets Manager secret named by a callback header must carry: the host names (or
-/// IP addresses) its value may be sent to, space-separated (`hooks.team-a.example.com`). A
-/// callback URL whose host is not among them is refused at delivery.
+/// The tag a Secrets Manager secret named by a callback header must carry: where its value may
+/// be sent, space-separated entries, each a host name or IP address (`hooks.team-a.example.com`),
+/// optionally with a path prefix for hosts shared by several tenants
+/// (`hooks.example.net/team-a`). A callback URL no entry allows is refused at delivery (see
+/// [`tag_allows`]).
 pub const HOST_TAG: &str = "emr-flows:callback-host";
 
 /// Headers that emr-flows sets itself; a target may not override them.
@@ -277,6 +279,31 @@ pub fn callback_host(url: &str) -> Option<String> {
         url::Host::Ipv4(ip) => Some(ip.to_string()),
         url::Host::Ipv6(ip) => Some(ip.to_string()),
     }
+}
+
+/// Whether the [`HOST_TAG`] value `tag` lets a secret's value go to `url`: one of its
+/// space-separated entries is the URL's host as [`callback_host`] writes it (case ignored), or
+/// that host followed by a path that is the URL's path or a prefix of it ending at a `/`
+/// (`hooks.example.net/team-a` allows `/team-a` and `/team-a/emr`, never `/team-ab`). Ports and
+/// schemes are not compared: the owner of a host owns its ports.
+pub fn tag_allows(tag: &str, url: &str) -> bool {
+    let (Some(host), Ok(parsed)) = (callback_host(url), Url::parse(url)) else {
+        return false;
+    };
+    let path = parsed.path();
+    tag.split_whitespace().any(|entry| {
+        let (entry_host, prefix) = match entry.find('/') {
+            Some(at) => entry.split_at(at),
+            None => (entry, ""),
+        };
+        let prefix = prefix.trim_end_matches('/');
+        entry_host.trim_end_matches('.').eq_ignore_ascii_case(&host)
+            && (prefix.is_empty()
+                || path == prefix
+                || path
+                    .strip_prefix(prefix)
+                    .is_some_and(|rest| rest.starts_with('/')))
+    })
 }
 
 /// `url` as it may be shown: user info and query replaced by [`MASK`], fragment dropped
@@ -859,16 +886,18 @@ impl Dispatcher {
         let host =
             callback_host(&target.url).ok_or_else(|| refused("the callback URL has no host".into()))?;
         let secret = (header_secrets.secrets.read(arn).await).map_err(|e| refused(e.to_string()))?;
-        let allowed = (secret.tags.get(HOST_TAG))
-            .is_some_and(|hosts| hosts.split_whitespace().any(|h| h.eq_ignore_ascii_case(&host)));
+        let allowed = (secret.tags.get(HOST_TAG)).is_some_and(|tag| tag_allows(tag, &target.url));
         if !allowed {
             return Err(refused(format!(
                 "secret {arn} may not be sent to {host}: its tag {HOST_TAG} does not name that host \
                  (the secret's owner lists the hosts its value may go to)"
             )));
         }
-        check_header_value(&secret.value)
-            .map_err(|message| refused(format!("the value of secret {arn} {message}")))?;
+        check_header_value(&secret.value).map_err(|_| {
+            refused(format!(
+                "secret {arn} holds no valid header value (at most {MAX_TARGET_LENGTH} bytes, no line breaks)"
+            ))
+        })?;
         Ok(secret.value.to_string())
     }
 

@@ -353,3 +353,31 @@ fn a_dispatcher_needs_a_secret_or_a_key() {
         "{error}"
     );
 }
+
+#[test]
+fn a_tag_allows_its_hosts_and_under_a_path_prefix_only_that_path() {
+    let tag = "hooks.team-a.example 10.1.2.3 2606:4700::1111 shared.example.net/team-a/";
+    for allowed in [
+        "https://hooks.team-a.example/emr",
+        "https://HOOKS.team-a.example.:8443/any/path?q=1",
+        "http://10.1.2.3:8080/h",
+        "https://[2606:4700::1111]/h",
+        "https://shared.example.net/team-a",
+        "https://shared.example.net/team-a/emr",
+    ] {
+        assert!(tag_allows(tag, allowed), "{allowed}");
+    }
+    for refused in [
+        "https://evil.example/emr",
+        "https://hooks.team-a.example.evil.example/emr",
+        "https://team-a.example/emr",
+        "https://shared.example.net/team-ab",
+        "https://shared.example.net/team-b/emr",
+        "https://shared.example.net/",
+        "https://shared.example.net/team-a/../team-b/emr",
+        "not a url",
+    ] {
+        assert!(!tag_allows(tag, refused), "{refused}");
+    }
+    assert!(!tag_allows("", "https://hooks.team-a.example/emr"));
+}

@@ -270,7 +270,8 @@ async fn a_header_naming_a_secret_tagged_for_the_receivers_host_delivers_its_val
 }
 
 #[tokio::test]
-async fn a_secret_not_tagged_for_the_callbacks_host_is_refused_at_delivery_without_its_value() {
+async fn a_secret_not_tagged_for_the_callbacks_host_or_not_a_header_value_is_refused_at_delivery_without_its_value()
+ {
     // GIVEN team B's key, tagged for team B's host, and one with no tag at all
     let w = world().await;
     let sm = aws_sdk_secretsmanager::Client::new(&e2e::world::MOTO.get().unwrap().sdk().await);
@@ -290,13 +291,23 @@ async fn a_secret_not_tagged_for_the_callbacks_host_is_refused_at_delivery_witho
         None,
     )
     .await;
+    // AND one tagged for the caller's host whose value cannot be a header (a line break)
+    let multiline = format!("{value}\nsecond-line");
+    let unsendable = header_secret(
+        &sm,
+        &format!("emr-flows/callbacks/multiline-{suffix}"),
+        &multiline,
+        Some("127.0.0.1"),
+    )
+    .await;
     // AND a caller's own endpoint (a receiver that would record whatever it gets)
     let receiver = Receiver::start(TEST_SECRET);
 
     // WHEN a caller names each secret in a callback to their own endpoint
     let request = json!({"flow": "spark-pi", "callbacks": [
         {"http": {"url": receiver.url, "headers": {"x-api-key": {"secret": team_b}}}},
-        {"http": {"url": receiver.url, "headers": {"x-api-key": {"secret": untagged}}}}
+        {"http": {"url": receiver.url, "headers": {"x-api-key": {"secret": untagged}}}},
+        {"http": {"url": receiver.url, "headers": {"x-api-key": {"secret": unsendable}}}}
     ]});
     let (flow_id, _, end) = w.run_to_end(request).await;
     end.unwrap();
@@ -322,6 +333,15 @@ async fn a_secret_not_tagged_for_the_callbacks_host_is_refused_at_delivery_witho
         assert!(error.contains("127.0.0.1"), "{error}");
         assert!(!error.contains(&value), "{error}");
     }
+    let error = record.deliveries["2"].last_error.as_deref().unwrap();
+    assert!(
+        error.contains(&unsendable) && error.contains("holds no valid header value"),
+        "{error}"
+    );
+    assert!(
+        !error.contains(&value) && !error.contains("second-line"),
+        "{error}"
+    );
 
     // AND a secret outside the deployment's pattern is refused at submit, at its path
     let outside = header_secret(&sm, &format!("prod/db-{suffix}"), &value, Some("127.0.0.1")).await;
