@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job, end to end, on local stand-ins: moto serves DynamoDB and EMR, `cargo lambda
-# watch` serves the four functions, and a local receiver verifies each signed callback with the
-# Standard Webhooks reference library. EMR's state changes are driven by invoking
+# watch` serves the four functions, and a local receiver verifies each signed callback: v1 with
+# the Standard Webhooks reference library, v1a (ed25519) with PyPI cryptography and the public
+# key only. EMR's state changes are driven by invoking
 # on-state-change with the EventBridge events in events/lifecycle-*, carrying the real ids.
 #
 # Run it with `make demo`. Logs go to .demo/; every process started here is stopped on exit.
@@ -20,6 +21,11 @@ rm -rf "$work" && mkdir -p "$work"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 moto_port=$(free_port) receiver_port=$(free_port) lambda_port=$(free_port)
 secret="whsec_$(python3 -c 'import base64, os; print(base64.b64encode(os.urandom(32)).decode())')"
+# An ed25519 key pair for v1a signatures: the functions sign with the key, the receiver holds
+# only the public key (as a receiver of another team would).
+keys=$(python3 dev/signing_key.py new)
+signing_key=$(python3 -c 'import json, sys; print(json.load(sys.stdin)["signing_key"])' <<<"$keys")
+public_key=$(python3 -c 'import json, sys; print(json.load(sys.stdin)["public_key"])' <<<"$keys")
 table=emr-flows-demo
 
 pids=()
@@ -57,7 +63,7 @@ wait_port "$moto_port" moto moto.log
 AWS_ENDPOINT_URL="http://127.0.0.1:$moto_port" "${CARGO_TARGET_DIR:-target}/debug/create-local-table" "$table"
 
 say "Starting the callback receiver on :$receiver_port"
-CALLBACK_SIGNING_SECRET=$secret start receiver.log python3 dev/callback_receiver.py \
+CALLBACK_SIGNING_SECRET=$secret CALLBACK_SIGNING_PUBLIC_KEY=$public_key start receiver.log python3 dev/callback_receiver.py \
   --port "$receiver_port" --out "$work/callbacks.jsonl"
 wait_port "$receiver_port" "the callback receiver" receiver.log
 
@@ -69,6 +75,7 @@ AWS_REGION=us-east-1
 AWS_ACCESS_KEY_ID=testing
 AWS_SECRET_ACCESS_KEY=testing
 CALLBACK_SIGNING_SECRET="$secret"
+CALLBACK_SIGNING_KEY="$signing_key"
 CALLBACK_ALLOW_LOCAL=true
 ENV
 start functions.log cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$lambda_port" \
@@ -109,12 +116,21 @@ print(json.dumps({k: r[k] for k in keep if k in r}, indent=2))'
 run_flow spark-pi '{"partitions": 100}' lifecycle-success
 run_flow pages-es-index-updater '{"domain_id": 7}' lifecycle-failure
 
-say "What the callback receiver verified (Standard Webhooks signatures, checked by the PyPI library)"
+say "What the callback receiver verified (Standard Webhooks: v1 by the PyPI reference library with the shared secret, v1a by PyPI cryptography with the public key alone)"
 grep -E 'callback verified|REJECTED' "$work/receiver.log"
-verified=$(grep -c 'callback verified' "$work/receiver.log" || true)
+verified=$(grep -c 'callback verified (v1, v1a)' "$work/receiver.log" || true)
 rejected=$(grep -c 'REJECTED' "$work/receiver.log" || true)
 if [[ $verified -ne 2 || $rejected -ne 0 ]]; then
-  echo "expected 2 verified callbacks and none rejected; got $verified and $rejected" >&2
+  echo "expected 2 callbacks verified with both signatures and none rejected; got $verified and $rejected" >&2
+  exit 1
+fi
+
+say "The public key receivers verify v1a with, as list answers it (GET /signing-keys on the API)"
+echo '{"signing_keys": true}' >"$work/signing-keys.json"
+echo "\$ aws lambda invoke --function-name list --payload '{\"signing_keys\": true}' out.json"
+invoke list "$work/signing-keys.json" | tee "$work/keys.json" | json
+if [[ $(field '["public_keys"][0]' <"$work/keys.json") != "$public_key" ]]; then
+  echo "list answered another public key than the receiver's ($public_key)" >&2
   exit 1
 fi
 
@@ -126,4 +142,4 @@ say "The reconcile sweep, by hand (it runs every 5 minutes in AWS): nothing is l
 echo '{"reconcile": true}' >"$work/reconcile.json"
 echo "\$ aws lambda invoke --function-name on-state-change --payload file://reconcile.json out.json"
 invoke on-state-change "$work/reconcile.json" | json
-say "Demo complete: one flow SUCCEEDED, one FAILED with its cause, both called back and verified."
+say "Demo complete: one flow SUCCEEDED, one FAILED with its cause, both called back and verified (v1 and v1a)."

@@ -111,6 +111,31 @@ SHORT_FORMS = {
     ),
 }
 
+# A callback header's value: a string, or a Secrets Manager secret read at delivery (see the
+# README, "Callbacks": the secret must match the stack's CallbackHeaderSecrets and carry the tag
+# emr-flows:callback-host naming the URL's host).
+HEADERS = {
+    "type": "object",
+    "description": "extra headers: each value a string, or {secret: ARN} to send a Secrets Manager secret's value",
+    "additionalProperties": {
+        "oneOf": [
+            {"type": "string"},
+            form(
+                "the value of a Secrets Manager secret, read at delivery; the secret must match the stack's "
+                "CallbackHeaderSecrets and be tagged emr-flows:callback-host with the URL's host",
+                {
+                    "secret": {
+                        "type": "string",
+                        "pattern": "^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[A-Za-z0-9/_+=.@-]+$",
+                        "description": "the secret's ARN",
+                    }
+                },
+                ["secret"],
+            ),
+        ]
+    },
+}
+
 SHORT_STEP = {
     "type": "object",
     "additionalProperties": False,
@@ -168,7 +193,7 @@ DEFINITION_PROPERTIES = {
                     {
                         "http": form(
                             "the endpoint",
-                            {"url": string("https://…"), "headers": string_map("extra headers")},
+                            {"url": string("https://…"), "headers": HEADERS},
                             ["url"],
                         )
                     },

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # A local emr-flows that stays up: moto (DynamoDB, EMR, S3, SQS), the four functions under
-# `cargo lambda watch`, and a callback receiver that verifies each signed callback. Prints the
+# `cargo lambda watch`, and a callback receiver that verifies each signed callback (v1 with the
+# shared secret, v1a with the public key of the key the functions sign with). Prints the
 # endpoints and commands to paste, then runs until Ctrl-C (or `make down` from another shell).
 #
 # Ports (fixed, so pasted commands keep working): EMR_FLOWS_MOTO_PORT (5050),
@@ -30,6 +31,11 @@ for port in "$moto_port" "$lambda_port" "$receiver_port"; do
 done
 rm -rf "$work" && mkdir -p "$work"
 secret="whsec_$(python3 -c 'import base64, os; print(base64.b64encode(os.urandom(32)).decode())')"
+# An ed25519 key pair for v1a signatures: the functions sign with the key, the receiver holds
+# only the public key (as a receiver of another team would).
+keys=$(python3 dev/signing_key.py new)
+signing_key=$(python3 -c 'import json, sys; print(json.load(sys.stdin)["signing_key"])' <<<"$keys")
+public_key=$(python3 -c 'import json, sys; print(json.load(sys.stdin)["public_key"])' <<<"$keys")
 
 pids=()
 cleanup() {
@@ -55,7 +61,7 @@ start moto.log moto_server -p "$moto_port"
 wait_port "$moto_port" moto moto.log
 AWS_ENDPOINT_URL="http://127.0.0.1:$moto_port" "${CARGO_TARGET_DIR:-target}/debug/create-local-table" "$table"
 
-CALLBACK_SIGNING_SECRET=$secret start receiver.log python3 dev/callback_receiver.py \
+CALLBACK_SIGNING_SECRET=$secret CALLBACK_SIGNING_PUBLIC_KEY=$public_key start receiver.log python3 dev/callback_receiver.py \
   --port "$receiver_port" --out "$work/callbacks.jsonl"
 wait_port "$receiver_port" "the callback receiver" receiver.log
 
@@ -66,7 +72,10 @@ AWS_REGION=us-east-1
 AWS_ACCESS_KEY_ID=testing
 AWS_SECRET_ACCESS_KEY=testing
 CALLBACK_SIGNING_SECRET="$secret"
+CALLBACK_SIGNING_KEY="$signing_key"
 CALLBACK_ALLOW_LOCAL=true
+# Header values may name moto's secrets under emr-flows/callbacks/ (tagged emr-flows:callback-host).
+CALLBACK_HEADER_SECRETS=arn:aws:secretsmanager:us-east-1:123456789012:secret:emr-flows/callbacks/*
 AWS_LAMBDA_LOG_LEVEL=${AWS_LAMBDA_LOG_LEVEL:-INFO}
 ENV
 start functions.log cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$lambda_port" \
@@ -88,7 +97,8 @@ cat <<TEXT
 emr-flows is up (Ctrl-C or \`make down\` stops it; logs in .local/):
   functions  http://127.0.0.1:$lambda_port   (aws lambda invoke --endpoint-url …)
   moto       http://127.0.0.1:$moto_port   (DynamoDB table $table, EMR)
-  receiver   http://127.0.0.1:$receiver_port/callbacks   (verifies signatures; .local/receiver.log)
+  receiver   http://127.0.0.1:$receiver_port/callbacks   (verifies v1 and v1a signatures; .local/receiver.log)
+  v1a public key  $public_key   (list {"signing_keys": true} answers it too)
 
 In another shell:
   source .local/env

@@ -13,6 +13,7 @@
 //! | `GET /flows` | list | the query: `status`, `flow`, `limit` (an integer), `next_token` |
 //! | `GET /flows/{flow_id}` | list | `{"flow_id"}` |
 //! | `GET /definitions` | list | `{"definitions": true}` |
+//! | `GET /signing-keys` | list | `{"signing_keys": true}` |
 //! | `POST /flows/{flow_id}/terminate` | terminate | the body (optional: `{"reason"}`) with `flow_id` from the path |
 //!
 //! Errors are logged here, once: the caller's at WARN, the service's at ERROR. Sits above the
@@ -39,7 +40,7 @@ pub const MAX_BODY_BYTES: usize = 256 * 1024;
 pub enum Function {
     /// `POST /flows`.
     Submit,
-    /// `GET /flows`, `GET /flows/{flow_id}`, `GET /definitions`.
+    /// `GET /flows`, `GET /flows/{flow_id}`, `GET /definitions`, `GET /signing-keys`.
     List,
     /// `POST /flows/{flow_id}/terminate`.
     Terminate,
@@ -49,11 +50,12 @@ pub enum Function {
 
 /// Every route of the HTTP API and the function serving it, as `template.yaml` declares them
 /// (a test checks both agree).
-pub const ROUTES: [(Function, &str); 5] = [
+pub const ROUTES: [(Function, &str); 6] = [
     (Function::Submit, "POST /flows"),
     (Function::List, "GET /flows"),
     (Function::List, "GET /flows/{flow_id}"),
     (Function::List, "GET /definitions"),
+    (Function::List, "GET /signing-keys"),
     (Function::Terminate, "POST /flows/{flow_id}/terminate"),
 ];
 
@@ -121,6 +123,7 @@ pub fn request_for(function: Function, event: &ApiGatewayV2httpRequest) -> Resul
         (Function::List, "GET /flows") => query(event),
         (Function::List, "GET /flows/{flow_id}") => Ok(json!({ "flow_id": flow_id()? })),
         (Function::List, "GET /definitions") => Ok(json!({ "definitions": true })),
+        (Function::List, "GET /signing-keys") => Ok(json!({ "signing_keys": true })),
         (Function::Terminate, "POST /flows/{flow_id}/terminate") => {
             let flow_id = flow_id()?;
             let mut request = body(event)?.unwrap_or_else(|| json!({}));
@@ -426,6 +429,11 @@ mod tests {
                 Function::List,
                 event("GET /definitions", &[], "", None),
                 json!({"definitions": true}),
+            ),
+            (
+                Function::List,
+                event("GET /signing-keys", &[], "", None),
+                json!({"signing_keys": true}),
             ),
             (
                 Function::Terminate,

@@ -4,11 +4,22 @@
 //!
 //! HTTP targets get a `POST` signed per the Standard Webhooks spec
 //! (<https://www.standardwebhooks.com/>, headers `webhook-id`, `webhook-timestamp`,
-//! `webhook-signature`), using the spec authors' `standardwebhooks` crate. Lambda targets get an
-//! asynchronous `Invoke` (`InvocationType=Event`) with the same document as payload.
+//! `webhook-signature`): `v1` (HMAC-SHA256, with the deployment's `whsec_` secrets) and `v1a`
+//! (ed25519, with its `whsk_` signing keys), whichever are configured (see [`Signing`] and
+//! [`crate::signing`]). Lambda targets get an asynchronous `Invoke` (`InvocationType=Event`)
+//! with the same document as payload.
+//!
+//! A header value may name a Secrets Manager secret instead of holding the value
+//! (`{"secret": "<ARN>"}`), read at delivery. So that a caller cannot have emr-flows send
+//! someone else's secret to the caller's own endpoint (a confused deputy), such a secret must
+//! (1) match one of the deployment's patterns (`CALLBACK_HEADER_SECRETS`, the same resources
+//! its IAM policy allows; checked at submit and again at delivery), and (2) carry the tag
+//! [`HOST_TAG`] naming the callback URL's host (checked at delivery, on the secret's tags as
+//! read with its value): the secret's owner, not the caller, decides where its value may go.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -18,7 +29,16 @@ use serde_json::Value;
 
 use crate::error::{Error, Problem};
 use crate::model::{AttemptOutcome, FailureCause, FlowId, FlowRecord, FlowStatus};
-pub use crate::model::{CallbackTarget, HttpTarget};
+pub use crate::model::{CallbackTarget, HeaderValue, HttpTarget, SecretRef};
+use crate::secrets::{CachedSecret, TaggedSecrets};
+use crate::signing::SigningKey;
+
+/// The tag a Secrets Manager secret named by a callback header must carry: where its value may
+/// be sent, space-separated entries, each a host name or IP address (`hooks.team-a.example.com`),
+/// optionally with a path prefix for hosts shared by several tenants
+/// (`hooks.example.net/team-a`). A callback URL no entry allows is refused at delivery (see
+/// [`tag_allows`]).
+pub const HOST_TAG: &str = "emr-flows:callback-host";
 
 /// Headers that emr-flows sets itself; a target may not override them.
 const RESERVED_HEADERS: [&str; 6] = [
@@ -57,6 +77,11 @@ pub struct CallbackPolicy {
     /// Lambda targets must match one of these patterns (`*` and `?` wildcards), e.g.
     /// `arn:aws:lambda:eu-west-1:123456789012:function:processor-*`. Empty: none may be called.
     pub lambda_allow: Vec<String>,
+    /// Secrets a header may name (`{"secret": ARN}`) must match one of these ARN patterns
+    /// (`*` and `?` within one `:`-separated segment), e.g.
+    /// `arn:aws:secretsmanager:eu-west-1:123456789012:secret:emr-flows/callbacks/*`. Empty:
+    /// no header may name a secret.
+    pub header_secrets: Vec<String>,
 }
 
 /// At most this many callbacks per flow (the definition's and the caller's together).
@@ -98,7 +123,7 @@ impl CallbackPolicy {
                     if let Err(message) = self.check_url(&http.url) {
                         problems.push(Problem::new(format!("{field}[{i}].http.url"), message));
                     }
-                    for name in http.headers.keys() {
+                    for (name, value) in &http.headers {
                         let lower = name.to_ascii_lowercase();
                         let path = format!("{field}[{i}].http.headers.{name}");
                         if RESERVED_HEADERS.contains(&lower.as_str()) {
@@ -110,13 +135,21 @@ impl CallbackPolicy {
                             ));
                         } else if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
                             problems.push(Problem::new(path, "is not a valid header name"));
-                        } else if http.headers[name].len() > MAX_TARGET_LENGTH {
-                            problems.push(Problem::new(
-                                path,
-                                format!("is longer than {MAX_TARGET_LENGTH} bytes"),
-                            ));
-                        } else if reqwest::header::HeaderValue::from_str(&http.headers[name]).is_err() {
-                            problems.push(Problem::new(path, "has a value that is not a valid header value"));
+                        } else {
+                            match value {
+                                HeaderValue::Literal(value) => {
+                                    if let Err(message) = check_header_value(value) {
+                                        problems.push(Problem::new(path, message));
+                                    }
+                                }
+                                HeaderValue::Secret(reference) => {
+                                    if let Err(message) =
+                                        check_secret_ref(&self.header_secrets, &reference.secret)
+                                    {
+                                        problems.push(Problem::new(format!("{path}.secret"), message));
+                                    }
+                                }
+                            }
                         }
                     }
                 }
@@ -180,6 +213,99 @@ impl CallbackPolicy {
     }
 }
 
+/// Whether `value` may be sent as a header value: at most [`MAX_TARGET_LENGTH`] bytes, visible
+/// ASCII, spaces and tabs (no line breaks). The message never shows the value.
+fn check_header_value(value: &str) -> Result<(), String> {
+    if value.len() > MAX_TARGET_LENGTH {
+        Err(format!("is longer than {MAX_TARGET_LENGTH} bytes"))
+    } else if reqwest::header::HeaderValue::from_str(value).is_err() {
+        Err("has a value that is not a valid header value".into())
+    } else {
+        Ok(())
+    }
+}
+
+/// Whether a header may name the secret `arn`: a full Secrets Manager secret ARN
+/// (`arn:PARTITION:secretsmanager:REGION:ACCOUNT:secret:NAME`, as `DescribeSecret` answers it)
+/// matching one of `patterns` segment by segment (as Lambda targets do, see [`arn_matches`]).
+/// The same check runs at submit and at delivery. A message names the ARN only once it is one.
+pub fn check_secret_ref(patterns: &[String], arn: &str) -> Result<(), String> {
+    if arn.len() > MAX_TARGET_LENGTH {
+        return Err(format!("is longer than {MAX_TARGET_LENGTH} bytes"));
+    }
+    let segments: Vec<_> = arn.split(':').collect();
+    let name_ok = |name: &str| {
+        !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "/_+=.@-".contains(c))
+    };
+    let is_arn = matches!(
+        segments.as_slice(),
+        ["arn", partition, "secretsmanager", region, account, "secret", name]
+            if partition.starts_with("aws")
+                && !region.is_empty()
+                && region.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                && account.len() == 12
+                && account.chars().all(|c| c.is_ascii_digit())
+                && name_ok(name)
+    );
+    if !is_arn {
+        return Err(
+            "is not a Secrets Manager secret ARN (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME)".into(),
+        );
+    }
+    if patterns.is_empty() {
+        return Err(
+            "header values from Secrets Manager are not allowed here (CALLBACK_HEADER_SECRETS is empty)"
+                .into(),
+        );
+    }
+    if patterns.iter().any(|p| arn_matches(p, arn)) {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{arn}` matches none of the secrets callback headers may name ({})",
+            patterns.join(", ")
+        ))
+    }
+}
+
+/// The host of `url` as [`HOST_TAG`] names it: a domain in lower case without a trailing dot,
+/// an IPv4 address, or an IPv6 address without brackets (tag values cannot hold `[`).
+pub fn callback_host(url: &str) -> Option<String> {
+    match Url::parse(url).ok()?.host()? {
+        url::Host::Domain(domain) => Some(domain.trim_end_matches('.').to_ascii_lowercase()),
+        url::Host::Ipv4(ip) => Some(ip.to_string()),
+        url::Host::Ipv6(ip) => Some(ip.to_string()),
+    }
+}
+
+/// Whether the [`HOST_TAG`] value `tag` lets a secret's value go to `url`: one of its
+/// space-separated entries is the URL's host as [`callback_host`] writes it (case ignored), or
+/// that host followed by a path that is the URL's path or a prefix of it ending at a `/`
+/// (`hooks.example.net/team-a` allows `/team-a` and `/team-a/emr`, never `/team-ab`). Ports and
+/// schemes are not compared: the owner of a host owns its ports.
+pub fn tag_allows(tag: &str, url: &str) -> bool {
+    let (Some(host), Ok(parsed)) = (callback_host(url), Url::parse(url)) else {
+        return false;
+    };
+    let path = parsed.path();
+    tag.split_whitespace().any(|entry| {
+        let (entry_host, prefix) = match entry.find('/') {
+            Some(at) => entry.split_at(at),
+            None => (entry, ""),
+        };
+        let prefix = prefix.trim_end_matches('/');
+        entry_host.trim_end_matches('.').eq_ignore_ascii_case(&host)
+            && (prefix.is_empty()
+                || path == prefix
+                || path
+                    .strip_prefix(prefix)
+                    .is_some_and(|rest| rest.starts_with('/')))
+    })
+}
+
 /// `url` as it may be shown: user info and query replaced by [`MASK`], fragment dropped
 /// (`https://h.example/p?token=s` → `https://h.example/p?***`). Text that is not a URL is cut
 /// at its first `?` or `#` and at an `@` before the path.
@@ -217,14 +343,21 @@ pub fn mask_url(url: &str) -> String {
 }
 
 /// `target` as answers and logs may show it: header values and the URL's query replaced by
-/// [`MASK`]; a Lambda target unchanged (a function name is no secret).
+/// [`MASK`], header references to Secrets Manager kept (an ARN is no secret; the value is
+/// never in the record); a Lambda target unchanged (a function name is no secret).
 pub fn masked(target: &CallbackTarget) -> CallbackTarget {
     match target {
         CallbackTarget::Lambda(function) => CallbackTarget::Lambda(function.clone()),
         CallbackTarget::Http(http) => CallbackTarget::Http(HttpTarget {
             url: mask_url(&http.url),
-            headers: (http.headers.keys())
-                .map(|name| (name.clone(), MASK.to_owned()))
+            headers: (http.headers.iter())
+                .map(|(name, value)| {
+                    let shown = match value {
+                        HeaderValue::Literal(_) => HeaderValue::from(MASK),
+                        HeaderValue::Secret(reference) => HeaderValue::Secret(reference.clone()),
+                    };
+                    (name.clone(), shown)
+                })
                 .collect(),
         }),
     }
@@ -488,47 +621,147 @@ impl CallbackDocument {
     }
 }
 
-/// Delivers callback documents. Holds the HTTP client, the Lambda client and the signing keys
-/// (cheap to clone: all three are shared).
+/// Delivers callback documents. Holds the HTTP client, the Lambda client, the signing keys
+/// and the header secrets' cache (cheap to clone: all are shared).
 #[derive(Clone)]
 pub struct Dispatcher {
     http: reqwest::Client,
     lambda: aws_sdk_lambda::Client,
     signing: Signing,
+    header_secrets: Option<HeaderSecrets>,
 }
 
-/// Where the signing secrets come from.
+/// What header references may name (the patterns) and where their values are read.
 #[derive(Clone)]
-enum Signing {
-    /// Given once (`CALLBACK_SIGNING_SECRET`, local use), parsed at start-up.
-    Fixed(std::sync::Arc<Vec<standardwebhooks::Webhook>>),
-    /// A Secrets Manager secret, read again when its cached value is older than its bound.
-    Managed(crate::secrets::CachedSecret),
+struct HeaderSecrets {
+    patterns: Vec<String>,
+    secrets: TaggedSecrets,
 }
 
-/// Parses a list of Standard Webhooks secrets (`whsec_` + base64; the prefix may be left out),
-/// separated by commas or white space; `origin` names where they came from in errors. A secret
-/// is named by its position, never shown.
-///
-/// Errors: [`Error::Internal`] when there is no secret or one is not base64.
-fn parse_signers(secrets: &str, origin: &str) -> Result<Vec<standardwebhooks::Webhook>, Error> {
-    let signers = secrets
-        .split([',', ' ', '\n', '\t', '\r'])
-        .filter(|s| !s.is_empty())
-        .enumerate()
-        .map(|(i, secret)| {
-            standardwebhooks::Webhook::new(secret).map_err(|e| {
-                Error::Internal(format!(
-                    "{origin}: secret {} of the list is not whsec_ + base64 ({e:?})",
-                    i + 1
-                ))
-            })
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    if signers.is_empty() {
-        return Err(Error::Internal(format!("{origin} holds no secret")));
+/// Where a list of secrets or keys comes from.
+enum Source<T> {
+    /// Given once (`CALLBACK_SIGNING_SECRET`, `CALLBACK_SIGNING_KEY`: local use), parsed at
+    /// start-up.
+    Fixed(Arc<T>),
+    /// A Secrets Manager secret, read again when its cached value is older than its bound, and
+    /// parsed when used.
+    Managed(CachedSecret),
+}
+
+impl<T> Clone for Source<T> {
+    fn clone(&self) -> Self {
+        match self {
+            Self::Fixed(parsed) => Self::Fixed(parsed.clone()),
+            Self::Managed(secret) => Self::Managed(secret.clone()),
+        }
     }
-    Ok(signers)
+}
+
+/// The deployment's signing material: Standard Webhooks secrets (`v1`, HMAC-SHA256; every
+/// receiver holds the secret) and ed25519 signing keys (`v1a`; receivers hold only the public
+/// key, so none can sign what another receiver would accept). Each callback carries one
+/// signature per secret and per key (see [`crate::signing::signature_header`]); either list
+/// may be absent, not both (see [`Dispatcher::with_signing`]). Cheap to clone.
+#[derive(Clone, Default)]
+pub struct Signing {
+    secrets: Option<Source<Vec<standardwebhooks::Webhook>>>,
+    keys: Option<Source<Vec<SigningKey>>>,
+}
+
+impl Signing {
+    /// Signs `v1` with `secrets`: one or more `whsec_` secrets (the prefix may be left out),
+    /// separated by commas or spaces (`CALLBACK_SIGNING_SECRET`'s form).
+    ///
+    /// Errors: [`Error::Internal`] when there is none or one is not base64 (named by its
+    /// position, never shown).
+    pub fn with_secrets(mut self, secrets: &str) -> Result<Self, Error> {
+        let parsed = crate::signing::parse_secrets(secrets, "CALLBACK_SIGNING_SECRET")?;
+        self.secrets = Some(Source::Fixed(Arc::new(parsed)));
+        Ok(self)
+    }
+
+    /// Signs `v1` with the secrets `secret` holds (same form), read when a callback is signed.
+    pub fn with_managed_secrets(mut self, secret: CachedSecret) -> Self {
+        self.secrets = Some(Source::Managed(secret));
+        self
+    }
+
+    /// Signs `v1a` with `keys`: one or more `whsk_` ed25519 signing keys (see
+    /// [`SigningKey::parse`]), separated by commas or spaces (`CALLBACK_SIGNING_KEY`'s form).
+    ///
+    /// Errors: [`Error::Internal`] when there is none or one does not parse (named by its
+    /// position, never shown).
+    pub fn with_keys(mut self, keys: &str) -> Result<Self, Error> {
+        let parsed = crate::signing::parse_keys(keys, "CALLBACK_SIGNING_KEY")?;
+        self.keys = Some(Source::Fixed(Arc::new(parsed)));
+        Ok(self)
+    }
+
+    /// Signs `v1a` with the keys `secret` holds (same form), read when a callback is signed.
+    pub fn with_managed_keys(mut self, secret: CachedSecret) -> Self {
+        self.keys = Some(Source::Managed(secret));
+        self
+    }
+
+    /// The signature schemes every callback carries: `v1`, `v1a`, or both (in that order).
+    pub fn schemes(&self) -> Vec<&'static str> {
+        let mut schemes = Vec::new();
+        if self.secrets.is_some() {
+            schemes.push(crate::signing::SYMMETRIC);
+        }
+        if self.keys.is_some() {
+            schemes.push(crate::signing::ASYMMETRIC);
+        }
+        schemes
+    }
+
+    /// The signing secrets to use now (none when `v1` is not configured).
+    ///
+    /// Errors: [`Error::Upstream`] or [`Error::Internal`] from a managed secret that cannot be
+    /// read or parsed.
+    async fn secrets(&self) -> Result<Arc<Vec<standardwebhooks::Webhook>>, Error> {
+        match &self.secrets {
+            None => Ok(Arc::default()),
+            Some(Source::Fixed(secrets)) => Ok(secrets.clone()),
+            Some(Source::Managed(secret)) => {
+                let text = secret.get().await?;
+                let origin = format!("secret {}", secret.secret_id());
+                Ok(Arc::new(crate::signing::parse_secrets(&text, &origin)?))
+            }
+        }
+    }
+
+    /// The signing keys to use now (none when `v1a` is not configured).
+    ///
+    /// Errors: as [`Signing::secrets`].
+    async fn keys(&self) -> Result<Arc<Vec<SigningKey>>, Error> {
+        match &self.keys {
+            None => Ok(Arc::default()),
+            Some(Source::Fixed(keys)) => Ok(keys.clone()),
+            Some(Source::Managed(secret)) => {
+                let text = secret.get().await?;
+                let origin = format!("secret {}", secret.secret_id());
+                Ok(Arc::new(crate::signing::parse_keys(&text, &origin)?))
+            }
+        }
+    }
+
+    /// The public keys receivers verify `v1a` with (`whpk_` + base64), one per signing key, in
+    /// the order they sign; empty when `v1a` is not configured.
+    ///
+    /// Errors: as [`Signing::secrets`].
+    pub async fn public_keys(&self) -> Result<Vec<String>, Error> {
+        Ok(self.keys().await?.iter().map(SigningKey::public_key).collect())
+    }
+
+    /// The `webhook-signature` value for one callback (see
+    /// [`crate::signing::signature_header`]).
+    ///
+    /// Errors: as [`Signing::secrets`]; [`Error::Internal`] when nothing is configured.
+    pub async fn signature(&self, msg_id: &str, timestamp: i64, body: &[u8]) -> Result<String, Error> {
+        let (secrets, keys) = (self.secrets().await?, self.keys().await?);
+        crate::signing::signature_header(&secrets, &keys, msg_id, timestamp, body)
+    }
 }
 
 /// How long one HTTP delivery may take, connection included.
@@ -542,7 +775,8 @@ impl Dispatcher {
     /// its `webhook-signature` header (`v1,… v1,…`, as the spec allows), and receivers accept
     /// any one they can verify: to rotate, deploy `new,old`, move receivers to the new secret,
     /// then deploy `new`; no delivery fails in between. Unless `allow_local` (local
-    /// development), host names must resolve to public addresses.
+    /// development), host names must resolve to public addresses. See [`Dispatcher::with_signing`]
+    /// for `v1a` signatures too.
     ///
     /// Errors: [`Error::Internal`] when there is no secret, a secret is not `whsec_` + base64
     /// (named by its position, never shown), or the HTTP client cannot be built.
@@ -551,8 +785,11 @@ impl Dispatcher {
         signing_secrets: &str,
         allow_local: bool,
     ) -> Result<Self, Error> {
-        let signers = parse_signers(signing_secrets, "CALLBACK_SIGNING_SECRET")?;
-        Self::build(lambda, Signing::Fixed(std::sync::Arc::new(signers)), allow_local)
+        Self::with_signing(
+            lambda,
+            Signing::default().with_secrets(signing_secrets)?,
+            allow_local,
+        )
     }
 
     /// As [`Dispatcher::new`], the secrets read from Secrets Manager through `secret` (same
@@ -563,19 +800,38 @@ impl Dispatcher {
     /// Errors: [`Error::Internal`] when the HTTP client cannot be built.
     pub fn with_managed_secret(
         lambda: aws_sdk_lambda::Client,
-        secret: crate::secrets::CachedSecret,
+        secret: CachedSecret,
         allow_local: bool,
     ) -> Result<Self, Error> {
-        Self::build(lambda, Signing::Managed(secret), allow_local)
+        Self::with_signing(
+            lambda,
+            Signing::default().with_managed_secrets(secret),
+            allow_local,
+        )
     }
 
-    fn build(lambda: aws_sdk_lambda::Client, signing: Signing, allow_local: bool) -> Result<Self, Error> {
+    /// A dispatcher signing every HTTP callback with `signing`: `v1`, `v1a` or both.
+    ///
+    /// Errors: [`Error::Internal`] when `signing` holds neither secrets nor keys, or the HTTP
+    /// client cannot be built.
+    pub fn with_signing(
+        lambda: aws_sdk_lambda::Client,
+        signing: Signing,
+        allow_local: bool,
+    ) -> Result<Self, Error> {
+        if signing.schemes().is_empty() {
+            return Err(Error::Internal(
+                "callbacks need a signing secret or key: set CALLBACK_SIGNING_SECRET_ARN or \
+                 CALLBACK_SIGNING_KEY_ARN (locally CALLBACK_SIGNING_SECRET or CALLBACK_SIGNING_KEY)"
+                    .into(),
+            ));
+        }
         // reqwest is built without a TLS provider of its own (see the workspace manifest):
         // ring's, for the process, unless one is installed already.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let mut http = reqwest::Client::builder();
         if !allow_local {
-            http = http.dns_resolver(std::sync::Arc::new(PublicOnly));
+            http = http.dns_resolver(Arc::new(PublicOnly));
         }
         let http = http
             .timeout(HTTP_TIMEOUT)
@@ -589,22 +845,60 @@ impl Dispatcher {
             http,
             lambda,
             signing,
+            header_secrets: None,
         })
     }
 
-    /// The secrets to sign with now.
+    /// Lets header values name Secrets Manager secrets matching `patterns` (see
+    /// [`CallbackPolicy::header_secrets`]), read through `secrets` at delivery and sent only to
+    /// the hosts their [`HOST_TAG`] names. Without this, such a header fails its delivery.
+    pub fn with_header_secrets(mut self, patterns: Vec<String>, secrets: TaggedSecrets) -> Self {
+        self.header_secrets = Some(HeaderSecrets { patterns, secrets });
+        self
+    }
+
+    /// What callbacks are signed with.
+    pub fn signing(&self) -> &Signing {
+        &self.signing
+    }
+
+    /// The value to send for the header `name` of `target` that names `reference`: checked
+    /// against the patterns again (the record may predate a change), read with its tags, and
+    /// given only when its [`HOST_TAG`] names the URL's host.
     ///
-    /// Errors: [`Error::Upstream`] or [`Error::Internal`] from a managed secret that cannot be
-    /// read or parsed.
-    async fn signers(&self) -> Result<std::sync::Arc<Vec<standardwebhooks::Webhook>>, Error> {
-        match &self.signing {
-            Signing::Fixed(signers) => Ok(signers.clone()),
-            Signing::Managed(secret) => {
-                let text = secret.get().await?;
-                let origin = format!("secret {}", secret.secret_id());
-                Ok(std::sync::Arc::new(parse_signers(&text, &origin)?))
-            }
+    /// Errors: a message for the delivery's record, naming the header and the secret's ARN,
+    /// never its value.
+    async fn secret_header(
+        &self,
+        target: &HttpTarget,
+        name: &str,
+        reference: &SecretRef,
+    ) -> Result<String, String> {
+        let refused = |message: String| format!("header `{name}`: {message}");
+        let Some(header_secrets) = &self.header_secrets else {
+            return Err(refused(
+                "header values from Secrets Manager are not allowed here (CALLBACK_HEADER_SECRETS is empty)"
+                    .into(),
+            ));
+        };
+        let arn = reference.secret.as_str();
+        check_secret_ref(&header_secrets.patterns, arn).map_err(refused)?;
+        let host =
+            callback_host(&target.url).ok_or_else(|| refused("the callback URL has no host".into()))?;
+        let secret = (header_secrets.secrets.read(arn).await).map_err(|e| refused(e.to_string()))?;
+        let allowed = (secret.tags.get(HOST_TAG)).is_some_and(|tag| tag_allows(tag, &target.url));
+        if !allowed {
+            return Err(refused(format!(
+                "secret {arn} may not be sent to {host}: its tag {HOST_TAG} does not name that host \
+                 (the secret's owner lists the hosts its value may go to)"
+            )));
         }
+        check_header_value(&secret.value).map_err(|_| {
+            refused(format!(
+                "secret {arn} holds no valid header value (at most {MAX_TARGET_LENGTH} bytes, no line breaks)"
+            ))
+        })?;
+        Ok(secret.value.to_string())
     }
 
     /// Sends `document` to `target` once, signed now. Only HTTP 2xx (or a queued Lambda
@@ -635,17 +929,22 @@ impl Dispatcher {
 
     async fn post(&self, target: &HttpTarget, webhook_id: &str, body: Vec<u8>) -> AttemptOutcome {
         let failed = |http_status, error| AttemptOutcome::Failed { http_status, error };
+        // Header values first: a refused secret sends nothing.
+        let mut headers = Vec::with_capacity(target.headers.len());
+        for (name, value) in &target.headers {
+            let value = match value {
+                HeaderValue::Literal(value) => value.clone(),
+                HeaderValue::Secret(reference) => match self.secret_header(target, name, reference).await {
+                    Ok(value) => value,
+                    Err(error) => return failed(None, error),
+                },
+            };
+            headers.push((name, value));
+        }
         // The wire time, also under a test clock: receivers check it against their own.
         let timestamp = Utc::now().timestamp();
-        let signers = match self.signers().await {
-            Ok(signers) => signers,
-            Err(e) => return failed(None, format!("signing secret: {e}")),
-        };
-        let signatures: Result<Vec<String>, _> = (signers.iter())
-            .map(|signer| signer.sign(webhook_id, timestamp, &body))
-            .collect();
-        let signature = match signatures {
-            Ok(signatures) => signatures.join(" "),
+        let signature = match self.signing.signature(webhook_id, timestamp, &body).await {
+            Ok(signature) => signature,
             Err(e) => return failed(None, format!("signing: {e}")),
         };
         let mut request = self
@@ -655,7 +954,18 @@ impl Dispatcher {
             .header("webhook-id", webhook_id)
             .header("webhook-timestamp", timestamp.to_string())
             .header("webhook-signature", signature);
-        for (name, value) in &target.headers {
+        for (name, value) in headers {
+            let mut value = match reqwest::header::HeaderValue::from_str(&value) {
+                Ok(value) => value,
+                Err(_) => {
+                    return failed(
+                        None,
+                        format!("header `{name}` has a value that is not a valid header value"),
+                    );
+                }
+            };
+            // Kept out of any debug output of the request.
+            value.set_sensitive(true);
             request = request.header(name, value);
         }
         let response = match request.body(body).send().await {
@@ -812,8 +1122,8 @@ mod tests {
     #[test]
     fn lambda_targets_must_match_the_allow_list() {
         let policy = CallbackPolicy {
-            allow_local: false,
             lambda_allow: vec!["arn:aws:lambda:*:123456789012:function:processor-*".into()],
+            ..Default::default()
         };
         let ok = CallbackTarget::Lambda("arn:aws:lambda:eu-west-1:123456789012:function:processor-a".into());
         let other =
@@ -829,7 +1139,7 @@ mod tests {
     fn header_values_must_be_sendable() {
         let target = CallbackTarget::Http(HttpTarget {
             url: "https://example.com".into(),
-            headers: [("x-api-key".to_owned(), "a\nb".to_owned())].into(),
+            headers: [("x-api-key".to_owned(), HeaderValue::from("a\nb"))].into(),
         });
         let problems = CallbackPolicy::default().check("callbacks", &[target], 0);
         assert_eq!(problems[0].path, "callbacks[0].http.headers.x-api-key");
@@ -839,7 +1149,7 @@ mod tests {
     fn reserved_headers_cannot_be_overridden() {
         let target = CallbackTarget::Http(HttpTarget {
             url: "https://example.com".into(),
-            headers: [("Webhook-Signature".to_owned(), "x".to_owned())].into(),
+            headers: [("Webhook-Signature".to_owned(), HeaderValue::from("x"))].into(),
         });
         let problems = CallbackPolicy::default().check("callbacks", &[target], 0);
         assert_eq!(problems[0].path, "callbacks[0].http.headers.Webhook-Signature");
@@ -989,7 +1299,7 @@ mod tests {
         ] {
             let target = CallbackTarget::Http(HttpTarget {
                 url: "https://example.com/h".into(),
-                headers: [(name.to_owned(), "chunked".to_owned())].into(),
+                headers: [(name.to_owned(), HeaderValue::from("chunked"))].into(),
             });
             // WHEN it is checked THEN the header is refused with its path
             let problems = CallbackPolicy::default().check("callbacks", &[target], 0);
@@ -999,7 +1309,7 @@ mod tests {
         // AND an ordinary header passes
         let target = CallbackTarget::Http(HttpTarget {
             url: "https://example.com/h".into(),
-            headers: [("x-api-key".to_owned(), "k".to_owned())].into(),
+            headers: [("x-api-key".to_owned(), HeaderValue::from("k"))].into(),
         });
         assert!(
             CallbackPolicy::default()
@@ -1013,7 +1323,7 @@ mod tests {
         let secret = "s3cr3t-value";
         let target = CallbackTarget::Http(HttpTarget {
             url: format!("https://u:{secret}@hooks.example.com/emr?token={secret}#frag"),
-            headers: [("x-api-key".to_owned(), secret.to_owned())].into(),
+            headers: [("x-api-key".to_owned(), HeaderValue::from(secret))].into(),
         });
         let shown = serde_json::to_string(&masked(&target)).unwrap();
         assert!(!shown.contains(secret), "{shown}");
@@ -1054,7 +1364,7 @@ mod tests {
             .port();
         let target = CallbackTarget::Http(HttpTarget {
             url: format!("http://127.0.0.1:{port}/h?token=q-secret"),
-            headers: [("x-api-key".to_owned(), "h-secret".to_owned())].into(),
+            headers: [("x-api-key".to_owned(), HeaderValue::from("h-secret"))].into(),
         });
         let sdk = aws_config::SdkConfig::builder()
             .behavior_version(aws_config::BehaviorVersion::latest())
@@ -1171,3 +1481,7 @@ mod tests {
 #[cfg(test)]
 #[path = "callback_limits_tests.rs"]
 mod limits_tests;
+
+#[cfg(test)]
+#[path = "callback_secrets_tests.rs"]
+mod secrets_tests;

@@ -14,7 +14,7 @@ fn with_headers(count: usize, value_len: usize) -> CallbackTarget {
     CallbackTarget::Http(HttpTarget {
         url: "https://hooks.example.com/emr".into(),
         headers: (0..count)
-            .map(|i| (format!("x-h{i}"), "v".repeat(value_len)))
+            .map(|i| (format!("x-h{i}"), "v".repeat(value_len).into()))
             .collect(),
     })
 }
@@ -62,6 +62,7 @@ fn urls_and_function_names_are_bounded_at_2048_bytes() {
     let policy = CallbackPolicy {
         allow_local: false,
         lambda_allow: vec!["*".into()],
+        header_secrets: vec![],
     };
     let base = "https://hooks.example.com/";
     let url = |len: usize| format!("{base}{}", "a".repeat(len - base.len()));
@@ -232,6 +233,7 @@ fn lambda_patterns_match_within_arn_segments_only() {
     let policy = CallbackPolicy {
         allow_local: false,
         lambda_allow: vec!["arn:aws:lambda:*:123456789012:function:processor-*".into()],
+        header_secrets: vec![],
     };
     let ok = "arn:aws:lambda:eu-west-1:123456789012:function:processor-a";
     assert!(

@@ -4,8 +4,11 @@
 //! | variable | used by | meaning |
 //! | --- | --- | --- |
 //! | `TABLE_NAME` | all | the flow record table |
-//! | `CALLBACK_SIGNING_SECRET_ARN` | submit, on-state-change, terminate | the Secrets Manager secret holding the signing secrets (the deployed stack); read once per container, again after [`crate::secrets::MAX_AGE`] |
-//! | `CALLBACK_SIGNING_SECRET` | submit, on-state-change, terminate | without `CALLBACK_SIGNING_SECRET_ARN` (local use): Standard Webhooks secrets, `whsec_` + base64, comma-separated (each signs: rotation) |
+//! | `CALLBACK_SIGNING_SECRET_ARN` | submit, on-state-change, terminate, list | the Secrets Manager secret holding the `v1` signing secrets (the deployed stack); read once per container, again after [`crate::secrets::MAX_AGE`]; unset: no `v1` signatures (list only reports whether it is set) |
+//! | `CALLBACK_SIGNING_SECRET` | submit, on-state-change, terminate, list | without `CALLBACK_SIGNING_SECRET_ARN` (local use): Standard Webhooks secrets, `whsec_` + base64, comma-separated (each signs: rotation) |
+//! | `CALLBACK_SIGNING_KEY_ARN` | submit, on-state-change, terminate, list | the Secrets Manager secret holding the `v1a` ed25519 signing keys (`whsk_` + base64 of the 32-byte seed; comma-separated: each signs); list answers their public keys; unset: no `v1a` signatures |
+//! | `CALLBACK_SIGNING_KEY` | submit, on-state-change, terminate, list | without `CALLBACK_SIGNING_KEY_ARN` (local use): the signing keys themselves, same form |
+//! | `CALLBACK_HEADER_SECRETS` | submit, on-state-change, terminate | comma-separated ARN patterns (`*` wildcards within a segment) of the Secrets Manager secrets a callback header may name; empty: none |
 //! | `CALLBACK_LAMBDA_ALLOW` | submit | comma-separated function name/ARN patterns (`*` wildcards) |
 //! | `CALLBACK_ALLOW_LOCAL` | submit, on-state-change | `true` allows loopback/private callback URLs and plain `http://` to loopback (local development only) |
 //! | `STACK_NAME` | all | the CloudFormation stack's name: the `emr-flows:stack` tag of every cluster launched and the metrics' `stack` dimension; `local` when unset |
@@ -17,12 +20,12 @@ use aws_config::timeout::TimeoutConfig;
 use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::layer::SubscriberExt;
 
-use crate::callback::{CallbackPolicy, Dispatcher};
+use crate::callback::{CallbackPolicy, Dispatcher, Signing};
 use crate::emr::Emr;
 use crate::error::Error;
 use crate::logs::StepLogs;
 use crate::ops::{Clock, Services};
-use crate::secrets::CachedSecret;
+use crate::secrets::{CachedSecret, TaggedSecrets};
 use crate::store::FlowStore;
 
 /// Every AWS call: connecting may take [`CONNECT_TIMEOUT`], one attempt
@@ -221,31 +224,77 @@ pub fn services(sdk: &aws_config::SdkConfig, logs: StepLogs) -> Result<Services,
     })
 }
 
-/// The callback dispatcher, signing with the Secrets Manager secret `CALLBACK_SIGNING_SECRET_ARN`
-/// names when it is set, else with `CALLBACK_SIGNING_SECRET`; `CALLBACK_ALLOW_LOCAL` lets it
+/// The value of `name` when it is set and not blank.
+fn optional(name: &str) -> Option<String> {
+    std::env::var(name)
+        .ok()
+        .map(|value| value.trim().to_owned())
+        .filter(|value| !value.is_empty())
+}
+
+/// What callbacks are signed with: `v1` from the Secrets Manager secret
+/// `CALLBACK_SIGNING_SECRET_ARN` names, else from `CALLBACK_SIGNING_SECRET`; `v1a` from the
+/// secret `CALLBACK_SIGNING_KEY_ARN` names, else from `CALLBACK_SIGNING_KEY`. Either may be
+/// absent; [`dispatcher`] needs one. Managed secrets are read when first used, not here.
+///
+/// Errors: [`Error::Internal`] naming the local variable whose value does not parse.
+pub fn signing(sdk: &aws_config::SdkConfig) -> Result<Signing, Error> {
+    let managed = |arn: String| {
+        CachedSecret::new(
+            aws_sdk_secretsmanager::Client::new(sdk),
+            arn,
+            crate::secrets::MAX_AGE,
+        )
+    };
+    let mut signing = Signing::default();
+    if let Some(arn) = optional("CALLBACK_SIGNING_SECRET_ARN") {
+        signing = signing.with_managed_secrets(managed(arn));
+    } else if let Some(secrets) = optional("CALLBACK_SIGNING_SECRET") {
+        signing = signing.with_secrets(&secrets)?;
+    }
+    if let Some(arn) = optional("CALLBACK_SIGNING_KEY_ARN") {
+        signing = signing.with_managed_keys(managed(arn));
+    } else if let Some(keys) = optional("CALLBACK_SIGNING_KEY") {
+        signing = signing.with_keys(&keys)?;
+    }
+    Ok(signing)
+}
+
+/// The callback dispatcher: signing with [`signing`] (at least one of `v1`, `v1a`), header
+/// values from the secrets `CALLBACK_HEADER_SECRETS` allows, `CALLBACK_ALLOW_LOCAL` letting it
 /// reach local addresses.
 ///
 /// Errors: [`Error::Internal`] naming the variable that is missing or malformed.
 pub fn dispatcher(sdk: &aws_config::SdkConfig) -> Result<Dispatcher, Error> {
-    let allow_local = callback_policy()?.allow_local;
-    if let Ok(arn) = std::env::var("CALLBACK_SIGNING_SECRET_ARN")
-        && !arn.trim().is_empty()
-    {
-        let secret = CachedSecret::new(
-            aws_sdk_secretsmanager::Client::new(sdk),
-            arn.trim(),
-            crate::secrets::MAX_AGE,
-        );
-        return Dispatcher::with_managed_secret(aws_sdk_lambda::Client::new(sdk), secret, allow_local);
-    }
-    Dispatcher::new(
+    let policy = callback_policy()?;
+    let dispatcher = Dispatcher::with_signing(
         aws_sdk_lambda::Client::new(sdk),
-        &required("CALLBACK_SIGNING_SECRET")?,
-        allow_local,
-    )
+        signing(sdk)?,
+        policy.allow_local,
+    )?;
+    Ok(if policy.header_secrets.is_empty() {
+        dispatcher
+    } else {
+        dispatcher.with_header_secrets(
+            policy.header_secrets,
+            TaggedSecrets::new(aws_sdk_secretsmanager::Client::new(sdk), crate::secrets::MAX_AGE),
+        )
+    })
 }
 
-/// The callback policy from `CALLBACK_LAMBDA_ALLOW` and `CALLBACK_ALLOW_LOCAL`.
+/// The comma-separated entries of the variable `name`, trimmed, blanks dropped.
+fn list(name: &str) -> Vec<String> {
+    std::env::var(name)
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The callback policy from `CALLBACK_LAMBDA_ALLOW`, `CALLBACK_HEADER_SECRETS` and
+/// `CALLBACK_ALLOW_LOCAL`.
 pub fn callback_policy() -> Result<CallbackPolicy, Error> {
     let allow_local = match std::env::var("CALLBACK_ALLOW_LOCAL").as_deref() {
         Ok("true") => true,
@@ -256,16 +305,10 @@ pub fn callback_policy() -> Result<CallbackPolicy, Error> {
             )));
         }
     };
-    let lambda_allow = std::env::var("CALLBACK_LAMBDA_ALLOW")
-        .unwrap_or_default()
-        .split(',')
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-        .map(str::to_owned)
-        .collect();
     Ok(CallbackPolicy {
         allow_local,
-        lambda_allow,
+        lambda_allow: list("CALLBACK_LAMBDA_ALLOW"),
+        header_secrets: list("CALLBACK_HEADER_SECRETS"),
     })
 }
 

@@ -15,6 +15,8 @@
 //!    - [`definition`]: flow definitions and the catalog embedded from `shared/flows/`, checked
 //!      whole when the catalog is built.
 //!    - [`render`]: definition + parameters + overrides → the exact request, artifacts, params.
+//!    - [`signing`]: Standard Webhooks signatures, `v1` (HMAC-SHA256) and `v1a` (ed25519):
+//!      keys parsed, messages signed, public keys derived.
 //! 2. Adapters, each the only place its SDK's types appear:
 //!    - [`store`]: the DynamoDB flow record store (a flow item and one item per step;
 //!      conditional writes only; `store::fast` for warm events).
@@ -24,7 +26,8 @@
 //!    - [`callback`]: callback policy (checked at submit), the document, signing, delivery.
 //!    - [`metrics`]: CloudWatch Embedded Metric Format lines (flows ended, deliveries given up,
 //!      event lag, AWS API errors) behind plain functions.
-//!    - [`secrets`]: the callback signing secrets from Secrets Manager, cached with a bounded age.
+//!    - [`secrets`]: Secrets Manager: the callback signing secrets and keys, and header values
+//!      named by reference with their tags, cached with a bounded age.
 //! 3. [`ops`]: one module per operation (submit, the event path, the reconcile sweep,
 //!    deliveries, terminate, list) over the adapters.
 //! 4. [`config`]: environment variables and AWS clients, read once at start-up by the binaries.
@@ -45,6 +48,7 @@ pub mod model;
 pub mod ops;
 pub mod render;
 pub mod secrets;
+pub mod signing;
 pub mod steps;
 pub mod store;
 pub mod template;

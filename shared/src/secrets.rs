@@ -1,14 +1,20 @@
-//! The callback signing secrets in AWS Secrets Manager: read with GetSecretValue once per
-//! container and kept for at most [`MAX_AGE`], so a rotated secret takes effect within that
-//! time, without a redeploy.
+//! Secrets in AWS Secrets Manager, read once per container and kept for at most [`MAX_AGE`], so
+//! a rotated secret takes effect within that time, without a redeploy:
 //!
-//! The secret's `SecretString` has the form of `CALLBACK_SIGNING_SECRET`: one or more Standard
-//! Webhooks secrets (`whsec_` + base64 of the key bytes; the `whsec_` prefix may be left out,
-//! as in the secret the template generates), separated by commas or spaces. Parsing them is
-//! [`crate::callback`]'s; this module only fetches and caches the text.
+//! - [`CachedSecret`]: one secret's value, read with GetSecretValue: the callback signing
+//!   secrets (`CALLBACK_SIGNING_SECRET_ARN`) and signing keys (`CALLBACK_SIGNING_KEY_ARN`). The
+//!   `SecretString` has the form of `CALLBACK_SIGNING_SECRET` (Standard Webhooks `whsec_`
+//!   secrets; the prefix may be left out, as in the secret the template generates) or of
+//!   `CALLBACK_SIGNING_KEY` (`whsk_` ed25519 keys), several separated by commas or spaces.
+//!   Parsing them is [`crate::signing`]'s.
+//! - [`TaggedSecrets`]: callback header values named by reference, each read with its tags
+//!   (DescribeSecret and GetSecretValue, cached together), so the caller can check where the
+//!   secret's owner allows it to be sent before using it ([`crate::callback`]'s rule).
 //!
-//! This module must not log or return the secret's value, only its ARN or name.
+//! This module only fetches and caches. It must not log or return a secret's value but to its
+//! caller, only its ARN or name.
 
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -81,7 +87,7 @@ impl CachedSecret {
             }
             Err(error) => match previous {
                 Some((_, value)) => {
-                    tracing::warn!(secret = %self.secret_id, %error, "signing secret not read again; the last value is kept");
+                    tracing::warn!(secret = %self.secret_id, %error, "secret not read again; the last value is kept");
                     *self.lock() = Some((Instant::now(), value.clone()));
                     Ok(value)
                 }
@@ -112,5 +118,110 @@ impl CachedSecret {
                 self.secret_id
             ))),
         }
+    }
+}
+
+/// A secret's tags and current value, read together.
+#[derive(Clone)]
+pub struct TaggedSecret {
+    /// Tag key → value, as DescribeSecret answers them.
+    pub tags: BTreeMap<String, String>,
+    /// The `SecretString` of the `AWSCURRENT` version, white space trimmed at both ends.
+    pub value: Arc<str>,
+}
+
+impl std::fmt::Debug for TaggedSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TaggedSecret")
+            .field("tags", &self.tags)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Secrets read by ARN with their tags, each cached for at most `max_age` (cheap to clone:
+/// clones share the cache). Unlike [`CachedSecret`], a secret that cannot be read again is not
+/// kept: its tags may have changed, and the caller's attempt fails and is retried later.
+#[derive(Clone)]
+pub struct TaggedSecrets {
+    client: aws_sdk_secretsmanager::Client,
+    max_age: Duration,
+    cached: Arc<Mutex<HashMap<String, (Instant, TaggedSecret)>>>,
+}
+
+impl std::fmt::Debug for TaggedSecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TaggedSecrets")
+            .field("max_age", &self.max_age)
+            .finish_non_exhaustive()
+    }
+}
+
+/// At most this many secrets are cached per container; beyond, the oldest reads are dropped.
+const MAX_CACHED: usize = 256;
+
+impl TaggedSecrets {
+    /// Secrets read through `client`, each used for at most `max_age` (see [`MAX_AGE`]).
+    /// Reads nothing yet.
+    pub fn new(client: aws_sdk_secretsmanager::Client, max_age: Duration) -> Self {
+        Self {
+            client,
+            max_age,
+            cached: Arc::new(Mutex::new(HashMap::new())),
+        }
+    }
+
+    /// The secret `secret_id` (its ARN) with its tags: from the cache when read less than
+    /// `max_age` ago, else with DescribeSecret (the tags) and GetSecretValue (the value).
+    ///
+    /// Errors: [`Error::Upstream`] (service `SecretsManager`) when either call fails (a missing
+    /// secret, no permission); [`Error::Internal`] when the secret has no string value.
+    pub async fn read(&self, secret_id: &str) -> Result<TaggedSecret, Error> {
+        if let Some((read_at, secret)) = self.lock().get(secret_id)
+            && read_at.elapsed() < self.max_age
+        {
+            return Ok(secret.clone());
+        }
+        let described = (self.client.describe_secret().secret_id(secret_id).send().await)
+            .map_err(upstream("DescribeSecret"))?;
+        let tags = (described.tags())
+            .iter()
+            .filter_map(|t| Some((t.key()?.to_owned(), t.value().unwrap_or_default().to_owned())))
+            .collect();
+        let output = (self.client.get_secret_value().secret_id(secret_id).send().await)
+            .map_err(upstream("GetSecretValue"))?;
+        let value = match output.secret_string() {
+            Some(value) if !value.trim().is_empty() => Arc::from(value.trim()),
+            _ => {
+                return Err(Error::Internal(format!(
+                    "secret {secret_id} has no string value (SecretString)"
+                )));
+            }
+        };
+        let secret = TaggedSecret { tags, value };
+        let mut cached = self.lock();
+        if cached.len() >= MAX_CACHED {
+            let oldest = cached
+                .iter()
+                .min_by_key(|(_, (at, _))| *at)
+                .map(|(id, _)| id.clone());
+            cached.remove(&oldest.unwrap_or_default());
+        }
+        cached.insert(secret_id.to_owned(), (Instant::now(), secret.clone()));
+        Ok(secret)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Instant, TaggedSecret)>> {
+        self.cached.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// A mapper from a Secrets Manager SDK error to [`Error::Upstream`], counted as an AWS API error.
+fn upstream<E>(operation: &'static str) -> impl FnOnce(E) -> Error
+where
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    move |e| {
+        crate::metrics::aws_api_error("SecretsManager");
+        Error::upstream("SecretsManager", operation)(e)
     }
 }

@@ -1,5 +1,5 @@
-//! The test harness: the local AWS stand-ins (moto for DynamoDB and EMR, `cargo lambda watch`
-//! for the functions, a Standard Webhooks receiver for callbacks) and the flow table, created
+//! The test harness: the local AWS stand-ins (moto for DynamoDB, EMR and Secrets Manager,
+//! `cargo lambda watch` for the functions, a Standard Webhooks receiver for callbacks) and the flow table, created
 //! from the definition in `template.yaml` so the two cannot drift.
 //!
 //! Tools come from the project's `.venv` (`make venv`). A stand-in that cannot start is a test
@@ -96,7 +96,7 @@ impl Drop for Service {
     }
 }
 
-/// A moto server serving DynamoDB and EMR on a free port.
+/// A moto server serving DynamoDB, EMR, Secrets Manager (and the rest of moto) on a free port.
 pub struct Moto {
     pub endpoint: String,
     _service: Service,
@@ -270,8 +270,9 @@ pub const EXAMPLE_STEP_ID: &str = "s-1XXXXXXXXSTEP";
 pub mod proxy;
 pub mod world;
 
-/// The Standard Webhooks receiver of `dev/callback_receiver.py`: it verifies each callback with
-/// the `standardwebhooks` package and appends what it accepted to a JSON-lines file.
+/// The Standard Webhooks receiver of `dev/callback_receiver.py`: it verifies each callback
+/// independently of emr-flows (`v1` with the `standardwebhooks` package, `v1a` with
+/// `cryptography`) and appends what it got to a JSON-lines file.
 pub struct Receiver {
     pub url: String,
     out: PathBuf,
@@ -279,16 +280,36 @@ pub struct Receiver {
 }
 
 impl Receiver {
+    /// A receiver verifying `v1` with `secret`.
     pub fn start(secret: &str) -> Self {
         Self::start_on(free_port(), secret)
     }
 
-    /// A receiver on `port`.
+    /// A receiver on `port`, verifying `v1` with `secret`.
     pub fn start_on(port: u16, secret: &str) -> Self {
+        Self::trusting(port, Some(secret), None)
+    }
+
+    /// A receiver verifying `v1a` only, with the public keys `public_keys` (`whpk_…`,
+    /// comma-separated): as a receiver that other receivers must not be able to fool.
+    pub fn start_public(public_keys: &str) -> Self {
+        Self::trusting(free_port(), None, Some(public_keys))
+    }
+
+    /// A receiver on `port` verifying `v1` with `secret` and `v1a` with `public_keys`, each
+    /// when given; every scheme given must verify.
+    pub fn trusting(port: u16, secret: Option<&str>, public_keys: Option<&str>) -> Self {
         let out = std::env::temp_dir().join(format!("emr-flows-callbacks-{port}.jsonl"));
         let _ = std::fs::remove_file(&out);
         let log = std::env::temp_dir().join(format!("emr-flows-receiver-{port}.log"));
         let script = root().join("dev/callback_receiver.py");
+        let env: Vec<(&str, String)> = [
+            secret.map(|s| ("CALLBACK_SIGNING_SECRET", s.to_owned())),
+            public_keys.map(|k| ("CALLBACK_SIGNING_PUBLIC_KEY", k.to_owned())),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
         let service = Service::start(
             &venv_bin("python"),
             &[
@@ -298,7 +319,7 @@ impl Receiver {
                 "--out",
                 out.to_str().unwrap(),
             ],
-            &[("CALLBACK_SIGNING_SECRET", secret.to_owned())],
+            &env,
             &log,
         );
         wait_for_port(port, "the callback receiver", Duration::from_secs(30));
@@ -309,7 +330,8 @@ impl Receiver {
         }
     }
 
-    /// Every callback received so far: `{"webhook_id", "verified", "body"}` objects.
+    /// Every callback received so far: `{"webhook_id", "verified", "schemes", "headers",
+    /// "body"}` objects (`schemes`: those that verified, `v1`, `v1a`).
     pub fn received(&self) -> Vec<Value> {
         let Ok(file) = std::fs::File::open(&self.out) else {
             return vec![];
@@ -323,3 +345,11 @@ impl Receiver {
 
 /// A signing secret for tests: `whsec_` + base64 of 32 bytes.
 pub const TEST_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw2rOPbKzpCTg=";
+/// An ed25519 signing key for tests (`v1a`): `whsk_` + base64 of the 32-byte seed.
+pub const TEST_SIGNING_KEY: &str = "whsk_P34xRjNXQLwUFWPPY90eiMzRhTVxnDKC//LxqETxqMI=";
+/// [`TEST_SIGNING_KEY`]'s public key, as `python dev/signing_key.py public` derives it.
+pub const TEST_PUBLIC_KEY: &str = "whpk_e2QvF+i9cqHd0zod4493MzUBZPMvpJRusft3/vmEP5U=";
+/// Another key pair's public key: what a receiver of another deployment trusts.
+pub const OTHER_PUBLIC_KEY: &str = "whpk_iEhFzScufO7R/rqIwd1uoZdmmwRyDC7/ADow+HLMhZ8=";
+/// [`OTHER_PUBLIC_KEY`]'s signing key.
+pub const OTHER_SIGNING_KEY: &str = "whsk_URdm8TwQrs0o5NdVZywaAclCjkqaPspoKXEtkgjxULQ=";

@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use shared::callback::{CallbackPolicy, Dispatcher};
+use shared::callback::{CallbackPolicy, Dispatcher, Signing};
 use shared::definition::Catalog;
 use shared::emr::Emr;
 use shared::error::Error;
@@ -16,7 +16,10 @@ use shared::ops::{self, Clock, Services, StateChangeOutcome};
 use shared::store::FlowStore;
 
 use crate::proxy::FaultProxy;
-use crate::{Moto, TEST_SECRET, create_table, event, sdk_for, unique_table};
+use crate::{Moto, TEST_SECRET, TEST_SIGNING_KEY, create_table, event, sdk_for, unique_table};
+
+/// The secrets a world's callback headers may name (moto's account and region).
+pub const HEADER_SECRETS: &str = "arn:aws:secretsmanager:us-east-1:123456789012:secret:emr-flows/callbacks/*";
 
 pub static MOTO: OnceLock<Moto> = OnceLock::new();
 
@@ -58,7 +61,24 @@ async fn world_at(endpoint: &str, proxy: Option<FaultProxy>) -> World {
     let services = Services {
         store: FlowStore::new(aws_sdk_dynamodb::Client::new(&sdk), table),
         emr: Emr::new(aws_sdk_emr::Client::new(&sdk)),
-        dispatcher: Dispatcher::new(aws_sdk_lambda::Client::new(&sdk), TEST_SECRET, true).unwrap(),
+        // Both schemes, as a default deployment signs: v1 with TEST_SECRET, v1a with TEST_SIGNING_KEY.
+        dispatcher: Dispatcher::with_signing(
+            aws_sdk_lambda::Client::new(&sdk),
+            Signing::default()
+                .with_secrets(TEST_SECRET)
+                .unwrap()
+                .with_keys(TEST_SIGNING_KEY)
+                .unwrap(),
+            true,
+        )
+        .unwrap()
+        .with_header_secrets(
+            vec![HEADER_SECRETS.into()],
+            shared::secrets::TaggedSecrets::new(
+                aws_sdk_secretsmanager::Client::new(&sdk),
+                shared::secrets::MAX_AGE,
+            ),
+        ),
         logs: StepLogs::new(aws_sdk_s3::Client::from_conf(
             aws_sdk_s3::config::Builder::from(&sdk)
                 .force_path_style(true)
@@ -72,6 +92,7 @@ async fn world_at(endpoint: &str, proxy: Option<FaultProxy>) -> World {
             policy: CallbackPolicy {
                 allow_local: true,
                 lambda_allow: vec!["arn:aws:lambda:*:*:function:processor-*".into()],
+                header_secrets: vec![HEADER_SECRETS.into()],
             },
             services,
             region: "us-east-1".into(),

@@ -8,15 +8,18 @@ use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use e2e::{Moto, TEST_SECRET, create_table, event, root, unique_table};
+use e2e::{
+    Moto, Receiver, TEST_PUBLIC_KEY, TEST_SECRET, TEST_SIGNING_KEY, create_table, event, root, unique_table,
+};
 use serde_json::{Value, json};
 use shared::api::{self, Function};
-use shared::callback::{CallbackPolicy, Dispatcher};
+use shared::callback::{CallbackPolicy, Dispatcher, HOST_TAG, Signing};
 use shared::definition::Catalog;
 use shared::emr::Emr;
 use shared::logs::StepLogs;
 use shared::model::{FlowId, FlowRecord};
 use shared::ops::{self, Clock, Services};
+use shared::secrets::TaggedSecrets;
 use shared::store::FlowStore;
 
 static MOTO: OnceLock<Moto> = OnceLock::new();
@@ -44,6 +47,19 @@ impl Write for Captured {
 struct World {
     submitter: ops::Submitter,
     dynamodb: aws_sdk_dynamodb::Client,
+    secrets: aws_sdk_secretsmanager::Client,
+}
+
+/// The secrets callback headers may name here (moto's account and region).
+const HEADER_SECRETS: &str = "arn:aws:secretsmanager:us-east-1:123456789012:secret:emr-flows/callbacks/*";
+
+/// Signs as a default deployment: `v1` with [`TEST_SECRET`], `v1a` with [`TEST_SIGNING_KEY`].
+fn signing() -> Signing {
+    Signing::default()
+        .with_secrets(TEST_SECRET)
+        .unwrap()
+        .with_keys(TEST_SIGNING_KEY)
+        .unwrap()
 }
 
 async fn world() -> World {
@@ -65,17 +81,27 @@ async fn world() -> World {
             policy: CallbackPolicy {
                 allow_local: true,
                 lambda_allow: vec![],
+                header_secrets: vec![HEADER_SECRETS.into()],
             },
             services: Services {
                 store: FlowStore::new(dynamodb.clone(), table),
                 emr: Emr::new(aws_sdk_emr::Client::new(&sdk)),
-                dispatcher: Dispatcher::new(aws_sdk_lambda::Client::new(&sdk), TEST_SECRET, true).unwrap(),
+                dispatcher: Dispatcher::with_signing(aws_sdk_lambda::Client::new(&sdk), signing(), true)
+                    .unwrap()
+                    .with_header_secrets(
+                        vec![HEADER_SECRETS.into()],
+                        TaggedSecrets::new(
+                            aws_sdk_secretsmanager::Client::new(&sdk),
+                            shared::secrets::MAX_AGE,
+                        ),
+                    ),
                 logs: StepLogs::new(aws_sdk_s3::Client::new(&sdk)),
                 clock: Clock::fixed(chrono::Utc::now()),
             },
             region: "us-east-1".into(),
         },
         dynamodb,
+        secrets: aws_sdk_secretsmanager::Client::new(&sdk),
     }
 }
 
@@ -120,8 +146,9 @@ impl World {
                 api::handle(function, payload, BUDGET, |r, _| ops::submit(&self.submitter, r)).await
             }
             Function::List => {
+                let signing = svc.dispatcher.signing();
                 api::handle(function, payload, BUDGET, |r, _| {
-                    ops::list(catalog, &svc.store, r)
+                    ops::list_with_keys(catalog, &svc.store, signing, r)
                 })
                 .await
             }
@@ -197,6 +224,25 @@ async fn every_route_answers_through_api_gateway_events() {
         .map(|d| d["name"].clone())
         .collect();
     assert!(names.contains(&json!("spark-pi")), "{catalog}");
+
+    // AND the signature schemes and the public key receivers verify v1a with are answered,
+    // the same as a direct invoke answers them
+    let (status, keys) = w.http(Function::List, api_event("signing-keys.json", "")).await;
+    assert_eq!(status, 200, "{keys}");
+    assert_eq!(
+        keys,
+        json!({"signatures": ["v1", "v1a"], "public_keys": [TEST_PUBLIC_KEY]})
+    );
+    let direct = w
+        .invoke(Function::List, json!({"signing_keys": true}))
+        .await
+        .unwrap();
+    assert_eq!(keys, direct);
+    assert!(
+        !keys
+            .to_string()
+            .contains(TEST_SIGNING_KEY.trim_start_matches("whsk_"))
+    );
 
     // WHEN the flow is terminated through its route THEN terminate's answer, with the request
     let (status, terminated) = w
@@ -325,17 +371,54 @@ async fn each_error_kind_answers_its_status_and_document() {
 async fn no_callback_secret_appears_in_any_answer_or_log_line() {
     let w = world().await;
     let (header_secret, query_secret, refused_secret) = ("hdr-5ecret-1", "qry-5ecret-2", "qry-5ecret-3");
+    let suffix = ulid::Ulid::generate().to_string().to_lowercase();
+    let (managed_secret, foreign_secret) = (format!("sm-5ecret-4-{suffix}"), format!("sm-5ecret-5-{suffix}"));
     // GIVEN a flow whose callback carries a secret header and a secret query, at a closed port
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
+    // AND two callbacks naming Secrets Manager secrets: one tagged for the receiver's host,
+    // one tagged for another team's host
+    let tagged = |name: String, value: &str, host: &str| {
+        w.secrets
+            .create_secret()
+            .name(name)
+            .secret_string(value)
+            .tags(
+                aws_sdk_secretsmanager::types::Tag::builder()
+                    .key(HOST_TAG)
+                    .value(host)
+                    .build(),
+            )
+            .send()
+    };
+    let managed = tagged(
+        format!("emr-flows/callbacks/a-{suffix}"),
+        &managed_secret,
+        "127.0.0.1",
+    )
+    .await
+    .unwrap();
+    let foreign = tagged(
+        format!("emr-flows/callbacks/b-{suffix}"),
+        &foreign_secret,
+        "hooks.team-b.example",
+    )
+    .await
+    .unwrap();
+    let (managed_arn, foreign_arn) = (managed.arn().unwrap(), foreign.arn().unwrap());
+    let receiver = Receiver::trusting(e2e::free_port(), Some(TEST_SECRET), Some(TEST_PUBLIC_KEY));
     let request = json!({
         "flow": "spark-pi",
         "callbacks": [{"http": {
             "url": format!("http://127.0.0.1:{port}/hook?token={query_secret}"),
             "headers": {"x-api-key": header_secret}
+        }}, {"http": {
+            "url": receiver.url, "headers": {"x-api-key": {"secret": managed_arn}}
+        }}, {"http": {
+            "url": receiver.url, "headers": {"x-api-key": {"secret": foreign_arn}}
         }}]
     });
     let mut answers = Vec::new();
@@ -373,6 +456,16 @@ async fn no_callback_secret_appears_in_any_answer_or_log_line() {
     let record = w.record(&flow_id).await;
     assert_eq!(record.deliveries["0"].attempts, 1, "the delivery was attempted");
     assert!(record.deliveries["0"].last_error.is_some());
+    // AND the tagged secret reached the receiver, the foreign one was refused unsent
+    let received = receiver.received();
+    assert_eq!(received.len(), 1, "{received:?}");
+    assert_eq!(received[0]["headers"]["x-api-key"], json!(managed_secret));
+    assert_eq!(received[0]["schemes"], json!(["v1", "v1a"]));
+    let refusal = record.deliveries["2"].last_error.as_deref().unwrap();
+    assert!(
+        refusal.contains(HOST_TAG) && refusal.contains(foreign_arn),
+        "{refusal}"
+    );
     // AND the flow is read, directly and through the API
     let (_, through_api) = w.http(Function::List, api_event("get-flow.json", &flow_id)).await;
     let direct = w
@@ -384,19 +477,33 @@ async fn no_callback_secret_appears_in_any_answer_or_log_line() {
     // THEN no answer holds a secret, and the record is shown masked
     let answers = serde_json::to_string(&answers).unwrap();
     let logs = logs();
-    for secret in [header_secret, query_secret, refused_secret] {
+    for secret in [
+        header_secret,
+        query_secret,
+        refused_secret,
+        &managed_secret,
+        &foreign_secret,
+    ] {
         assert!(!answers.contains(secret), "answers leak {secret}: {answers}");
         assert!(!logs.contains(secret), "logs leak {secret}: {logs}");
     }
     let callback = &through_api["callbacks"][0]["http"];
     assert_eq!(callback["headers"]["x-api-key"], "***");
     assert_eq!(callback["url"], format!("http://127.0.0.1:{port}/hook?***"));
-    // AND the recorded delivery error carries no secret either
-    let stored = serde_json::to_string(&w.record(&flow_id).await.deliveries).unwrap();
-    assert!(
-        !stored.contains(query_secret) && !stored.contains(header_secret),
-        "{stored}"
-    );
+    // AND a header naming a secret is answered as its reference
+    let by_reference = &through_api["callbacks"][1]["http"]["headers"]["x-api-key"];
+    assert_eq!(by_reference, &json!({"secret": managed_arn}));
+    // AND the recorded delivery errors carry no secret either, and the record holds no value
+    // read from Secrets Manager (literal values it must keep, to send them)
+    let record = w.record(&flow_id).await;
+    let deliveries = serde_json::to_string(&record.deliveries).unwrap();
+    let stored = serde_json::to_string(&record).unwrap();
+    for secret in [query_secret, header_secret, &managed_secret, &foreign_secret] {
+        assert!(!deliveries.contains(secret), "{deliveries}");
+    }
+    for secret in [&managed_secret, &foreign_secret] {
+        assert!(!stored.contains(secret), "{stored}");
+    }
 
     // AND log lines are JSON with a timestamp and flat flow_id fields; the failed delivery names
     // its target masked; the refused request is a WARN, never the runtime's panic log

@@ -5,7 +5,10 @@
 use std::time::Duration;
 
 use aws_sdk_lambda::primitives::Blob;
-use e2e::{Moto, Receiver, Service, TEST_SECRET, create_table, event, free_port, unique_table, venv_bin};
+use e2e::{
+    Moto, Receiver, Service, TEST_PUBLIC_KEY, TEST_SECRET, TEST_SIGNING_KEY, create_table, event, free_port,
+    unique_table, venv_bin,
+};
 use serde_json::{Value, json};
 
 struct Functions {
@@ -25,8 +28,8 @@ impl Functions {
             &env_file,
             format!(
                 "TABLE_NAME={table}\nAWS_ENDPOINT_URL={}\nAWS_REGION=us-east-1\nAWS_ACCESS_KEY_ID=testing\n\
-                 AWS_SECRET_ACCESS_KEY=testing\nCALLBACK_SIGNING_SECRET=\"{TEST_SECRET}\"\nCALLBACK_ALLOW_LOCAL=true\n\
-                 STACK_NAME=e2e-stack\n",
+                 AWS_SECRET_ACCESS_KEY=testing\nCALLBACK_SIGNING_SECRET=\"{TEST_SECRET}\"\n\
+                 CALLBACK_SIGNING_KEY=\"{TEST_SIGNING_KEY}\"\nCALLBACK_ALLOW_LOCAL=true\nSTACK_NAME=e2e-stack\n",
                 endpoint
             ),
         )
@@ -149,7 +152,8 @@ async fn both_scenarios_end_to_end_through_the_real_functions() {
     let sdk = moto.sdk().await;
     let table = unique_table("e2e");
     create_table(&aws_sdk_dynamodb::Client::new(&sdk), &table).await;
-    let receiver = Receiver::start(TEST_SECRET);
+    // The receiver verifies both schemes: v1 with the shared secret, v1a with the public key.
+    let receiver = Receiver::trusting(free_port(), Some(TEST_SECRET), Some(TEST_PUBLIC_KEY));
     let functions = Functions::start(&moto.endpoint, &table).await;
     let callbacks = json!([{"http": {"url": receiver.url}}]);
 
@@ -210,6 +214,9 @@ async fn both_scenarios_end_to_end_through_the_real_functions() {
         seen,
         [(json!(true), json!("SUCCEEDED")), (json!(true), json!("FAILED"))]
     );
+    for callback in &received {
+        assert_eq!(callback["schemes"], json!(["v1", "v1a"]), "{callback}");
+    }
     assert_eq!(
         received[1]["body"]["failure"]["failed_step"]["name"],
         "index domain 7"

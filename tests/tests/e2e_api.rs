@@ -6,7 +6,10 @@
 use std::time::Duration;
 
 use aws_sdk_lambda::primitives::Blob;
-use e2e::{Moto, Service, TEST_SECRET, create_table, event, free_port, root, unique_table, venv_bin};
+use e2e::{
+    Moto, Service, TEST_PUBLIC_KEY, TEST_SECRET, TEST_SIGNING_KEY, create_table, event, free_port, root,
+    unique_table, venv_bin,
+};
 use serde_json::{Value, json};
 
 const EXAMPLE_FLOW_ID: &str = "01JDQ3V4X8M6Z0B1C2D3E4F5G6";
@@ -18,15 +21,28 @@ struct Functions {
 }
 
 impl Functions {
-    /// Starts `cargo lambda watch` with the functions configured for `moto` and `table`.
+    /// Starts `cargo lambda watch` with the functions configured for `moto` and `table`: `v1`
+    /// signed with [`TEST_SECRET`], `v1a` with [`TEST_SIGNING_KEY`] read from a Secrets
+    /// Manager secret (`CALLBACK_SIGNING_KEY_ARN`), as a deployed stack reads it.
     async fn start(moto: &Moto, table: &str) -> Self {
+        let key_arn = aws_sdk_secretsmanager::Client::new(&moto.sdk().await)
+            .create_secret()
+            .name(unique_table("emr-flows/signing-key"))
+            .secret_string(TEST_SIGNING_KEY)
+            .send()
+            .await
+            .unwrap()
+            .arn()
+            .unwrap()
+            .to_owned();
         let port = free_port();
         let env_file = std::env::temp_dir().join(format!("emr-flows-e2e-api-{port}.env"));
         std::fs::write(
             &env_file,
             format!(
                 "TABLE_NAME={table}\nAWS_ENDPOINT_URL={}\nAWS_REGION=us-east-1\nAWS_ACCESS_KEY_ID=testing\n\
-                 AWS_SECRET_ACCESS_KEY=testing\nCALLBACK_SIGNING_SECRET=\"{TEST_SECRET}\"\nCALLBACK_ALLOW_LOCAL=true\n",
+                 AWS_SECRET_ACCESS_KEY=testing\nCALLBACK_SIGNING_SECRET=\"{TEST_SECRET}\"\n\
+                 CALLBACK_SIGNING_KEY_ARN={key_arn}\nCALLBACK_ALLOW_LOCAL=true\n",
                 moto.endpoint
             ),
         )
@@ -124,6 +140,12 @@ async fn every_route_through_the_real_binaries_and_a_redrive_of_failed_events() 
     let (status, catalog) = functions.route("list", "list-definitions.json", "").await;
     assert_eq!(status, 200);
     assert!(catalog["definitions"].as_array().unwrap().len() >= 2, "{catalog}");
+    let (status, keys) = functions.route("list", "signing-keys.json", "").await;
+    assert_eq!(status, 200, "{keys}");
+    assert_eq!(
+        keys,
+        json!({"signatures": ["v1", "v1a"], "public_keys": [TEST_PUBLIC_KEY]})
+    );
     let (status, terminated) = functions.route("terminate", "terminate.json", &flow_id).await;
     assert_eq!(status, 200, "{terminated}");
     assert!(terminated["termination_requested_at"].is_string());

@@ -1,6 +1,7 @@
 //! list: one flow in full (`{"flow_id"}`), active flows (`{"status": "active"}`), a
-//! definition's history (`{"flow"}`) or the catalog (`{"definitions": true}`). Direct invoke,
-//! or `GET /flows`, `GET /flows/{flow_id}`, `GET /definitions` through API Gateway.
+//! definition's history (`{"flow"}`), the catalog (`{"definitions": true}`) or the signature
+//! schemes and public keys (`{"signing_keys": true}`). Direct invoke, or `GET /flows`,
+//! `GET /flows/{flow_id}`, `GET /definitions`, `GET /signing-keys` through API Gateway.
 use shared::api::{self, Function, Startup};
 use shared::{config, definition::Catalog, ops};
 
@@ -12,5 +13,9 @@ async fn main() -> Result<(), Startup> {
     let sdk = config::aws().await;
     let catalog = Catalog::embedded()?;
     let store = config::store(&sdk)?;
-    api::serve(Function::List, |request, _| ops::list(&catalog, &store, request)).await
+    let signing = config::signing(&sdk)?;
+    api::serve(Function::List, |request, _| {
+        ops::list_with_keys(&catalog, &store, &signing, request)
+    })
+    .await
 }

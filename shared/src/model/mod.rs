@@ -385,8 +385,65 @@ pub enum CallbackTarget {
 #[serde(deny_unknown_fields)]
 pub struct HttpTarget {
     pub url: String,
+    /// Header name → its value, given as is or as a Secrets Manager reference.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub headers: BTreeMap<String, String>,
+    pub headers: BTreeMap<String, HeaderValue>,
+}
+
+/// A callback header's value, as callers and definitions write it: a string sent as it is
+/// (`"x-api-key": "k"`), or a reference to a Secrets Manager secret whose current
+/// `SecretString` is sent (`"x-api-key": {"secret": "arn:aws:secretsmanager:…:secret:NAME-AbCdEf"}`),
+/// read at delivery. The record keeps the reference, never the value; which secrets may be
+/// named, and where their values may be sent, is `crate::callback`'s policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum HeaderValue {
+    Literal(String),
+    Secret(SecretRef),
+}
+
+/// `{"secret": "<Secrets Manager secret ARN>"}`: a header value read from Secrets Manager.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretRef {
+    pub secret: String,
+}
+
+impl From<&str> for HeaderValue {
+    fn from(value: &str) -> Self {
+        Self::Literal(value.to_owned())
+    }
+}
+
+impl From<String> for HeaderValue {
+    fn from(value: String) -> Self {
+        Self::Literal(value)
+    }
+}
+
+impl<'de> Deserialize<'de> for HeaderValue {
+    /// A string, or an object read as [`SecretRef`] (its problems named under the header's
+    /// path: `headers.x-api-key.secret`), never "matches none of the allowed forms".
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = HeaderValue;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(r#"a string, or {"secret": "<Secrets Manager secret ARN>"}"#)
+            }
+            fn visit_str<E: serde::de::Error>(self, value: &str) -> Result<HeaderValue, E> {
+                Ok(HeaderValue::Literal(value.to_owned()))
+            }
+            fn visit_string<E: serde::de::Error>(self, value: String) -> Result<HeaderValue, E> {
+                Ok(HeaderValue::Literal(value))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<HeaderValue, A::Error> {
+                SecretRef::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(HeaderValue::Secret)
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
 }
 
 /// `text` cut to at most `max` bytes (at a character boundary), with `…` when cut: keeps

@@ -1,8 +1,10 @@
-//! list: one flow in full, active flows, a definition's history, or the catalog.
+//! list: one flow in full, active flows, a definition's history, the catalog, or what callbacks
+//! are signed with (the public keys receivers verify `v1a` with).
 
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::callback::Signing;
 use crate::definition::Catalog;
 use crate::error::Error;
 use crate::model::FlowId;
@@ -11,9 +13,9 @@ use crate::store::{FlowStore, Listing};
 use super::parse_request;
 
 /// list's input: `{"flow_id"}` for one flow in full, `{"status": "active"}` for active flows,
-/// `{"flow": NAME}` for a definition's history, `{"definitions": true}` for the catalog;
-/// `limit` (1 to 100, default 25) and `next_token` page through active flows and history,
-/// newest first.
+/// `{"flow": NAME}` for a definition's history, `{"definitions": true}` for the catalog,
+/// `{"signing_keys": true}` for the signature schemes and public keys; `limit` (1 to 100,
+/// default 25) and `next_token` page through active flows and history, newest first.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListRequest {
@@ -29,17 +31,67 @@ pub struct ListRequest {
     pub next_token: Option<FlowId>,
     #[serde(default)]
     pub definitions: bool,
+    #[serde(default)]
+    pub signing_keys: bool,
 }
 
 /// Answers a [`ListRequest`]: the flow record, a page `{"flows": […], "next_token"?}`, or
 /// `{"definitions": [{"name", "version", "description", "parameters", "overridable"}…]}`
 /// (overridable: each JSON Pointer a caller may override → the JSON Schema of its value).
 ///
-/// Errors: [`Error::Validation`] for a request that asks for none or several of these;
-/// [`Error::FlowNotFound`]; [`Error::UnknownFlowDefinition`] for a definition's history when
-/// the catalog does not know the name and no flow was ever launched under it.
+/// Errors: [`Error::Validation`] for a request that asks for none or several of these, or
+/// for the signing keys (see [`list_with_keys`]); [`Error::FlowNotFound`];
+/// [`Error::UnknownFlowDefinition`] for a definition's history when the catalog does not know
+/// the name and no flow was ever launched under it.
 pub async fn list(catalog: &Catalog, store: &FlowStore, request: Value) -> Result<Value, Error> {
+    answer(catalog, store, None, request).await
+}
+
+/// As [`list`], and `{"signing_keys": true}` answered from `signing`:
+/// `{"signatures": ["v1", "v1a"], "public_keys": ["whpk_…"]}`: the Standard Webhooks schemes
+/// every HTTP callback carries, and the ed25519 public keys that verify its `v1a` signatures
+/// (one per signing key, the first the newest; empty without `v1a`). Public keys are no
+/// secret: a receiver that trusts these and verifies only `v1a` cannot be fooled by another
+/// receiver.
+///
+/// Errors: as [`list`]; [`Error::Upstream`] or [`Error::Internal`] when the signing keys
+/// cannot be read from Secrets Manager.
+pub async fn list_with_keys(
+    catalog: &Catalog,
+    store: &FlowStore,
+    signing: &Signing,
+    request: Value,
+) -> Result<Value, Error> {
+    answer(catalog, store, Some(signing), request).await
+}
+
+async fn answer(
+    catalog: &Catalog,
+    store: &FlowStore,
+    signing: Option<&Signing>,
+    request: Value,
+) -> Result<Value, Error> {
     let request: ListRequest = parse_request(request)?;
+    if request.signing_keys {
+        if request.definitions
+            || request.flow_id.is_some()
+            || request.status.is_some()
+            || request.flow.is_some()
+        {
+            return Err(Error::invalid(
+                "signing_keys",
+                "cannot be combined with `flow_id`, `status`, `flow` or `definitions`",
+            ));
+        }
+        let signing = signing.ok_or_else(|| Error::invalid("signing_keys", "is not answered here"))?;
+        // Boxed: the Secrets Manager call's future nests deeper than the compiler's layout
+        // depth allows inside the function's `main`.
+        let public_keys = Box::pin(signing.public_keys()).await?;
+        return Ok(serde_json::json!({
+            "signatures": signing.schemes(),
+            "public_keys": public_keys,
+        }));
+    }
     if request.definitions {
         if request.flow_id.is_some() || request.status.is_some() || request.flow.is_some() {
             return Err(Error::invalid(

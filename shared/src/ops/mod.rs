@@ -12,7 +12,7 @@
 //!   record's rules, and the follow-up work a record asks for.
 //! - [`deliver`]: callback deliveries: claim, send, record.
 //! - [`terminate`]: record a termination request and carry it out.
-//! - [`list`]: one flow, active flows, a definition's history, the catalog.
+//! - [`list`]: one flow, active flows, a definition's history, the catalog, the signing keys.
 
 use std::sync::{Arc, Mutex};
 
@@ -34,7 +34,7 @@ pub mod state_change;
 pub mod submit;
 pub mod terminate;
 
-pub use list::{ListRequest, list};
+pub use list::{ListRequest, list, list_with_keys};
 pub use reconcile::{SweepReport, sweep};
 pub use state_change::{StateChangeOutcome, on_state_change};
 pub use submit::{DryRunResponse, SubmitAnswer, SubmitRequest, SubmitResponse, Submitter, submit};

@@ -168,7 +168,9 @@ mod size_tests {
     fn record(params_bytes: usize, callbacks: usize) -> FlowRecord {
         let now: DateTime<Utc> = "2026-11-29T12:00:00Z".parse().unwrap();
         let url = format!("https://hooks.example.com/{}", "u".repeat(2000));
-        let headers = (0..20).map(|i| (format!("x-h{i}"), "v".repeat(2048))).collect();
+        let headers = (0..20)
+            .map(|i| (format!("x-h{i}"), "v".repeat(2048).into()))
+            .collect();
         FlowRecord {
             flow_id: FlowId::generate(),
             flow: "spark-pi".into(),
