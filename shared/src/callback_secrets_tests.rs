@@ -53,7 +53,7 @@ fn document() -> CallbackDocument {
 
 /// A one-shot HTTP server on a local port: answers 204 to the first request and hands it back
 /// as text (head and body).
-async fn one_request() -> (u16, tokio::task::JoinHandle<String>) {
+pub(super) async fn one_request() -> (u16, tokio::task::JoinHandle<String>) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
