@@ -1,4 +1,5 @@
-//! Callback limits at their boundaries, and what each answer of a receiver comes to.
+//! Callback limits at their boundaries, what each answer of a receiver comes to, how a target is
+//! masked, and which addresses a deployed dispatcher refuses to resolve to.
 
 use super::*;
 use crate::model::{AttemptOutcome, FlowRecord, FlowStatus};
@@ -160,15 +161,9 @@ async fn answering(status: u16) -> String {
     format!("http://127.0.0.1:{port}/hook")
 }
 
+/// A dispatcher for local development (loopback allowed), its Lambda client on a closed port.
 fn dispatcher() -> Dispatcher {
-    let lambda = aws_sdk_lambda::Client::from_conf(
-        aws_sdk_lambda::Config::builder()
-            .behavior_version(aws_sdk_lambda::config::BehaviorVersion::latest())
-            .region(aws_sdk_lambda::config::Region::new("us-east-1"))
-            .endpoint_url("http://127.0.0.1:9")
-            .build(),
-    );
-    Dispatcher::new(lambda, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw2rOPbKzpCTg=", true).unwrap()
+    dispatcher_for(true)
 }
 
 #[tokio::test]
@@ -256,4 +251,76 @@ fn lambda_patterns_match_within_arn_segments_only() {
             "{refused}"
         );
     }
+}
+
+#[test]
+fn a_user_name_alone_is_masked_too() {
+    // GIVEN a URL whose only credential is a user name (a token passed as one)
+    let url = "https://tok3n@hooks.example.com/emr";
+    // WHEN it is shown THEN the name is masked
+    assert_eq!(mask_url(url), "https://***@hooks.example.com/emr");
+    // AND a password alone is masked likewise
+    assert_eq!(
+        mask_url("https://:pw@hooks.example.com/emr"),
+        "https://***@hooks.example.com/emr"
+    );
+}
+
+#[test]
+fn text_that_is_no_url_with_a_host_is_cut_at_its_credentials_and_query() {
+    // GIVEN a URL without a host (a scheme without `//`) carrying credentials and a query
+    let url = "webhook:user:s3cret@hooks.example.com/emr?token=t0ken";
+    // WHEN it is shown THEN neither the password nor the token is
+    assert_eq!(mask_url(url), "***@hooks.example.com/emr?***");
+    // AND it is refused at submit with a message that names neither
+    let problems = CallbackPolicy::default().check("c", &[http(url)], 0);
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(
+        !problems[0].message.contains("s3cret") && !problems[0].message.contains("t0ken"),
+        "{}",
+        problems[0].message
+    );
+    // AND text with neither a query nor a fragment is shown whole, without a mask
+    assert_eq!(mask_url("not a url"), "not a url");
+    assert_eq!(mask_url("not a url#frag"), "not a url?***");
+}
+
+fn dispatcher_for(allow_local: bool) -> Dispatcher {
+    let lambda = aws_sdk_lambda::Client::from_conf(
+        aws_sdk_lambda::Config::builder()
+            .behavior_version(aws_sdk_lambda::config::BehaviorVersion::latest())
+            .region(aws_sdk_lambda::config::Region::new("us-east-1"))
+            .endpoint_url("http://127.0.0.1:9")
+            .build(),
+    );
+    Dispatcher::new(
+        lambda,
+        "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw2rOPbKzpCTg=",
+        allow_local,
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_host_name_resolving_to_a_local_address_is_refused_at_delivery_unless_local_is_allowed() {
+    // GIVEN a receiver reached by a name that resolves to loopback
+    let url = answering(204).await.replace("127.0.0.1", "localhost");
+    let doc = document(FlowStatus::Succeeded);
+    // WHEN a deployed stack's dispatcher delivers to it THEN the name is refused, never called
+    let outcome = dispatcher_for(false).deliver(&http(&url), &doc).await;
+    let AttemptOutcome::Failed {
+        http_status: None,
+        error,
+    } = outcome
+    else {
+        panic!("a name resolving to loopback was called: {outcome:?}")
+    };
+    assert!(error.contains("no public address"), "{error}");
+    // AND local development's dispatcher delivers to it
+    assert_eq!(
+        dispatcher_for(true).deliver(&http(&url), &doc).await,
+        AttemptOutcome::Delivered {
+            http_status: Some(204)
+        }
+    );
 }

@@ -869,6 +869,82 @@ steps:
         }
     }
 
+    /// A definition whose parameter is a list of integers, rendered whole into one argument.
+    const LIST_PARAMETER: &str = r#"
+name: t
+version: "1"
+parameters:
+  type: object
+  required: [days]
+  properties:
+    days: {type: array, items: {type: integer}}
+examples: [{days: [1]}]
+job_flow:
+  Name: t
+  Instances:
+    Ec2SubnetIds: [subnet-a, subnet-b]
+    InstanceGroups: [{InstanceRole: MASTER, InstanceType: m5.xlarge, InstanceCount: 1}]
+steps:
+  - Name: s
+    HadoopJarStep: {Jar: command-runner.jar, Args: ["--days", "{{ days }}"]}
+overridable:
+  /Instances/Ec2SubnetIds: {type: array, items: {type: string, pattern: "^subnet-"}, minItems: 1}
+"#;
+
+    #[test]
+    fn whole_numbers_inside_a_list_parameter_render_as_integers() {
+        // GIVEN a list of integers written as decimals
+        let params: Value = serde_json::from_str(r#"{"days": [7.0, 1e1]}"#).unwrap();
+        // WHEN rendered
+        let rendered = definition(LIST_PARAMETER)
+            .render(params, &Value::Null, &context())
+            .unwrap();
+        // THEN the recorded parameters and the request carry integers
+        assert_eq!(rendered.params, json!({"days": [7, 10]}));
+        assert_eq!(
+            json_of(&rendered.request)["Steps"][0]["HadoopJarStep"]["Args"][1],
+            "[7, 10]"
+        );
+    }
+
+    #[test]
+    fn a_number_too_large_to_be_exact_inside_a_list_is_refused_with_its_index() {
+        // GIVEN a list whose second element is past 64 bits
+        let params: Value = serde_json::from_str(r#"{"days": [1, 18446744073709551616]}"#).unwrap();
+        // WHEN rendered THEN it is refused, naming the element
+        let Err(Error::Validation(problems)) =
+            definition(LIST_PARAMETER).render(params, &Value::Null, &context())
+        else {
+            panic!("an inexact number inside a list passed")
+        };
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].path, "params.days[1]");
+        assert!(
+            problems[0].message.contains("too large to be exact"),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn an_overridable_list_of_strings_is_replaced_whole() {
+        // GIVEN a definition whose subnet list is overridable as a whole
+        let d = definition(LIST_PARAMETER);
+        // WHEN a caller gives a shorter list THEN the request carries exactly it
+        let overrides = json!({"Instances": {"Ec2SubnetIds": ["subnet-c"]}});
+        let rendered = d.render(json!({"days": [1]}), &overrides, &context()).unwrap();
+        assert_eq!(
+            json_of(&rendered.request)["Instances"]["Ec2SubnetIds"],
+            json!(["subnet-c"])
+        );
+        // AND a list its schema refuses is refused at the list's path
+        let bad = json!({"Instances": {"Ec2SubnetIds": ["sg-1"]}});
+        let Err(Error::Validation(problems)) = d.render(json!({"days": [1]}), &bad, &context()) else {
+            panic!("a subnet list outside its schema passed")
+        };
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].path, "overrides.Instances.Ec2SubnetIds");
+    }
+
     mod never_panics {
         use super::*;
         use proptest::prelude::*;

@@ -818,3 +818,309 @@ fn past_its_deadline_a_flow_is_due_once_for_its_termination() {
     // The deadline no longer makes it due; only EMR's silence does.
     assert_eq!(r.next_sweep_at(), Some(t0() + REPAIR_AFTER));
 }
+
+// ---- Second batch (issue 10): what cargo-mutants showed the tests above let through. ----
+
+fn t(minutes: i64) -> DateTime<Utc> {
+    t0() + Duration::minutes(minutes)
+}
+
+#[test]
+fn every_change_stamps_the_record_with_its_time() {
+    // GIVEN a started flow
+    let mut r = started(1, 1);
+    assert_eq!(r.updated_at, t0());
+    // WHEN its step runs a minute later THEN the record is stamped with that minute
+    assert!(r.apply_step(&step_id(0), "step 0", &StepRunning, None, t(1)));
+    assert_eq!(r.updated_at, t(1));
+    // AND a sweep's claim that finds no delivery due leaves it as it was
+    assert!(r.claim_deliveries(t(2)).is_empty());
+    assert_eq!(r.updated_at, t(1));
+    // AND a termination request, an attempt, the ending and a delivery's claim stamp it too
+    assert!(r.request_termination(TerminationKind::Cancel, None, t(2)));
+    assert_eq!(r.updated_at, t(2));
+    assert!(r.termination_attempted(Ok(()), t(3)));
+    assert_eq!(r.updated_at, t(3));
+    r.apply_cluster(
+        &facts("TERMINATED", Some("USER_REQUEST"), Some(&[Cancelled])),
+        t(4),
+    );
+    assert_eq!(r.updated_at, t(4));
+    assert_eq!(r.claim_deliveries(t(5)).len(), 1);
+    assert_eq!(r.updated_at, t(5));
+}
+
+#[test]
+fn a_step_event_is_a_change_whether_or_not_it_moves_the_flow() {
+    // GIVEN a flow already RUNNING (its first step runs)
+    let mut r = started(2, 0);
+    assert!(r.apply_step(&step_id(0), "step 0", &StepRunning, None, t0()));
+    assert_eq!(r.status, FlowStatus::Running);
+    // WHEN the next step starts running THEN that is a change to write, though the flow stays
+    assert!(r.apply_step(&step_id(1), "step 1", &StepRunning, None, t(1)));
+    assert_eq!(r.steps[&step_id(1)].state, StepRunning);
+    assert_eq!(r.last_contact_at, Some(t(1)));
+    // AND a step EMR listed RUNNING at launch moves a STARTING flow when its event arrives,
+    // though the step itself is no further along
+    let mut s = record(0);
+    assert!(s.started(&cluster(), &listed(&[StepRunning]), t0()));
+    assert_eq!(s.status, FlowStatus::Starting);
+    assert!(s.apply_step(&step_id(0), "step 0", &StepRunning, None, t(1)));
+    assert_eq!(s.status, FlowStatus::Running);
+}
+
+#[test]
+fn a_cluster_moves_between_running_and_waiting_both_ways() {
+    // GIVEN a running cluster with a step still to run
+    let mut r = started(1, 0);
+    assert!(r.apply_cluster(&facts("RUNNING", None, None), t0()));
+    // WHEN it waits (between steps) THEN WAITING is recorded: it ranks with RUNNING, not below
+    assert!(r.apply_cluster(&facts("WAITING", None, None), t(1)));
+    assert_eq!(r.cluster_state, Some(ClusterState::Waiting));
+    assert_eq!(r.status, FlowStatus::Running);
+    // AND when it runs again, RUNNING is recorded
+    assert!(r.apply_cluster(&facts("RUNNING", None, None), t(2)));
+    assert_eq!(r.cluster_state, Some(ClusterState::Running));
+}
+
+#[test]
+fn an_ending_is_written_even_when_nothing_else_changed() {
+    // GIVEN a flow whose one step completed, as events told
+    let mut r = started(1, 1);
+    assert!(r.apply_step(&step_id(0), "step 0", &Completed, None, t0()));
+    // WHEN the cluster ends, EMR's list saying what the record knows, no instance hours yet
+    let ended = facts("TERMINATED", Some("ALL_STEPS_COMPLETED"), Some(&[Completed]));
+    // THEN the ending is a change (written, with its delivery)
+    assert!(r.apply_cluster(&ended, t(1)));
+    assert_eq!(r.status, FlowStatus::Succeeded);
+    assert_eq!(r.deliveries.len(), 1);
+    // AND an ended flow whose cluster was left waiting notes the cluster's end as a change
+    let mut w = started(1, 0);
+    w.apply_cluster(&facts("WAITING", None, Some(&[Completed])), t0());
+    assert_eq!(w.status, FlowStatus::Succeeded);
+    assert!(w.apply_cluster(&facts("TERMINATED", Some("USER_REQUEST"), None), t(1)));
+    assert_eq!(w.cluster_state, Some(ClusterState::Terminated));
+}
+
+#[test]
+fn steps_emr_lists_are_a_change_while_the_cluster_state_stays() {
+    // GIVEN a running flow and cluster
+    let mut r = started(2, 0);
+    r.apply_cluster(&facts("RUNNING", None, Some(&[StepRunning, StepPending])), t0());
+    // WHEN the sweep's ListSteps shows the first step completed, the cluster still RUNNING
+    let sweep = facts("RUNNING", None, Some(&[Completed, StepRunning]));
+    // THEN that is a change to write
+    assert!(r.apply_cluster(&sweep, t(1)));
+    assert_eq!(r.steps[&step_id(0)].state, Completed);
+    assert_eq!(r.steps[&step_id(1)].state, StepRunning);
+    // AND the same list again is none
+    assert!(!r.apply_cluster(&sweep, t(2)));
+}
+
+#[test]
+fn the_failed_steps_details_are_kept_only_for_that_step() {
+    let details = StepFailureDetails {
+        reason: Some("Unknown Error.".into()),
+        message: Some("exit 1".into()),
+        log_file: None,
+    };
+    let ending = |details_of: usize| {
+        let mut f = facts(
+            "TERMINATED_WITH_ERRORS",
+            Some("STEP_FAILURE"),
+            Some(&[Completed, StepFailed]),
+        );
+        f.failure_details = Some((step_id(details_of), details.clone()));
+        f
+    };
+    // GIVEN EMR's details of the failed step WHEN the flow ends THEN the failed step has them
+    let mut r = started(2, 0);
+    r.apply_cluster(&ending(1), t0());
+    let failed = r.failure.as_ref().unwrap().failed_step.as_ref().unwrap();
+    assert_eq!(failed.id, step_id(1));
+    assert_eq!(failed.failure_details.as_ref(), Some(&details));
+    // AND details fetched for another step are never put on it
+    let mut r = started(2, 0);
+    r.apply_cluster(&ending(0), t0());
+    let failed = r.failure.as_ref().unwrap().failed_step.as_ref().unwrap();
+    assert_eq!(failed.failure_details, None);
+}
+
+#[test]
+fn termination_is_tried_at_most_eight_times() {
+    // GIVEN a running flow whose termination EMR refuses every time
+    let mut r = started(1, 0);
+    r.apply_step(&step_id(0), "step 0", &StepRunning, None, t0());
+    r.request_termination(TerminationKind::Cancel, None, t0());
+    let mut now = t0();
+    for attempt in 1..=MAX_TERMINATION_ATTEMPTS {
+        // WHEN each attempt is due THEN it is made
+        assert!(r.termination_due(now), "attempt {attempt}");
+        r.termination_attempted(Err("termination protected".into()), now);
+        now += TERMINATION_RETRY;
+    }
+    // THEN after the eighth there is no ninth, and the sweep waits for no attempt
+    assert_eq!(r.termination.as_ref().unwrap().attempts, 8);
+    assert!(!r.termination_due(now));
+    assert!(!r.termination_due(now + Duration::days(1)));
+    r.last_contact_at = Some(now);
+    assert_eq!(r.next_sweep_at(), Some(now + REPAIR_AFTER));
+}
+
+#[test]
+fn a_sweep_that_found_nothing_new_is_noted_as_contact() {
+    // GIVEN a started flow EMR has said nothing about for a while
+    let mut r = started(1, 0);
+    assert_eq!(r.next_sweep_at(), Some(t0() + REPAIR_AFTER));
+    // WHEN the sweep asked EMR and found nothing new
+    let later = t0() + REPAIR_AFTER;
+    // THEN that is written: the contact and the record's time move, and so does the next sweep
+    assert!(r.checked(later));
+    assert_eq!(r.last_contact_at, Some(later));
+    assert_eq!(r.updated_at, later);
+    assert_eq!(r.next_sweep_at(), Some(later + REPAIR_AFTER));
+}
+
+/// A flow that failed at its one step, EMR's details and log not fetched yet.
+fn failed_at_step() -> FlowRecord {
+    let mut r = started(1, 0);
+    r.apply_cluster(
+        &facts(
+            "TERMINATED_WITH_ERRORS",
+            Some("STEP_FAILURE"),
+            Some(&[StepFailed]),
+        ),
+        t0(),
+    );
+    r
+}
+
+#[test]
+fn a_cause_is_pending_until_both_the_details_and_the_log_are_in() {
+    let details = StepFailureDetails {
+        reason: Some("Unknown Error.".into()),
+        message: None,
+        log_file: Some("s3://logs/j-ABC/steps/s-0/stderr.gz".into()),
+    };
+    // GIVEN a failed step WHEN only EMR's details are in THEN the log is still awaited
+    let mut r = failed_at_step();
+    assert!(r.add_cause(&step_id(0), Some(details.clone()), None, t(1)));
+    assert!(r.cause_pending(t(1)));
+    // AND when only the log is in, the details are still awaited
+    let mut r = failed_at_step();
+    assert!(r.add_cause(&step_id(0), None, Some("boom\n".into()), t(1)));
+    assert!(r.cause_pending(t(1)));
+    // AND with both, nothing is pending
+    assert!(r.add_cause(&step_id(0), Some(details), None, t(2)));
+    assert!(!r.cause_pending(t(2)));
+}
+
+#[test]
+fn failure_details_count_as_said_when_any_one_field_is_there() {
+    // GIVEN EMR's details with only some fields, as DescribeStep returns them
+    let only = |reason: bool, message: bool, log_file: bool| StepFailureDetails {
+        reason: reason.then(|| "Unknown Error.".to_owned()),
+        message: message.then(|| "exit 1".to_owned()),
+        log_file: log_file.then(|| "s3://logs/stderr.gz".to_owned()),
+    };
+    // WHEN each is judged THEN any one field is something said, none is nothing
+    assert!(only(false, false, false).is_empty());
+    for (reason, message, log_file) in [
+        (true, false, false),
+        (false, true, false),
+        (false, false, true),
+        (true, false, true),
+        (true, true, false),
+    ] {
+        assert!(
+            !only(reason, message, log_file).is_empty(),
+            "{reason} {message} {log_file}"
+        );
+    }
+    // AND a fetch that found only a log file is kept, while one that found nothing is no change
+    let mut r = failed_at_step();
+    assert!(!r.add_cause(&step_id(0), Some(only(false, false, false)), None, t(1)));
+    assert_eq!(
+        r.failure
+            .as_ref()
+            .unwrap()
+            .failed_step
+            .as_ref()
+            .unwrap()
+            .failure_details,
+        None
+    );
+    assert!(r.add_cause(&step_id(0), Some(only(false, false, true)), None, t(1)));
+    // AND details that say nothing leave the cause pending, though the log is in
+    let mut r = started(1, 0);
+    let mut ending = facts(
+        "TERMINATED_WITH_ERRORS",
+        Some("STEP_FAILURE"),
+        Some(&[StepFailed]),
+    );
+    ending.failure_details = Some((step_id(0), only(false, false, false)));
+    r.apply_cluster(&ending, t0());
+    assert!(r.add_cause(&step_id(0), None, Some("boom\n".into()), t(1)));
+    assert!(r.cause_pending(t(1)));
+}
+
+#[test]
+fn the_sweep_comes_back_for_a_termination_until_emr_accepts_it() {
+    // GIVEN a flow that succeeded with its cluster left waiting, nothing else due
+    let mut r = started(1, 0);
+    r.apply_cluster(&facts("WAITING", None, Some(&[Completed])), t0());
+    assert_eq!(r.status, FlowStatus::Succeeded);
+    assert_eq!(r.next_sweep_at(), None);
+    // WHEN a termination is asked THEN the sweep is due at once
+    assert!(r.request_termination(TerminationKind::Cancel, None, t(1)));
+    assert_eq!(r.next_sweep_at(), Some(t(1)));
+    // AND after a refused attempt, when the retry wait is over
+    r.termination_attempted(Err("ThrottlingException".into()), t(2));
+    assert_eq!(r.next_sweep_at(), Some(t(2) + TERMINATION_RETRY));
+    // AND once EMR accepted it, never for it again
+    r.termination_attempted(Ok(()), t(2) + TERMINATION_RETRY);
+    assert_eq!(r.next_sweep_at(), None);
+}
+
+#[test]
+fn the_sweep_gives_up_on_a_termination_after_eight_refusals() {
+    // GIVEN a cluster left waiting whose termination EMR refused eight times
+    let mut r = started(1, 0);
+    r.apply_cluster(&facts("WAITING", None, Some(&[Completed])), t0());
+    r.request_termination(TerminationKind::Cancel, None, t0());
+    for i in 0..MAX_TERMINATION_ATTEMPTS {
+        assert!(r.next_sweep_at().is_some(), "attempt {}", i + 1);
+        r.termination_attempted(Err("termination protected".into()), t(i64::from(i) * 15));
+    }
+    // WHEN the sweep's next visit is asked for THEN there is none
+    assert_eq!(r.next_sweep_at(), None);
+}
+
+#[test]
+fn no_sweep_is_planned_for_a_cause_once_its_window_has_closed() {
+    // GIVEN a flow that failed at a step, its cause still missing, last fetched 25 minutes in
+    let mut r = failed_at_step();
+    r.last_contact_at = Some(t0() + CAUSE_WINDOW - CAUSE_RETRY);
+    // WHEN the next try would fall on the window's end THEN none is planned
+    assert_eq!(r.next_sweep_at(), None);
+    // AND a minute earlier, the try falls inside the window and is planned
+    r.last_contact_at = Some(t0() + CAUSE_WINDOW - CAUSE_RETRY - Duration::minutes(1));
+    assert_eq!(
+        r.next_sweep_at(),
+        Some(t0() + CAUSE_WINDOW - Duration::minutes(1))
+    );
+}
+
+#[test]
+fn a_probable_cause_is_the_logs_end_cut_at_a_character_boundary_and_a_line() {
+    // GIVEN a failed step whose log is one long line of two-byte characters, its cut point
+    // inside a character
+    let log = format!("{}\n", "é".repeat(3000));
+    let mut r = failed_at_step();
+    // WHEN the log is added THEN its end is kept from the next character, whole, never empty
+    assert!(r.add_cause(&step_id(0), None, Some(log), t(1)));
+    let step = r.failure.as_ref().unwrap().failed_step.as_ref().unwrap();
+    let cause = step.probable_cause.as_deref().unwrap();
+    assert_eq!(cause, format!("{}\n", "é".repeat(2047)));
+    assert!(cause.len() <= MAX_PROBABLE_CAUSE_BYTES);
+}
