@@ -284,8 +284,9 @@ pub fn callback_host(url: &str) -> Option<String> {
 /// Whether the [`HOST_TAG`] value `tag` lets a secret's value go to `url`: one of its
 /// space-separated entries is the URL's host as [`callback_host`] writes it (case ignored), or
 /// that host followed by a path that is the URL's path or a prefix of it ending at a `/`
-/// (`hooks.example.net/team-a` allows `/team-a` and `/team-a/emr`, never `/team-ab`). Ports and
-/// schemes are not compared: the owner of a host owns its ports.
+/// (`hooks.example.net/team-a` allows `/team-a` and `/team-a/emr`, never `/team-ab`, nor a path
+/// that could be read as leaving the prefix: see [`may_leave_prefix`]). Ports and schemes are
+/// not compared: the owner of a host owns its ports.
 pub fn tag_allows(tag: &str, url: &str) -> bool {
     let (Some(host), Ok(parsed)) = (callback_host(url), Url::parse(url)) else {
         return false;
@@ -302,8 +303,21 @@ pub fn tag_allows(tag: &str, url: &str) -> bool {
                 || path == prefix
                 || path
                     .strip_prefix(prefix)
-                    .is_some_and(|rest| rest.starts_with('/')))
+                    .is_some_and(|rest| rest.starts_with('/') && !may_leave_prefix(rest)))
     })
+}
+
+/// Whether the rest of a URL path after a tag's prefix could lead a server or proxy out of that
+/// prefix: an encoded `/`, `\` or `.` (`/team-a/..%2Fother`, decoded by many servers before
+/// routing), a literal `\`, or a `.`/`..` segment with path parameters (`/team-a/..;/other`,
+/// which Java servers treat as `..`). Plain `..` segments never reach here: URL parsing
+/// resolves them (WHATWG URL Standard).
+fn may_leave_prefix(rest: &str) -> bool {
+    let lower = rest.to_ascii_lowercase();
+    ["%2f", "%5c", "%2e", "\\"].iter().any(|s| lower.contains(s))
+        || rest
+            .split('/')
+            .any(|segment| matches!(segment.split(';').next(), Some(".") | Some("..")))
 }
 
 /// `url` as it may be shown: user info and query replaced by [`MASK`], fragment dropped

@@ -364,6 +364,8 @@ fn a_tag_allows_its_hosts_and_under_a_path_prefix_only_that_path() {
         "https://[2606:4700::1111]/h",
         "https://shared.example.net/team-a",
         "https://shared.example.net/team-a/emr",
+        "https://shared.example.net/team-a/emr%20hooks/v1.2",
+        "https://shared.example.net/team-a/a..b",
     ] {
         assert!(tag_allows(tag, allowed), "{allowed}");
     }
@@ -375,6 +377,13 @@ fn a_tag_allows_its_hosts_and_under_a_path_prefix_only_that_path() {
         "https://shared.example.net/team-b/emr",
         "https://shared.example.net/",
         "https://shared.example.net/team-a/../team-b/emr",
+        // encodings a server or proxy may decode before routing, out of the prefix
+        "https://shared.example.net/team-a/..%2Fteam-b",
+        "https://shared.example.net/team-a/..%2fteam-b",
+        "https://shared.example.net/team-a/%2e%2e/team-b",
+        "https://shared.example.net/team-a/..%5Cteam-b",
+        "https://shared.example.net/team-a/..;/team-b",
+        "https://shared.example.net/team-a/.;x/../../team-b",
         "not a url",
     ] {
         assert!(!tag_allows(tag, refused), "{refused}");
