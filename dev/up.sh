@@ -84,6 +84,8 @@ wait_port "$lambda_port" "cargo lambda watch" functions.log
 
 # What dev/drive.py and a user's shell read.
 cat >"$work/env" <<ENV
+# The project's AWS CLI (v1, from .venv) first: the commands below use v1's --payload form.
+export PATH="$root/.venv/bin:\$PATH"
 export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1
 # cargo lambda watch answers a function error with HTTP 500: one attempt, no retries.
 export AWS_MAX_ATTEMPTS=1

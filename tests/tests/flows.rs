@@ -92,7 +92,11 @@ async fn bad_input_is_refused_with_every_problem_and_writes_nothing() {
     assert!(err.to_string().contains("unknown field `parms`"), "{err}");
 
     let err = w.submit(json!(["spark-pi"])).await.unwrap_err();
-    assert!(err.to_string().contains("must be a JSON object"), "{err}");
+    assert!(err.to_string().contains("must be a JSON object, not an array"), "{err}");
+    // A request that is only a (maybe secret) string is named by its kind, never echoed
+    let err = w.submit(json!("sk_live_not_for_logs")).await.unwrap_err();
+    assert!(err.to_string().contains("not a string"), "{err}");
+    assert!(!err.to_string().contains("sk_live"), "{err}");
 
     assert_eq!(w.item_count().await, 0, "no partial record");
 }

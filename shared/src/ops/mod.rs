@@ -88,13 +88,23 @@ fn parse_request<T: DeserializeOwned>(request: Value) -> Result<T, Error> {
     if !request.is_object() {
         return Err(Error::invalid(
             "",
-            format!(
-                "the request must be a JSON object, not {}",
-                crate::model::bounded(&request.to_string(), 64)
-            ),
+            // Its kind, never its content: a misplaced secret must not reach an answer or a log.
+            format!("the request must be a JSON object, not {}", json_kind(&request)),
         ));
     }
     serde_path_to_error::deserialize(request).map_err(|e| Error::Validation(vec![Problem::from_serde("", e)]))
+}
+
+/// What kind of JSON value `value` is, in words (`a string`, `an array`, …).
+fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
 }
 
 /// Checks a caller's string at the edge: at most `max` bytes and no control characters but
