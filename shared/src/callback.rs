@@ -123,10 +123,16 @@ impl CallbackPolicy {
                     if let Err(message) = self.check_url(&http.url) {
                         problems.push(Problem::new(format!("{field}[{i}].http.url"), message));
                     }
+                    let mut seen = std::collections::BTreeSet::new();
                     for (name, value) in &http.headers {
                         let lower = name.to_ascii_lowercase();
                         let path = format!("{field}[{i}].http.headers.{name}");
-                        if RESERVED_HEADERS.contains(&lower.as_str()) {
+                        if !seen.insert(lower.clone()) {
+                            problems.push(Problem::new(
+                                path,
+                                "is given twice (header names are case-insensitive)",
+                            ));
+                        } else if RESERVED_HEADERS.contains(&lower.as_str()) {
                             problems.push(Problem::new(path, "is set by emr-flows itself"));
                         } else if FRAMING_HEADERS.contains(&lower.as_str()) || lower.starts_with("proxy-") {
                             problems.push(Problem::new(
@@ -218,8 +224,10 @@ impl CallbackPolicy {
 fn check_header_value(value: &str) -> Result<(), String> {
     if value.len() > MAX_TARGET_LENGTH {
         Err(format!("is longer than {MAX_TARGET_LENGTH} bytes"))
-    } else if reqwest::header::HeaderValue::from_str(value).is_err() {
-        Err("has a value that is not a valid header value".into())
+    } else if !value.is_ascii() || reqwest::header::HeaderValue::from_str(value).is_err() {
+        // from_str takes bytes above 0x7F (RFC 9110's obsolete obs-text); receivers disagree on
+        // their meaning, so only visible ASCII, spaces and tabs.
+        Err("has a value that is not a valid header value (visible ASCII, spaces and tabs)".into())
     } else {
         Ok(())
     }

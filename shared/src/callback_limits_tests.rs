@@ -59,6 +59,37 @@ fn headers_are_bounded_in_number_and_length() {
 }
 
 #[test]
+fn header_values_are_ascii_and_a_name_is_given_once_whatever_its_case() {
+    // GIVEN a callback with a non-ASCII value, and one naming a header twice in two cases
+    let header = |pairs: &[(&str, &str)]| {
+        CallbackTarget::Http(HttpTarget {
+            url: "https://hooks.example.com/emr".into(),
+            headers: pairs.iter().map(|(n, v)| ((*n).into(), (*v).into())).collect(),
+        })
+    };
+    let policy = CallbackPolicy::default();
+    // WHEN each is checked
+    let non_ascii = policy.check("c", &[header(&[("x-api-key", "clé")])], 0);
+    let twice = policy.check("c", &[header(&[("X-Api-Key", "a"), ("x-api-key", "b")])], 0);
+    // THEN each is refused at the header's path; plain ASCII with spaces and tabs is not
+    assert_eq!(non_ascii.len(), 1);
+    assert_eq!(non_ascii[0].path, "c[0].http.headers.x-api-key");
+    assert!(
+        non_ascii[0].message.contains("visible ASCII"),
+        "{}",
+        non_ascii[0].message
+    );
+    assert_eq!(twice.len(), 1);
+    assert_eq!(twice[0].path, "c[0].http.headers.x-api-key");
+    assert!(twice[0].message.contains("given twice"), "{}", twice[0].message);
+    assert!(
+        policy
+            .check("c", &[header(&[("x-api-key", "a b\tc~")])], 0)
+            .is_empty()
+    );
+}
+
+#[test]
 fn urls_and_function_names_are_bounded_at_2048_bytes() {
     let policy = CallbackPolicy {
         allow_local: false,

@@ -92,7 +92,10 @@ async fn bad_input_is_refused_with_every_problem_and_writes_nothing() {
     assert!(err.to_string().contains("unknown field `parms`"), "{err}");
 
     let err = w.submit(json!(["spark-pi"])).await.unwrap_err();
-    assert!(err.to_string().contains("must be a JSON object, not an array"), "{err}");
+    assert!(
+        err.to_string().contains("must be a JSON object, not an array"),
+        "{err}"
+    );
     // A request that is only a (maybe secret) string is named by its kind, never echoed
     let err = w.submit(json!("sk_live_not_for_logs")).await.unwrap_err();
     assert!(err.to_string().contains("not a string"), "{err}");

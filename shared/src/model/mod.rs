@@ -40,7 +40,9 @@ impl FlowId {
             .ok()
             .filter(|id| id.to_string() == s)
             .map(Self)
-            .ok_or_else(|| format!("`{s}` is not a flow id (a 26-character ULID in upper case, as submit answered it)"))
+            .ok_or_else(|| {
+                format!("`{s}` is not a flow id (a 26-character ULID in upper case, as submit answered it)")
+            })
     }
 }
 
