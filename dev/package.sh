@@ -40,5 +40,5 @@ if not rows:
     raise SystemExit(f"no bootstrap binary under {root}: did sam build succeed?")
 print(f"{'function':<28}{'bootstrap':>14}{'zip':>14}")
 for name, binary, zipped in rows:
-    print(f"{name:<28}{binary / 2**20:>11.1f} MiB{zipped / 2**20:>11.1f} MiB")
+    print(f"{name:<28}{binary / 1e6:>11.2f} MB{zipped / 1e6:>11.2f} MB")
 PY
