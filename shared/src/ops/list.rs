@@ -146,7 +146,7 @@ async fn answer(
         _ => {
             return Err(Error::invalid(
                 "",
-                "give exactly one of `flow_id`, `status: \"active\"` or `flow`",
+                "give exactly one of `flow_id`, `status: \"active\"`, `flow`, `definitions: true` or `signing_keys: true`",
             ));
         }
     };
