@@ -1442,14 +1442,7 @@ mod tests {
         // THEN it carries two signatures, and a receiver holding either secret verifies it
         let request = server.await.unwrap();
         let (head, body) = request.split_once("\r\n\r\n").unwrap();
-        let mut headers = reqwest::header::HeaderMap::new();
-        for line in head.lines().skip(1) {
-            let (name, value) = line.split_once(": ").unwrap();
-            headers.insert(
-                reqwest::header::HeaderName::from_bytes(name.as_bytes()).unwrap(),
-                value.parse().unwrap(),
-            );
-        }
+        let headers = super::secrets_tests::header_map(head);
         assert_eq!(
             headers["webhook-signature"].to_str().unwrap().split(' ').count(),
             2

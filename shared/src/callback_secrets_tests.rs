@@ -85,7 +85,7 @@ pub(super) async fn one_request() -> (u16, tokio::task::JoinHandle<String>) {
 }
 
 /// The headers of a request as [`one_request`] hands it back, names in lower case.
-fn header_map(head: &str) -> reqwest::header::HeaderMap {
+pub(super) fn header_map(head: &str) -> reqwest::header::HeaderMap {
     let mut headers = reqwest::header::HeaderMap::new();
     for line in head.lines().skip(1) {
         let (name, value) = line.split_once(": ").unwrap();

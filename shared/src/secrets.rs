@@ -101,23 +101,22 @@ impl CachedSecret {
     }
 
     async fn read(&self) -> Result<Arc<str>, Error> {
-        let output = self
-            .client
-            .get_secret_value()
-            .secret_id(&self.secret_id)
-            .send()
-            .await
-            .map_err(|e| {
-                crate::metrics::aws_api_error("SecretsManager");
-                Error::upstream("SecretsManager", "GetSecretValue")(e)
-            })?;
-        match output.secret_string() {
-            Some(value) if !value.trim().is_empty() => Ok(Arc::from(value.trim())),
-            _ => Err(Error::Internal(format!(
-                "secret {} has no string value (SecretString)",
-                self.secret_id
-            ))),
-        }
+        secret_string(&self.client, &self.secret_id).await
+    }
+}
+
+/// The `SecretString` of `secret_id`'s `AWSCURRENT` version, white space trimmed (GetSecretValue).
+///
+/// Errors: [`Error::Upstream`] when the call fails; [`Error::Internal`] when the secret has no
+/// string value (a binary secret) or an empty one.
+async fn secret_string(client: &aws_sdk_secretsmanager::Client, secret_id: &str) -> Result<Arc<str>, Error> {
+    let output =
+        (client.get_secret_value().secret_id(secret_id).send().await).map_err(upstream("GetSecretValue"))?;
+    match output.secret_string() {
+        Some(value) if !value.trim().is_empty() => Ok(Arc::from(value.trim())),
+        _ => Err(Error::Internal(format!(
+            "secret {secret_id} has no string value (SecretString)"
+        ))),
     }
 }
 
@@ -187,16 +186,7 @@ impl TaggedSecrets {
             .iter()
             .filter_map(|t| Some((t.key()?.to_owned(), t.value().unwrap_or_default().to_owned())))
             .collect();
-        let output = (self.client.get_secret_value().secret_id(secret_id).send().await)
-            .map_err(upstream("GetSecretValue"))?;
-        let value = match output.secret_string() {
-            Some(value) if !value.trim().is_empty() => Arc::from(value.trim()),
-            _ => {
-                return Err(Error::Internal(format!(
-                    "secret {secret_id} has no string value (SecretString)"
-                )));
-            }
-        };
+        let value = secret_string(&self.client, secret_id).await?;
         let secret = TaggedSecret { tags, value };
         let mut cached = self.lock();
         if cached.len() >= MAX_CACHED {

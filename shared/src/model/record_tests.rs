@@ -477,15 +477,7 @@ fn the_sweep_looks_at_a_flow_only_when_something_is_due() {
 
 #[test]
 fn a_failed_steps_missing_cause_is_fetched_within_a_window() {
-    let mut r = started(1, 0);
-    r.apply_cluster(
-        &facts(
-            "TERMINATED_WITH_ERRORS",
-            Some("STEP_FAILURE"),
-            Some(&[StepFailed]),
-        ),
-        t0(),
-    );
+    let mut r = failed_at_step();
     assert!(r.cause_pending(t0()));
     assert_eq!(r.next_sweep_at(), Some(t0() + CAUSE_RETRY));
     assert!(!r.cause_pending(t0() + CAUSE_WINDOW));
