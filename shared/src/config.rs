@@ -137,9 +137,8 @@ pub async fn aws() -> aws_config::SdkConfig {
     let https = aws_smithy_http_client::Builder::new()
         .tls_provider(Provider::Rustls(CryptoMode::Ring))
         .build_https();
-    let variable = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-    let attempts = variable("AWS_MAX_ATTEMPTS")
-        .and_then(|v| v.trim().parse::<u32>().ok())
+    let attempts = optional("AWS_MAX_ATTEMPTS")
+        .and_then(|v| v.parse::<u32>().ok())
         .filter(|n| *n >= 1)
         .unwrap_or(3);
     let mut sdk = aws_config::SdkConfig::builder()
@@ -151,12 +150,12 @@ pub async fn aws() -> aws_config::SdkConfig {
             EnvironmentVariableCredentialsProvider::new(),
         ))
         .identity_cache(IdentityCache::lazy().build())
-        .sleep_impl(aws_smithy_async::rt::sleep::default_async_sleep().expect("tokio's sleep (rt-tokio)"))
+        .sleep_impl(aws_smithy_async::rt::sleep::TokioSleep::new())
         .time_source(aws_smithy_async::time::SystemTimeSource::new())
         .service_config(EndpointsFromEnvironment);
     sdk.set_region(
-        variable("AWS_REGION")
-            .or_else(|| variable("AWS_DEFAULT_REGION"))
+        optional("AWS_REGION")
+            .or_else(|| optional("AWS_DEFAULT_REGION"))
             .map(Region::new),
     );
     sdk.build()
@@ -169,9 +168,8 @@ struct EndpointsFromEnvironment;
 
 impl aws_types::service_config::LoadServiceConfig for EndpointsFromEnvironment {
     fn load_config(&self, key: aws_types::service_config::ServiceConfigKey<'_>) -> Option<String> {
-        let variable = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
         let service = key.service_id().to_uppercase().replace(' ', "_");
-        variable(&format!("{}_{service}", key.env())).or_else(|| variable(key.env()))
+        optional(&format!("{}_{service}", key.env())).or_else(|| optional(key.env()))
     }
 }
 
