@@ -1,11 +1,11 @@
 //! Embeds the flow catalog (`flows/*.yaml`) into the crate, so every function carries the same
 //! definitions and a deployment cannot lose one; and each file parsed here (YAML to JSON, with
-//! the places and written texts `src/definition/yaml.rs` keeps), so the functions read the
+//! the places and written texts `src/catalog/definition/yaml.rs` keeps), so the functions read the
 //! catalog without a YAML parser. A syntax error is embedded as such: the catalog reports it
 //! when it is built, as it would from the YAML (and `make check` names it first).
 
 #[allow(dead_code)]
-#[path = "src/definition/yaml.rs"]
+#[path = "src/catalog/definition/yaml.rs"]
 mod yaml;
 
 use std::{env, fs, path::Path};

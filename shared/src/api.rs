@@ -315,7 +315,7 @@ fn to_value<T: Serialize>(value: T) -> Result<Value, Error> {
 
 /// Runs the Lambda runtime, answering every invocation with [`handle`]. Returns only when the
 /// runtime stops (never, in Lambda) or fails to reach the Runtime API. Installs the metrics
-/// recorder ([`crate::metrics::init`]) and writes each invocation's metrics before its answer.
+/// recorder ([`crate::aws::metrics::init`]) and writes each invocation's metrics before its answer.
 ///
 /// Errors: [`Startup`] with the runtime's message.
 pub async fn serve<F, Fut, T>(function: Function, operation: F) -> Result<(), Startup>
@@ -325,13 +325,13 @@ where
     T: Serialize,
 {
     let operation = &operation;
-    crate::metrics::init(&crate::config::stack_name());
+    crate::aws::metrics::init(&crate::config::stack_name());
     lambda_runtime::run(lambda_runtime::service_fn(
         move |event: lambda_runtime::LambdaEvent<Value>| async move {
             let budget = crate::config::time_left(event.context.deadline);
             let answer = handle(function, event.payload, budget, operation).await;
             // Before the answer: Lambda may freeze the container as soon as it has it.
-            crate::metrics::flush();
+            crate::aws::metrics::flush();
             answer
         },
     ))

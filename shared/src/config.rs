@@ -4,7 +4,7 @@
 //! | variable | used by | meaning |
 //! | --- | --- | --- |
 //! | `TABLE_NAME` | all | the flow record table |
-//! | `CALLBACK_SIGNING_SECRET_ARN` | submit, on-state-change, terminate, list | the Secrets Manager secret holding the `v1` signing secrets (the deployed stack); read once per container, again after [`crate::secrets::MAX_AGE`]; unset: no `v1` signatures (list only reports whether it is set) |
+//! | `CALLBACK_SIGNING_SECRET_ARN` | submit, on-state-change, terminate, list | the Secrets Manager secret holding the `v1` signing secrets (the deployed stack); read once per container, again after [`crate::aws::secrets::MAX_AGE`]; unset: no `v1` signatures (list only reports whether it is set) |
 //! | `CALLBACK_SIGNING_SECRET` | submit, on-state-change, terminate, list | without `CALLBACK_SIGNING_SECRET_ARN` (local use): Standard Webhooks secrets, `whsec_` + base64, comma-separated (each signs: rotation) |
 //! | `CALLBACK_SIGNING_KEY_ARN` | submit, on-state-change, terminate, list | the Secrets Manager secret holding the `v1a` ed25519 signing keys (`whsk_` + base64 of the 32-byte seed; comma-separated: each signs); list answers their public keys; unset: no `v1a` signatures |
 //! | `CALLBACK_SIGNING_KEY` | submit, on-state-change, terminate, list | without `CALLBACK_SIGNING_KEY_ARN` (local use): the signing keys themselves, same form |
@@ -20,12 +20,12 @@ use aws_config::timeout::TimeoutConfig;
 use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::layer::SubscriberExt;
 
-use crate::callback::{CallbackPolicy, Dispatcher, Signing};
-use crate::emr::Emr;
+use crate::aws::emr::Emr;
+use crate::aws::secrets::{CachedSecret, TaggedSecrets};
+use crate::aws::step_logs::StepLogs;
+use crate::callback::{CallbackPolicy, Dispatcher, SigningKeys};
 use crate::error::Error;
-use crate::logs::StepLogs;
 use crate::ops::{Clock, Services};
-use crate::secrets::{CachedSecret, TaggedSecrets};
 use crate::store::FlowStore;
 
 /// Every AWS call: connecting may take [`CONNECT_TIMEOUT`], one attempt
@@ -44,7 +44,7 @@ fn required(name: &str) -> Result<String, Error> {
 }
 
 /// The stack name when `STACK_NAME` is unset or empty (local use).
-pub use crate::job_flow::LOCAL_STACK;
+pub use crate::catalog::job_flow::LOCAL_STACK;
 
 /// The stack's name from `STACK_NAME` (the template sets it to `AWS::StackName`), else
 /// [`LOCAL_STACK`].
@@ -236,15 +236,15 @@ fn optional(name: &str) -> Option<String> {
 /// absent; [`dispatcher`] needs one. Managed secrets are read when first used, not here.
 ///
 /// Errors: [`Error::Internal`] naming the local variable whose value does not parse.
-pub fn signing(sdk: &aws_config::SdkConfig) -> Result<Signing, Error> {
+pub fn signing(sdk: &aws_config::SdkConfig) -> Result<SigningKeys, Error> {
     let managed = |arn: String| {
         CachedSecret::new(
             aws_sdk_secretsmanager::Client::new(sdk),
             arn,
-            crate::secrets::MAX_AGE,
+            crate::aws::secrets::MAX_AGE,
         )
     };
-    let mut signing = Signing::default();
+    let mut signing = SigningKeys::default();
     if let Some(arn) = optional("CALLBACK_SIGNING_SECRET_ARN") {
         signing = signing.with_managed_secrets(managed(arn));
     } else if let Some(secrets) = optional("CALLBACK_SIGNING_SECRET") {
@@ -275,7 +275,10 @@ pub fn dispatcher(sdk: &aws_config::SdkConfig) -> Result<Dispatcher, Error> {
     } else {
         dispatcher.with_header_secrets(
             policy.header_secrets,
-            TaggedSecrets::new(aws_sdk_secretsmanager::Client::new(sdk), crate::secrets::MAX_AGE),
+            TaggedSecrets::new(
+                aws_sdk_secretsmanager::Client::new(sdk),
+                crate::aws::secrets::MAX_AGE,
+            ),
         )
     })
 }

@@ -35,20 +35,12 @@
 //!    operation's request, its answer or error onto the same document (an HTTP status on the
 //!    API), errors logged once; the Lambda runtime loop.
 pub mod api;
+pub mod aws;
 pub mod callback;
+pub mod catalog;
 pub mod config;
-pub mod definition;
-pub mod emr;
 pub mod error;
-pub mod events;
-pub mod job_flow;
-pub mod logs;
-pub mod metrics;
 pub mod model;
 pub mod ops;
-pub mod render;
-pub mod secrets;
-pub mod signing;
-pub mod steps;
 pub mod store;
-pub mod template;
+pub mod targets;

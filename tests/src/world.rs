@@ -6,11 +6,11 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use shared::callback::{CallbackPolicy, Dispatcher, Signing};
-use shared::definition::Catalog;
-use shared::emr::Emr;
+use shared::aws::emr::Emr;
+use shared::aws::step_logs::StepLogs;
+use shared::callback::{CallbackPolicy, Dispatcher, SigningKeys};
+use shared::catalog::definition::Catalog;
 use shared::error::Error;
-use shared::logs::StepLogs;
 use shared::model::{FlowId, FlowRecord};
 use shared::ops::{self, Clock, Services, StateChangeOutcome};
 use shared::store::FlowStore;
@@ -64,7 +64,7 @@ async fn world_at(endpoint: &str, proxy: Option<FaultProxy>) -> World {
         // Both schemes, as a default deployment signs: v1 with TEST_SECRET, v1a with TEST_SIGNING_KEY.
         dispatcher: Dispatcher::with_signing(
             aws_sdk_lambda::Client::new(&sdk),
-            Signing::default()
+            SigningKeys::default()
                 .with_secrets(TEST_SECRET)
                 .unwrap()
                 .with_keys(TEST_SIGNING_KEY)
@@ -74,9 +74,9 @@ async fn world_at(endpoint: &str, proxy: Option<FaultProxy>) -> World {
         .unwrap()
         .with_header_secrets(
             vec![HEADER_SECRETS.into()],
-            shared::secrets::TaggedSecrets::new(
+            shared::aws::secrets::TaggedSecrets::new(
                 aws_sdk_secretsmanager::Client::new(&sdk),
-                shared::secrets::MAX_AGE,
+                shared::aws::secrets::MAX_AGE,
             ),
         ),
         logs: StepLogs::new(aws_sdk_s3::Client::from_conf(

@@ -13,13 +13,13 @@ use e2e::{
 };
 use serde_json::{Value, json};
 use shared::api::{self, Function};
-use shared::callback::{CallbackPolicy, Dispatcher, HOST_TAG, Signing};
-use shared::definition::Catalog;
-use shared::emr::Emr;
-use shared::logs::StepLogs;
+use shared::aws::emr::Emr;
+use shared::aws::secrets::TaggedSecrets;
+use shared::aws::step_logs::StepLogs;
+use shared::callback::{CallbackPolicy, Dispatcher, HOST_TAG, SigningKeys};
+use shared::catalog::definition::Catalog;
 use shared::model::{FlowId, FlowRecord};
 use shared::ops::{self, Clock, Services};
-use shared::secrets::TaggedSecrets;
 use shared::store::FlowStore;
 
 static MOTO: OnceLock<Moto> = OnceLock::new();
@@ -54,8 +54,8 @@ struct World {
 const HEADER_SECRETS: &str = "arn:aws:secretsmanager:us-east-1:123456789012:secret:emr-flows/callbacks/*";
 
 /// Signs as a default deployment: `v1` with [`TEST_SECRET`], `v1a` with [`TEST_SIGNING_KEY`].
-fn signing() -> Signing {
-    Signing::default()
+fn signing() -> SigningKeys {
+    SigningKeys::default()
         .with_secrets(TEST_SECRET)
         .unwrap()
         .with_keys(TEST_SIGNING_KEY)
@@ -92,7 +92,7 @@ async fn world() -> World {
                         vec![HEADER_SECRETS.into()],
                         TaggedSecrets::new(
                             aws_sdk_secretsmanager::Client::new(&sdk),
-                            shared::secrets::MAX_AGE,
+                            shared::aws::secrets::MAX_AGE,
                         ),
                     ),
                 logs: StepLogs::new(aws_sdk_s3::Client::new(&sdk)),

@@ -21,7 +21,7 @@ const SWEEP_BUDGET: Duration = Duration::from_secs(60);
 async fn tagged_clusters(w: &World, flow_id: FlowId) -> Vec<ClusterId> {
     let record = w.record(flow_id).await;
     let created_after = record.submitted_at - chrono::Duration::minutes(10);
-    let direct = shared::emr::Emr::new(w.emr_client.clone());
+    let direct = shared::aws::emr::Emr::new(w.emr_client.clone());
     direct
         .tagged_clusters(flow_id, &record.cluster_name, created_after)
         .await
@@ -301,14 +301,17 @@ async fn a_cluster_of_another_stack_is_ignored_and_left_alone() {
     // GIVEN the flow's own cluster carries this stack's name (`local` outside a stack)
     let own = submitted.cluster_id.clone().unwrap();
     let own = w.svc().emr.describe(&own).await.unwrap().unwrap();
-    assert_eq!(own.stack.as_deref(), Some(shared::job_flow::LOCAL_STACK));
+    assert_eq!(own.stack.as_deref(), Some(shared::catalog::job_flow::LOCAL_STACK));
     // AND a cluster tagged with the flow's id by another stack
     let stranger = launch_tagged(
         &w,
         &record.cluster_name,
         &[
-            (shared::job_flow::FLOW_ID_TAG, &submitted.flow_id.to_string()),
-            (shared::job_flow::STACK_TAG, "another-stack"),
+            (
+                shared::catalog::job_flow::FLOW_ID_TAG,
+                &submitted.flow_id.to_string(),
+            ),
+            (shared::catalog::job_flow::STACK_TAG, "another-stack"),
         ],
     )
     .await;
@@ -338,7 +341,10 @@ async fn an_extra_cluster_carrying_a_flows_tag_is_terminated_and_noted() {
     let extra = launch_tagged(
         &w,
         &record.cluster_name,
-        &[(shared::job_flow::FLOW_ID_TAG, &submitted.flow_id.to_string())],
+        &[(
+            shared::catalog::job_flow::FLOW_ID_TAG,
+            &submitted.flow_id.to_string(),
+        )],
     )
     .await;
     // WHEN its first event arrives
@@ -405,7 +411,7 @@ async fn a_flow_whose_every_event_was_lost_is_repaired_by_the_sweep() {
 #[tokio::test]
 async fn a_flow_past_its_max_runtime_is_terminated_and_ends_timed_out() {
     // The metrics recorder, as the functions install it (only this test flushes it).
-    assert!(shared::metrics::init("outcomes-test"));
+    assert!(shared::aws::metrics::init("outcomes-test"));
     let w = world().await;
     let receiver = Receiver::start(TEST_SECRET);
     let submitted = w
@@ -443,7 +449,7 @@ async fn a_flow_past_its_max_runtime_is_terminated_and_ends_timed_out() {
     assert_eq!(receiver.received()[0]["body"]["status"], "TIMED_OUT");
     // AND the metrics count the submit and the time-out for the definition, in EMF
     let mut emf = Vec::new();
-    shared::metrics::flush_to(&mut emf).unwrap();
+    shared::aws::metrics::flush_to(&mut emf).unwrap();
     let spark_pi: Vec<Value> = String::from_utf8(emf)
         .unwrap()
         .lines()

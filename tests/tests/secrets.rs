@@ -9,9 +9,9 @@ use std::time::Duration;
 use e2e::world::{HEADER_SECRETS, world};
 use e2e::{Moto, OTHER_PUBLIC_KEY, Receiver, TEST_PUBLIC_KEY, TEST_SECRET, TEST_SIGNING_KEY};
 use serde_json::json;
-use shared::callback::{CallbackDocument, CallbackTarget, Dispatcher, HOST_TAG, HttpTarget, Signing};
+use shared::aws::secrets::{CachedSecret, TaggedSecrets};
+use shared::callback::{CallbackDocument, CallbackTarget, Dispatcher, HOST_TAG, HttpTarget, SigningKeys};
 use shared::model::{AttemptOutcome, DeliveryStatus};
-use shared::secrets::{CachedSecret, TaggedSecrets};
 
 /// Key bytes as the template generates them: 44 alphanumerics (base64 of 33 bytes, no prefix).
 const GENERATED: &str = "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8s9T0u1V2";
@@ -89,7 +89,7 @@ async fn callbacks_are_signed_with_the_managed_secret_and_a_missing_one_fails_th
     let sdk = moto.sdk().await;
     let dispatcher = Dispatcher::with_managed_secret(
         aws_sdk_lambda::Client::new(&sdk),
-        CachedSecret::new(client.clone(), &arn, shared::secrets::MAX_AGE),
+        CachedSecret::new(client.clone(), &arn, shared::aws::secrets::MAX_AGE),
         true,
     )
     .unwrap();
@@ -106,7 +106,7 @@ async fn callbacks_are_signed_with_the_managed_secret_and_a_missing_one_fails_th
     // AND GIVEN a dispatcher naming a secret that does not exist
     let missing = Dispatcher::with_managed_secret(
         aws_sdk_lambda::Client::new(&sdk),
-        CachedSecret::new(client, "emr-flows/no-such-secret", shared::secrets::MAX_AGE),
+        CachedSecret::new(client, "emr-flows/no-such-secret", shared::aws::secrets::MAX_AGE),
         true,
     )
     .unwrap();
@@ -131,8 +131,11 @@ async fn callbacks_are_signed_v1a_with_the_managed_key_and_only_its_public_key_v
     let moto = Moto::start();
     let (client, arn) = secret(&moto, "emr-flows/signing-key", GENERATED_KEY).await;
     let sdk = moto.sdk().await;
-    let signing =
-        Signing::default().with_managed_keys(CachedSecret::new(client.clone(), &arn, Duration::from_secs(1)));
+    let signing = SigningKeys::default().with_managed_keys(CachedSecret::new(
+        client.clone(),
+        &arn,
+        Duration::from_secs(1),
+    ));
     assert_eq!(signing.public_keys().await.unwrap(), [GENERATED_PUBLIC]);
     let dispatcher =
         Dispatcher::with_signing(aws_sdk_lambda::Client::new(&sdk), signing.clone(), true).unwrap();

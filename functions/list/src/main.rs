@@ -3,7 +3,8 @@
 //! schemes and public keys (`{"signing_keys": true}`). Direct invoke, or `GET /flows`,
 //! `GET /flows/{flow_id}`, `GET /definitions`, `GET /signing-keys` through API Gateway.
 use shared::api::{self, Function, Startup};
-use shared::{config, definition::Catalog, ops};
+use shared::catalog::Catalog;
+use shared::{config, ops};
 
 // Lambda hands a process one invocation at a time: one thread runs it (no worker threads
 // with their stacks and allocator arenas; see README, "Benchmark").

@@ -2,8 +2,9 @@
 //! "dry_run"?}` → `{"flow_id", "cluster_id", "status"}` (or, for a dry run, the rendered request).
 //! Direct invoke, or `POST /flows` through API Gateway.
 use shared::api::{self, Function, Startup};
-use shared::logs::StepLogs;
-use shared::{config, definition::Catalog, ops};
+use shared::aws::step_logs::StepLogs;
+use shared::catalog::Catalog;
+use shared::{config, ops};
 
 // Lambda hands a process one invocation at a time: one thread runs it (no worker threads
 // with their stacks and allocator arenas; see README, "Benchmark").

@@ -1,7 +1,7 @@
 //! terminate: `{"flow_id", "reason"?}` → terminates the flow's cluster. Direct invoke, or
 //! `POST /flows/{flow_id}/terminate` through API Gateway.
 use shared::api::{self, Function, Startup};
-use shared::logs::StepLogs;
+use shared::aws::step_logs::StepLogs;
 use shared::{config, ops};
 
 // Lambda hands a process one invocation at a time: one thread runs it (no worker threads

@@ -161,7 +161,7 @@ pub struct FlowRecord {
     /// The flow definition's name.
     pub flow: String,
     pub definition_version: String,
-    /// `sha256:…` of the RunJobFlow request as sent (see [`crate::render::Rendered`]).
+    /// `sha256:…` of the RunJobFlow request as sent (see [`crate::catalog::render::Rendered`]).
     #[serde(default)]
     pub request_digest: String,
     pub status: FlowStatus,
@@ -826,7 +826,6 @@ impl FlowRecord {
 }
 
 #[cfg(test)]
-#[path = "record_tests.rs"]
 mod tests;
 
 /// The last `max` bytes of `text`, from a line start when one is near (a log's last lines).

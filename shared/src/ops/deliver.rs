@@ -71,7 +71,7 @@ pub async fn deliver_due(svc: &Services, read: Versioned) -> Result<Versioned, E
                 tracing::info!(%flow_id, delivery = %key, callback = %target, attempt, http_status = *http_status, "callback delivered");
             }
             AttemptOutcome::Failed { http_status, error } if given_up => {
-                crate::metrics::delivery_given_up(&written.record.flow);
+                crate::aws::metrics::delivery_given_up(&written.record.flow);
                 tracing::error!(%flow_id, delivery = %key, callback = %target, attempt, http_status = *http_status, %error, "callback delivery given up after its last attempt");
             }
             AttemptOutcome::Failed { http_status, error } => {

@@ -4,8 +4,8 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::callback::Signing;
-use crate::definition::Catalog;
+use crate::callback::SigningKeys;
+use crate::catalog::definition::Catalog;
 use crate::error::Error;
 use crate::model::FlowId;
 use crate::store::{FlowStore, Listing};
@@ -59,7 +59,7 @@ pub async fn list(catalog: &Catalog, store: &FlowStore, request: Value) -> Resul
 pub async fn list_with_keys(
     catalog: &Catalog,
     store: &FlowStore,
-    signing: &Signing,
+    signing: &SigningKeys,
     request: Value,
 ) -> Result<Value, Error> {
     answer(catalog, store, Some(signing), request).await
@@ -68,7 +68,7 @@ pub async fn list_with_keys(
 async fn answer(
     catalog: &Catalog,
     store: &FlowStore,
-    signing: Option<&Signing>,
+    signing: Option<&SigningKeys>,
     request: Value,
 ) -> Result<Value, Error> {
     let request: ListRequest = parse_request(request)?;

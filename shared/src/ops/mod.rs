@@ -20,10 +20,10 @@ use chrono::{DateTime, Duration, Utc};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use crate::aws::emr::Emr;
+use crate::aws::step_logs::StepLogs;
 use crate::callback::Dispatcher;
-use crate::emr::Emr;
 use crate::error::{Error, Problem};
-use crate::logs::StepLogs;
 use crate::store::FlowStore;
 
 pub mod deliver;

@@ -4,7 +4,7 @@
 //! the follow-up work a record asks for (a termination to carry out, deliveries due, a failure
 //! cause to fetch).
 
-use crate::emr::ClusterDescription;
+use crate::aws::emr::ClusterDescription;
 use crate::error::Error;
 use crate::model::{
     ClusterFacts, ClusterId, FlowId, FlowRecord, MAX_PROBABLE_CAUSE_BYTES, StepFailureDetails, StepId,

@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::Error;
-use crate::events::{self, EmrEvent, Input};
 use crate::model::{FlowId, FlowStatus};
+use crate::targets::cluster::events::{self, EmrEvent, Input};
 
 use super::Services;
 use super::reconcile::{self, SweepReport};
@@ -58,7 +58,7 @@ pub async fn on_state_change(
         Input::Emr(event) => *event,
     };
     if let Some(sent_at) = sent_at {
-        crate::metrics::event_lag(svc.clock.now() - sent_at);
+        crate::aws::metrics::event_lag(svc.clock.now() - sent_at);
     }
     let cluster_id = event.cluster_id().clone();
     let flow_id = match svc.store.flow_for_cluster(&cluster_id).await? {

@@ -11,13 +11,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use crate::aws::emr::Launch;
 use crate::callback::{CallbackPolicy, CallbackTarget};
-use crate::definition::Catalog;
-use crate::emr::Launch;
+use crate::catalog::definition::Catalog;
+use crate::catalog::template::Context;
 use crate::error::Error;
 use crate::model::{ClusterId, FlowId, FlowRecord, FlowStatus};
 use crate::store::{self, Created, FlowStore, IdempotencyClaim};
-use crate::template::Context;
 
 use super::settle::{self, Tagged};
 use super::{Services, check_text, parse_request};
@@ -202,14 +202,14 @@ pub async fn submit(s: &Submitter, request: Value) -> Result<SubmitAnswer, Error
     tracing::info!(%flow_id, flow = %record.flow, digest = %record.request_digest, "flow recorded; launching its job flow");
     let flow = record.flow.clone();
     let answer = launch(svc, &rendered.request, record).await?;
-    crate::metrics::flow_submitted(&flow);
+    crate::aws::metrics::flow_submitted(&flow);
     Ok(answer)
 }
 
 /// Sends RunJobFlow once and records what came of it.
 async fn launch(
     svc: &Services,
-    request: &crate::job_flow::JobFlow,
+    request: &crate::catalog::job_flow::JobFlow,
     record: FlowRecord,
 ) -> Result<SubmitAnswer, Error> {
     let flow_id = record.flow_id;

@@ -189,7 +189,7 @@ where
 {
     let map = Error::upstream("DynamoDB", operation);
     move |e| {
-        crate::metrics::aws_api_error("DynamoDB");
+        crate::aws::metrics::aws_api_error("DynamoDB");
         map(e)
     }
 }
@@ -448,7 +448,7 @@ impl FlowStore {
             }
             if let Some(version) = self.replace(&read, &record).await? {
                 // Counted by the one write that ends the flow, whichever operation made it.
-                crate::metrics::flow_transition(&record.flow, read.record.status, record.status);
+                crate::aws::metrics::flow_transition(&record.flow, read.record.status, record.status);
                 let sweep_at = record.next_sweep_at();
                 return Ok((
                     Versioned {

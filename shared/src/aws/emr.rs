@@ -7,7 +7,7 @@
 //! error) is reported as [`Launch::Unknown`], and the cluster is then looked for by the flow-id
 //! tag every launched cluster carries ([`Emr::tagged_clusters`]).
 //!
-//! RunJobFlow sends the rendered request exactly as checked (see [`crate::job_flow`]): EMR's
+//! RunJobFlow sends the rendered request exactly as checked (see [`crate::catalog::job_flow`]): EMR's
 //! JSON protocol takes the API-shape document as the request body, so the SDK's operation is
 //! sent with its body replaced by that document (an interceptor, before signing). The SDK still
 //! resolves the endpoint, signs, retries and parses the answer; nothing of the request is lost in
@@ -22,8 +22,8 @@ use aws_sdk_emr::error::{BoxError, ProvideErrorMetadata, SdkError};
 use aws_smithy_types::body::SdkBody;
 use chrono::{DateTime, Utc};
 
+use crate::catalog::job_flow::{FLOW_ID_TAG, JobFlow, LOCAL_STACK, STACK_TAG};
 use crate::error::Error;
-use crate::job_flow::{FLOW_ID_TAG, JobFlow, LOCAL_STACK, STACK_TAG};
 use crate::model::{
     ClusterFacts, ClusterId, ClusterState, FlowId, ListedStep, StepFailureDetails, StepId, StepState,
 };
@@ -69,7 +69,7 @@ where
 {
     let map = Error::upstream("EMR", operation);
     move |e| {
-        crate::metrics::aws_api_error("EMR");
+        crate::aws::metrics::aws_api_error("EMR");
         map(e)
     }
 }
@@ -94,7 +94,7 @@ impl Emr {
         &self.stack
     }
 
-    /// Launches `request` (from [`crate::render::Rendered::request`]) exactly as it is, sending
+    /// Launches `request` (from [`crate::catalog::render::Rendered::request`]) exactly as it is, sending
     /// it again only when EMR throttled it (jittered waits); never after an unclear failure.
     pub async fn run_job_flow(&self, request: &JobFlow) -> Launch {
         let mut waits = backon::BackoffBuilder::build(
@@ -124,7 +124,7 @@ impl Emr {
                 Err(e) => e,
             };
             let message = crate::error::sdk_message(&error);
-            crate::metrics::aws_api_error("EMR");
+            crate::aws::metrics::aws_api_error("EMR");
             match &error {
                 SdkError::ServiceError(e) if e.raw().status().as_u16() < 500 => {
                     if is_throttling(e.err().code())

@@ -6,7 +6,7 @@
 //!   `SecretString` has the form of `CALLBACK_SIGNING_SECRET` (Standard Webhooks `whsec_`
 //!   secrets; the prefix may be left out, as in the secret the template generates) or of
 //!   `CALLBACK_SIGNING_KEY` (`whsk_` ed25519 keys), several separated by commas or spaces.
-//!   Parsing them is [`crate::signing`]'s.
+//!   Parsing them is [`crate::callback::signature`]'s.
 //! - [`TaggedSecrets`]: callback header values named by reference, each read with its tags
 //!   (DescribeSecret and GetSecretValue, cached together), so the caller can check where the
 //!   secret's owner allows it to be sent before using it ([`crate::callback`]'s rule).
@@ -211,7 +211,7 @@ where
     E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
     move |e| {
-        crate::metrics::aws_api_error("SecretsManager");
+        crate::aws::metrics::aws_api_error("SecretsManager");
         Error::upstream("SecretsManager", operation)(e)
     }
 }

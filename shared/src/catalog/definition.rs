@@ -4,7 +4,7 @@
 //! A definition file has the keys `name` (equal to the file name without `.yaml`), `version`,
 //! `description`, `parameters` (a JSON Schema for the submitted `params`), `examples` (parameter
 //! sets the tests render), `job_flow` (the RunJobFlow request in EMR's API shape, see
-//! [`crate::job_flow`]), `steps` (more steps, appended to `job_flow.Steps`), `overridable`
+//! [`crate::catalog::job_flow`]), `steps` (more steps, appended to `job_flow.Steps`), `overridable`
 //! (paths callers may override), `callbacks` (default targets) and `artifacts` (named URI
 //! templates). Unknown keys are errors.
 
@@ -16,10 +16,10 @@ use jsonschema::error::ValidationErrorKind;
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::catalog::job_flow;
+use crate::catalog::template::{self, Context, pointer_to_path};
 use crate::error::{Error, Problem, did_you_mean, nearest};
-use crate::job_flow;
 use crate::model::{CallbackTarget, FlowId};
-use crate::template::{self, Context, pointer_to_path};
 use yaml::{Source, SyntaxError};
 
 mod yaml;
@@ -57,7 +57,7 @@ pub struct FlowDefinition {
     /// The templated RunJobFlow request, in EMR's API shape.
     pub job_flow: Value,
     /// Templated steps appended to `job_flow.Steps`: `StepConfig`s or short forms (see
-    /// [`crate::steps`]).
+    /// [`crate::catalog::steps`]).
     #[serde(default)]
     pub steps: Vec<Value>,
     /// What a caller may override: a JSON Pointer (RFC 6901) into `job_flow`
@@ -137,7 +137,7 @@ impl fmt::Display for DefinitionProblem {
 /// The generated JSON Schema of the definition file format (source: EMR's service model and the
 /// step short forms; see `dev/emr_schema.py`). Editors use it through the modeline
 /// `# yaml-language-server: $schema=../schemas/flow-definition.schema.json`.
-pub const FORMAT_SCHEMA: &str = include_str!("../schemas/flow-definition.schema.json");
+pub const FORMAT_SCHEMA: &str = include_str!("../../schemas/flow-definition.schema.json");
 
 struct Format {
     document: Value,
@@ -408,7 +408,7 @@ fn example_context() -> Context {
         flow_id: FlowId::parse("01JDQ3V4X8M6Z0B1C2D3E4F5G6").expect("a canonical ULID"),
         submitted_at: chrono::DateTime::from_timestamp(1_796_000_000, 0).unwrap_or_default(),
         region: "us-east-1".into(),
-        stack: crate::job_flow::LOCAL_STACK.into(),
+        stack: crate::catalog::job_flow::LOCAL_STACK.into(),
     }
 }
 
@@ -945,7 +945,7 @@ artifacts:
     #[test]
     fn the_readmes_example_definition_passes_every_check() {
         // GIVEN the definition the README shows, copied as a new user would
-        let readme = include_str!("../../README.md");
+        let readme = include_str!("../../../README.md");
         let start = readme
             .find("```yaml\n# yaml-language-server: $schema=../schemas/flow-definition.schema.json\nname: spark-pi")
             .expect("the README shows a whole definition");

@@ -15,11 +15,11 @@ use minijinja::Environment;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-use crate::definition::{Definition, Overridable};
+use crate::catalog::definition::{Definition, Overridable};
+use crate::catalog::job_flow::{FLOW_ID_TAG, FLOW_TAG, JobFlow, STACK_TAG};
+use crate::catalog::steps::to_step_config;
+use crate::catalog::template::{Context, environment, is_template, pointer_to_path};
 use crate::error::{Error, Problem};
-use crate::job_flow::{FLOW_ID_TAG, FLOW_TAG, JobFlow, STACK_TAG};
-use crate::steps::to_step_config;
-use crate::template::{Context, environment, is_template, pointer_to_path};
 
 /// What a flow launches and records.
 #[derive(Debug, Clone, PartialEq)]
@@ -242,7 +242,7 @@ fn apply_defaults(schema: &Value, value: &mut Value) {
 fn whole_numbers_as_integers(value: &mut Value) {
     match value {
         Value::Number(n) => {
-            if let Some(whole) = crate::job_flow::whole_number(n) {
+            if let Some(whole) = crate::catalog::job_flow::whole_number(n) {
                 *value = Value::from(whole);
             }
         }
@@ -428,7 +428,7 @@ impl Templates {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::definition::Catalog;
+    use crate::catalog::definition::Catalog;
     use crate::model::FlowId;
     use chrono::{TimeZone, Utc};
     use serde_json::json;
@@ -853,11 +853,11 @@ steps:
         let published = [
             (
                 "airflow-example-pi",
-                include_str!("../../events/real/jobflows/airflow-example-pi.json"),
+                include_str!("../../../events/real/jobflows/airflow-example-pi.json"),
             ),
             (
                 "cdk-instance-fleets",
-                include_str!("../../tests/fixtures/cdk-instance-fleets.json"),
+                include_str!("../../../tests/fixtures/cdk-instance-fleets.json"),
             ),
         ];
         for (name, text) in published {

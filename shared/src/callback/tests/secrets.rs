@@ -1,8 +1,9 @@
 //! Header values named by reference (shapes, refusals at submit and at delivery, masking, the
-//! host tag) and callbacks signed `v1` and `v1a` at once, each verified as its receiver would;
-//! secrets and signing material read from a local Secrets Manager stand-in.
+//! host tag) and callbacks signed `v1` and `v1a` at once, each verified as its receiver would.
+//! Secrets read from Secrets Manager are tested against moto (`tests/tests/secrets.rs`).
 
 use super::*;
+use crate::error::Problem;
 use crate::model::AttemptOutcome;
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw2rOPbKzpCTg=";
@@ -275,9 +276,9 @@ async fn a_reference_fails_its_delivery_unless_the_dispatcher_may_read_it_and_no
     let sdk = aws_config::SdkConfig::builder()
         .behavior_version(aws_config::BehaviorVersion::latest())
         .build();
-    let secrets = crate::secrets::TaggedSecrets::new(
+    let secrets = crate::aws::secrets::TaggedSecrets::new(
         aws_sdk_secretsmanager::Client::new(&sdk),
-        crate::secrets::MAX_AGE,
+        crate::aws::secrets::MAX_AGE,
     );
     let narrow = dispatcher.with_header_secrets(
         vec!["arn:aws:secretsmanager:eu-west-1:123456789012:secret:other/*".into()],
@@ -297,7 +298,7 @@ async fn a_reference_fails_its_delivery_unless_the_dispatcher_may_read_it_and_no
 #[tokio::test]
 async fn a_callback_signed_v1_and_v1a_verifies_with_the_secret_and_with_the_public_key_only() {
     // GIVEN a dispatcher signing with a v1 secret and a v1a key, and a receiver
-    let signing = Signing::default()
+    let signing = SigningKeys::default()
         .with_secrets(SECRET)
         .unwrap()
         .with_keys(KEY)
@@ -328,7 +329,7 @@ async fn a_callback_signed_v1_and_v1a_verifies_with_the_secret_and_with_the_publ
     // AND a receiver holding only the public key verifies it, one holding another's does not
     let id = headers["webhook-id"].to_str().unwrap();
     let ts: i64 = headers["webhook-timestamp"].to_str().unwrap().parse().unwrap();
-    let verify = |public| crate::signing::verify(public, id, ts, body.as_bytes(), signature);
+    let verify = |public| crate::callback::signature::verify(public, id, ts, body.as_bytes(), signature);
     assert_eq!(verify(PUBLIC), Ok(true));
     assert_eq!(verify(OTHER_PUBLIC), Ok(false));
     assert_eq!(headers["x-api-key"], "k");
@@ -336,7 +337,7 @@ async fn a_callback_signed_v1_and_v1a_verifies_with_the_secret_and_with_the_publ
 
 #[test]
 fn a_dispatcher_needs_a_secret_or_a_key() {
-    let error = Dispatcher::with_signing(lambda_client(), Signing::default(), true)
+    let error = Dispatcher::with_signing(lambda_client(), SigningKeys::default(), true)
         .err()
         .unwrap();
     assert!(
@@ -345,10 +346,10 @@ fn a_dispatcher_needs_a_secret_or_a_key() {
             .contains("CALLBACK_SIGNING_SECRET_ARN or CALLBACK_SIGNING_KEY_ARN"),
         "{error}"
     );
-    let only_key = Signing::default().with_keys(KEY).unwrap();
+    let only_key = SigningKeys::default().with_keys(KEY).unwrap();
     assert_eq!(only_key.schemes(), ["v1a"]);
     assert!(Dispatcher::with_signing(lambda_client(), only_key, true).is_ok());
-    let error = Signing::default().with_keys("whsk_!!").err().unwrap();
+    let error = SigningKeys::default().with_keys("whsk_!!").err().unwrap();
     assert!(
         error.to_string().contains("CALLBACK_SIGNING_KEY: key 1"),
         "{error}"
@@ -392,78 +393,6 @@ fn a_tag_allows_its_hosts_and_under_a_path_prefix_only_that_path() {
     assert!(!tag_allows("", "https://hooks.team-a.example/emr"));
 }
 
-/// A local stand-in for Secrets Manager's JSON API, for as many requests as asked:
-/// `DescribeSecret` answers the tags `tags`, `GetSecretValue` the value `value`, whatever the
-/// secret. Returns a client for it.
-async fn secrets_manager(tags: &[(&str, &str)], value: &str) -> aws_sdk_secretsmanager::Client {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let tags: Vec<_> = (tags.iter())
-        .map(|(key, value)| serde_json::json!({"Key": key, "Value": value}))
-        .collect();
-    let name = "emr-flows/callbacks/team-a";
-    let describe = serde_json::json!({"ARN": TEAM_A, "Name": name, "Tags": tags}).to_string();
-    let get = serde_json::json!({"ARN": TEAM_A, "Name": name, "SecretString": value, "VersionId": "v1"})
-        .to_string();
-    tokio::spawn(async move {
-        while let Ok((mut socket, _)) = listener.accept().await {
-            let (describe, get) = (describe.clone(), get.clone());
-            tokio::spawn(async move {
-                let mut pending = Vec::new();
-                let mut buffer = [0u8; 8192];
-                loop {
-                    // One whole request (head and body) at the front of `pending`, then answer it.
-                    let text = String::from_utf8_lossy(&pending).to_ascii_lowercase();
-                    let complete = text.find("\r\n\r\n").and_then(|end| {
-                        let length: usize = (text[..end].lines())
-                            .find_map(|l| l.strip_prefix("content-length: "))
-                            .map_or(0, |v| v.trim().parse().unwrap());
-                        (pending.len() >= end + 4 + length).then_some(end + 4 + length)
-                    });
-                    let Some(size) = complete else {
-                        match socket.read(&mut buffer).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => pending.extend_from_slice(&buffer[..n]),
-                        }
-                        continue;
-                    };
-                    let body = if text.contains("x-amz-target: secretsmanager.describesecret") {
-                        &describe
-                    } else {
-                        &get
-                    };
-                    let reply = format!(
-                        "HTTP/1.1 200 OK\r\ncontent-type: application/x-amz-json-1.1\r\ncontent-length: {}\r\n\r\n{body}",
-                        body.len()
-                    );
-                    if socket.write_all(reply.as_bytes()).await.is_err() {
-                        return;
-                    }
-                    pending.drain(..size);
-                }
-            });
-        }
-    });
-    aws_sdk_secretsmanager::Client::from_conf(
-        aws_sdk_secretsmanager::Config::builder()
-            .behavior_version(aws_sdk_secretsmanager::config::BehaviorVersion::latest())
-            .region(aws_sdk_secretsmanager::config::Region::new("eu-west-1"))
-            .credentials_provider(aws_sdk_secretsmanager::config::Credentials::new(
-                "AKIDTEST", "test", None, None, "test",
-            ))
-            .endpoint_url(format!("http://127.0.0.1:{port}"))
-            .http_client(
-                aws_smithy_http_client::Builder::new()
-                    .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
-                        aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
-                    ))
-                    .build_https(),
-            )
-            .build(),
-    )
-}
-
 #[test]
 fn a_reference_is_at_most_2048_bytes_and_names_a_secret_by_a_valid_name() {
     // GIVEN a pattern allowing every secret of one account and region
@@ -487,86 +416,4 @@ fn a_reference_is_at_most_2048_bytes_and_names_a_secret_by_a_valid_name() {
         check_secret_ref(&patterns, &format!("{prefix}a-Z_0/+=.@x")),
         Ok(())
     );
-}
-
-#[tokio::test]
-async fn a_referenced_secret_is_sent_only_to_a_host_its_tag_names() {
-    // GIVEN a receiver on 127.0.0.1 and a dispatcher reading a secret tagged for that host
-    let (port, server) = one_request().await;
-    let url = format!("http://127.0.0.1:{port}/h");
-    let tagged_for = |host: &'static str| async move {
-        let client = secrets_manager(&[(HOST_TAG, host)], "v4lue").await;
-        Dispatcher::new(lambda_client(), SECRET, true)
-            .unwrap()
-            .with_header_secrets(
-                vec![PATTERN.into()],
-                TaggedSecrets::new(client, crate::secrets::MAX_AGE),
-            )
-    };
-    let dispatcher = tagged_for("127.0.0.1").await;
-    // WHEN a callback naming the secret is delivered
-    let outcome = dispatcher
-        .deliver(&with_header(&url, reference(TEAM_A)), &document())
-        .await;
-    // THEN it is delivered, the header carrying the secret's value
-    assert_eq!(
-        outcome,
-        AttemptOutcome::Delivered {
-            http_status: Some(204)
-        }
-    );
-    let request = server.await.unwrap();
-    assert_eq!(
-        header_map(request.split_once("\r\n\r\n").unwrap().0)["x-api-key"],
-        "v4lue"
-    );
-    // AND GIVEN the same secret tagged for another host
-    let (port, server) = one_request().await;
-    let url = format!("http://127.0.0.1:{port}/h");
-    let dispatcher = tagged_for("hooks.team-a.example").await;
-    // WHEN it is delivered THEN the attempt fails, naming the secret and the host, and nothing is sent
-    let outcome = dispatcher
-        .deliver(&with_header(&url, reference(TEAM_A)), &document())
-        .await;
-    let AttemptOutcome::Failed {
-        error,
-        http_status: None,
-    } = outcome
-    else {
-        panic!("{outcome:?}")
-    };
-    assert!(
-        error.contains(&format!("secret {TEAM_A} may not be sent to 127.0.0.1")) && !error.contains("v4lue"),
-        "{error}"
-    );
-    assert!(!server.is_finished(), "the receiver was called");
-    server.abort();
-}
-
-#[tokio::test]
-async fn managed_secrets_and_keys_sign_with_the_values_read_from_secrets_manager() {
-    // GIVEN signing material read from Secrets Manager: a v1 secret and a v1a signing key
-    let managed = |value: &'static str| async move {
-        CachedSecret::new(secrets_manager(&[], value).await, TEAM_A, crate::secrets::MAX_AGE)
-    };
-    let signing = Signing::default()
-        .with_managed_secrets(managed(SECRET).await)
-        .with_managed_keys(managed(KEY).await);
-    // THEN both schemes are announced, and receivers are given the read key's public key
-    assert_eq!(signing.schemes(), ["v1", "v1a"]);
-    assert_eq!(signing.public_keys().await.unwrap(), [PUBLIC]);
-    // WHEN a message is signed THEN its header is the secret's v1 then the key's v1a
-    let (id, ts, body) = ("msg_1", 1_795_000_000_i64, br#"{"type":"flow.ended"}"#);
-    let header = signing.signature(id, ts, body).await.unwrap();
-    let v1 = standardwebhooks::Webhook::new(SECRET)
-        .unwrap()
-        .sign(id, ts, body)
-        .unwrap();
-    assert_eq!(header.split(' ').next(), Some(v1.as_str()));
-    assert_eq!(header.split(' ').count(), 2);
-    assert_eq!(crate::signing::verify(PUBLIC, id, ts, body, &header), Ok(true));
-    // AND a dispatcher signing with it answers with it
-    let dispatcher = Dispatcher::with_signing(lambda_client(), signing, true).unwrap();
-    assert_eq!(dispatcher.signing().schemes(), ["v1", "v1a"]);
-    assert_eq!(dispatcher.signing().public_keys().await.unwrap(), [PUBLIC]);
 }

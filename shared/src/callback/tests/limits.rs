@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::model::{AttemptOutcome, FlowRecord, FlowStatus};
+use chrono::Utc;
 
 fn http(url: &str) -> CallbackTarget {
     CallbackTarget::Http(HttpTarget {

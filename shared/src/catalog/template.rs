@@ -17,7 +17,7 @@ pub struct Context {
     /// The AWS region the cluster runs in (`script` steps use its `script-runner.jar`).
     pub region: String,
     /// The stack's name, tagged on the cluster as `emr-flows:stack`
-    /// ([`crate::job_flow::STACK_TAG`]).
+    /// ([`crate::catalog::job_flow::STACK_TAG`]).
     pub stack: String,
 }
 

@@ -62,7 +62,7 @@ impl ReadObject for aws_sdk_s3::Client {
 }
 
 fn log_failed(message: String) -> Error {
-    crate::metrics::aws_api_error("S3");
+    crate::aws::metrics::aws_api_error("S3");
     Error::Upstream {
         service: "S3",
         operation: "GetObject",

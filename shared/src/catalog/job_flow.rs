@@ -15,11 +15,11 @@ use std::sync::LazyLock;
 use jsonschema::error::ValidationErrorKind;
 use serde_json::{Map, Value};
 
+use crate::catalog::template::pointer_to_path;
 use crate::error::{Problem, did_you_mean};
-use crate::template::pointer_to_path;
 
 /// The generated schema (source: botocore's EMR service model; see `dev/emr_schema.py`).
-pub const SCHEMA: &str = include_str!("../schemas/run-job-flow.schema.json");
+pub const SCHEMA: &str = include_str!("../../schemas/run-job-flow.schema.json");
 
 struct Schema {
     document: Value,
@@ -322,7 +322,7 @@ mod tests {
     use serde_json::json;
 
     fn airflow() -> Value {
-        let text = include_str!("../../events/real/jobflows/airflow-example-pi.json");
+        let text = include_str!("../../../events/real/jobflows/airflow-example-pi.json");
         serde_json::from_str(text).unwrap()
     }
 

@@ -1,0 +1,18 @@
+//! The AWS service adapters, one module per service; each is the only place its SDK's types
+//! appear, and converts between them and the model's.
+//!
+//! - [`emr`]: EMR (RunJobFlow never retried blindly, DescribeCluster, ListClusters, ListSteps,
+//!   DescribeStep, TerminateJobFlows).
+//! - [`step_logs`]: a failed step's `stderr.gz` in S3.
+//! - [`secrets`]: Secrets Manager: the callback signing secrets and keys, and header values
+//!   named by reference with their tags, cached with a bounded age.
+//! - [`metrics`]: CloudWatch Embedded Metric Format lines (flows ended, deliveries given up,
+//!   event lag, AWS API errors) behind plain functions.
+//!
+//! DynamoDB has a floor of its own ([`crate::store`]); so do callbacks ([`crate::callback`]),
+//! whose dispatch calls Lambda and HTTPS endpoints.
+
+pub mod emr;
+pub mod metrics;
+pub mod secrets;
+pub mod step_logs;

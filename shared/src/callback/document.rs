@@ -1,0 +1,80 @@
+//! The callback document: what a callback receives when a flow ends, and its stable
+//! `webhook-id`.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::model::{FailureCause, FlowId, FlowRecord, FlowStatus};
+
+/// One step as a callback reports it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepSummary {
+    pub id: String,
+    pub name: String,
+    pub state: String,
+}
+
+/// What a callback receives when a flow ends (the HTTP body, or the Lambda payload).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CallbackDocument {
+    /// Always `"flow.ended"`: the Standard Webhooks event type.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub flow_id: FlowId,
+    pub flow: String,
+    pub definition_version: String,
+    pub status: FlowStatus,
+    pub params: Value,
+    pub cluster_id: Option<String>,
+    pub steps: Vec<StepSummary>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<FailureCause>,
+    pub artifacts: BTreeMap<String, String>,
+    /// The cluster's `NormalizedInstanceHours` when EMR reported it by the time of sending.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub normalized_instance_hours: Option<i32>,
+    pub submitted_at: DateTime<Utc>,
+    pub ended_at: Option<DateTime<Utc>>,
+}
+
+impl CallbackDocument {
+    /// The document for a flow record (normally one that just reached a terminal status).
+    pub fn for_record(record: &FlowRecord) -> Self {
+        Self {
+            kind: "flow.ended".into(),
+            flow_id: record.flow_id,
+            flow: record.flow.clone(),
+            definition_version: record.definition_version.clone(),
+            status: record.status,
+            params: record.params.clone(),
+            cluster_id: record.cluster_id.as_ref().map(ToString::to_string),
+            steps: record
+                .ordered_steps()
+                .into_iter()
+                .map(|(id, s)| StepSummary {
+                    id: id.to_string(),
+                    name: s.name.clone(),
+                    state: s.state.as_str().to_owned(),
+                })
+                .collect(),
+            failure: record.failure.clone(),
+            artifacts: record.artifacts.clone(),
+            normalized_instance_hours: record.normalized_instance_hours,
+            submitted_at: record.submitted_at,
+            ended_at: record.ended_at,
+        }
+    }
+
+    /// The `webhook-id`: the same for every delivery of one flow's outcome, so a receiver can
+    /// drop duplicates.
+    pub fn webhook_id(&self) -> String {
+        format!(
+            "flow_{}_{}",
+            self.flow_id,
+            self.status.as_str().to_ascii_lowercase()
+        )
+    }
+}

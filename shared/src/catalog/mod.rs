@@ -1,0 +1,17 @@
+//! The catalog: flow definitions and everything that turns one into the exact request a run
+//! target takes. Pure: no AWS types, no I/O, no clock.
+//!
+//! - [`definition`]: a flow definition (YAML), checked whole, and the catalog embedded from
+//!   `shared/flows/` at build time.
+//! - [`template`]: the one template marker, the MiniJinja environment, the built-ins.
+//! - [`steps`]: step short forms (`spark`, `hive`, …) and the arguments EMR would mangle.
+//! - [`job_flow`]: the RunJobFlow request in EMR's API shape, checked against EMR's model.
+//! - [`render`]: definition + parameters + overrides → the exact request, artifacts, params.
+
+pub mod definition;
+pub mod job_flow;
+pub mod render;
+pub mod steps;
+pub mod template;
+
+pub use definition::Catalog;

@@ -1,0 +1,3 @@
+//! Run targets: what a flow runs on.
+
+pub mod cluster;
