@@ -25,7 +25,7 @@ use crate::aws::secrets::{CachedSecret, TaggedSecrets};
 use crate::aws::step_logs::StepLogs;
 use crate::callback::{CallbackPolicy, Dispatcher, SigningKeys};
 use crate::error::Error;
-use crate::ops::{Clock, Services};
+use crate::services::{Clock, Services};
 use crate::store::FlowStore;
 
 /// Every AWS call: connecting may take [`CONNECT_TIMEOUT`], one attempt

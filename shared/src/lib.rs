@@ -42,5 +42,6 @@ pub mod config;
 pub mod error;
 pub mod model;
 pub mod ops;
+pub mod services;
 pub mod store;
 pub mod targets;

@@ -1,87 +1,39 @@
 //! The operations behind the functions, one module each (as mini-redis has one file per
 //! command). Each takes its request as JSON, checks it at the edge (every problem named with its
-//! path) and works through the adapters it is given. Operations sit above the adapters
-//! (`store`, `emr`, `callback`, `logs`), which sit above the pure `model`.
+//! path) and works through the run targets (`targets`) and the adapters (`store`, `aws`,
+//! `callback`) it is given (`services::Services`), which sit above the pure `model` and
+//! `catalog`.
 //!
-//! - [`submit`]: validate, render, record, launch (RunJobFlow never retried blindly),
-//!   idempotency keys.
-//! - [`state_change`]: apply one EMR event to its flow; adopt or terminate tagged clusters.
+//! - [`submit`]: validate, render, record, launch through its run target (never sent twice
+//!   blindly), idempotency keys.
+//! - [`state_change`]: apply one run target's event to the flow that owns what it is about.
 //! - [`reconcile`]: the scheduled sweep: repair missed events, recover lost launches, enforce
 //!   `max_runtime`, retry deliveries and terminations, fetch late failure causes.
-//! - [`settle`]: what the event path and the sweep share: cluster facts applied through the
-//!   record's rules, and the follow-up work a record asks for.
-//! - [`deliver`]: callback deliveries: claim, send, record.
+//! - `follow_up` (private): the work a written record asks for, whoever wrote it: a
+//!   termination due (through its run target), due deliveries.
+//! - `deliveries` (private): callback deliveries: claim, send, record.
 //! - [`terminate`]: record a termination request and carry it out.
 //! - [`list`]: one flow, active flows, a definition's history, the catalog, the signing keys.
 
-use std::sync::{Arc, Mutex};
-
-use chrono::{DateTime, Duration, Utc};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::aws::emr::Emr;
-use crate::aws::step_logs::StepLogs;
-use crate::callback::Dispatcher;
 use crate::error::{Error, Problem};
-use crate::store::FlowStore;
 
-pub mod deliver;
+mod deliveries;
+mod follow_up;
 pub mod list;
 pub mod reconcile;
-pub mod settle;
 pub mod state_change;
 pub mod submit;
 pub mod terminate;
 
+pub use crate::services::{Clock, Services};
 pub use list::{ListRequest, list, list_with_keys};
 pub use reconcile::{SweepReport, sweep};
 pub use state_change::{StateChangeOutcome, on_state_change};
 pub use submit::{DryRunResponse, SubmitAnswer, SubmitRequest, SubmitResponse, Submitter, submit};
 pub use terminate::{TerminateRequest, TerminateResponse, terminate};
-
-/// Where operations read the time. The system clock in the functions; a clock a test sets and
-/// moves (simulated hours pass in a moment) in tests.
-#[derive(Debug, Clone, Default)]
-pub struct Clock(Option<Arc<Mutex<DateTime<Utc>>>>);
-
-impl Clock {
-    /// The system clock.
-    pub fn system() -> Self {
-        Self(None)
-    }
-
-    /// A clock that stands at `at` until moved with [`Clock::advance`].
-    pub fn fixed(at: DateTime<Utc>) -> Self {
-        Self(Some(Arc::new(Mutex::new(at))))
-    }
-
-    /// The current time.
-    pub fn now(&self) -> DateTime<Utc> {
-        match &self.0 {
-            None => Utc::now(),
-            Some(at) => *at.lock().unwrap_or_else(|e| e.into_inner()),
-        }
-    }
-
-    /// Moves a fixed clock forward by `by`; the system clock ignores it.
-    pub fn advance(&self, by: Duration) {
-        if let Some(at) = &self.0 {
-            *at.lock().unwrap_or_else(|e| e.into_inner()) += by;
-        }
-    }
-}
-
-/// What the event path, the sweep and terminate work with.
-#[derive(Clone)]
-pub struct Services {
-    pub store: FlowStore,
-    pub emr: Emr,
-    pub dispatcher: Dispatcher,
-    /// Reads failed steps' logs from S3.
-    pub logs: StepLogs,
-    pub clock: Clock,
-}
 
 /// Parses a request, naming the path of the first problem (`params`, `callbacks[0].http`).
 fn parse_request<T: DeserializeOwned>(request: Value) -> Result<T, Error> {

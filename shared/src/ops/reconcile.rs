@@ -18,10 +18,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
 use crate::model::{FlowId, FlowStatus, LAUNCH_GRACE, REPAIR_AFTER, TerminationKind};
-use crate::store::Versioned;
 
-use super::Services;
-use super::settle::{self, Tagged};
+use crate::services::Services;
+use crate::targets::Target;
+
+use super::follow_up::follow_up;
 
 /// What one sweep did.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -42,8 +43,6 @@ pub struct SweepReport {
 
 /// Time kept back from the invocation's budget, for the last flow's writes.
 const MARGIN: Duration = Duration::from_secs(15);
-/// How long before its creation time a lost launch's cluster is looked for (clock skew).
-const CLOCK_SKEW: chrono::Duration = chrono::Duration::minutes(2);
 
 /// Runs one sweep within `budget` (the invocation's remaining time).
 ///
@@ -107,8 +106,9 @@ pub async fn reconcile_flow(svc: &Services, flow_id: FlowId) -> Result<bool, Err
     let version = read.version;
     let now = svc.clock.now();
     let record = &read.record;
+    let target = Target::of(record);
     if record.status == FlowStatus::Pending && now >= record.submitted_at + LAUNCH_GRACE {
-        read = recover_launch(svc, read).await?;
+        read = target.recover_launch(svc, read).await?;
     } else if !record.status.is_terminal() && record.cluster_id.is_some() {
         if record.overdue(now) {
             let (written, requested) = svc
@@ -123,12 +123,12 @@ pub async fn reconcile_flow(svc: &Services, flow_id: FlowId) -> Result<bool, Err
             read = written;
         }
         if read.record.last_contact_at.unwrap_or(read.record.submitted_at) + REPAIR_AFTER <= now {
-            read = repair(svc, read).await?;
+            read = target.repair(svc, read).await?;
         }
     }
-    read = settle::follow_up(svc, read).await?;
+    read = follow_up(svc, read).await?;
     if read.record.status.is_terminal() && read.record.cause_pending(now) {
-        settle::fetch_cause(svc, &read.record).await?;
+        target.fetch_cause(svc, &read.record).await?;
         read = svc.store.read(flow_id).await?;
     }
     // Nothing left due, yet the record still says so (a fast event write leaves `sweep_at` as
@@ -138,65 +138,4 @@ pub async fn reconcile_flow(svc: &Services, flow_id: FlowId) -> Result<bool, Err
         read = svc.store.update_from(read, |_| true).await?.0;
     }
     Ok(read.version != version)
-}
-
-/// A `PENDING` flow whose RunJobFlow answer was lost: the oldest cluster carrying its tag is
-/// its own, any other is terminated; with none, the flow ends `FAILED`.
-async fn recover_launch(svc: &Services, read: Versioned) -> Result<Versioned, Error> {
-    let flow_id = read.record.flow_id;
-    let clusters = svc
-        .emr
-        .tagged_clusters(
-            flow_id,
-            &read.record.cluster_name,
-            read.record.submitted_at - CLOCK_SKEW,
-        )
-        .await?;
-    let Some((own, extras)) = clusters.split_first() else {
-        let (written, ended) = svc
-            .store
-            .update_from(read, |r| r.launch_lost(svc.clock.now()))
-            .await?;
-        if ended {
-            tracing::error!(%flow_id, "RunJobFlow's answer was lost and no cluster carries the flow's tag; flow FAILED");
-        }
-        return Ok(written);
-    };
-    settle::adopt_or_terminate(svc, read, own).await?;
-    for extra in extras {
-        let read = svc.store.read(flow_id).await?;
-        if settle::adopt_or_terminate(svc, read, extra).await? != Tagged::Extra(flow_id) {
-            tracing::error!(%flow_id, cluster_id = %extra, "a second tagged cluster was taken as the flow's own");
-        }
-    }
-    svc.store.read(flow_id).await
-}
-
-/// Asks EMR about the flow's cluster (DescribeCluster, then ListSteps when it may end the flow)
-/// and applies what it says, as an event would. A cluster EMR no longer knows is recorded as
-/// checked; its flow ends by `max_runtime` or by hand.
-async fn repair(svc: &Services, read: Versioned) -> Result<Versioned, Error> {
-    let flow_id = read.record.flow_id;
-    let Some(cluster_id) = read.record.cluster_id.clone() else {
-        return Ok(read);
-    };
-    let Some(description) = svc.emr.describe(&cluster_id).await? else {
-        tracing::error!(%flow_id, %cluster_id, "EMR does not describe the flow's cluster");
-        return Ok(svc
-            .store
-            .update_from(read, |r| r.checked(svc.clock.now()))
-            .await?
-            .0);
-    };
-    let facts = description.facts.clone();
-    let (written, changed) = settle::apply_facts(svc, read, &cluster_id, facts, Some(&description)).await?;
-    if changed {
-        tracing::warn!(%flow_id, %cluster_id, status = %written.record.status, "repaired from EMR: events were missed");
-        return Ok(written);
-    }
-    Ok(svc
-        .store
-        .update_from(written, |r| r.checked(svc.clock.now()))
-        .await?
-        .0)
 }

@@ -1,4 +1,4 @@
-//! on-state-change: EMR's EventBridge events applied to their flows (and the reconcile sweep's
+//! on-state-change: the run targets' EventBridge events applied to their flows (and the reconcile sweep's
 //! tick handed to [`super::reconcile`]).
 
 use std::time::Duration;
@@ -8,11 +8,11 @@ use serde_json::Value;
 
 use crate::error::Error;
 use crate::model::{FlowId, FlowStatus};
-use crate::targets::cluster::events::{self, EmrEvent, Input};
+use crate::targets::{self, Applied, Input};
 
-use super::Services;
+use super::follow_up;
 use super::reconcile::{self, SweepReport};
-use super::settle::{self, Tagged};
+use crate::services::Services;
 
 /// What on-state-change did.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -43,71 +43,35 @@ pub async fn on_state_change(
     input: Value,
     budget: Duration,
 ) -> Result<StateChangeOutcome, Error> {
-    let sent_at = events::event_time(&input);
-    let event = match events::parse_input(input)? {
+    let sent_at = targets::event_time(&input);
+    let event = match targets::parse_input(input)? {
         Input::Reconcile => {
             return reconcile::sweep(svc, budget)
                 .await
                 .map(StateChangeOutcome::Reconciled);
         }
-        Input::OtherEmr => {
-            return Ok(StateChangeOutcome::Ignored {
-                reason: "not a cluster or step state change".into(),
-            });
+        Input::Unfollowed(what) => {
+            return Ok(StateChangeOutcome::Ignored { reason: what.into() });
         }
-        Input::Emr(event) => *event,
+        Input::Event(event) => *event,
     };
     if let Some(sent_at) = sent_at {
         crate::aws::metrics::event_lag(svc.clock.now() - sent_at);
     }
-    let cluster_id = event.cluster_id().clone();
-    let flow_id = match svc.store.flow_for_cluster(&cluster_id).await? {
-        Some(flow_id) => flow_id,
-        None => match settle::claim_tagged_cluster(svc, &cluster_id).await? {
-            Tagged::Own(flow_id) => flow_id,
-            Tagged::Extra(flow_id) => {
-                return Ok(StateChangeOutcome::Ignored {
-                    reason: format!("cluster {cluster_id} is an extra cluster of flow {flow_id}; terminated"),
-                });
+    let (flow_id, status, changed) = match targets::apply_event(svc, event).await? {
+        Applied::Ignored(reason) => return Ok(StateChangeOutcome::Ignored { reason }),
+        Applied::Flow {
+            flow_id,
+            status,
+            changed,
+            follow_up,
+        } => {
+            for written in follow_up {
+                follow_up::follow_up(svc, written).await?;
             }
-            Tagged::Stranger => {
-                tracing::info!(%cluster_id, "event for a cluster that is no flow's; ignored");
-                return Ok(StateChangeOutcome::Ignored {
-                    reason: format!("cluster {cluster_id} is no flow's"),
-                });
-            }
-        },
-    };
-    let (status, changed) = match event {
-        // Warm and non-terminal: conditional updates, no read (see `store::fast`).
-        EmrEvent::Step(step) => {
-            let write = (svc.store)
-                .step_event(flow_id, &step.step_id, &step.name, &step.state, svc.clock.now())
-                .await?;
-            (write.status, write.changed)
-        }
-        EmrEvent::Cluster(change) if !change.facts.may_end_flow() => {
-            let write = (svc.store)
-                .cluster_event(flow_id, &change.facts.state, svc.clock.now())
-                .await?;
-            (write.status, write.changed)
-        }
-        // A state that may end the flow: read once, decide from all the facts, carry out what
-        // is due (deliveries) from the record as written.
-        EmrEvent::Cluster(change) => {
-            let (written, changed) = settle::apply_facts(
-                svc,
-                svc.store.read(flow_id).await?,
-                &cluster_id,
-                change.facts,
-                None,
-            )
-            .await?;
-            let written = settle::follow_up(svc, written).await?;
-            (written.record.status, changed)
+            (flow_id, status, changed)
         }
     };
-    tracing::info!(%flow_id, %cluster_id, %status, changed, "event applied");
     Ok(StateChangeOutcome::Applied {
         flow_id,
         status,

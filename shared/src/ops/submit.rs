@@ -11,7 +11,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::aws::emr::Launch;
 use crate::callback::{CallbackPolicy, CallbackTarget};
 use crate::catalog::definition::Catalog;
 use crate::catalog::template::Context;
@@ -19,8 +18,12 @@ use crate::error::Error;
 use crate::model::{ClusterId, FlowId, FlowRecord, FlowStatus};
 use crate::store::{self, Created, FlowStore, IdempotencyClaim};
 
-use super::settle::{self, Tagged};
-use super::{Services, check_text, parse_request};
+use crate::catalog::job_flow::JobFlow;
+use crate::targets::{self, Launched};
+
+use super::follow_up::follow_up;
+use super::{check_text, parse_request};
+use crate::services::Services;
 
 /// The longest idempotency key, in bytes.
 pub const MAX_IDEMPOTENCY_KEY: usize = 255;
@@ -201,102 +204,29 @@ pub async fn submit(s: &Submitter, request: Value) -> Result<SubmitAnswer, Error
     }
     tracing::info!(%flow_id, flow = %record.flow, digest = %record.request_digest, "flow recorded; launching its job flow");
     let flow = record.flow.clone();
-    let answer = launch(svc, &rendered.request, record).await?;
+    let answer = launch(svc, &rendered.request, &record).await?;
     crate::aws::metrics::flow_submitted(&flow);
     Ok(answer)
 }
 
-/// Sends RunJobFlow once and records what came of it.
-async fn launch(
-    svc: &Services,
-    request: &crate::catalog::job_flow::JobFlow,
-    record: FlowRecord,
-) -> Result<SubmitAnswer, Error> {
-    let flow_id = record.flow_id;
-    let cluster_id = match svc.emr.run_job_flow(request).await {
-        Launch::Launched(id) => id,
-        Launch::Refused(message) => {
-            tracing::error!(%flow_id, error = %message, "EMR refused RunJobFlow; flow FAILED");
-            let read = svc.store.read(flow_id).await?;
-            let (written, _) = svc
-                .store
-                .update_from(read, |r| r.launch_failed(&message, svc.clock.now()))
-                .await?;
-            settle::follow_up(svc, written).await?;
+/// Launches the flow's run once and answers with what came of it, after carrying out what the
+/// record then asks for (a termination asked while the launch was unanswered, the failure
+/// callbacks of a refused launch).
+async fn launch(svc: &Services, request: &JobFlow, record: &FlowRecord) -> Result<SubmitAnswer, Error> {
+    let written = match targets::launch(svc, request, record).await? {
+        Launched::Started(written) | Launched::Unknown(written) => written,
+        Launched::Refused { written, message } => {
+            follow_up(svc, written).await?;
             return Err(Error::Upstream {
                 service: "EMR",
                 operation: "RunJobFlow",
                 message,
             });
         }
-        Launch::Unknown(message) => return launch_unknown(svc, record, &message).await,
     };
-    // The steps' ids come from EMR; without them the events still fill the steps in.
-    let steps = match svc.emr.list_steps(&cluster_id).await {
-        Ok(steps) => steps,
-        Err(e) => {
-            tracing::warn!(%flow_id, %cluster_id, error = %e, "ListSteps failed; steps come from events");
-            Vec::new()
-        }
-    };
-    let (written, started) = svc
-        .store
-        .update_from(svc.store.read(flow_id).await?, |r| {
-            r.started(&cluster_id, &steps, svc.clock.now())
-        })
-        .await?;
-    if started {
-        svc.store.remember(&cluster_id, flow_id);
-    } else if written.record.cluster_id.as_ref() != Some(&cluster_id) {
-        // An event adopted another cluster first (impossible without a second RunJobFlow, but
-        // one cluster per flow is the rule): this one is an extra.
-        settle::adopt_or_terminate(svc, written.clone(), &cluster_id).await?;
-    }
-    tracing::info!(%flow_id, %cluster_id, "job flow launched");
-    // Terminate may have been asked while the cluster id was unknown: carry it out now.
-    let record = settle::follow_up(svc, written).await?.record;
+    let record = follow_up(svc, written).await?.record;
     Ok(SubmitAnswer::Launched(SubmitResponse {
-        flow_id,
-        cluster_id: record.cluster_id,
-        status: record.status,
-    }))
-}
-
-/// RunJobFlow's answer was lost: the flow stays `PENDING`, noted, and its cluster is looked
-/// for by the flow-id tag at once; if EMR lists none yet, the sweep looks again and adopts it or
-/// ends the flow `FAILED`. The caller gets the flow id either way.
-async fn launch_unknown(svc: &Services, record: FlowRecord, message: &str) -> Result<SubmitAnswer, Error> {
-    let flow_id = record.flow_id;
-    tracing::warn!(%flow_id, error = %message, "RunJobFlow's answer was lost; looking for the flow's tagged cluster");
-    let (record, _) = svc
-        .store
-        .update(flow_id, |r| r.launch_uncertain(message, svc.clock.now()))
-        .await?;
-    let found = svc
-        .emr
-        .tagged_clusters(
-            flow_id,
-            &record.cluster_name,
-            record.submitted_at - chrono::Duration::minutes(2),
-        )
-        .await;
-    match found {
-        Ok(clusters) => {
-            for cluster_id in &clusters {
-                let read = svc.store.read(flow_id).await?;
-                match settle::adopt_or_terminate(svc, read, cluster_id).await? {
-                    Tagged::Own(_) => {
-                        tracing::info!(%flow_id, %cluster_id, "found the flow's cluster by its tag")
-                    }
-                    Tagged::Extra(_) | Tagged::Stranger => {}
-                }
-            }
-        }
-        Err(e) => tracing::warn!(%flow_id, error = %e, "tagged clusters not listed; the sweep looks again"),
-    }
-    let record = svc.store.read(flow_id).await?.record;
-    Ok(SubmitAnswer::Launched(SubmitResponse {
-        flow_id,
+        flow_id: record.flow_id,
         cluster_id: record.cluster_id,
         status: record.status,
     }))

@@ -11,7 +11,10 @@ use serde_json::Value;
 use crate::error::Error;
 use crate::model::{ClusterId, FlowId, FlowStatus, TerminationKind};
 
-use super::{Services, check_text, parse_request, settle};
+use crate::services::Services;
+use crate::targets::Target;
+
+use super::{check_text, parse_request};
 
 /// The longest termination reason, in bytes.
 pub const MAX_REASON_BYTES: usize = 1024;
@@ -64,7 +67,7 @@ pub async fn terminate(svc: &Services, request: Value) -> Result<TerminateRespon
         .as_ref()
         .is_some_and(|t| t.accepted_at.is_none());
     if unanswered && record.cluster_id.is_some() && record.cluster_may_run() {
-        let (updated, result) = settle::attempt_termination(svc, written).await?;
+        let (updated, result) = Target::of(&written.record).cancel(svc, written).await?;
         result?;
         written = updated;
     }

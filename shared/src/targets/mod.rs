@@ -1,3 +1,128 @@
-//! Run targets: what a flow runs on.
+//! Run targets: what a flow runs on, and the seam each one plugs into. Today one target exists,
+//! [`cluster`] (an EMR cluster of the flow's own); EMR Serverless job runs, EMR on EKS job runs
+//! and steps on a long-running cluster each come as one more module here.
+//!
+//! # What a target supplies
+//!
+//! | concern | the cluster target | where a target keeps it |
+//! | --- | --- | --- |
+//! | its definition section, validated and rendered | `job_flow` (RunJobFlow in EMR's API shape) | `catalog/<request>.rs`, a variant in `catalog::render` |
+//! | launch with the flow's identity; learn its ids | RunJobFlow, the cluster tagged `emr-flows:flow-id` | `targets/<target>/launch.rs` → [`Launched`] |
+//! | find a launch whose answer was lost | ListClusters by tag, adopt or terminate extras | `launch.rs`, [`Target::recover_launch`] |
+//! | cancel | TerminateJobFlows | [`Target::cancel`] |
+//! | describe its state for the sweep | DescribeCluster, ListSteps | [`Target::repair`] |
+//! | parse its EventBridge events into facts | `aws.emr` cluster and step events | `targets/<target>/events.rs`, routed by [`events::parse_input`] |
+//! | apply an event to the flow that owns it | cluster index, else the flow-id tag | [`apply_event`] → [`Applied`] |
+//! | decide the outcome from its facts | [`crate::model::outcome`] (pure; the record applies it) | `model/outcome.rs` (one rule per target) |
+//! | where its driver or step logs are | a failed step's `stderr.gz` under `LogUri` | [`Target::fetch_cause`], reading through `aws::step_logs` |
+//! | its cost figures | NormalizedInstanceHours | the facts it records |
+//! | its AWS calls | `aws::emr` | one adapter per service in `aws/` |
+//!
+//! # What stays shared
+//!
+//! The flow record and its rules (`model::record`) and store (`store`), callback deliveries and
+//! the follow-up work a record asks for (`ops`), the sweep's schedule, lease and budget
+//! (`ops::reconcile`), idempotency keys (`ops::submit`, `store`), the API edge (`api`) and
+//! `list`. A target never calls an operation: it answers with the records it wrote, and the
+//! operation carries out what they ask for (deliveries, a termination due).
+//!
+//! # Adding a target (an outline)
+//!
+//! 1. Its adapter: `aws/<service>.rs` (the SDK's types stop there).
+//! 2. Its request: the definition section and its check in `catalog/`, rendered by
+//!    `catalog::render` (a JSON Schema from the service's model under `shared/schemas/`).
+//! 3. Its module: `targets/<target>/` with `launch.rs`, `events.rs` and what applies its facts;
+//!    a variant of [`Target`], [`TargetEvent`] and the arms that dispatch to it (this file and
+//!    `events.rs`: the only shared files a target touches).
+//! 4. Its outcome rule beside the cluster's in `model/outcome.rs`, with the record's fields.
+//! 5. Tests: the pure parts beside their code (events from `events/real/`, the outcome rule in
+//!    its table); its lifecycle through the real binaries in the integration tests (`tests/`),
+//!    events driving the states as for clusters; the template's rules and IAM in `template.yaml`
+//!    and its contract test.
 
 pub mod cluster;
+pub mod events;
+pub mod seam;
+
+pub use events::{Input, TargetEvent, event_time, parse_input};
+pub use seam::{Applied, Launched};
+
+use crate::catalog::job_flow::JobFlow;
+use crate::error::Error;
+use crate::model::FlowRecord;
+use crate::services::Services;
+use crate::store::Versioned;
+
+/// The run targets, one variant each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// An EMR cluster of the flow's own.
+    Cluster,
+}
+
+impl Target {
+    /// The target `record` runs on.
+    pub fn of(record: &FlowRecord) -> Self {
+        let _ = record;
+        Self::Cluster
+    }
+
+    /// Finds the run of a `PENDING` flow whose launch answer was lost, adopting it, or ends the
+    /// flow `FAILED` when there is none. Returns the record as last written or read.
+    ///
+    /// Errors: [`Error::Upstream`].
+    pub async fn recover_launch(self, svc: &Services, read: Versioned) -> Result<Versioned, Error> {
+        match self {
+            Self::Cluster => cluster::launch::recover_launch(svc, read).await,
+        }
+    }
+
+    /// Asks the service for the state of the flow's run and applies it as an event would (the
+    /// sweep's repair of missed events). Returns the record as last written.
+    ///
+    /// Errors: [`Error::Upstream`].
+    pub async fn repair(self, svc: &Services, read: Versioned) -> Result<Versioned, Error> {
+        match self {
+            Self::Cluster => cluster::facts::repair(svc, read).await,
+        }
+    }
+
+    /// Asks the service to stop the flow's run and records the attempt. Returns the record and
+    /// the call's result (a refusal is recorded, not lost).
+    ///
+    /// Errors: [`Error::Upstream`] when DynamoDB fails.
+    pub async fn cancel(
+        self,
+        svc: &Services,
+        read: Versioned,
+    ) -> Result<(Versioned, Result<(), Error>), Error> {
+        match self {
+            Self::Cluster => cluster::facts::cancel(svc, read).await,
+        }
+    }
+
+    /// Fetches an ended flow's missing failure details and probable cause (the log's tail).
+    ///
+    /// Errors: [`Error::Upstream`] when DynamoDB fails.
+    pub async fn fetch_cause(self, svc: &Services, record: &FlowRecord) -> Result<FlowRecord, Error> {
+        match self {
+            Self::Cluster => cluster::facts::fetch_cause(svc, record).await,
+        }
+    }
+}
+
+/// Launches the run `request` describes for the flow recorded as `record`, once.
+///
+/// Errors: [`Error::Upstream`] when DynamoDB fails (a refusal is [`Launched::Refused`]).
+pub async fn launch(svc: &Services, request: &JobFlow, record: &FlowRecord) -> Result<Launched, Error> {
+    cluster::launch::launch(svc, request, record).await
+}
+
+/// Applies a target's event to the flow that owns what it is about.
+///
+/// Errors: [`Error::Upstream`], [`Error::FlowNotFound`].
+pub async fn apply_event(svc: &Services, event: TargetEvent) -> Result<Applied, Error> {
+    match event {
+        TargetEvent::Cluster(event) => cluster::apply_event(svc, event).await,
+    }
+}

@@ -9,7 +9,7 @@ use crate::error::Error;
 use crate::model::{AttemptOutcome, DeliveryStatus};
 use crate::store::Versioned;
 
-use super::Services;
+use crate::services::Services;
 
 /// Claims, sends and records every delivery of the flow read as `read` that is due now (two
 /// conditional writes, no read unless a write race forces one). Returns the record as last

@@ -1,17 +1,15 @@
-//! What the event path and the reconcile sweep share: EMR's facts about a cluster applied
-//! through the record's rules (with the steps and causes fetched from EMR when the facts may
-//! end the flow), clusters found by their flow-id tag (adopted, or terminated as extras), and
-//! the follow-up work a record asks for (a termination to carry out, deliveries due, a failure
-//! cause to fetch).
+//! EMR's facts about a flow's cluster, applied through the record's rules: from an event or the
+//! sweep's DescribeCluster, with the steps (ListSteps), the first failed step's FailureDetails
+//! (DescribeStep) and the cluster's NormalizedInstanceHours fetched when the facts may end the
+//! flow; the cluster's termination; a failed step's late cause and `stderr.gz`.
 
 use crate::aws::emr::ClusterDescription;
 use crate::error::Error;
 use crate::model::{
     ClusterFacts, ClusterId, FlowId, FlowRecord, MAX_PROBABLE_CAUSE_BYTES, StepFailureDetails, StepId,
 };
+use crate::services::Services;
 use crate::store::Versioned;
-
-use super::{Services, deliver};
 
 /// Applies `facts` about the flow's cluster `cluster_id`. When the facts may end the flow
 /// (`WAITING`, `TERMINATED…`), the steps are read from EMR's ListSteps first (step events may be
@@ -75,108 +73,42 @@ async fn failure_details(
     }
 }
 
-/// What a cluster carrying a flow's tag turned out to be.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Tagged {
-    /// The flow's own cluster (recorded now if its launch was never recorded).
-    Own(FlowId),
-    /// Another cluster of a flow that has one (or has ended): terminated and noted.
-    Extra(FlowId),
-    /// Not a flow of this deployment.
-    Stranger,
-}
-
-/// Finds the flow a cluster no record names belongs to, through its flow-id tag: a `PENDING`
-/// flow takes it as its cluster (its launch answer was lost); a flow with another cluster, or
-/// one that ended, gets it terminated and noted as an extra cluster.
-pub async fn claim_tagged_cluster(svc: &Services, cluster_id: &ClusterId) -> Result<Tagged, Error> {
-    let Some(flow_id) = svc.emr.tagged_flow_id(cluster_id).await? else {
-        return Ok(Tagged::Stranger);
-    };
-    let Some(read) = svc.store.get(flow_id).await? else {
-        // Tagged for a flow of another deployment (or table).
-        return Ok(Tagged::Stranger);
-    };
-    adopt_or_terminate(svc, read, cluster_id).await
-}
-
-/// Adopts `cluster_id` for the flow read as `read`, or terminates it as an extra.
-pub async fn adopt_or_terminate(
-    svc: &Services,
-    read: Versioned,
-    cluster_id: &ClusterId,
-) -> Result<Tagged, Error> {
-    let flow_id = read.record.flow_id;
-    if read.record.cluster_id.as_ref() == Some(cluster_id) {
-        return Ok(Tagged::Own(flow_id));
-    }
-    if read.record.cluster_id.is_none() && !read.record.status.is_terminal() {
-        let steps = svc.emr.list_steps(cluster_id).await?;
-        let (written, adopted) = svc
-            .store
-            .update_from(read, |r| r.started(cluster_id, &steps, svc.clock.now()))
-            .await?;
-        if written.record.cluster_id.as_ref() == Some(cluster_id) {
-            if adopted {
-                tracing::warn!(%flow_id, %cluster_id, "adopted a cluster whose launch was never recorded");
-            }
-            svc.store.remember(cluster_id, flow_id);
-            follow_up(svc, written).await?;
-            return Ok(Tagged::Own(flow_id));
-        }
-        // Another writer recorded another cluster first: this one is an extra.
-        return terminate_extra(svc, flow_id, cluster_id).await;
-    }
-    terminate_extra(svc, flow_id, cluster_id).await
-}
-
-/// Notes `cluster_id` as an extra cluster of `flow_id` and terminates it.
-async fn terminate_extra(svc: &Services, flow_id: FlowId, cluster_id: &ClusterId) -> Result<Tagged, Error> {
-    let (record, _) = svc
-        .store
-        .update(flow_id, |r| r.note_extra_cluster(cluster_id, svc.clock.now()))
-        .await?;
-    let noted = record.extra_clusters.iter().find(|c| &c.cluster_id == cluster_id);
-    if noted.is_some_and(|c| c.terminated_at.is_some()) {
-        return Ok(Tagged::Extra(flow_id));
-    }
-    let result = svc.emr.terminate(cluster_id).await.map_err(|e| e.to_string());
-    match &result {
-        Ok(()) => {
-            tracing::warn!(%flow_id, %cluster_id, "terminated an extra cluster carrying the flow's tag")
-        }
-        Err(e) => tracing::error!(%flow_id, %cluster_id, error = %e, "could not terminate an extra cluster"),
-    }
-    svc.store
-        .update(flow_id, |r| {
-            r.extra_cluster_terminated(cluster_id, result.clone(), svc.clock.now())
-        })
-        .await?;
-    Ok(Tagged::Extra(flow_id))
-}
-
-/// Carries out the work a record (as just read or written) asks for now: a termination not yet
-/// accepted by EMR (also one asked while the cluster id was unknown), and due callback
-/// deliveries. Starts from `read` without reading again.
+/// Asks EMR about the flow's cluster (DescribeCluster, then ListSteps when it may end the flow)
+/// and applies what it says, as an event would. A cluster EMR no longer knows is recorded as
+/// checked; its flow ends by `max_runtime` or by hand.
 ///
-/// Errors: [`Error::Upstream`] when DynamoDB fails; a refused termination or a failed delivery
-/// is recorded on the flow, not returned.
-pub async fn follow_up(svc: &Services, mut read: Versioned) -> Result<Versioned, Error> {
-    if read.record.termination_due(svc.clock.now()) {
-        read = attempt_termination(svc, read).await?.0;
+/// Errors: [`Error::Upstream`] when EMR or DynamoDB fail.
+pub async fn repair(svc: &Services, read: Versioned) -> Result<Versioned, Error> {
+    let flow_id = read.record.flow_id;
+    let Some(cluster_id) = read.record.cluster_id.clone() else {
+        return Ok(read);
+    };
+    let Some(description) = svc.emr.describe(&cluster_id).await? else {
+        tracing::error!(%flow_id, %cluster_id, "EMR does not describe the flow's cluster");
+        return Ok(svc
+            .store
+            .update_from(read, |r| r.checked(svc.clock.now()))
+            .await?
+            .0);
+    };
+    let facts = description.facts.clone();
+    let (written, changed) = apply_facts(svc, read, &cluster_id, facts, Some(&description)).await?;
+    if changed {
+        tracing::warn!(%flow_id, %cluster_id, status = %written.record.status, "repaired from EMR: events were missed");
+        return Ok(written);
     }
-    if read.record.deliveries.values().any(|d| d.is_due(svc.clock.now())) {
-        read = deliver::deliver_due(svc, read).await?;
-    }
-    Ok(read)
+    Ok(svc
+        .store
+        .update_from(written, |r| r.checked(svc.clock.now()))
+        .await?
+        .0)
 }
 
-/// Calls TerminateJobFlows for the flow's cluster and records the attempt: accepted, or refused
-/// with EMR's message. Returns the record and the call's result.
-pub async fn attempt_termination(
-    svc: &Services,
-    read: Versioned,
-) -> Result<(Versioned, Result<(), Error>), Error> {
+/// Calls TerminateJobFlows for the flow's cluster (none yet: nothing to do) and records the
+/// attempt: accepted, or refused with EMR's message. Returns the record and the call's result.
+///
+/// Errors: [`Error::Upstream`] when DynamoDB fails; EMR's refusal is the returned result.
+pub async fn cancel(svc: &Services, read: Versioned) -> Result<(Versioned, Result<(), Error>), Error> {
     let Some(cluster_id) = read.record.cluster_id.clone() else {
         return Ok((read, Ok(())));
     };
@@ -201,6 +133,8 @@ pub async fn attempt_termination(
 /// Fetches a failed flow's missing cause again: DescribeStep's FailureDetails and the end of the
 /// step's `stderr.gz` under the cluster's `LogUri` (EMR analyses and pushes logs minutes after a
 /// step ends). Failures are logged; the sweep tries again within the window.
+///
+/// Errors: [`Error::Upstream`] when DynamoDB fails.
 pub async fn fetch_cause(svc: &Services, record: &FlowRecord) -> Result<FlowRecord, Error> {
     let (Some(cluster_id), Some(step)) = (
         record.cluster_id.as_ref(),

@@ -1,0 +1,124 @@
+//! on-state-change's input, routed: the reconcile sweep's tick (an EventBridge scheduled event,
+//! source `aws.events`, detail type "Scheduled Event", or `{"reconcile": true}` by hand), or an
+//! event from a run target's source, parsed by that target (`aws.emr`: [`cluster::events`]).
+
+use serde_json::Value;
+
+use crate::error::Error;
+
+use super::cluster::{self, events::EmrEvent};
+
+/// The detail type of EventBridge's scheduled events (the reconcile sweep's tick).
+pub const SCHEDULED_EVENT: &str = "Scheduled Event";
+
+/// What on-state-change was asked to do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Input {
+    /// Apply a run target's event (boxed: it is much larger than the other variants).
+    Event(Box<TargetEvent>),
+    /// An event from a target's source of a kind emr-flows does not follow (EMR's auto-scaling
+    /// and instance-group events): what it is not, for the answer.
+    Unfollowed(&'static str),
+    /// Run the reconcile sweep.
+    Reconcile,
+}
+
+/// A run target's event emr-flows acts on, one variant per target.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TargetEvent {
+    /// `aws.emr`: a cluster or step of a cluster.
+    Cluster(EmrEvent),
+}
+
+/// The EventBridge event's `time` (RFC 3339, when EventBridge received the event: EventBridge
+/// user guide, "Amazon EventBridge events"); `None` when it is missing or malformed.
+pub fn event_time(event: &Value) -> Option<chrono::DateTime<chrono::Utc>> {
+    let time = event.get("time")?.as_str()?;
+    chrono::DateTime::parse_from_rfc3339(time)
+        .ok()
+        .map(|t| t.with_timezone(&chrono::Utc))
+}
+
+/// Parses on-state-change's input: a run target's event, a scheduled event, or `{"reconcile": true}`.
+///
+/// Errors: [`Error::Validation`] naming what is malformed, or the source when it is neither
+/// `aws.emr` nor a scheduled event.
+pub fn parse_input(input: Value) -> Result<Input, Error> {
+    if input.get("reconcile") == Some(&Value::Bool(true)) && input.as_object().is_some_and(|o| o.len() == 1) {
+        return Ok(Input::Reconcile);
+    }
+    if input.get("source").and_then(Value::as_str) == Some("aws.events")
+        && input.get("detail-type").and_then(Value::as_str) == Some(SCHEDULED_EVENT)
+    {
+        return Ok(Input::Reconcile);
+    }
+    Ok(match cluster::events::parse(input)? {
+        Some(event) => Input::Event(Box::new(TargetEvent::Cluster(event))),
+        None => Input::Unfollowed("not a cluster or step state change"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn real(name: &str) -> Value {
+        let path = format!("{}/../events/real/events/{name}", env!("CARGO_MANIFEST_DIR"));
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn an_events_time_is_read_and_bad_times_are_none() {
+        // GIVEN a real event, one with a malformed time, one with a number, one without
+        let event = real("cluster-STARTING.json");
+        let expected = event["time"].as_str().unwrap().to_owned();
+        // WHEN its time is read THEN it is the event's RFC 3339 time, the others none
+        let time = event_time(&event).expect("a time");
+        assert_eq!(time, chrono::DateTime::parse_from_rfc3339(&expected).unwrap());
+        assert_eq!(event_time(&serde_json::json!({"time": "yesterday"})), None);
+        assert_eq!(event_time(&serde_json::json!({"time": 12})), None);
+        assert_eq!(event_time(&serde_json::json!("not an object")), None);
+    }
+
+    #[test]
+    fn the_sweeps_tick_is_a_scheduled_event_or_a_hand_request() {
+        let scheduled = serde_json::json!({
+            "version": "0", "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa",
+            "detail-type": "Scheduled Event", "source": "aws.events", "account": "123456789012",
+            "time": "2026-11-29T12:00:00Z", "region": "us-east-1",
+            "resources": ["arn:aws:events:us-east-1:123456789012:rule/reconcile"], "detail": {}
+        });
+        assert_eq!(parse_input(scheduled).unwrap(), Input::Reconcile);
+        assert_eq!(
+            parse_input(serde_json::json!({"reconcile": true})).unwrap(),
+            Input::Reconcile
+        );
+        assert!(parse_input(serde_json::json!({"reconcile": false})).is_err());
+        assert!(parse_input(serde_json::json!({"reconcile": true, "flow_id": "x"})).is_err());
+        assert!(
+            parse_input(serde_json::json!({"flow_id": "x"})).is_err(),
+            "one key is not a tick"
+        );
+        // Only EventBridge's own scheduled events are ticks.
+        let mut other = real("cluster-WAITING.json");
+        other["source"] = "aws.events".into();
+        assert!(
+            parse_input(other).is_err(),
+            "aws.events, but not a scheduled event"
+        );
+        let mut other = real("cluster-WAITING.json");
+        other["detail-type"] = "Scheduled Event".into();
+        assert!(
+            matches!(parse_input(other), Ok(Input::Unfollowed(_))),
+            "aws.emr, never a tick"
+        );
+        let mut other = real("cluster-WAITING.json");
+        other["detail-type"] = "EMR Instance Group State Change".into();
+        assert!(matches!(parse_input(other).unwrap(), Input::Unfollowed(_)));
+        let Input::Event(event) = parse_input(real("cluster-WAITING.json")).unwrap() else {
+            panic!("an EMR event")
+        };
+        assert!(matches!(*event, TargetEvent::Cluster(EmrEvent::Cluster(_))));
+        assert!(parse_input(serde_json::json!([1])).is_err());
+    }
+}

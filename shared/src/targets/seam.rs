@@ -1,0 +1,33 @@
+//! The types a run target answers the operations with (kept apart from the dispatch in
+//! [`super`], so targets import them without importing the dispatch that imports them).
+
+use crate::model::{FlowId, FlowStatus};
+use crate::store::Versioned;
+
+/// What came of launching a flow's run, recorded.
+#[derive(Debug)]
+pub enum Launched {
+    /// The service launched it: the record as written (`STARTING`, with the run's ids).
+    Started(Versioned),
+    /// The service refused the request: the record as written (`FAILED` with its message).
+    Refused { written: Versioned, message: String },
+    /// The answer was lost: the record as last read (`PENDING`, or `STARTING` with the run found
+    /// by the flow's tag or token). The sweep keeps looking.
+    Unknown(Versioned),
+}
+
+/// What a target's event came to.
+#[derive(Debug)]
+pub enum Applied {
+    /// The event is about nothing a flow owns (or about an extra run, terminated): why.
+    Ignored(String),
+    /// The event was applied to the flow (or changed nothing: a duplicate or a late event).
+    Flow {
+        flow_id: FlowId,
+        status: FlowStatus,
+        changed: bool,
+        /// Records whose follow-up work (deliveries, a termination due) the caller carries
+        /// out, in order: a run adopted on the way, the record as an ending event left it.
+        follow_up: Vec<Versioned>,
+    },
+}
