@@ -19,7 +19,8 @@ use serde::{Deserialize, Serialize};
 
 use super::{ClusterState, FlowStatus, ListedStep, StepFailureDetails, StepId, StepRecord, StepState};
 
-/// Reason codes (`StateChangeReason.Code`) that mean the cluster itself failed.
+/// Reason codes (`StateChangeReason.Code`) that mean the cluster itself failed (EMR API
+/// reference, `ClusterStateChangeReason`); see [`is_error_code`].
 pub const ERROR_CODES: [&str; 6] = [
     "STEP_FAILURE",
     "INTERNAL_ERROR",
@@ -28,6 +29,13 @@ pub const ERROR_CODES: [&str; 6] = [
     "INSTANCE_FLEET_TIMEOUT",
     "BOOTSTRAP_FAILURE",
 ];
+
+/// Whether a cluster's state change reason `code` is one of EMR's error codes
+/// ([`ERROR_CODES`]): the cluster itself failed. `None`, `ALL_STEPS_COMPLETED`, `USER_REQUEST`
+/// and codes EMR may add are not.
+pub fn is_error_code(code: Option<&str>) -> bool {
+    code.is_some_and(|c| ERROR_CODES.contains(&c))
+}
 
 /// Why emr-flows itself asked EMR to terminate a flow's cluster.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -95,8 +103,7 @@ pub fn decide_outcome(
         .values()
         .any(|s| matches!(s.state, StepState::Cancelled | StepState::Interrupted));
     let reason_code = reason_code.filter(|c| !c.is_empty());
-    let cluster_error =
-        *state == ClusterState::TerminatedWithErrors || reason_code.is_some_and(|c| ERROR_CODES.contains(&c));
+    let cluster_error = *state == ClusterState::TerminatedWithErrors || is_error_code(reason_code);
     let ours = |kind: TerminationKind| match kind {
         TerminationKind::Cancel => FlowStatus::Cancelled,
         TerminationKind::Timeout => FlowStatus::TimedOut,

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::delivery::{AttemptOutcome, Delivery, DeliveryStatus};
-use super::outcome::{ClusterFacts, ERROR_CODES, TerminationKind, decide_outcome};
+use super::outcome::{ClusterFacts, TerminationKind, decide_outcome, is_error_code};
 use super::{CallbackTarget, ClusterId, ClusterState, FlowId, FlowStatus, StepId, StepState, bounded};
 
 /// One EMR step of a flow, as the record keeps it.
@@ -87,7 +87,7 @@ impl FailureCause {
     /// (`STEP_FAILURE`, "step NAME (ID) STATE"); an error code of EMR's (`STEP_FAILURE`,
     /// `INSTANCE_FAILURE`, …) keeps EMR's code and message.
     pub fn new(code: Option<&str>, message: Option<&str>, failed_step: Option<FailedStep>) -> Self {
-        let emr_error = code.is_some_and(|c| ERROR_CODES.contains(&c));
+        let emr_error = is_error_code(code);
         let (code, message) = match &failed_step {
             Some(step) if !emr_error => (
                 Some("STEP_FAILURE".to_owned()),
@@ -252,6 +252,43 @@ pub const TERMINATION_RETRY: Duration = Duration::minutes(15);
 pub const MAX_TERMINATION_ATTEMPTS: u32 = 8;
 
 impl FlowRecord {
+    /// A `PENDING` record of a flow just submitted: nothing launched, seen or delivered yet.
+    /// The submission's other facts (params, callbacks, artifacts, digest, key, deadline) are
+    /// set with struct update syntax: `FlowRecord { params, ..FlowRecord::pending(…) }`.
+    pub fn pending(
+        flow_id: FlowId,
+        flow: &str,
+        definition_version: &str,
+        cluster_name: &str,
+        submitted_at: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            flow_id,
+            flow: flow.to_owned(),
+            definition_version: definition_version.to_owned(),
+            request_digest: String::new(),
+            status: FlowStatus::Pending,
+            params: Value::Object(Default::default()),
+            callbacks: Vec::new(),
+            artifacts: BTreeMap::new(),
+            cluster_name: cluster_name.to_owned(),
+            cluster_id: None,
+            cluster_state: None,
+            steps: BTreeMap::new(),
+            failure: None,
+            termination: None,
+            deliveries: BTreeMap::new(),
+            idempotency_key: None,
+            launch_error: None,
+            extra_clusters: Vec::new(),
+            deadline_at: None,
+            last_contact_at: None,
+            normalized_instance_hours: None,
+            submitted_at,
+            updated_at: submitted_at,
+            ended_at: None,
+        }
+    }
     /// The steps in job-flow order.
     pub fn ordered_steps(&self) -> Vec<(&StepId, &StepRecord)> {
         let mut steps: Vec<_> = self.steps.iter().collect();
@@ -491,10 +528,7 @@ impl FlowRecord {
         // The step to blame: the first that FAILED; else, for a failure EMR gave no error code
         // for, the first cancelled or interrupted one. A step cancelled because the cluster
         // failed (bootstrap, instances) or was terminated is a consequence, not the cause.
-        let cluster_error = facts
-            .reason_code
-            .as_deref()
-            .is_some_and(|c| ERROR_CODES.contains(&c));
+        let cluster_error = is_error_code(facts.reason_code.as_deref());
         let ordered = self.ordered_steps();
         let blamed = (ordered.iter().find(|(_, s)| s.state == StepState::Failed)).or_else(|| {
             (outcome == FlowStatus::Failed && !cluster_error)
@@ -521,10 +555,7 @@ impl FlowRecord {
             cause.failed_step = failed_step;
             return cause;
         }
-        let cluster_error = facts
-            .reason_code
-            .as_deref()
-            .is_some_and(|c| ERROR_CODES.contains(&c));
+        let cluster_error = is_error_code(facts.reason_code.as_deref());
         if outcome == FlowStatus::Failed && failed_step.is_none() && !cluster_error {
             // Nothing failed, yet not every step completed (or the cluster never ran): say so,
             // rather than pass on a reason such as ALL_STEPS_COMPLETED.

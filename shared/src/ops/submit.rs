@@ -142,33 +142,22 @@ pub async fn submit(s: &Submitter, request: Value) -> Result<SubmitAnswer, Error
         Err(e) => return Err(e),
     };
     let record = FlowRecord {
-        flow_id,
-        flow: definition.spec.name.clone(),
-        definition_version: definition.spec.version.clone(),
         request_digest: rendered.request_digest.clone(),
-        status: FlowStatus::Pending,
         params: rendered.params,
         callbacks: (definition.spec.callbacks.iter())
             .chain(&request.callbacks)
             .cloned()
             .collect(),
         artifacts: rendered.artifacts,
-        cluster_name: rendered.request.name().to_owned(),
-        cluster_id: None,
-        cluster_state: None,
-        steps: Default::default(),
-        failure: None,
-        termination: None,
-        deliveries: Default::default(),
         idempotency_key: request.idempotency_key.clone(),
-        launch_error: None,
-        extra_clusters: Vec::new(),
         deadline_at: max_runtime.map(|d| now + d),
-        last_contact_at: None,
-        normalized_instance_hours: None,
-        submitted_at: now,
-        updated_at: now,
-        ended_at: None,
+        ..FlowRecord::pending(
+            flow_id,
+            &definition.spec.name,
+            &definition.spec.version,
+            rendered.request.name(),
+            now,
+        )
     };
     let size = FlowStore::record_size(&record)?;
     if size > MAX_RECORD_BYTES {

@@ -172,11 +172,7 @@ mod size_tests {
             .map(|i| (format!("x-h{i}"), "v".repeat(2048).into()))
             .collect();
         FlowRecord {
-            flow_id: FlowId::generate(),
-            flow: "spark-pi".into(),
-            definition_version: "1".into(),
             request_digest: format!("sha256:{}", "0".repeat(64)),
-            status: crate::model::FlowStatus::Pending,
             params: serde_json::json!({"blob": "p".repeat(params_bytes)}),
             callbacks: (0..callbacks)
                 .map(|_| {
@@ -192,23 +188,8 @@ mod size_tests {
                     })
                 }))
                 .collect(),
-            artifacts: Default::default(),
-            cluster_name: "c".repeat(256),
-            cluster_id: None,
-            cluster_state: None,
-            steps: Default::default(),
-            failure: None,
-            termination: None,
-            deliveries: Default::default(),
             idempotency_key: Some("k".repeat(255)),
-            launch_error: None,
-            extra_clusters: Vec::new(),
-            deadline_at: None,
-            last_contact_at: None,
-            normalized_instance_hours: None,
-            submitted_at: now,
-            updated_at: now,
-            ended_at: None,
+            ..FlowRecord::pending(FlowId::generate(), "spark-pi", "1", &"c".repeat(256), now)
         }
     }
 

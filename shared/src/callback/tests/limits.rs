@@ -136,30 +136,17 @@ fn credentials_in_a_url_are_refused() {
 fn document(status: FlowStatus) -> CallbackDocument {
     let now = Utc::now();
     let record = FlowRecord {
-        flow_id: crate::model::FlowId::parse("01JDQ3V4X8M6Z0B1C2D3E4F5G6").unwrap(),
-        flow: "spark-pi".into(),
-        definition_version: "1".into(),
-        request_digest: String::new(),
         status,
         params: serde_json::json!({"partitions": 3}),
-        callbacks: vec![],
-        artifacts: BTreeMap::new(),
-        cluster_name: "c".into(),
-        cluster_id: None,
-        cluster_state: None,
-        steps: BTreeMap::new(),
-        failure: None,
-        termination: None,
-        deliveries: BTreeMap::new(),
-        idempotency_key: None,
-        launch_error: None,
-        extra_clusters: vec![],
-        deadline_at: None,
-        last_contact_at: None,
         normalized_instance_hours: Some(12),
-        submitted_at: now,
-        updated_at: now,
         ended_at: Some(now),
+        ..FlowRecord::pending(
+            crate::model::FlowId::parse("01JDQ3V4X8M6Z0B1C2D3E4F5G6").unwrap(),
+            "spark-pi",
+            "1",
+            "c",
+            now,
+        )
     };
     CallbackDocument::for_record(&record)
 }

@@ -12,32 +12,10 @@ fn t0() -> DateTime<Utc> {
 
 fn record(callbacks: usize) -> FlowRecord {
     FlowRecord {
-        flow_id: FlowId::generate(),
-        flow: "spark-pi".into(),
-        definition_version: "1".into(),
-        request_digest: String::new(),
-        status: FlowStatus::Pending,
-        params: serde_json::json!({}),
         callbacks: (0..callbacks)
             .map(|i| CallbackTarget::Lambda(format!("f{i}")))
             .collect(),
-        artifacts: BTreeMap::new(),
-        cluster_name: "c".into(),
-        cluster_id: None,
-        cluster_state: None,
-        steps: BTreeMap::new(),
-        failure: None,
-        termination: None,
-        deliveries: BTreeMap::new(),
-        idempotency_key: None,
-        launch_error: None,
-        extra_clusters: Vec::new(),
-        deadline_at: None,
-        last_contact_at: None,
-        normalized_instance_hours: None,
-        submitted_at: t0(),
-        updated_at: t0(),
-        ended_at: None,
+        ..FlowRecord::pending(FlowId::generate(), "spark-pi", "1", "c", t0())
     }
 }
 
