@@ -25,7 +25,7 @@ test: venv
 # Checks every flow definition in shared/flows (or the files given: make check FLOWS=path.yaml)
 # and lists every problem of every file at once, with line and column.
 check:
-	cargo run --quiet --locked -p shared --bin check-definitions -- $(FLOWS)
+	cargo run --quiet --locked -p emr-flows --bin check-definitions -- $(FLOWS)
 
 venv: $(VENV)/.installed $(CHECKOV)/.installed
 
@@ -57,10 +57,10 @@ redrive: venv
 # Not in CI: cargo-mutants (crates.io) on the pure modules with their unit tests; prints caught
 # and missed mutants per file. Long: a build per mutant (only the library's tests are built:
 # `--cargo-arg=--lib` keeps the check-definitions binary out of every build).
-MUTANTS_FILES ?= -f 'shared/src/model/*.rs' -f shared/src/callback.rs -f shared/src/signing.rs -f shared/src/render.rs -f shared/src/steps.rs -f shared/src/events.rs
+MUTANTS_FILES ?= -f 'shared/src/model/*.rs' -f 'shared/src/callback/{policy,address,mask,document,keys,dispatch,signature}.rs' -f 'shared/src/catalog/render.rs' -f 'shared/src/catalog/steps.rs' -f 'shared/src/targets/events.rs' -f 'shared/src/targets/cluster/events.rs'
 mutants:
 	command -v cargo-mutants >/dev/null || cargo install --locked cargo-mutants
-	cargo mutants -p shared $(MUTANTS_FILES) --timeout 120 --cargo-arg=--lib || true
+	cargo mutants -p emr-flows $(MUTANTS_FILES) --timeout 120 --cargo-arg=--lib || true
 	python3 dev/mutants_summary.py mutants.out
 
 # Not in CI: the benchmark of record (see README, "Benchmark"): the release functions under a

@@ -14,7 +14,7 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "sam validate --lint"
 sam validate --lint --region us-east-1
 step "flow definitions (make check)"
-cargo run --quiet --locked -p shared --bin check-definitions
+cargo run --quiet --locked -p emr-flows --bin check-definitions
 step "cfn-lint with AWS's Serverless Rules"
 cfn-lint --append-rules cfn_lint_serverless.rules -- template.yaml
 step "checkov's CloudFormation checks (offline; skips are in the template, each with its reason)"

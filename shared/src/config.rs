@@ -70,7 +70,7 @@ pub fn init_tracing() {
 ///
 /// The level is Lambda's advanced logging control `AWS_LAMBDA_LOG_LEVEL` (`TRACE`, `DEBUG`,
 /// `INFO`, `WARN`, `ERROR`, `FATAL`), else `RUST_LOG` (a level, or `target=level` directives
-/// separated by commas, e.g. `info,shared::store=debug`; tracing-subscriber's `Targets` syntax:
+/// separated by commas, e.g. `info,emr_flows::store=debug`; tracing-subscriber's `Targets` syntax:
 /// no span or field filters), else `info`; targets no directive names log at `info`. Directives
 /// that do not parse are ignored.
 /// The runtime's `lambda_runtime::layers::panic` target is off: it logs every returned error at
@@ -339,8 +339,8 @@ mod tests {
         // GIVEN Lambda's log level WARN and a RUST_LOG asking for debug
         let filter = log_filter(Some("WARN"), Some("debug"));
         // THEN warnings log, info does not
-        assert!(enabled(&filter, "shared::ops", Level::WARN));
-        assert!(!enabled(&filter, "shared::ops", Level::INFO));
+        assert!(enabled(&filter, "emr_flows::ops", Level::WARN));
+        assert!(!enabled(&filter, "emr_flows::ops", Level::INFO));
         // AND FATAL (which tracing lacks) keeps errors only
         let fatal = log_filter(Some("FATAL"), None);
         assert!(enabled(&fatal, "shared", Level::ERROR));
@@ -350,11 +350,11 @@ mod tests {
     #[test]
     fn rust_log_directives_apply_per_target_and_bad_ones_are_ignored() {
         // GIVEN no Lambda log level and RUST_LOG with a default, a target, and nonsense
-        let filter = log_filter(None, Some("warn, shared::store=debug, =bogus=x"));
+        let filter = log_filter(None, Some("warn, emr_flows::store=debug, =bogus=x"));
         // THEN the named target logs at debug, the rest at warn
-        assert!(enabled(&filter, "shared::store::fast", Level::DEBUG));
-        assert!(!enabled(&filter, "shared::ops", Level::INFO));
-        assert!(enabled(&filter, "shared::ops", Level::WARN));
+        assert!(enabled(&filter, "emr_flows::store::fast", Level::DEBUG));
+        assert!(!enabled(&filter, "emr_flows::ops", Level::INFO));
+        assert!(enabled(&filter, "emr_flows::ops", Level::WARN));
     }
 
     #[test]

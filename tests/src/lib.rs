@@ -169,7 +169,7 @@ impl Moto {
 }
 
 /// An SDK config for a stand-in at `endpoint`: a fixed region, dummy credentials, and the
-/// functions' own timeouts ([`shared::config::timeouts`]).
+/// functions' own timeouts ([`emr_flows::config::timeouts`]).
 pub async fn sdk_for(endpoint: &str) -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
         .endpoint_url(endpoint)
@@ -177,7 +177,7 @@ pub async fn sdk_for(endpoint: &str) -> aws_config::SdkConfig {
         .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
             "testing", "testing", None, None, "moto",
         ))
-        .timeout_config(shared::config::timeouts())
+        .timeout_config(emr_flows::config::timeouts())
         .load()
         .await
 }

@@ -6,14 +6,14 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use shared::aws::emr::Emr;
-use shared::aws::step_logs::StepLogs;
-use shared::callback::{CallbackPolicy, Dispatcher, SigningKeys};
-use shared::catalog::definition::Catalog;
-use shared::error::Error;
-use shared::model::{FlowId, FlowRecord};
-use shared::ops::{self, Clock, Services, StateChangeOutcome};
-use shared::store::FlowStore;
+use emr_flows::aws::emr::Emr;
+use emr_flows::aws::step_logs::StepLogs;
+use emr_flows::callback::{CallbackPolicy, Dispatcher, SigningKeys};
+use emr_flows::catalog::definition::Catalog;
+use emr_flows::error::Error;
+use emr_flows::model::{FlowId, FlowRecord};
+use emr_flows::ops::{self, Clock, Services, StateChangeOutcome};
+use emr_flows::store::FlowStore;
 
 use crate::proxy::FaultProxy;
 use crate::{Moto, TEST_SECRET, TEST_SIGNING_KEY, create_table, event, sdk_for, unique_table};
@@ -74,9 +74,9 @@ async fn world_at(endpoint: &str, proxy: Option<FaultProxy>) -> World {
         .unwrap()
         .with_header_secrets(
             vec![HEADER_SECRETS.into()],
-            shared::aws::secrets::TaggedSecrets::new(
+            emr_flows::aws::secrets::TaggedSecrets::new(
                 aws_sdk_secretsmanager::Client::new(&sdk),
-                shared::aws::secrets::MAX_AGE,
+                emr_flows::aws::secrets::MAX_AGE,
             ),
         ),
         logs: StepLogs::new(aws_sdk_s3::Client::from_conf(
@@ -115,7 +115,7 @@ impl World {
         self.svc()
             .store
             .update(flow_id, |r| {
-                r.status = shared::model::FlowStatus::Pending;
+                r.status = emr_flows::model::FlowStatus::Pending;
                 r.cluster_id = None;
                 r.steps.clear();
                 true

@@ -1,4 +1,4 @@
-//! The functions' edge (`shared::api`) against the local stand-ins: every HTTP API route driven
+//! The functions' edge (`emr_flows::api`) against the local stand-ins: every HTTP API route driven
 //! with the API Gateway samples in `events/api/`, each error kind at its status, and no callback
 //! secret in any answer or log line. One process-wide log subscriber (the functions' own JSON
 //! format) captures every log line of this test binary, so the logs are grepped as CloudWatch
@@ -12,15 +12,15 @@ use e2e::{
     Moto, Receiver, TEST_PUBLIC_KEY, TEST_SECRET, TEST_SIGNING_KEY, create_table, event, root, unique_table,
 };
 use serde_json::{Value, json};
-use shared::api::{self, Function};
-use shared::aws::emr::Emr;
-use shared::aws::secrets::TaggedSecrets;
-use shared::aws::step_logs::StepLogs;
-use shared::callback::{CallbackPolicy, Dispatcher, HOST_TAG, SigningKeys};
-use shared::catalog::definition::Catalog;
-use shared::model::{FlowId, FlowRecord};
-use shared::ops::{self, Clock, Services};
-use shared::store::FlowStore;
+use emr_flows::api::{self, Function};
+use emr_flows::aws::emr::Emr;
+use emr_flows::aws::secrets::TaggedSecrets;
+use emr_flows::aws::step_logs::StepLogs;
+use emr_flows::callback::{CallbackPolicy, Dispatcher, HOST_TAG, SigningKeys};
+use emr_flows::catalog::definition::Catalog;
+use emr_flows::model::{FlowId, FlowRecord};
+use emr_flows::ops::{self, Clock, Services};
+use emr_flows::store::FlowStore;
 
 static MOTO: OnceLock<Moto> = OnceLock::new();
 static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
@@ -66,7 +66,7 @@ async fn world() -> World {
     LOGS.get_or_init(|| {
         let buffer = Arc::new(Mutex::new(Vec::new()));
         let writer = Captured(buffer.clone());
-        tracing::subscriber::set_global_default(shared::config::log_subscriber(move || writer.clone()))
+        tracing::subscriber::set_global_default(emr_flows::config::log_subscriber(move || writer.clone()))
             .expect("no other subscriber in this test binary");
         buffer
     });
@@ -92,7 +92,7 @@ async fn world() -> World {
                         vec![HEADER_SECRETS.into()],
                         TaggedSecrets::new(
                             aws_sdk_secretsmanager::Client::new(&sdk),
-                            shared::aws::secrets::MAX_AGE,
+                            emr_flows::aws::secrets::MAX_AGE,
                         ),
                     ),
                 logs: StepLogs::new(aws_sdk_s3::Client::new(&sdk)),
@@ -138,7 +138,7 @@ impl World {
     }
 
     /// Invokes `function` as its binary does, with any payload.
-    async fn invoke(&self, function: Function, payload: Value) -> Result<Value, shared::error::Error> {
+    async fn invoke(&self, function: Function, payload: Value) -> Result<Value, emr_flows::error::Error> {
         let svc = self.svc();
         let catalog = &self.submitter.catalog;
         match function {
@@ -167,7 +167,7 @@ impl World {
     }
 
     /// Sends the lifecycle event at `path` for `flow_id`'s cluster and first step.
-    async fn send(&self, path: &str, flow_id: &str) -> Result<Value, shared::error::Error> {
+    async fn send(&self, path: &str, flow_id: &str) -> Result<Value, emr_flows::error::Error> {
         let record = self.record(flow_id).await;
         let (step_id, _) = record.ordered_steps()[0];
         let event = event(

@@ -268,7 +268,7 @@ async fn both_scenarios_end_to_end_through_the_real_functions() {
     let names: Vec<_> = (catalog["definitions"].as_array().unwrap().iter())
         .map(|d| d["name"].as_str().unwrap().to_owned())
         .collect();
-    let embedded = shared::catalog::definition::Catalog::embedded().unwrap();
+    let embedded = emr_flows::catalog::definition::Catalog::embedded().unwrap();
     let expected: Vec<_> = embedded.iter().map(|d| d.spec.name.clone()).collect();
     assert_eq!(names, expected);
 

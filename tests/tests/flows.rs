@@ -6,12 +6,12 @@ use std::time::Duration;
 use e2e::world::{MOTO, world};
 use e2e::{Receiver, TEST_SECRET, event};
 use serde_json::{Value, json};
-use shared::callback::CallbackPolicy;
-use shared::catalog::definition::Catalog;
-use shared::catalog::job_flow::FLOW_ID_TAG;
-use shared::error::Error;
-use shared::model::{DeliveryStatus, FlowId, FlowRecord, FlowStatus, StepState};
-use shared::ops::{self, StateChangeOutcome};
+use emr_flows::callback::CallbackPolicy;
+use emr_flows::catalog::definition::Catalog;
+use emr_flows::catalog::job_flow::FLOW_ID_TAG;
+use emr_flows::error::Error;
+use emr_flows::model::{DeliveryStatus, FlowId, FlowRecord, FlowStatus, StepState};
+use emr_flows::ops::{self, StateChangeOutcome};
 
 #[tokio::test]
 async fn submit_records_the_flow_and_launches_a_tagged_cluster() {
@@ -468,7 +468,7 @@ async fn a_dry_run_answers_the_exact_request_and_launches_nothing() {
     );
     let tags = request["Tags"].as_array().unwrap();
     assert!(tags.contains(&json!({"Key": FLOW_ID_TAG, "Value": dry_run.flow_id.to_string()})));
-    assert!(tags.contains(&json!({"Key": shared::catalog::job_flow::STACK_TAG, "Value": "local"})));
+    assert!(tags.contains(&json!({"Key": emr_flows::catalog::job_flow::STACK_TAG, "Value": "local"})));
     assert!(dry_run.request_digest.starts_with("sha256:"));
     assert_eq!(w.item_count().await, 0, "a dry run writes no record");
     assert!(w.active().await.is_empty());

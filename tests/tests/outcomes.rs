@@ -9,11 +9,11 @@ use std::time::{Duration, Instant};
 use e2e::world::{World, world, world_behind_proxy};
 use e2e::{Receiver, TEST_SECRET, event};
 use serde_json::{Value, json};
-use shared::error::Error;
-use shared::model::{
+use emr_flows::error::Error;
+use emr_flows::model::{
     ClusterId, DeliveryStatus, FlowId, FlowStatus, LAUNCH_FAILED, LAUNCH_LOST, MAX_RUNTIME_EXCEEDED,
 };
-use shared::ops::{self, StateChangeOutcome};
+use emr_flows::ops::{self, StateChangeOutcome};
 
 const SWEEP_BUDGET: Duration = Duration::from_secs(60);
 
@@ -21,7 +21,7 @@ const SWEEP_BUDGET: Duration = Duration::from_secs(60);
 async fn tagged_clusters(w: &World, flow_id: FlowId) -> Vec<ClusterId> {
     let record = w.record(flow_id).await;
     let created_after = record.submitted_at - chrono::Duration::minutes(10);
-    let direct = shared::aws::emr::Emr::new(w.emr_client.clone());
+    let direct = emr_flows::aws::emr::Emr::new(w.emr_client.clone());
     direct
         .tagged_clusters(flow_id, &record.cluster_name, created_after)
         .await
@@ -301,17 +301,17 @@ async fn a_cluster_of_another_stack_is_ignored_and_left_alone() {
     // GIVEN the flow's own cluster carries this stack's name (`local` outside a stack)
     let own = submitted.cluster_id.clone().unwrap();
     let own = w.svc().emr.describe(&own).await.unwrap().unwrap();
-    assert_eq!(own.stack.as_deref(), Some(shared::catalog::job_flow::LOCAL_STACK));
+    assert_eq!(own.stack.as_deref(), Some(emr_flows::catalog::job_flow::LOCAL_STACK));
     // AND a cluster tagged with the flow's id by another stack
     let stranger = launch_tagged(
         &w,
         &record.cluster_name,
         &[
             (
-                shared::catalog::job_flow::FLOW_ID_TAG,
+                emr_flows::catalog::job_flow::FLOW_ID_TAG,
                 &submitted.flow_id.to_string(),
             ),
-            (shared::catalog::job_flow::STACK_TAG, "another-stack"),
+            (emr_flows::catalog::job_flow::STACK_TAG, "another-stack"),
         ],
     )
     .await;
@@ -342,7 +342,7 @@ async fn an_extra_cluster_carrying_a_flows_tag_is_terminated_and_noted() {
         &w,
         &record.cluster_name,
         &[(
-            shared::catalog::job_flow::FLOW_ID_TAG,
+            emr_flows::catalog::job_flow::FLOW_ID_TAG,
             &submitted.flow_id.to_string(),
         )],
     )
@@ -411,7 +411,7 @@ async fn a_flow_whose_every_event_was_lost_is_repaired_by_the_sweep() {
 #[tokio::test]
 async fn a_flow_past_its_max_runtime_is_terminated_and_ends_timed_out() {
     // The metrics recorder, as the functions install it (only this test flushes it).
-    assert!(shared::aws::metrics::init("outcomes-test"));
+    assert!(emr_flows::aws::metrics::init("outcomes-test"));
     let w = world().await;
     let receiver = Receiver::start(TEST_SECRET);
     let submitted = w
@@ -449,7 +449,7 @@ async fn a_flow_past_its_max_runtime_is_terminated_and_ends_timed_out() {
     assert_eq!(receiver.received()[0]["body"]["status"], "TIMED_OUT");
     // AND the metrics count the submit and the time-out for the definition, in EMF
     let mut emf = Vec::new();
-    shared::aws::metrics::flush_to(&mut emf).unwrap();
+    emr_flows::aws::metrics::flush_to(&mut emf).unwrap();
     let spark_pi: Vec<Value> = String::from_utf8(emf)
         .unwrap()
         .lines()
@@ -571,7 +571,7 @@ async fn a_stalled_stand_in_fails_the_event_in_time_instead_of_hanging() {
         .expect("answered before on-state-change's own timeout")
         .unwrap_err();
     assert_eq!(err.code(), "UpstreamError", "{err}");
-    assert!(started.elapsed() <= shared::config::OPERATION_TIMEOUT + Duration::from_secs(5));
+    assert!(started.elapsed() <= emr_flows::config::OPERATION_TIMEOUT + Duration::from_secs(5));
 }
 
 #[tokio::test]
@@ -640,7 +640,7 @@ async fn a_failed_steps_log_becomes_its_probable_cause_once_emr_pushes_it() {
         cause.ends_with("java.io.FileNotFoundException: s3://in/missing\n"),
         "{cause:.80}"
     );
-    assert!(cause.len() <= shared::model::MAX_PROBABLE_CAUSE_BYTES);
+    assert!(cause.len() <= emr_flows::model::MAX_PROBABLE_CAUSE_BYTES);
     // AND the callback carried the instance hours
     assert_eq!(receiver.received()[0]["body"]["normalized_instance_hours"], 0);
 }

@@ -9,9 +9,9 @@ use std::time::Duration;
 use e2e::world::{HEADER_SECRETS, world};
 use e2e::{Moto, OTHER_PUBLIC_KEY, Receiver, TEST_PUBLIC_KEY, TEST_SECRET, TEST_SIGNING_KEY};
 use serde_json::json;
-use shared::aws::secrets::{CachedSecret, TaggedSecrets};
-use shared::callback::{CallbackDocument, CallbackTarget, Dispatcher, HOST_TAG, HttpTarget, SigningKeys};
-use shared::model::{AttemptOutcome, DeliveryStatus};
+use emr_flows::aws::secrets::{CachedSecret, TaggedSecrets};
+use emr_flows::callback::{CallbackDocument, CallbackTarget, Dispatcher, HOST_TAG, HttpTarget, SigningKeys};
+use emr_flows::model::{AttemptOutcome, DeliveryStatus};
 
 /// Key bytes as the template generates them: 44 alphanumerics (base64 of 33 bytes, no prefix).
 const GENERATED: &str = "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8s9T0u1V2";
@@ -89,7 +89,7 @@ async fn callbacks_are_signed_with_the_managed_secret_and_a_missing_one_fails_th
     let sdk = moto.sdk().await;
     let dispatcher = Dispatcher::with_managed_secret(
         aws_sdk_lambda::Client::new(&sdk),
-        CachedSecret::new(client.clone(), &arn, shared::aws::secrets::MAX_AGE),
+        CachedSecret::new(client.clone(), &arn, emr_flows::aws::secrets::MAX_AGE),
         true,
     )
     .unwrap();
@@ -106,7 +106,7 @@ async fn callbacks_are_signed_with_the_managed_secret_and_a_missing_one_fails_th
     // AND GIVEN a dispatcher naming a secret that does not exist
     let missing = Dispatcher::with_managed_secret(
         aws_sdk_lambda::Client::new(&sdk),
-        CachedSecret::new(client, "emr-flows/no-such-secret", shared::aws::secrets::MAX_AGE),
+        CachedSecret::new(client, "emr-flows/no-such-secret", emr_flows::aws::secrets::MAX_AGE),
         true,
     )
     .unwrap();
@@ -260,7 +260,7 @@ async fn a_header_naming_a_secret_tagged_for_the_receivers_host_delivers_its_val
     // AND the record keeps the reference, never the value; list answers the reference
     let record = w.record(flow_id).await;
     assert_eq!(record.deliveries["0"].status, DeliveryStatus::Delivered);
-    let answer = shared::ops::list(&w.submitter.catalog, &w.svc().store, json!({"flow_id": flow_id}))
+    let answer = emr_flows::ops::list(&w.submitter.catalog, &w.svc().store, json!({"flow_id": flow_id}))
         .await
         .unwrap();
     assert_eq!(

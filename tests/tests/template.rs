@@ -3,8 +3,8 @@
 
 use e2e::{root, table_properties};
 use serde_json::Value;
-use shared::store::items::ITEM_ATTRIBUTE;
-use shared::store::{
+use emr_flows::store::items::ITEM_ATTRIBUTE;
+use emr_flows::store::{
     ACTIVE_ATTRIBUTE, ACTIVE_INDEX, CLUSTER_INDEX, DEFINITION_INDEX, SUMMARY_ATTRIBUTES, SWEEP_AT_ATTRIBUTE,
 };
 
@@ -123,8 +123,8 @@ fn the_http_api_routes_are_the_ones_the_functions_serve() {
         }
     }
     declared.sort();
-    // THEN they are exactly the routes shared::api maps, each to the same function
-    let mut served: Vec<(String, String)> = (shared::api::ROUTES.iter())
+    // THEN they are exactly the routes emr_flows::api maps, each to the same function
+    let mut served: Vec<(String, String)> = (emr_flows::api::ROUTES.iter())
         .map(|(function, route)| (function.binary().to_owned(), (*route).to_owned()))
         .collect();
     served.sort();

@@ -2,9 +2,9 @@
 //! definition's history (`{"flow"}`), the catalog (`{"definitions": true}`) or the signature
 //! schemes and public keys (`{"signing_keys": true}`). Direct invoke, or `GET /flows`,
 //! `GET /flows/{flow_id}`, `GET /definitions`, `GET /signing-keys` through API Gateway.
-use shared::api::{self, Function, Startup};
-use shared::catalog::Catalog;
-use shared::{config, ops};
+use emr_flows::api::{self, Function, Startup};
+use emr_flows::catalog::Catalog;
+use emr_flows::{config, ops};
 
 // Lambda hands a process one invocation at a time: one thread runs it (no worker threads
 // with their stacks and allocator arenas; see README, "Benchmark").

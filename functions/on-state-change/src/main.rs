@@ -1,7 +1,7 @@
 //! on-state-change: EMR "Cluster State Change" and "Step Status Change" events from EventBridge,
 //! and the reconcile sweep's scheduled tick.
-use shared::api::{self, Function, Startup};
-use shared::{config, ops};
+use emr_flows::api::{self, Function, Startup};
+use emr_flows::{config, ops};
 
 // Lambda hands a process one invocation at a time: one thread runs it (no worker threads
 // with their stacks and allocator arenas; see README, "Benchmark").

@@ -1,10 +1,10 @@
 //! submit: `{"flow", "params"?, "callbacks"?, "overrides"?, "idempotency_key"?, "max_runtime"?,
 //! "dry_run"?}` → `{"flow_id", "cluster_id", "status"}` (or, for a dry run, the rendered request).
 //! Direct invoke, or `POST /flows` through API Gateway.
-use shared::api::{self, Function, Startup};
-use shared::aws::step_logs::StepLogs;
-use shared::catalog::Catalog;
-use shared::{config, ops};
+use emr_flows::api::{self, Function, Startup};
+use emr_flows::aws::step_logs::StepLogs;
+use emr_flows::catalog::Catalog;
+use emr_flows::{config, ops};
 
 // Lambda hands a process one invocation at a time: one thread runs it (no worker threads
 // with their stacks and allocator arenas; see README, "Benchmark").

@@ -1,8 +1,8 @@
 //! terminate: `{"flow_id", "reason"?}` → terminates the flow's cluster. Direct invoke, or
 //! `POST /flows/{flow_id}/terminate` through API Gateway.
-use shared::api::{self, Function, Startup};
-use shared::aws::step_logs::StepLogs;
-use shared::{config, ops};
+use emr_flows::api::{self, Function, Startup};
+use emr_flows::aws::step_logs::StepLogs;
+use emr_flows::{config, ops};
 
 // Lambda hands a process one invocation at a time: one thread runs it (no worker threads
 // with their stacks and allocator arenas; see README, "Benchmark").

@@ -1,5 +1,5 @@
 //! `make check`: checks flow definition files as the catalog will (see
-//! `shared::catalog::definition::Definition::check`) and prints every problem of every file at once, as
+//! `emr_flows::catalog::definition::Definition::check`) and prints every problem of every file at once, as
 //! `FILE:LINE:COLUMN: path: message`. Reads the files from disk, so a new definition is checked
 //! before anything is rebuilt.
 //!
@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use shared::catalog::definition::Catalog;
+use emr_flows::catalog::definition::Catalog;
 
 fn main() -> ExitCode {
     let manifest =

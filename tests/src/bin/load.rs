@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 use e2e::world::world_behind_proxy;
 use e2e::{Receiver, TEST_SECRET, event};
 use serde_json::{Value, json};
-use shared::model::FlowId;
-use shared::ops::{self, Services};
+use emr_flows::model::FlowId;
+use emr_flows::ops::{self, Services};
 
 const SUCCESS: [&str; 5] = [
     "lifecycle-success/01-cluster-STARTING.json",
