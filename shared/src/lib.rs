@@ -2,38 +2,43 @@
 //! EMR's state-change events, and call back when they end.
 //!
 //! # Layout
-//! Floors, from the bottom; a module imports only from floors below it.
+//! Floors, from the bottom; a module imports only from its own floor's lower modules and from
+//! floors below it, never from a floor above, and no two modules import each other.
 //!
 //! 1. Pure, no AWS types, no I/O, no clock:
-//!    - [`model`]: ids, flow, cluster and step states, callback targets, the flow record, its
-//!      deliveries, and the outcome rule (`model::outcome`).
+//!    - [`model`]: ids, flow, cluster and step states, callback targets, the flow record
+//!      (`model/record.rs`), its deliveries (`model/delivery.rs`) and the outcome rule
+//!      (`model/outcome.rs`).
 //!    - [`error`]: the error every operation returns and how callers see it.
-//!    - [`template`]: the one template marker, the MiniJinja environment, the built-ins.
-//!    - [`events`]: EMR's EventBridge events and the sweep's tick, parsed.
-//!    - [`steps`]: step short forms (`spark`, `hive`, …) and the arguments EMR would mangle.
-//!    - [`job_flow`]: the RunJobFlow request in EMR's API shape, checked against EMR's model.
-//!    - [`definition`]: flow definitions and the catalog embedded from `shared/flows/`, checked
-//!      whole when the catalog is built.
-//!    - [`render`]: definition + parameters + overrides → the exact request, artifacts, params.
-//!    - [`signing`]: Standard Webhooks signatures, `v1` (HMAC-SHA256) and `v1a` (ed25519):
-//!      keys parsed, messages signed, public keys derived.
-//! 2. Adapters, each the only place its SDK's types appear:
+//!    - [`catalog`]: flow definitions (`catalog/definition/`: the types, the checks one phase
+//!      each, the YAML reader) embedded from `shared/flows/`; templates, step short forms, the
+//!      RunJobFlow request in EMR's shape, and rendering (definition + parameters + overrides →
+//!      the exact request). Imports `model` and `error`.
+//!    - [`callback`]'s pure half: submit-time policy (`policy.rs`), the address registries
+//!      (`address.rs`), masking (`mask.rs`), the document (`document.rs`), Standard Webhooks
+//!      signatures (`signature.rs`). Imports `model` and `error`.
+//! 2. Adapters, each the only place its SDK's types appear; they import floor 1 only:
 //!    - [`store`]: the DynamoDB flow record store (a flow item and one item per step;
-//!      conditional writes only; `store::fast` for warm events).
-//!    - [`emr`]: EMR (RunJobFlow never retried blindly, DescribeCluster, ListClusters,
-//!      ListSteps, DescribeStep, TerminateJobFlows).
-//!    - [`logs`]: a failed step's `stderr.gz` in S3.
-//!    - [`callback`]: callback policy (checked at submit), the document, signing, delivery.
-//!    - [`metrics`]: CloudWatch Embedded Metric Format lines (flows ended, deliveries given up,
-//!      event lag, AWS API errors) behind plain functions.
-//!    - [`secrets`]: Secrets Manager: the callback signing secrets and keys, and header values
-//!      named by reference with their tags, cached with a bounded age.
-//! 3. [`ops`]: one module per operation (submit, the event path, the reconcile sweep,
-//!    deliveries, terminate, list) over the adapters.
-//! 4. [`config`]: environment variables and AWS clients, read once at start-up by the binaries.
-//! 5. [`api`]: the functions' edge: a direct invoke or an API Gateway HTTP API event onto an
+//!      conditional writes only; `store/fast.rs` for warm events).
+//!    - [`aws`]: one module per AWS service: EMR (`aws/emr.rs`), a failed step's log in S3
+//!      (`aws/step_logs.rs`), Secrets Manager (`aws/secrets.rs`), CloudWatch metrics
+//!      (`aws/metrics.rs`).
+//!    - [`callback`]'s delivering half: the signing material (`keys.rs`) and one attempt to call
+//!      one target (`dispatch.rs`, HTTPS and Lambda). Imports `aws::secrets` and
+//!      `aws::metrics`.
+//! 3. [`services`]: the adapters bundled (`Services`) and the clock operations read.
+//! 4. [`targets`]: the run targets behind one seam (what each supplies, what stays shared, how
+//!    to add one: `targets/mod.rs`); today [`targets::cluster`] (launch, lost launches,
+//!    events, facts, repair, cancel, late cause). A target never calls an operation.
+//! 5. [`ops`]: one module per operation (submit, the event path, the reconcile sweep,
+//!    terminate, list), and the work they share (`follow_up`, `deliveries`, private to `ops`).
+//! 6. [`config`]: environment variables and AWS clients, read once at start-up by the binaries.
+//! 7. [`api`]: the functions' edge: a direct invoke or an API Gateway HTTP API event onto an
 //!    operation's request, its answer or error onto the same document (an HTTP status on the
 //!    API), errors logged once; the Lambda runtime loop.
+//!
+//! The binaries in `functions/` import `api`, `config`, `ops` and what they hand them
+//! (`catalog::Catalog`, `aws::step_logs::StepLogs`).
 pub mod api;
 pub mod aws;
 pub mod callback;

@@ -5,7 +5,6 @@
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use serde_json::{Value, json};
 use emr_flows::aws::emr::Emr;
 use emr_flows::aws::step_logs::StepLogs;
 use emr_flows::callback::{CallbackPolicy, Dispatcher, SigningKeys};
@@ -14,6 +13,7 @@ use emr_flows::error::Error;
 use emr_flows::model::{FlowId, FlowRecord};
 use emr_flows::ops::{self, Clock, Services, StateChangeOutcome};
 use emr_flows::store::FlowStore;
+use serde_json::{Value, json};
 
 use crate::proxy::FaultProxy;
 use crate::{Moto, TEST_SECRET, TEST_SIGNING_KEY, create_table, event, sdk_for, unique_table};

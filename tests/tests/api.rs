@@ -11,7 +11,6 @@ use std::time::Duration;
 use e2e::{
     Moto, Receiver, TEST_PUBLIC_KEY, TEST_SECRET, TEST_SIGNING_KEY, create_table, event, root, unique_table,
 };
-use serde_json::{Value, json};
 use emr_flows::api::{self, Function};
 use emr_flows::aws::emr::Emr;
 use emr_flows::aws::secrets::TaggedSecrets;
@@ -21,6 +20,7 @@ use emr_flows::catalog::definition::Catalog;
 use emr_flows::model::{FlowId, FlowRecord};
 use emr_flows::ops::{self, Clock, Services};
 use emr_flows::store::FlowStore;
+use serde_json::{Value, json};
 
 static MOTO: OnceLock<Moto> = OnceLock::new();
 static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();

@@ -5,13 +5,13 @@ use std::time::Duration;
 
 use e2e::world::{MOTO, world};
 use e2e::{Receiver, TEST_SECRET, event};
-use serde_json::{Value, json};
 use emr_flows::callback::CallbackPolicy;
 use emr_flows::catalog::definition::Catalog;
 use emr_flows::catalog::job_flow::FLOW_ID_TAG;
 use emr_flows::error::Error;
 use emr_flows::model::{DeliveryStatus, FlowId, FlowRecord, FlowStatus, StepState};
 use emr_flows::ops::{self, StateChangeOutcome};
+use serde_json::{Value, json};
 
 #[tokio::test]
 async fn submit_records_the_flow_and_launches_a_tagged_cluster() {

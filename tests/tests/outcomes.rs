@@ -8,12 +8,12 @@ use std::time::{Duration, Instant};
 
 use e2e::world::{World, world, world_behind_proxy};
 use e2e::{Receiver, TEST_SECRET, event};
-use serde_json::{Value, json};
 use emr_flows::error::Error;
 use emr_flows::model::{
     ClusterId, DeliveryStatus, FlowId, FlowStatus, LAUNCH_FAILED, LAUNCH_LOST, MAX_RUNTIME_EXCEEDED,
 };
 use emr_flows::ops::{self, StateChangeOutcome};
+use serde_json::{Value, json};
 
 const SWEEP_BUDGET: Duration = Duration::from_secs(60);
 
@@ -301,7 +301,10 @@ async fn a_cluster_of_another_stack_is_ignored_and_left_alone() {
     // GIVEN the flow's own cluster carries this stack's name (`local` outside a stack)
     let own = submitted.cluster_id.clone().unwrap();
     let own = w.svc().emr.describe(&own).await.unwrap().unwrap();
-    assert_eq!(own.stack.as_deref(), Some(emr_flows::catalog::job_flow::LOCAL_STACK));
+    assert_eq!(
+        own.stack.as_deref(),
+        Some(emr_flows::catalog::job_flow::LOCAL_STACK)
+    );
     // AND a cluster tagged with the flow's id by another stack
     let stranger = launch_tagged(
         &w,

@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use e2e::world::{HEADER_SECRETS, world};
 use e2e::{Moto, OTHER_PUBLIC_KEY, Receiver, TEST_PUBLIC_KEY, TEST_SECRET, TEST_SIGNING_KEY};
-use serde_json::json;
 use emr_flows::aws::secrets::{CachedSecret, TaggedSecrets};
 use emr_flows::callback::{CallbackDocument, CallbackTarget, Dispatcher, HOST_TAG, HttpTarget, SigningKeys};
 use emr_flows::model::{AttemptOutcome, DeliveryStatus};
+use serde_json::json;
 
 /// Key bytes as the template generates them: 44 alphanumerics (base64 of 33 bytes, no prefix).
 const GENERATED: &str = "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8s9T0u1V2";
@@ -106,7 +106,11 @@ async fn callbacks_are_signed_with_the_managed_secret_and_a_missing_one_fails_th
     // AND GIVEN a dispatcher naming a secret that does not exist
     let missing = Dispatcher::with_managed_secret(
         aws_sdk_lambda::Client::new(&sdk),
-        CachedSecret::new(client, "emr-flows/no-such-secret", emr_flows::aws::secrets::MAX_AGE),
+        CachedSecret::new(
+            client,
+            "emr-flows/no-such-secret",
+            emr_flows::aws::secrets::MAX_AGE,
+        ),
         true,
     )
     .unwrap();

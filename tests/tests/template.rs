@@ -2,11 +2,11 @@
 //! queries, and the functions are the workspace's binaries.
 
 use e2e::{root, table_properties};
-use serde_json::Value;
 use emr_flows::store::items::ITEM_ATTRIBUTE;
 use emr_flows::store::{
     ACTIVE_ATTRIBUTE, ACTIVE_INDEX, CLUSTER_INDEX, DEFINITION_INDEX, SUMMARY_ATTRIBUTES, SWEEP_AT_ATTRIBUTE,
 };
+use serde_json::Value;
 
 fn keys(schema: &Value) -> Vec<(String, String)> {
     (schema.as_array().unwrap().iter())

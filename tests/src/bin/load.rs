@@ -13,9 +13,9 @@ use std::time::{Duration, Instant};
 
 use e2e::world::world_behind_proxy;
 use e2e::{Receiver, TEST_SECRET, event};
-use serde_json::{Value, json};
 use emr_flows::model::FlowId;
 use emr_flows::ops::{self, Services};
+use serde_json::{Value, json};
 
 const SUCCESS: [&str; 5] = [
     "lifecycle-success/01-cluster-STARTING.json",
