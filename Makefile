@@ -57,7 +57,11 @@ redrive: venv
 # Not in CI: cargo-mutants (crates.io) on the pure modules with their unit tests; prints caught
 # and missed mutants per file. Long: a build per mutant (only the library's tests are built:
 # `--cargo-arg=--lib` keeps the check-definitions binary out of every build).
-MUTANTS_FILES ?= -f 'shared/src/model/*.rs' -f 'shared/src/callback/{policy,address,mask,document,keys,dispatch,signature}.rs' -f 'shared/src/catalog/render.rs' -f 'shared/src/catalog/steps.rs' -f 'shared/src/targets/events.rs' -f 'shared/src/targets/cluster/events.rs'
+MUTANTS_FILES ?= -f 'shared/src/model/*.rs' -f shared/src/model/record/cause.rs -f shared/src/model/record/termination.rs \
+	-f shared/src/callback/policy.rs -f shared/src/callback/address.rs -f shared/src/callback/mask.rs \
+	-f shared/src/callback/document.rs -f shared/src/callback/keys.rs -f shared/src/callback/dispatch.rs \
+	-f shared/src/callback/signature.rs -f shared/src/catalog/render.rs -f shared/src/catalog/steps.rs \
+	-f shared/src/targets/events.rs -f shared/src/targets/cluster/events.rs
 mutants:
 	command -v cargo-mutants >/dev/null || cargo install --locked cargo-mutants
 	cargo mutants -p emr-flows $(MUTANTS_FILES) --timeout 120 --cargo-arg=--lib || true

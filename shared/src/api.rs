@@ -5,16 +5,9 @@
 //! [`Error::code`]), or as an HTTP response on API Gateway (an error is
 //! `{"error": {"code", "message", "details"?}}` with [`Error::http_status`]).
 //!
-//! Routes (declared in `template.yaml`, `AWS_IAM` authorization):
-//!
-//! | route | function | request it becomes |
-//! | --- | --- | --- |
-//! | `POST /flows` | submit | the body |
-//! | `GET /flows` | list | the query: `status`, `flow`, `limit` (an integer), `next_token` |
-//! | `GET /flows/{flow_id}` | list | `{"flow_id"}` |
-//! | `GET /definitions` | list | `{"definitions": true}` |
-//! | `GET /signing-keys` | list | `{"signing_keys": true}` |
-//! | `POST /flows/{flow_id}/terminate` | terminate | the body (optional: `{"reason"}`) with `flow_id` from the path |
+//! The routes (declared in `template.yaml`, `AWS_IAM` authorization; [`request_for`] maps each
+//! onto its function's request) are tabled once, in the README's "Calling it" section; a test
+//! holds the template's routes to [`request_for`]'s.
 //!
 //! Errors are logged here, once: the caller's at WARN, the service's at ERROR. Sits above the
 //! operations; the operations never import it.

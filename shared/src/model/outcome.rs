@@ -2,16 +2,8 @@
 //! facts (the steps, the cluster's state and state change reason, and whether EMR accepted a
 //! termination emr-flows asked for), never of the order events arrived in.
 //!
-//! | facts (first match wins) | outcome |
-//! | --- | --- |
-//! | cluster still starting, running or terminating | none yet |
-//! | a step `FAILED` | `FAILED` |
-//! | `TERMINATED_WITH_ERRORS`, or an error reason code (`STEP_FAILURE`, `BOOTSTRAP_FAILURE`, `INSTANCE_FAILURE`, …) | `FAILED` |
-//! | every step `COMPLETED`, cluster `WAITING` or `TERMINATED` | `SUCCEEDED` |
-//! | cluster `WAITING` with steps left | none yet, unless a step was cancelled or interrupted without our termination: `FAILED` |
-//! | our termination, accepted by EMR | `CANCELLED` (`TIMED_OUT` when it enforced `max_runtime`) |
-//! | `TERMINATED` with `USER_REQUEST` (someone else ended it) | `CANCELLED` |
-//! | anything else (never ran, steps unfinished or unknown) | `FAILED` |
+//! The rule as a table, first match wins, is kept once: the README's "Lifecycle" section (its
+//! rows are the cases of [`decide_outcome`], each tested below).
 
 use std::collections::BTreeMap;
 
