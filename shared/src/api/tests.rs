@@ -1,3 +1,4 @@
+
 use super::*;
 
 fn event(route: &str, path: &[(&str, &str)], query: &str, body: Option<&str>) -> Value {

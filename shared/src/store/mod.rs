@@ -29,13 +29,16 @@ use std::time::Duration;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem};
 use backon::BackoffBuilder;
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
-use crate::model::{ClusterId, FlowId, FlowRecord, FlowStatus};
+use crate::model::{ClusterId, FlowId, FlowRecord};
 
 pub mod fast;
 pub mod items;
+mod listing;
+mod sweep;
+
+pub use listing::{FlowSummary, Listing, Page};
 
 use items::{FLOW_ITEM, ITEM_ATTRIBUTE, flow_item, step_item};
 
@@ -139,35 +142,6 @@ pub struct Versioned {
     pub version: u64,
     /// The `sweep_at` written with it (see [`FlowRecord::next_sweep_at`]).
     pub sweep_at: Option<DateTime<Utc>>,
-}
-
-/// One flow in a listing.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct FlowSummary {
-    pub flow_id: FlowId,
-    pub flow: String,
-    pub status: FlowStatus,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cluster_id: Option<ClusterId>,
-    pub submitted_at: chrono::DateTime<chrono::Utc>,
-    pub updated_at: chrono::DateTime<chrono::Utc>,
-}
-
-/// A page of flows, newest first; pass `next_token` back for the next page.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Page {
-    pub flows: Vec<FlowSummary>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub next_token: Option<String>,
-}
-
-/// Which flows to list.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Listing {
-    /// Flows in `PENDING`, `STARTING` or `RUNNING`.
-    Active,
-    /// Every flow of one definition.
-    Definition(String),
 }
 
 /// The DynamoDB flow record store.
@@ -470,77 +444,6 @@ impl FlowStore {
         }
     }
 
-    /// The flows the reconcile sweep should look at by `now` ([`FlowRecord::next_sweep_at`]),
-    /// from the sparse [`ACTIVE_INDEX`] only: its cost grows with active and settling flows,
-    /// never with history. Oldest first.
-    pub async fn due_for_sweep(&self, now: DateTime<Utc>) -> Result<Vec<FlowId>, Error> {
-        let mut due = Vec::new();
-        for partition in [ACTIVE_VALUE, SETTLING_VALUE] {
-            let mut pages = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(ACTIVE_INDEX)
-                .key_condition_expression("#k = :k")
-                .filter_expression("#s <= :now")
-                .expression_attribute_names("#k", ACTIVE_ATTRIBUTE)
-                .expression_attribute_names("#s", SWEEP_AT_ATTRIBUTE)
-                .expression_attribute_values(":k", AttributeValue::S(partition.to_owned()))
-                .expression_attribute_values(":now", AttributeValue::S(timestamp(now)))
-                .into_paginator()
-                .items()
-                .send();
-            while let Some(item) = pages.next().await {
-                let item = item.map_err(upstream("Query"))?;
-                if let Some(id) = item.get("flow_id").and_then(|v| v.as_s().ok()) {
-                    due.push(FlowId::parse(id).map_err(Error::Internal)?);
-                }
-            }
-        }
-        due.sort();
-        Ok(due)
-    }
-
-    /// Takes the sweep's lease for `owner` until `until`, if no other sweep holds one that
-    /// has not expired: two sweeps never work at once. Returns whether it was taken.
-    pub async fn take_sweep_lease(
-        &self,
-        owner: &str,
-        until: DateTime<Utc>,
-        now: DateTime<Utc>,
-    ) -> Result<bool, Error> {
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .item("flow_id", AttributeValue::S(SWEEP_LEASE_KEY.into()))
-            .item(ITEM_ATTRIBUTE, AttributeValue::S("lease".into()))
-            .item("owner", AttributeValue::S(owner.to_owned()))
-            .item("until", AttributeValue::S(timestamp(until)))
-            .condition_expression("attribute_not_exists(flow_id) OR #u < :now")
-            .expression_attribute_names("#u", "until")
-            .expression_attribute_values(":now", AttributeValue::S(timestamp(now)))
-            .send()
-            .await;
-        written(result, "PutItem")
-    }
-
-    /// Gives the sweep's lease back, if `owner` still holds it.
-    pub async fn release_sweep_lease(&self, owner: &str) -> Result<(), Error> {
-        let result = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .key("flow_id", AttributeValue::S(SWEEP_LEASE_KEY.into()))
-            .key(ITEM_ATTRIBUTE, AttributeValue::S("lease".into()))
-            .condition_expression("#o = :o")
-            .expression_attribute_names("#o", "owner")
-            .expression_attribute_values(":o", AttributeValue::S(owner.to_owned()))
-            .send()
-            .await;
-        written(result, "DeleteItem").map(|_| ())
-    }
-
     /// The flow whose cluster is `cluster_id`, if any.
     pub async fn flow_for_cluster(&self, cluster_id: &ClusterId) -> Result<Option<FlowId>, Error> {
         if let Some(flow_id) = self.cached_flow(cluster_id) {
@@ -593,48 +496,6 @@ impl FlowStore {
             clusters.clear();
         }
         clusters.insert(cluster_id.clone(), flow_id);
-    }
-
-    /// A page of at most `limit` flows, newest first, through an index (never a scan).
-    /// `next_token` is the `next_token` of the previous page.
-    pub async fn list(
-        &self,
-        listing: &Listing,
-        limit: i32,
-        next_token: Option<FlowId>,
-    ) -> Result<Page, Error> {
-        let (index, key, value) = match listing {
-            Listing::Active => (ACTIVE_INDEX, ACTIVE_ATTRIBUTE, ACTIVE_VALUE),
-            Listing::Definition(name) => (DEFINITION_INDEX, "flow", name.as_str()),
-        };
-        let start = next_token.map(|id| {
-            HashMap::from([
-                ("flow_id".to_owned(), AttributeValue::S(id.to_string())),
-                (ITEM_ATTRIBUTE.to_owned(), AttributeValue::S(FLOW_ITEM.to_owned())),
-                (key.to_owned(), AttributeValue::S(value.to_owned())),
-            ])
-        });
-        let output = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(index)
-            .key_condition_expression("#k = :k")
-            .expression_attribute_names("#k", key)
-            .expression_attribute_values(":k", AttributeValue::S(value.to_owned()))
-            .scan_index_forward(false)
-            .limit(limit)
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .map_err(upstream("Query"))?;
-        let next_token = output
-            .last_evaluated_key()
-            .and_then(|key| key.get("flow_id"))
-            .and_then(|id| id.as_s().ok())
-            .cloned();
-        let flows = serde_dynamo::from_items(output.items.unwrap_or_default()).map_err(corrupt)?;
-        Ok(Page { flows, next_token })
     }
 }
 

@@ -1,3 +1,4 @@
+
 use super::*;
 use serde_json::json;
 
@@ -11,8 +12,8 @@ parameters:
   additionalProperties: false
   required: [day]
   properties:
-day: {type: string, pattern: "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"}
-shards: {type: integer, minimum: 1, default: 4}
+    day: {type: string, pattern: "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"}
+    shards: {type: integer, minimum: 1, default: 4}
 examples:
   - {day: "2026-11-29"}
 job_flow:
@@ -20,17 +21,17 @@ job_flow:
   ReleaseLabel: emr-7.13.0
   Applications: [{Name: Hive}, {Name: Spark}]
   Instances:
-InstanceGroups:
-  - {InstanceRole: MASTER, InstanceType: m5.xlarge, InstanceCount: 1}
-  - {InstanceRole: CORE, InstanceType: m5.xlarge, InstanceCount: "{{ shards }}"}
-KeepJobFlowAliveWhenNoSteps: false
+    InstanceGroups:
+      - {InstanceRole: MASTER, InstanceType: m5.xlarge, InstanceCount: 1}
+      - {InstanceRole: CORE, InstanceType: m5.xlarge, InstanceCount: "{{ shards }}"}
+    KeepJobFlowAliveWhenNoSteps: false
   JobFlowRole: EMR_EC2_DefaultRole
   ServiceRole: EMR_DefaultRole
 steps:
   - name: report
-hive: {script: s3://sales/report.sql, variables: {DAY: "{{ day }}"}}
+    hive: {script: s3://sales/report.sql, variables: {DAY: "{{ day }}"}}
   - name: export
-spark: {application: s3://sales/export.py, conf: {spark.executor.cores: 4}, args: [--day, "{{ day }}"]}
+    spark: {application: s3://sales/export.py, conf: {spark.executor.cores: 4}, args: [--day, "{{ day }}"]}
 overridable:
   /Instances/InstanceGroups/1/InstanceCount: {type: integer, minimum: 1, maximum: 20}
 artifacts:
@@ -123,7 +124,7 @@ fn an_unknown_flow_name_suggests_the_nearest_names_and_the_listing() {
     assert_eq!(
         err.to_string(),
         "no flow definition is named `daily-sale-report`; did you mean `daily-sales-report`?; \
-         list with {\"definitions\": true} names every definition"
+             list with {\"definitions\": true} names every definition"
     );
     let far = catalog.get("x").unwrap_err().to_string();
     assert_eq!(
@@ -227,12 +228,12 @@ fn overridable_paths_are_json_pointers_that_must_be_able_to_match() {
     };
     // GIVEN pointers that name what an override can reach THEN the definition passes
     let good = with(
-        "  /Instances/InstanceGroups/*/InstanceType: {}\n  /Instances/Ec2KeyName: {type: string}\n  /Configurations/0/Properties/spark.executor.memory: {}\n",
-    )
-    .replace(
-        "  JobFlowRole:",
-        "  Configurations: [{Classification: spark-defaults, Properties: {spark.executor.memory: 4g}}]\n  JobFlowRole:",
-    );
+            "  /Instances/InstanceGroups/*/InstanceType: {}\n  /Instances/Ec2KeyName: {type: string}\n  /Configurations/0/Properties/spark.executor.memory: {}\n",
+        )
+        .replace(
+            "  JobFlowRole:",
+            "  Configurations: [{Classification: spark-defaults, Properties: {spark.executor.memory: 4g}}]\n  JobFlowRole:",
+        );
     let definition = Definition::check("daily-sales-report.yaml", &good).unwrap();
     let tokens: Vec<_> = definition.overridable.iter().map(|o| o.tokens.clone()).collect();
     assert!(tokens.contains(&vec![
@@ -296,19 +297,19 @@ fn templates_are_parsed_when_the_catalog_is_built() {
         found.join("\n")
     );
     assert!(
-        found.iter().any(|f| f.contains("job_flow.Instances.InstanceGroups[1].InstanceCount: template `{{ shards }}`: parameter `shards` may be left out")),
-        "{}",
-        found.join("\n")
-    );
+            found.iter().any(|f| f.contains("job_flow.Instances.InstanceGroups[1].InstanceCount: template `{{ shards }}`: parameter `shards` may be left out")),
+            "{}",
+            found.join("\n")
+        );
 }
 
 #[test]
 fn scalars_where_emr_wants_strings_are_taken_as_written() {
     // GIVEN numbers and booleans where EMR's model wants strings
     let yaml = DAILY_SALES_REPORT.replace(
-        "  JobFlowRole:",
-        "  Configurations:\n    - Classification: hadoop-env\n      Configurations:\n        - {Classification: export, Properties: {HADOOP_HEAPSIZE: 60000}}\n    - {Classification: spark, Properties: {maximizeResourceAllocation: true, spark.memory.fraction: 0.50}}\n  JobFlowRole:",
-    );
+            "  JobFlowRole:",
+            "  Configurations:\n    - Classification: hadoop-env\n      Configurations:\n        - {Classification: export, Properties: {HADOOP_HEAPSIZE: 60000}}\n    - {Classification: spark, Properties: {maximizeResourceAllocation: true, spark.memory.fraction: 0.50}}\n  JobFlowRole:",
+        );
     // WHEN the catalog is built THEN each is the string the author wrote
     let definition = Definition::check("daily-sales-report.yaml", &yaml).unwrap();
     let configurations = &definition.spec.job_flow["Configurations"];

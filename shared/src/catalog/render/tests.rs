@@ -1,3 +1,4 @@
+
 use super::*;
 use crate::catalog::definition::Catalog;
 use crate::model::FlowId;
@@ -29,20 +30,20 @@ parameters:
   additionalProperties: false
   required: [domain_id]
   properties:
-domain_id: {type: integer, minimum: 1}
-size: {type: integer, default: 2, minimum: 1, maximum: 10}
+    domain_id: {type: integer, minimum: 1}
+    size: {type: integer, default: 2, minimum: 1, maximum: 10}
 examples: [{domain_id: 1}]
 job_flow:
   Name: "t {{ flow_id }}"
   Instances:
-InstanceGroups:
-  - {InstanceRole: MASTER, InstanceType: m5.xlarge, InstanceCount: 1}
-  - {InstanceRole: CORE, InstanceType: m5.xlarge, InstanceCount: "{{ size }}"}
+    InstanceGroups:
+      - {InstanceRole: MASTER, InstanceType: m5.xlarge, InstanceCount: 1}
+      - {InstanceRole: CORE, InstanceType: m5.xlarge, InstanceCount: "{{ size }}"}
 steps:
   - Name: index
-HadoopJarStep: {Jar: command-runner.jar, Args: [run, "--domain-id", "{{ domain_id }}"]}
+    HadoopJarStep: {Jar: command-runner.jar, Args: [run, "--domain-id", "{{ domain_id }}"]}
   - name: report
-hive: {script: "s3://b/report.sql", variables: {DAY: "{{ submitted_date }}"}}
+    hive: {script: "s3://b/report.sql", variables: {DAY: "{{ submitted_date }}"}}
 overridable:
   /Instances/InstanceGroups/*/InstanceCount: {type: integer, minimum: 1, maximum: 10}
   /Instances/InstanceGroups/1/InstanceType: {enum: [m5.xlarge, r5.4xlarge]}
@@ -285,28 +286,28 @@ parameters:
   type: object
   required: [day]
   properties:
-day: {type: string}
+    day: {type: string}
 examples: [{day: "2026-11-29"}]
 job_flow:
   Name: t
   Instances: {InstanceGroups: [{InstanceRole: MASTER, InstanceType: m5.xlarge, InstanceCount: 1}]}
   BootstrapActions:
-- Name: lengths
-  ScriptBootstrapAction:
-    Path: file:/bin/bash
-    Args: ["-c", "N=node; echo len=${#N} args=${#} >> /mnt/var/lengths"]
-- Name: peers
-  ScriptBootstrapAction:
-    Path: file:/bin/bash
-    Args: ["-c", "PEERS=(a b); echo ${#PEERS[@]} {#x#} {% raw %} }} %} #} >> /mnt/var/peers\n"]
+    - Name: lengths
+      ScriptBootstrapAction:
+        Path: file:/bin/bash
+        Args: ["-c", "N=node; echo len=${#N} args=${#} >> /mnt/var/lengths"]
+    - Name: peers
+      ScriptBootstrapAction:
+        Path: file:/bin/bash
+        Args: ["-c", "PEERS=(a b); echo ${#PEERS[@]} {#x#} {% raw %} }} %} #} >> /mnt/var/peers\n"]
   Configurations:
-- Classification: spark-log4j2
-  Properties:
-    appender.console.layout.pattern: "%d{yyyy-MM-dd HH:mm:ss} %p %c{1}: %m%n"
-    filter.regex: "^[a-z]{2,4}\\d+$"
+    - Classification: spark-log4j2
+      Properties:
+        appender.console.layout.pattern: "%d{yyyy-MM-dd HH:mm:ss} %p %c{1}: %m%n"
+        filter.regex: "^[a-z]{2,4}\\d+$"
 steps:
   - name: grep
-jar: {jar: command-runner.jar, args: ["grep", "-E", "^(x|y){2}$ ${#N}", "day={{ day }} ${#N} {#", "{{ day }}\n"]}
+    jar: {jar: command-runner.jar, args: ["grep", "-E", "^(x|y){2}$ ${#N}", "day={{ day }} ${#N} {#", "{{ day }}\n"]}
 "#;
 
 #[test]
@@ -352,11 +353,11 @@ fn a_literal_double_brace_is_written_as_a_string_expression() {
 fn a_spark_property_named_by_a_json_pointer_can_be_overridden() {
     // GIVEN the issue's definition: a Spark property with dots in its name is overridable
     let yaml = MINIMAL
-        .replace(
-            "job_flow:\n",
-            "job_flow:\n  Configurations: [{Classification: spark-defaults, Properties: {spark.executor.memory: 4g}}]\n",
-        )
-        .replace("overridable:\n", "overridable:\n  /Configurations/0/Properties/spark.executor.memory: {type: string, pattern: \"^[0-9]+g$\"}\n");
+            .replace(
+                "job_flow:\n",
+                "job_flow:\n  Configurations: [{Classification: spark-defaults, Properties: {spark.executor.memory: 4g}}]\n",
+            )
+            .replace("overridable:\n", "overridable:\n  /Configurations/0/Properties/spark.executor.memory: {type: string, pattern: \"^[0-9]+g$\"}\n");
     let d = definition(&yaml);
     // WHEN a caller overrides it THEN the request carries the new value
     let overrides = json!({"Configurations": [{"Properties": {"spark.executor.memory": "8g"}}]});
@@ -449,16 +450,16 @@ parameters:
   type: object
   required: [days]
   properties:
-days: {type: array, items: {type: integer}}
+    days: {type: array, items: {type: integer}}
 examples: [{days: [1]}]
 job_flow:
   Name: t
   Instances:
-Ec2SubnetIds: [subnet-a, subnet-b]
-InstanceGroups: [{InstanceRole: MASTER, InstanceType: m5.xlarge, InstanceCount: 1}]
+    Ec2SubnetIds: [subnet-a, subnet-b]
+    InstanceGroups: [{InstanceRole: MASTER, InstanceType: m5.xlarge, InstanceCount: 1}]
 steps:
   - Name: s
-HadoopJarStep: {Jar: command-runner.jar, Args: ["--days", "{{ days }}"]}
+    HadoopJarStep: {Jar: command-runner.jar, Args: ["--days", "{{ days }}"]}
 overridable:
   /Instances/Ec2SubnetIds: {type: array, items: {type: string, pattern: "^subnet-"}, minItems: 1}
 "#;
