@@ -23,7 +23,7 @@ moto_port=$(free_port) receiver_port=$(free_port) lambda_port=$(free_port)
 secret="whsec_$(python3 -c 'import base64, os; print(base64.b64encode(os.urandom(32)).decode())')"
 # An ed25519 key pair for v1a signatures: the functions sign with the key, the receiver holds
 # only the public key (as a receiver of another team would).
-keys=$(python3 dev/signing_key.py new)
+keys=$(python3 dev/admin/signing_key.py new)
 signing_key=$(python3 -c 'import json, sys; print(json.load(sys.stdin)["signing_key"])' <<<"$keys")
 public_key=$(python3 -c 'import json, sys; print(json.load(sys.stdin)["public_key"])' <<<"$keys")
 table=emr-flows-demo
@@ -63,7 +63,7 @@ wait_port "$moto_port" moto moto.log
 AWS_ENDPOINT_URL="http://127.0.0.1:$moto_port" "${CARGO_TARGET_DIR:-target}/debug/create-local-table" "$table"
 
 say "Starting the callback receiver on :$receiver_port"
-CALLBACK_SIGNING_SECRET=$secret CALLBACK_SIGNING_PUBLIC_KEY=$public_key start receiver.log python3 dev/callback_receiver.py \
+CALLBACK_SIGNING_SECRET=$secret CALLBACK_SIGNING_PUBLIC_KEY=$public_key start receiver.log python3 dev/standins/callback_receiver.py \
   --port "$receiver_port" --out "$work/callbacks.jsonl"
 wait_port "$receiver_port" "the callback receiver" receiver.log
 

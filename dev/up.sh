@@ -33,7 +33,7 @@ rm -rf "$work" && mkdir -p "$work"
 secret="whsec_$(python3 -c 'import base64, os; print(base64.b64encode(os.urandom(32)).decode())')"
 # An ed25519 key pair for v1a signatures: the functions sign with the key, the receiver holds
 # only the public key (as a receiver of another team would).
-keys=$(python3 dev/signing_key.py new)
+keys=$(python3 dev/admin/signing_key.py new)
 signing_key=$(python3 -c 'import json, sys; print(json.load(sys.stdin)["signing_key"])' <<<"$keys")
 public_key=$(python3 -c 'import json, sys; print(json.load(sys.stdin)["public_key"])' <<<"$keys")
 
@@ -61,7 +61,7 @@ start moto.log moto_server -p "$moto_port"
 wait_port "$moto_port" moto moto.log
 AWS_ENDPOINT_URL="http://127.0.0.1:$moto_port" "${CARGO_TARGET_DIR:-target}/debug/create-local-table" "$table"
 
-CALLBACK_SIGNING_SECRET=$secret CALLBACK_SIGNING_PUBLIC_KEY=$public_key start receiver.log python3 dev/callback_receiver.py \
+CALLBACK_SIGNING_SECRET=$secret CALLBACK_SIGNING_PUBLIC_KEY=$public_key start receiver.log python3 dev/standins/callback_receiver.py \
   --port "$receiver_port" --out "$work/callbacks.jsonl"
 wait_port "$receiver_port" "the callback receiver" receiver.log
 
@@ -82,7 +82,7 @@ start functions.log cargo lambda watch --invoke-address 127.0.0.1 --invoke-port 
   --ignore-changes --env-file "$work/functions.env"
 wait_port "$lambda_port" "cargo lambda watch" functions.log
 
-# What dev/drive.py and a user's shell read.
+# What dev/standins/drive.py and a user's shell read.
 cat >"$work/env" <<ENV
 # The project's AWS CLI (v1, from .venv) first: the commands below use v1's --payload form.
 export PATH="$root/.venv/bin:\$PATH"
@@ -106,10 +106,10 @@ In another shell:
   source .local/env
   aws lambda invoke --endpoint-url \$EMR_FLOWS_LAMBDA_URL --function-name submit \\
     --payload '{"flow": "spark-pi", "params": {"partitions": 10}, "callbacks": [{"http": {"url": "'\$EMR_FLOWS_RECEIVER_URL'"}}]}' /dev/stdout
-  .venv/bin/python dev/drive.py FLOW_ID                  # EMR's events: success
-  .venv/bin/python dev/drive.py FLOW_ID --fail-step 1    # or the first step fails
+  .venv/bin/python dev/standins/drive.py FLOW_ID                 # EMR's events: success
+  .venv/bin/python dev/standins/drive.py FLOW_ID --fail-step 1   # or the first step fails
   aws lambda invoke --endpoint-url \$EMR_FLOWS_LAMBDA_URL --function-name list --payload '{"flow_id": "FLOW_ID"}' /dev/stdout
-  tail .local/receiver.log                               # the verified callback
+  tail .local/receiver.log                                        # the verified callback
   # a function error's type and message (the CLI shows only "(500)"):
   .venv/bin/cargo-lambda lambda invoke --invoke-address 127.0.0.1 --invoke-port $lambda_port submit --data-ascii '{"flow": "no-such-flow"}'
 TEXT
