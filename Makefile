@@ -52,7 +52,7 @@ $(CHECKOV)/.installed: dev/requirements-checkov.txt
 # Sends the events a deployed stack kept back (FailedEventsQueue; ARGS=--dlq for EventBridge's
 # dead-letter queue) through on-state-change and reports what applied: `make redrive STACK=name`.
 redrive: venv
-	$(VENV)/bin/python dev/redrive.py --stack "$(STACK)" $(ARGS)
+	$(VENV)/bin/python dev/admin/redrive.py --stack "$(STACK)" $(ARGS)
 
 # Not in CI: cargo-mutants (crates.io) on the pure modules with their unit tests; prints caught
 # and missed mutants per file. Long: a build per mutant (only the library's tests are built:
@@ -73,4 +73,4 @@ BENCH_FUNCTIONS := -p submit -p on-state-change -p terminate -p list
 bench: venv
 	cargo build --release --locked $(BENCH_FUNCTIONS)
 	cargo build --locked -p e2e --bin create-local-table
-	$(VENV)/bin/python dev/bench.py $(BENCH_ARGS)
+	$(VENV)/bin/python dev/bench/bench.py $(BENCH_ARGS)

@@ -8,42 +8,18 @@
 # Run it with `make demo`. Logs go to .demo/; every process started here is stopped on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-root=$PWD
-export PATH="$root/.venv/bin:$PATH"
-# The AWS CLI talks to the local functions only; these credentials are never checked.
-export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1
+source dev/lib/stack.sh
 # cargo lambda watch answers a function error with HTTP 500, which the CLI would retry 4 times.
 export AWS_MAX_ATTEMPTS=1
-unset AWS_ENDPOINT_URL AWS_PROFILE
 
 work=$root/.demo
 rm -rf "$work" && mkdir -p "$work"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 moto_port=$(free_port) receiver_port=$(free_port) lambda_port=$(free_port)
-secret="whsec_$(python3 -c 'import base64, os; print(base64.b64encode(os.urandom(32)).decode())')"
-# An ed25519 key pair for v1a signatures: the functions sign with the key, the receiver holds
-# only the public key (as a receiver of another team would).
-keys=$(python3 dev/signing_key.py new)
-signing_key=$(python3 -c 'import json, sys; print(json.load(sys.stdin)["signing_key"])' <<<"$keys")
-public_key=$(python3 -c 'import json, sys; print(json.load(sys.stdin)["public_key"])' <<<"$keys")
+signing_material
 table=emr-flows-demo
+cleanup_on_exit
 
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-# Starts a command in its own process group, so cleanup stops it and all it started.
-start() { local log=$1; shift; set -m; "$@" >"$work/$log" 2>&1 & pids+=($!); set +m; }
-wait_port() {
-  for _ in $(seq 1 600); do
-    (echo >"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-    sleep 0.2
-  done
-  echo "$2 did not start; see $work/$3" >&2; tail -20 "$work/$3" >&2; exit 1
-}
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 json() { python3 -m json.tool; }
 # invoke FUNCTION PAYLOAD_FILE: the AWS CLI call a user makes, against the local functions.
@@ -58,29 +34,14 @@ say "Building the functions"
 cargo build --quiet --workspace --bins
 
 say "Starting moto (DynamoDB + EMR) on :$moto_port"
-start moto.log moto_server -p "$moto_port"
-wait_port "$moto_port" moto moto.log
-AWS_ENDPOINT_URL="http://127.0.0.1:$moto_port" "${CARGO_TARGET_DIR:-target}/debug/create-local-table" "$table"
+start_moto "$moto_port" "$table"
 
 say "Starting the callback receiver on :$receiver_port"
-CALLBACK_SIGNING_SECRET=$secret CALLBACK_SIGNING_PUBLIC_KEY=$public_key start receiver.log python3 dev/callback_receiver.py \
-  --port "$receiver_port" --out "$work/callbacks.jsonl"
-wait_port "$receiver_port" "the callback receiver" receiver.log
+start_receiver "$receiver_port"
 
 say "Starting the functions (cargo lambda watch) on :$lambda_port"
-cat >"$work/functions.env" <<ENV
-TABLE_NAME=$table
-AWS_ENDPOINT_URL=http://127.0.0.1:$moto_port
-AWS_REGION=us-east-1
-AWS_ACCESS_KEY_ID=testing
-AWS_SECRET_ACCESS_KEY=testing
-CALLBACK_SIGNING_SECRET="$secret"
-CALLBACK_SIGNING_KEY="$signing_key"
-CALLBACK_ALLOW_LOCAL=true
-ENV
-start functions.log cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$lambda_port" \
-  --ignore-changes --env-file "$work/functions.env"
-wait_port "$lambda_port" "cargo lambda watch" functions.log
+functions_env "$table" "$moto_port"
+start_functions "$lambda_port"
 
 # run_flow NAME PARAMS LIFECYCLE: submit, drive the lifecycle's events, show the outcome.
 run_flow() {

@@ -270,7 +270,7 @@ pub const EXAMPLE_STEP_ID: &str = "s-1XXXXXXXXSTEP";
 pub mod proxy;
 pub mod world;
 
-/// The Standard Webhooks receiver of `dev/callback_receiver.py`: it verifies each callback
+/// The Standard Webhooks receiver of `dev/standins/callback_receiver.py`: it verifies each callback
 /// independently of emr-flows (`v1` with the `standardwebhooks` package, `v1a` with
 /// `cryptography`) and appends what it got to a JSON-lines file.
 pub struct Receiver {
@@ -302,7 +302,7 @@ impl Receiver {
         let out = std::env::temp_dir().join(format!("emr-flows-callbacks-{port}.jsonl"));
         let _ = std::fs::remove_file(&out);
         let log = std::env::temp_dir().join(format!("emr-flows-receiver-{port}.log"));
-        let script = root().join("dev/callback_receiver.py");
+        let script = root().join("dev/standins/callback_receiver.py");
         let env: Vec<(&str, String)> = [
             secret.map(|s| ("CALLBACK_SIGNING_SECRET", s.to_owned())),
             public_keys.map(|k| ("CALLBACK_SIGNING_PUBLIC_KEY", k.to_owned())),
@@ -347,7 +347,7 @@ impl Receiver {
 pub const TEST_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw2rOPbKzpCTg=";
 /// An ed25519 signing key for tests (`v1a`): `whsk_` + base64 of the 32-byte seed.
 pub const TEST_SIGNING_KEY: &str = "whsk_P34xRjNXQLwUFWPPY90eiMzRhTVxnDKC//LxqETxqMI=";
-/// [`TEST_SIGNING_KEY`]'s public key, as `python dev/signing_key.py public` derives it.
+/// [`TEST_SIGNING_KEY`]'s public key, as `python dev/admin/signing_key.py public` derives it.
 pub const TEST_PUBLIC_KEY: &str = "whpk_e2QvF+i9cqHd0zod4493MzUBZPMvpJRusft3/vmEP5U=";
 /// Another key pair's public key: what a receiver of another deployment trusts.
 pub const OTHER_PUBLIC_KEY: &str = "whpk_iEhFzScufO7R/rqIwd1uoZdmmwRyDC7/ADow+HLMhZ8=";

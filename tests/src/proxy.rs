@@ -1,4 +1,4 @@
-//! The fault proxy of `dev/fault_proxy.py`, between the functions' AWS SDK and moto: it
+//! The fault proxy of `dev/standins/fault_proxy.py`, between the functions' AWS SDK and moto: it
 //! forwards every request, one at a time (so that moto's conditional writes are atomic, as
 //! DynamoDB's are), counts requests by operation and injects faults on demand through its
 //! control API under `/__proxy/`.
@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use crate::{Service, free_port, root, venv_bin, wait_for_port};
 
-/// `dev/fault_proxy.py` in front of an upstream endpoint (moto); it stops when dropped.
+/// `dev/standins/fault_proxy.py` in front of an upstream endpoint (moto); it stops when dropped.
 pub struct FaultProxy {
     /// `http://127.0.0.1:PORT`: give it to the SDK (`AWS_ENDPOINT_URL`, `endpoint_url`) in
     /// place of the upstream's.
@@ -29,7 +29,7 @@ impl FaultProxy {
     pub fn start(upstream: &str) -> Self {
         let port = free_port();
         let log = std::env::temp_dir().join(format!("emr-flows-proxy-{port}.log"));
-        let script = root().join("dev/fault_proxy.py");
+        let script = root().join("dev/standins/fault_proxy.py");
         let port_arg = port.to_string();
         let args = [
             script.to_str().unwrap(),

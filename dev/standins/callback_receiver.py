@@ -14,7 +14,7 @@ it does and 401 when it does not; one line per callback is printed, and
 `{"webhook_id", "verified", "schemes", "headers", "body"}` is appended to the --out file (JSON
 lines) for tests: `schemes` lists the schemes that verified, `headers` the request's headers.
 
-Usage: python dev/callback_receiver.py --port 8765 --out callbacks.jsonl
+Usage: python dev/standins/callback_receiver.py --port 8765 --out callbacks.jsonl
 """
 
 import argparse

@@ -1,6 +1,7 @@
 """The benchmark of record (`make bench`, not in CI): the release functions, each as Lambda runs
-it (the binary alone, talking to a Lambda Runtime API: dev/runtime_api.py), against moto behind
-the fault proxy (dev/fault_proxy.py, which counts each AWS request and its bytes).
+it (the binary alone, talking to a Lambda Runtime API: dev/bench/runtime_api.py), against moto
+behind the fault proxy (dev/standins/fault_proxy.py, which counts each AWS request and its
+bytes).
 
 It submits spark-pi flows of 1, 50 and 256 steps (the definition's one step plus steps first
 seen in events, as EMR reports steps added to a running cluster), drives each through its
@@ -16,7 +17,7 @@ then reads the flows back with `list` and cancels one more flow with `terminate`
 - peak RSS (VmHWM) of each function, and the zipped size of each release binary as Lambda
   deploys it (`bootstrap`, zip -9).
 
-Usage: python dev/bench.py [--steps 1,50,256] [--cold-starts 5] [--target-dir target]
+Usage: python dev/bench/bench.py [--steps 1,50,256] [--cold-starts 5] [--target-dir target]
        [--profile release]
 (`make bench` builds the release functions first.)
 """
@@ -40,8 +41,8 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "dev"))
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 from runtime_api import RuntimeApi  # noqa: E402
 
 FUNCTIONS = ["submit", "on-state-change", "terminate", "list"]
@@ -358,7 +359,7 @@ class Bench:
         moto_port = free_port()
         self.procs.start([str(venv / "moto_server"), "-p", str(moto_port)], LOGS / "moto.log")
         wait_for_port(moto_port, "moto_server")
-        proxy = self.procs.start([sys.executable, "-u", str(ROOT / "dev" / "fault_proxy.py"),
+        proxy = self.procs.start([sys.executable, "-u", str(ROOT / "dev" / "standins" / "fault_proxy.py"),
                                   "--port", "0", "--upstream", f"http://127.0.0.1:{moto_port}"],
                                  LOGS / "proxy.log")
         self.proxy_port = self.proxy_listening(proxy)

@@ -1,8 +1,8 @@
 //! The functions' edge (`emr_flows::api`) against the local stand-ins: every HTTP API route driven
 //! with the API Gateway samples in `events/api/`, each error kind at its status, and no callback
 //! secret in any answer or log line. One process-wide log subscriber (the functions' own JSON
-//! format) captures every log line of this test binary, so the logs are grepped as CloudWatch
-//! would hold them.
+//! format) captures every log line of the test binary (every module's, see `main.rs`), so the
+//! logs are grepped as CloudWatch would hold them.
 
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -25,7 +25,7 @@ use serde_json::{Value, json};
 static MOTO: OnceLock<Moto> = OnceLock::new();
 static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
 
-/// Every log line written so far by this test binary, as the functions write them.
+/// Every log line written so far in the test binary (by any module), as the functions write them.
 fn logs() -> String {
     let buffer = LOGS.get().expect("the subscriber is installed by world()");
     String::from_utf8_lossy(&buffer.lock().unwrap()).into_owned()

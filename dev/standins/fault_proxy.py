@@ -17,7 +17,7 @@ Actions: drop_after (forward, then close the connection without answering), erro
 (forward, then answer 500), fail_500 (answer 500, not forwarded), throttle (answer 400
 ThrottlingException, not forwarded), delay (sleep S seconds, then forward).
 
-Usage: python dev/fault_proxy.py --port 8766 --upstream http://127.0.0.1:5000 [--no-serialize]
+Usage: python dev/standins/fault_proxy.py --port 8766 --upstream http://127.0.0.1:5000 [--no-serialize]
 """
 
 import argparse

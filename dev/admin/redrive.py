@@ -13,7 +13,7 @@ write on-state-change makes is conditional, so sending an event twice changes no
 
     make redrive STACK=emr-flows              # FailedEventsQueue of the deployed stack
     make redrive STACK=emr-flows ARGS=--dlq   # EventBridge's dead-letter queue
-    python dev/redrive.py --queue-url URL --function NAME [--dry-run]
+    python dev/admin/redrive.py --queue-url URL --function NAME [--dry-run]
 
 Locally, AWS_ENDPOINT_URL_SQS / AWS_ENDPOINT_URL_LAMBDA point it at moto and `cargo lambda
 watch`. Exit status: 0 when every message applied, 1 when any was kept.

@@ -1,16 +1,16 @@
 """Standard Webhooks ed25519 keys (the v1a scheme) for emr-flows, with PyPI `cryptography`.
 
-  python dev/signing_key.py new
+  python dev/admin/signing_key.py new
       a new key pair as JSON: {"signing_key": "whsk_...", "public_key": "whpk_..."}.
       The signing key goes into CALLBACK_SIGNING_KEY (local) or the Secrets Manager secret the
       stack's CallbackSigningKeySecretArn names; receivers get the public key.
-  python dev/signing_key.py public [KEYS]
+  python dev/admin/signing_key.py public [KEYS]
       the public key of each signing key in KEYS (or stdin), one per line: keys are whsk_ +
       base64 of the 32-byte seed (prefix and padding optional, as the stack's generated 43
       letters and digits; 64 bytes: seed and public key), separated by commas or white space.
 
       aws secretsmanager get-secret-value --secret-id "$arn" --query SecretString --output text \\
-        | python dev/signing_key.py public
+        | python dev/admin/signing_key.py public
 
 Signing keys are never printed by `public`, and its errors name a key by its position only.
 """

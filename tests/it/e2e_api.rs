@@ -1,6 +1,6 @@
 //! The HTTP API and the redrive through the real binaries: moto for DynamoDB, EMR and SQS,
 //! `cargo lambda watch` serving the functions, each invoked with the API Gateway samples of
-//! `events/api/` exactly as API Gateway invokes them, and `dev/redrive.py` moving a queue of
+//! `events/api/` exactly as API Gateway invokes them, and `dev/admin/redrive.py` moving a queue of
 //! Lambda destination records back through on-state-change.
 
 use std::time::Duration;
@@ -162,7 +162,7 @@ async fn every_route_through_the_real_binaries_and_a_redrive_of_failed_events() 
     let submitted = functions.invoke("submit", &json!({"flow": "spark-pi"})).await;
     let driven = submitted["flow_id"].as_str().unwrap().to_owned();
     let drive = std::process::Command::new(venv_bin("python"))
-        .arg(root().join("dev/drive.py"))
+        .arg(root().join("dev/standins/drive.py"))
         .args([&driven, "--fail-step", "1", "--endpoint-url", &functions.endpoint])
         .output()
         .unwrap();
@@ -229,7 +229,7 @@ async fn every_route_through_the_real_binaries_and_a_redrive_of_failed_events() 
 
     // WHEN the queue is redriven
     let redrive = std::process::Command::new(&python)
-        .arg(root().join("dev/redrive.py"))
+        .arg(root().join("dev/admin/redrive.py"))
         .args(["--queue-url", &queue_url, "--function", "on-state-change"])
         .envs(aws_env(&moto.endpoint, &functions.endpoint))
         .output()

@@ -1,4 +1,4 @@
-"""A small AWS Lambda Runtime API emulator, for the benchmark (dev/bench.py).
+"""A small AWS Lambda Runtime API emulator, for the benchmark (dev/bench/bench.py).
 
 It serves one function process, as Lambda serves one execution environment:
 
@@ -20,7 +20,7 @@ Use it from Python:
     result = api.invoke({"some": "event"})   # hands the event out, waits for the answer and
                                              # for the function's next `next` call (idle again)
 
-or by hand: `python dev/runtime_api.py --port 9001 EVENT.json ...` serves the events in order
+or by hand: `python dev/bench/runtime_api.py --port 9001 EVENT.json ...` serves the events in order
 (to one function started with AWS_LAMBDA_RUNTIME_API=127.0.0.1:9001) and prints each answer.
 """
 

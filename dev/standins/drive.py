@@ -9,7 +9,7 @@ ALL_STEPS_COMPLETED. With --fail-step N, step N (1-based) FAILED, the steps afte
 with STEP_FAILURE. Prints each event with the flow's status after it, then the outcome.
 
     source .local/env            # after `make up`
-    python dev/drive.py FLOW_ID [--fail-step N] [--endpoint-url URL]
+    python dev/standins/drive.py FLOW_ID [--fail-step N] [--endpoint-url URL]
 
 Exit status 0 when every event applied; 1 otherwise.
 """

@@ -125,7 +125,7 @@ async fn callbacks_are_signed_with_the_managed_secret_and_a_missing_one_fails_th
 }
 
 /// A signing key as the template generates it: 43 letters and digits (base64 of a 32-byte
-/// seed without padding), and its public key as `python dev/signing_key.py public` derives it.
+/// seed without padding), and its public key as `python dev/admin/signing_key.py public` derives it.
 const GENERATED_KEY: &str = "Zq3LmN8pR2vT6xW9yB4cD7fH1jK5nP0sU3wA8eG2iLp";
 const GENERATED_PUBLIC: &str = "whpk_PEFHP9PIB0XN0/al9MZNEccAxq2ckH9Nv/vyA9qnjrA=";
 
