@@ -42,7 +42,7 @@ package: venv
 # Not in CI: N flows, their events duplicated and shuffled, 50-way (see tests/src/bin/load.rs).
 LOAD_FLOWS ?= 1000
 load: venv
-	cargo run --quiet --locked -p e2e --bin load -- $(LOAD_FLOWS) 50 30
+	cargo run --quiet --locked -p integration-tests --bin load -- $(LOAD_FLOWS) 50 30
 
 $(CHECKOV)/.installed: dev/requirements-checkov.txt
 	$(PYTHON) -m venv $(CHECKOV)
@@ -72,5 +72,5 @@ mutants:
 BENCH_FUNCTIONS := -p submit -p on-state-change -p terminate -p list
 bench: venv
 	cargo build --release --locked $(BENCH_FUNCTIONS)
-	cargo build --locked -p e2e --bin create-local-table
+	cargo build --locked -p integration-tests --bin create-local-table
 	$(VENV)/bin/python dev/bench/bench.py $(BENCH_ARGS)

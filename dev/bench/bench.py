@@ -406,7 +406,7 @@ class Bench:
             path = target / profile / "create-local-table"
             if path.exists():
                 return path
-        sys.exit("create-local-table is missing: cargo build -p e2e --bin create-local-table")
+        sys.exit("create-local-table is missing: cargo build -p integration-tests --bin create-local-table")
 
     # One invocation, with everything measured around it.
     def invoke(self, function: str, kind: str, payload, flow_steps: int | None = None):

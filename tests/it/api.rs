@@ -8,9 +8,6 @@ use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use e2e::{
-    Moto, Receiver, TEST_PUBLIC_KEY, TEST_SECRET, TEST_SIGNING_KEY, create_table, event, root, unique_table,
-};
 use emr_flows::api::{self, Function};
 use emr_flows::aws::emr::Emr;
 use emr_flows::aws::secrets::TaggedSecrets;
@@ -20,6 +17,9 @@ use emr_flows::catalog::definition::Catalog;
 use emr_flows::model::{FlowId, FlowRecord};
 use emr_flows::ops::{self, Clock, Services};
 use emr_flows::store::FlowStore;
+use integration_tests::{
+    Moto, Receiver, TEST_PUBLIC_KEY, TEST_SECRET, TEST_SIGNING_KEY, create_table, event, root, unique_table,
+};
 use serde_json::{Value, json};
 
 static MOTO: OnceLock<Moto> = OnceLock::new();
@@ -409,7 +409,11 @@ async fn no_callback_secret_appears_in_any_answer_or_log_line() {
     .await
     .unwrap();
     let (managed_arn, foreign_arn) = (managed.arn().unwrap(), foreign.arn().unwrap());
-    let receiver = Receiver::trusting(e2e::free_port(), Some(TEST_SECRET), Some(TEST_PUBLIC_KEY));
+    let receiver = Receiver::trusting(
+        integration_tests::free_port(),
+        Some(TEST_SECRET),
+        Some(TEST_PUBLIC_KEY),
+    );
     let request = json!({
         "flow": "spark-pi",
         "callbacks": [{"http": {

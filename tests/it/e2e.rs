@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use aws_sdk_lambda::primitives::Blob;
-use e2e::{
+use integration_tests::{
     Moto, Receiver, Service, TEST_PUBLIC_KEY, TEST_SECRET, TEST_SIGNING_KEY, create_table, event, free_port,
     unique_table, venv_bin,
 };
@@ -51,7 +51,7 @@ impl Functions {
             &[],
             &log,
         );
-        e2e::wait_for_port(port, "cargo lambda watch", Duration::from_secs(120));
+        integration_tests::wait_for_port(port, "cargo lambda watch", Duration::from_secs(120));
         let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
             .endpoint_url(format!("http://127.0.0.1:{port}"))
             .region(aws_config::Region::new("us-east-1"))
@@ -130,7 +130,7 @@ impl Functions {
 
     /// Sends each event of `events/<lifecycle>/` in order, with the flow's real ids.
     async fn drive(&self, lifecycle: &str, cluster_id: &str, step_id: &str) {
-        let mut files: Vec<_> = std::fs::read_dir(e2e::root().join("events").join(lifecycle))
+        let mut files: Vec<_> = std::fs::read_dir(integration_tests::root().join("events").join(lifecycle))
             .unwrap()
             .map(|e| e.unwrap().file_name().into_string().unwrap())
             .collect();
@@ -252,7 +252,7 @@ async fn both_scenarios_end_to_end_through_the_real_functions() {
 
     // A dry run answers the request EMR would receive, and the catalog lists the definitions.
     let sample: Value = serde_json::from_str(
-        &std::fs::read_to_string(e2e::root().join("events/submit-dry-run.json")).unwrap(),
+        &std::fs::read_to_string(integration_tests::root().join("events/submit-dry-run.json")).unwrap(),
     )
     .unwrap();
     let dry_run = functions.invoke("submit", &sample).await.unwrap();
@@ -301,7 +301,7 @@ async fn faults_between_the_real_functions_and_aws_change_no_outcome() {
     let sdk = moto.sdk().await;
     let table = unique_table("faults");
     create_table(&aws_sdk_dynamodb::Client::new(&sdk), &table).await;
-    let proxy = e2e::proxy::FaultProxy::start(&moto.endpoint);
+    let proxy = integration_tests::proxy::FaultProxy::start(&moto.endpoint);
     let functions = Functions::start(&proxy.endpoint, &table).await;
 
     // RunJobFlow applied but answered 500, and DynamoDB throttling the record's first write:

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use aws_sdk_lambda::primitives::Blob;
-use e2e::{
+use integration_tests::{
     Moto, Service, TEST_PUBLIC_KEY, TEST_SECRET, TEST_SIGNING_KEY, create_table, event, free_port, root,
     unique_table, venv_bin,
 };
@@ -61,7 +61,7 @@ impl Functions {
             env_file.to_str().unwrap(),
         ];
         let watch = Service::start(&venv_bin("cargo-lambda"), &args, &[], &log);
-        e2e::wait_for_port(port, "cargo lambda watch", Duration::from_secs(120));
+        integration_tests::wait_for_port(port, "cargo lambda watch", Duration::from_secs(120));
         let endpoint = format!("http://127.0.0.1:{port}");
         let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
             .endpoint_url(&endpoint)

@@ -3,14 +3,14 @@
 
 use std::time::Duration;
 
-use e2e::world::{MOTO, world};
-use e2e::{Receiver, TEST_SECRET, event};
 use emr_flows::callback::CallbackPolicy;
 use emr_flows::catalog::definition::Catalog;
 use emr_flows::catalog::job_flow::FLOW_ID_TAG;
 use emr_flows::error::Error;
 use emr_flows::model::{DeliveryStatus, FlowId, FlowRecord, FlowStatus, StepState};
 use emr_flows::ops::{self, StateChangeOutcome};
+use integration_tests::world::{MOTO, world};
+use integration_tests::{Receiver, TEST_SECRET, event};
 use serde_json::{Value, json};
 
 #[tokio::test]
@@ -260,7 +260,7 @@ async fn events_for_other_clusters_are_ignored() {
 #[tokio::test]
 async fn a_callback_endpoint_down_for_hours_is_still_delivered_exactly_once() {
     let w = world().await;
-    let port = e2e::free_port();
+    let port = integration_tests::free_port();
     let url = format!("http://127.0.0.1:{port}/callbacks");
     // GIVEN an endpoint nobody listens on: the flow ends, the attempt is recorded with its
     // error, and the event still succeeds (the sweep retries, not Lambda).

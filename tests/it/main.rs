@@ -1,9 +1,9 @@
 //! The adapter and end-to-end tests, in one test binary (as zero2prod's `tests/api/main.rs` and
 //! svix's `tests/it/main.rs`): the harness and the five AWS SDKs are linked once, not once per
-//! file. One module per area; run one with `cargo test -p e2e --test it -- flows::`.
+//! file. One module per area; run one with `cargo test -p integration-tests --test it -- flows::`.
 //!
 //! Every module's tests run in this one process, so what is process-wide is shared:
-//! - moto: `e2e::world::MOTO` serves the world tests of `flows`, `outcomes` and `secrets`,
+//! - moto: `integration_tests::world::MOTO` serves the world tests of `flows`, `outcomes` and `secrets`,
 //!   and `api` starts one of its own (`e2e`, `e2e_api` and some `secrets` tests start one per
 //!   test); each test has a table of its own, secrets and functions under unique names, and
 //!   its own fault proxy and receivers, so none sees another's flows;
@@ -12,7 +12,7 @@
 //!   sets a subscriber;
 //! - the metrics recorder `outcomes` installs counts every module's flows (its check asks for at
 //!   least its own); only it flushes the recorder;
-//! - ports are free ones, taken per stand-in (`e2e::free_port`); no test sets an environment
+//! - ports are free ones, taken per stand-in (`integration_tests::free_port`); no test sets an environment
 //!   variable of this process (stand-ins get theirs as they start).
 
 mod api;

@@ -6,13 +6,13 @@
 
 use std::time::{Duration, Instant};
 
-use e2e::world::{World, world, world_behind_proxy};
-use e2e::{Receiver, TEST_SECRET, event};
 use emr_flows::error::Error;
 use emr_flows::model::{
     ClusterId, DeliveryStatus, FlowId, FlowStatus, LAUNCH_FAILED, LAUNCH_LOST, MAX_RUNTIME_EXCEEDED,
 };
 use emr_flows::ops::{self, StateChangeOutcome};
+use integration_tests::world::{World, world, world_behind_proxy};
+use integration_tests::{Receiver, TEST_SECRET, event};
 use serde_json::{Value, json};
 
 const SWEEP_BUDGET: Duration = Duration::from_secs(60);
@@ -582,7 +582,7 @@ async fn a_failed_steps_log_becomes_its_probable_cause_once_emr_pushes_it() {
     let w = world().await;
     let receiver = Receiver::start(TEST_SECRET);
     let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&e2e::world::MOTO.get().unwrap().sdk().await)
+        aws_sdk_s3::config::Builder::from(&integration_tests::world::MOTO.get().unwrap().sdk().await)
             .force_path_style(true)
             .build(),
     );

@@ -6,11 +6,11 @@
 
 use std::time::Duration;
 
-use e2e::world::{HEADER_SECRETS, world};
-use e2e::{Moto, OTHER_PUBLIC_KEY, Receiver, TEST_PUBLIC_KEY, TEST_SECRET, TEST_SIGNING_KEY};
 use emr_flows::aws::secrets::{CachedSecret, TaggedSecrets};
 use emr_flows::callback::{CallbackDocument, CallbackTarget, Dispatcher, HOST_TAG, HttpTarget, SigningKeys};
 use emr_flows::model::{AttemptOutcome, DeliveryStatus};
+use integration_tests::world::{HEADER_SECRETS, world};
+use integration_tests::{Moto, OTHER_PUBLIC_KEY, Receiver, TEST_PUBLIC_KEY, TEST_SECRET, TEST_SIGNING_KEY};
 use serde_json::json;
 
 /// Key bytes as the template generates them: 44 alphanumerics (base64 of 33 bytes, no prefix).
@@ -236,7 +236,7 @@ async fn header_secret(
 async fn a_header_naming_a_secret_tagged_for_the_receivers_host_delivers_its_value() {
     // GIVEN a team's API key in Secrets Manager, tagged for the receiver's host (and another)
     let w = world().await;
-    let sm = aws_sdk_secretsmanager::Client::new(&e2e::world::MOTO.get().unwrap().sdk().await);
+    let sm = aws_sdk_secretsmanager::Client::new(&integration_tests::world::MOTO.get().unwrap().sdk().await);
     let suffix = ulid::Ulid::generate().to_string().to_lowercase();
     let value = format!("team-a-key-{suffix}");
     let arn = header_secret(
@@ -247,7 +247,11 @@ async fn a_header_naming_a_secret_tagged_for_the_receivers_host_delivers_its_val
     )
     .await;
     // AND a receiver verifying both signatures a default deployment sends
-    let receiver = Receiver::trusting(e2e::free_port(), Some(TEST_SECRET), Some(TEST_PUBLIC_KEY));
+    let receiver = Receiver::trusting(
+        integration_tests::free_port(),
+        Some(TEST_SECRET),
+        Some(TEST_PUBLIC_KEY),
+    );
 
     // WHEN a flow whose callback names the secret ends
     let request = json!({"flow": "spark-pi", "callbacks": [{"http": {
@@ -281,7 +285,7 @@ async fn a_secret_not_tagged_for_the_callbacks_host_or_not_a_header_value_is_ref
  {
     // GIVEN team B's key, tagged for team B's host, and one with no tag at all
     let w = world().await;
-    let sm = aws_sdk_secretsmanager::Client::new(&e2e::world::MOTO.get().unwrap().sdk().await);
+    let sm = aws_sdk_secretsmanager::Client::new(&integration_tests::world::MOTO.get().unwrap().sdk().await);
     let suffix = ulid::Ulid::generate().to_string().to_lowercase();
     let value = format!("team-b-key-{suffix}");
     let team_b = header_secret(

@@ -1,11 +1,11 @@
 //! The SAM template and the code agree: the table's keys and indexes are the ones the store
 //! queries, and the functions are the workspace's binaries.
 
-use e2e::{root, table_properties};
 use emr_flows::store::items::ITEM_ATTRIBUTE;
 use emr_flows::store::{
     ACTIVE_ATTRIBUTE, ACTIVE_INDEX, CLUSTER_INDEX, DEFINITION_INDEX, SUMMARY_ATTRIBUTES, SWEEP_AT_ATTRIBUTE,
 };
+use integration_tests::{root, table_properties};
 use serde_json::Value;
 
 fn keys(schema: &Value) -> Vec<(String, String)> {

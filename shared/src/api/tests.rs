@@ -1,4 +1,3 @@
-
 use super::*;
 
 fn event(route: &str, path: &[(&str, &str)], query: &str, body: Option<&str>) -> Value {

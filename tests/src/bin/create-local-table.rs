@@ -7,6 +7,6 @@ async fn main() {
         std::process::exit(2);
     };
     let sdk = aws_config::load_from_env().await;
-    e2e::create_table(&aws_sdk_dynamodb::Client::new(&sdk), &name).await;
+    integration_tests::create_table(&aws_sdk_dynamodb::Client::new(&sdk), &name).await;
     println!("created table {name} from template.yaml");
 }

@@ -4,17 +4,17 @@
 //! stands for DynamoDB's atomic conditional writes). Then the reconcile sweep runs until nothing
 //! is due. Prints lost and duplicated callbacks, outcomes, and the handling time per event.
 //!
-//! Usage: `cargo run -p e2e --bin load -- [FLOWS] [CONCURRENCY] [DUPLICATES_PERCENT]`
+//! Usage: `cargo run -p integration-tests --bin load -- [FLOWS] [CONCURRENCY] [DUPLICATES_PERCENT]`
 //! (defaults 1000, 50, 30).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use e2e::world::world_behind_proxy;
-use e2e::{Receiver, TEST_SECRET, event};
 use emr_flows::model::FlowId;
 use emr_flows::ops::{self, Services};
+use integration_tests::world::world_behind_proxy;
+use integration_tests::{Receiver, TEST_SECRET, event};
 use serde_json::{Value, json};
 
 const SUCCESS: [&str; 5] = [

@@ -19,7 +19,7 @@ use super::spec::{
 use super::yaml::{Source, SyntaxError};
 
 /// The generated JSON Schema of the definition file format (source: EMR's service model and the
-/// step short forms; see `dev/emr_schema.py`). Editors use it through the modeline
+/// step short forms; see `shared/schemas/generate.py`). Editors use it through the modeline
 /// `# yaml-language-server: $schema=../schemas/flow-definition.schema.json`.
 pub const FORMAT_SCHEMA: &str = include_str!("../../../schemas/flow-definition.schema.json");
 

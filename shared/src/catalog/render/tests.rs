@@ -1,4 +1,3 @@
-
 use super::*;
 use crate::catalog::definition::Catalog;
 use crate::model::FlowId;
