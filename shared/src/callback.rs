@@ -1003,9 +1003,12 @@ impl Dispatcher {
         } else if status == reqwest::StatusCode::GONE {
             AttemptOutcome::Gone
         } else {
-            failed(
-                Some(status.as_u16()),
-                format!("the endpoint answered HTTP {status}"),
+            // 429, 3xx and 5xx may say when to come back (RFC 9110 §10.2.3, RFC 6585 §4).
+            let retry_after = response.headers().get(reqwest::header::RETRY_AFTER);
+            crate::model::retry_after::refused(
+                status.as_u16(),
+                &status.to_string(),
+                retry_after.map(|v| v.as_bytes()),
             )
         }
     }

@@ -7,6 +7,7 @@
 //! - [`outcome`]: what EMR's facts (cluster state, reason, steps, our own accepted
 //!   termination) mean for a flow: the one outcome rule.
 //! - [`delivery`]: one callback's delivery: claims, attempts and the retry schedule.
+//! - [`retry_after`]: a receiver's `Retry-After` (RFC 9110 §10.2.3), parsed and bounded.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -16,6 +17,7 @@ use serde::{Deserialize, Serialize};
 pub mod delivery;
 pub mod outcome;
 pub mod record;
+pub mod retry_after;
 
 pub use delivery::{AttemptOutcome, Delivery, DeliveryStatus, MAX_DELIVERY_ATTEMPTS};
 pub use outcome::{ClusterFacts, TerminationKind, decide_outcome};
