@@ -634,6 +634,15 @@ impl Definition {
             problems.push(Problem::new("max_runtime", message));
         }
 
+        // Lambda callbacks name what Lambda can invoke (the allow-list is the stack's: submit's).
+        let callbacks = document.get("callbacks").and_then(Value::as_array);
+        for (i, target) in callbacks.into_iter().flatten().enumerate() {
+            let function = target.get("lambda").and_then(Value::as_str);
+            if let Some(Err(message)) = function.map(crate::model::lambda_function::FunctionRef::parse) {
+                problems.push(Problem::new(format!("callbacks[{i}].lambda"), message));
+            }
+        }
+
         // Overridable: JSON Pointers with JSON Schemas.
         let mut overridable = Vec::new();
         if let Some(entries) = document.get("overridable").and_then(Value::as_object) {
