@@ -10,11 +10,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 export PATH="$root/.venv/bin:$PATH"
+# None of the caller's AWS settings (profile, region, endpoints, retries) reaches what this
+# script starts: it sets its own.
+unset "${!AWS_@}"
 # The AWS CLI talks to the local functions only; these credentials are never checked.
 export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1
-# cargo lambda watch answers a function error with HTTP 500, which the CLI would retry 4 times.
+# cargo lambda watch answers a function error with HTTP 500, which the CLI would retry 4 times
+# (the CLI only: the functions get 3 attempts per AWS call, in functions.env).
 export AWS_MAX_ATTEMPTS=1
-unset AWS_ENDPOINT_URL AWS_PROFILE
 
 work=$root/.demo
 rm -rf "$work" && mkdir -p "$work"
@@ -74,6 +77,7 @@ AWS_ENDPOINT_URL=http://127.0.0.1:$moto_port
 AWS_REGION=us-east-1
 AWS_ACCESS_KEY_ID=testing
 AWS_SECRET_ACCESS_KEY=testing
+AWS_MAX_ATTEMPTS=3
 CALLBACK_SIGNING_SECRET="$secret"
 CALLBACK_SIGNING_KEY="$signing_key"
 CALLBACK_ALLOW_LOCAL=true

@@ -10,8 +10,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 export PATH="$root/.venv/bin:$PATH"
+# The functions' log level is yours to choose; none of your other AWS settings (profile, region,
+# endpoints, retries: `source .local/env` sets AWS_MAX_ATTEMPTS=1) reaches what this starts.
+log_level=${AWS_LAMBDA_LOG_LEVEL:-INFO}
+unset "${!AWS_@}"
 export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1
-unset AWS_ENDPOINT_URL AWS_PROFILE
 
 work=$root/.local
 moto_port=${EMR_FLOWS_MOTO_PORT:-5050}
@@ -71,12 +74,13 @@ AWS_ENDPOINT_URL=http://127.0.0.1:$moto_port
 AWS_REGION=us-east-1
 AWS_ACCESS_KEY_ID=testing
 AWS_SECRET_ACCESS_KEY=testing
+AWS_MAX_ATTEMPTS=3
 CALLBACK_SIGNING_SECRET="$secret"
 CALLBACK_SIGNING_KEY="$signing_key"
 CALLBACK_ALLOW_LOCAL=true
 # Header values may name moto's secrets under emr-flows/callbacks/ (tagged emr-flows:callback-host).
 CALLBACK_HEADER_SECRETS=arn:aws:secretsmanager:us-east-1:123456789012:secret:emr-flows/callbacks/*
-AWS_LAMBDA_LOG_LEVEL=${AWS_LAMBDA_LOG_LEVEL:-INFO}
+AWS_LAMBDA_LOG_LEVEL=$log_level
 ENV
 start functions.log cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$lambda_port" \
   --ignore-changes --env-file "$work/functions.env"
