@@ -341,6 +341,7 @@ pub const EXAMPLE_CLUSTER_ID: &str = "j-2AXXXXXXGAPLF";
 /// The step id the sample events in `events/lifecycle-*` carry.
 pub const EXAMPLE_STEP_ID: &str = "s-1XXXXXXXXSTEP";
 
+pub mod functions;
 pub mod proxy;
 pub mod world;
 
