@@ -370,7 +370,7 @@ mod tests {
             (format!("{base}processor a"), "U+0020"),
             (format!("{base}processor.a"), "holds `.`"),
             (format!("{base}{}", "a".repeat(65)), "longer than 64"),
-            (format!("{base}"), "the function name `` is empty"),
+            (base.to_string(), "the function name `` is empty"),
             (format!("{base}f:prod.1"), "the qualifier `prod.1`"),
             (format!("{base}f:"), "the qualifier ``"),
             (format!("{base}f:{}", "a".repeat(129)), "the qualifier"),
