@@ -8,6 +8,9 @@
 # EMR_FLOWS_LAMBDA_PORT (9050), EMR_FLOWS_RECEIVER_PORT (9051). State and logs: .local/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The functions' log level is yours to choose; none of your other AWS settings (profile, region,
+# endpoints, retries: `source .local/env` sets AWS_MAX_ATTEMPTS=1) reaches what this starts.
+log_level=${AWS_LAMBDA_LOG_LEVEL:-INFO}
 source dev/lib/stack.sh
 
 work=$root/.local
@@ -42,7 +45,7 @@ functions_env "$table" "$moto_port"
 cat >>"$work/functions.env" <<ENV
 # Header values may name moto's secrets under emr-flows/callbacks/ (tagged emr-flows:callback-host).
 CALLBACK_HEADER_SECRETS=arn:aws:secretsmanager:us-east-1:123456789012:secret:emr-flows/callbacks/*
-AWS_LAMBDA_LOG_LEVEL=${AWS_LAMBDA_LOG_LEVEL:-INFO}
+AWS_LAMBDA_LOG_LEVEL=$log_level
 ENV
 start_functions "$lambda_port"
 

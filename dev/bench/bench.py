@@ -14,6 +14,11 @@ then reads the flows back with `list` and cancels one more flow with `terminate`
   clock ticks, both as deltas around each invocation, the function idle again in `next`), AWS
   requests and the bytes of DynamoDB write requests (from the proxy's counts);
 - estimated DynamoDB write units per flow (method printed with the figures);
+- what a duplicated event writes: each flow's last step COMPLETED and cluster RUNNING sent again
+  while it runs, and its cluster TERMINATED once it ended (as EventBridge may deliver an event
+  twice), with the
+  write requests sent, applied and refused by their condition, and the write units DynamoDB
+  bills for them (a refused conditional write is billed too: the size of the item it kept);
 - peak RSS (VmHWM) of each function, and the zipped size of each release binary as Lambda
   deploys it (`bootstrap`, zip -9).
 
@@ -263,6 +268,15 @@ class Table:
             parts.append(f"{name} ({'+'.join(keys)}; projects {projected})")
         return f"key {'+'.join(self.key)}; indexes: " + ("; ".join(parts) or "none")
 
+    def refused_cost(self, old: dict, key) -> int:
+        """Write units DynamoDB bills for a write its condition refused: the size of the item it
+        kept (`old`, the items before the invocation), at least 1 (DynamoDB developer guide,
+        "Condition expressions", capacity consumed by conditional writes)."""
+        if not isinstance(key, dict):
+            return 1
+        kept = old.get(self.item_key({k: key.get(k) for k in self.key}))
+        return write_units(item_size(kept)) if kept else 1
+
     def change_cost(self, old: dict, new: dict, transactional: bool) -> tuple[int, int]:
         """(table write units, index write units) for every item that differs between the
         snapshots `old` and `new` (written, created or deleted)."""
@@ -424,6 +438,13 @@ class Bench:
         transactional = "TransactWriteItems" in counts
         figures["table_wcu"], figures["index_wcu"] = self.table.change_cost(before, after,
                                                                             transactional)
+        writes = [e for e in record["log"] if e["op"] in WRITE_OPS]
+        refused = [e for e in writes if e.get("condition_failed")]
+        figures["write_requests"] = len(writes)
+        figures["applied_writes"] = sum(1 for e in writes if e.get("upstream_status") == 200)
+        figures["refused_writes"] = len(refused)
+        figures["refused_wcu"] = sum(self.table.refused_cost(before, e.get("key")) for e in refused)
+        figures["table_wcu"] += figures["refused_wcu"]
         self.samples.setdefault(kind, []).append(figures)
         if flow_steps is not None:
             units = self.flow_units.setdefault(flow_steps, {"table": 0, "index": 0, "bytes": 0,
@@ -451,13 +472,19 @@ class Bench:
             steps_list = [(step_id, step_name)] + [
                 (f"s-BENCH{steps:03d}{i:05d}", f"bench-step-{i}") for i in range(1, steps)]
             self.event(steps, "cluster STARTING", cluster_event(cluster_id, "STARTING"))
-            self.event(steps, "cluster RUNNING", cluster_event(cluster_id, "RUNNING"))
+            running = cluster_event(cluster_id, "RUNNING")
+            self.event(steps, "cluster RUNNING", running)
             for sid, name in steps_list:
                 self.event(steps, "step RUNNING", step_event(cluster_id, sid, name, "RUNNING"))
-                self.event(steps, "step COMPLETED", step_event(cluster_id, sid, name, "COMPLETED"))
-            outcome = self.event(steps, "cluster TERMINATED", cluster_event(
-                cluster_id, "TERMINATED", {"code": "ALL_STEPS_COMPLETED",
-                                           "message": "Steps completed"}))
+                completed = step_event(cluster_id, sid, name, "COMPLETED")
+                self.event(steps, "step COMPLETED", completed)
+            # The same events again, as EventBridge may deliver them (not in the flow's figures).
+            self.invoke("on-state-change", "dup step COMPLETED", completed)
+            self.invoke("on-state-change", "dup cluster RUNNING", running)
+            terminated = cluster_event(cluster_id, "TERMINATED", {"code": "ALL_STEPS_COMPLETED",
+                                                                  "message": "Steps completed"})
+            outcome = self.event(steps, "cluster TERMINATED", terminated)
+            self.invoke("on-state-change", "dup cluster TERMINATED", terminated)
             self.invoke("list", "list flow_id", {"flow_id": flow_id})
             self.final[steps] = (flow_id, outcome, self.flow_items(flow_id))
             print(f"flow of {steps} steps: {json.dumps(outcome)} "
@@ -520,6 +547,23 @@ class Bench:
                                                       f"{sum(sizes)} B)" if len(sizes) > 3 else "")
             print(f"  {steps:6} {u['events']:6} {u['table']:8} {u['index']:8} {total:8} "
                   f"{total / base:8.1f} {u['bytes']:10}  {shown}")
+
+        print("\n== a duplicated event (step COMPLETED and cluster RUNNING again while the flow runs, "
+              "cluster TERMINATED\n   again once it ended): DynamoDB writes, mean per event")
+        print("  write units as DynamoDB bills them: applied writes as above, and each write its "
+              "condition refused the size of the item\n  it kept (at least 1); "
+              "requests: the write requests sent, applied and refused")
+        print(f"  {'type':24} {'n':>4} {'requests':>9} {'applied':>8} {'refused':>8} {'units':>7} "
+              f"{'wbytes':>8}  requests by operation (first invocation)")
+        for kind, xs in self.samples.items():
+            if not kind.startswith("dup "):
+                continue
+            ops = " ".join(f"{op}={n}" for op, n in sorted(xs[0]["ops"].items()))
+            mean = lambda key: statistics.fmean(x[key] for x in xs)  # noqa: E731
+            print(f"  {kind:24} {len(xs):4} {mean('write_requests'):9.2f} "
+                  f"{mean('applied_writes'):8.2f} {mean('refused_writes'):8.2f} "
+                  f"{statistics.fmean(x['table_wcu'] + x['index_wcu'] for x in xs):7.2f} "
+                  f"{mean('write_bytes'):8.0f}  {ops}")
 
         print("\n== peak RSS (VmHWM), KB, after the run; and what is resident now (VmRSS): "
               "anonymous (heap, stacks) + file-backed (the binary's pages touched)")

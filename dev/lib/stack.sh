@@ -10,9 +10,11 @@
 
 root=$PWD
 export PATH="$root/.venv/bin:$PATH"
-# The AWS CLI and the stand-ins talk to local endpoints only; these credentials are never checked.
+# None of the caller's AWS settings (profile, region, endpoints, retries) reaches what is
+# started here. The AWS CLI and the stand-ins talk to local endpoints only; these credentials
+# are never checked.
+unset "${!AWS_@}"
 export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1
-unset AWS_ENDPOINT_URL AWS_PROFILE
 
 # Sets `secret` (v1: whsec_ + base64 of 32 random bytes) and an ed25519 key pair for v1a,
 # `signing_key` and `public_key`: the functions sign with the key, the receiver holds only the
@@ -79,6 +81,7 @@ AWS_ENDPOINT_URL=http://127.0.0.1:$2
 AWS_REGION=us-east-1
 AWS_ACCESS_KEY_ID=testing
 AWS_SECRET_ACCESS_KEY=testing
+AWS_MAX_ATTEMPTS=3
 CALLBACK_SIGNING_SECRET="$secret"
 CALLBACK_SIGNING_KEY="$signing_key"
 CALLBACK_ALLOW_LOCAL=true

@@ -9,7 +9,9 @@ are), and injects faults configured at run time through a control API (never for
   GET    /__proxy/faults    the rules not used up yet
   DELETE /__proxy/faults    clears the rules
   GET    /__proxy/requests  {"counts": {op: n}, "bytes": {op: request body bytes}, "log": [...]}
-                            (each log entry: op, bytes, status, ms from request read to answer ready)
+                            (each log entry: op, bytes, status, ms from request read to answer ready;
+                            a DynamoDB write its condition refused also has condition_failed: true
+                            and key: the request's Key, or a PutItem's Item)
   DELETE /__proxy/requests  clears the record
   POST   /__proxy/pause     forwarded requests wait (hang) until POST /__proxy/resume
 
@@ -186,6 +188,13 @@ class Handler(BaseHTTPRequestHandler):
                     json.dumps({"__type": "BadGateway", "message": f"fault proxy: {e}"}).encode()
                 state.update(entry, error=str(e))
             state.update(entry, upstream_status=status)
+            if status == 400 and b"ConditionalCheckFailed" in answer:
+                # DynamoDB bills a refused write by the item it kept: say which (see dev/bench/bench.py).
+                try:
+                    doc = json.loads(body)
+                    state.update(entry, condition_failed=True, key=doc.get("Key") or doc.get("Item"))
+                except (ValueError, AttributeError):
+                    state.update(entry, condition_failed=True, key=None)
             if action == "drop_after":  # applied upstream; the client gets no byte of answer
                 self.close_connection = True
                 self.request.shutdown(socket.SHUT_RDWR)

@@ -9,7 +9,7 @@
 //! | `CALLBACK_SIGNING_KEY_ARN` | submit, on-state-change, terminate, list | the Secrets Manager secret holding the `v1a` ed25519 signing keys (`whsk_` + base64 of the 32-byte seed; comma-separated: each signs); list answers their public keys; unset: no `v1a` signatures |
 //! | `CALLBACK_SIGNING_KEY` | submit, on-state-change, terminate, list | without `CALLBACK_SIGNING_KEY_ARN` (local use): the signing keys themselves, same form |
 //! | `CALLBACK_HEADER_SECRETS` | submit, on-state-change, terminate | comma-separated ARN patterns (`*` wildcards within a segment) of the Secrets Manager secrets a callback header may name; empty: none |
-//! | `CALLBACK_LAMBDA_ALLOW` | submit | comma-separated function name/ARN patterns (`*` wildcards) |
+//! | `CALLBACK_LAMBDA_ALLOW` | submit | comma-separated function name/ARN patterns (`*` and `?` within a segment; each checked against Lambda's grammar at start-up: [`crate::model::lambda_function::check_pattern`]) |
 //! | `CALLBACK_ALLOW_LOCAL` | submit, on-state-change | `true` allows loopback/private callback URLs and plain `http://` to loopback (local development only) |
 //! | `STACK_NAME` | all | the CloudFormation stack's name: the `emr-flows:stack` tag of every cluster launched and the metrics' `stack` dimension; `local` when unset |
 //! | `AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_<SERVICE>` | all | read by the SDK: local stand-ins |
@@ -306,9 +306,14 @@ pub fn callback_policy() -> Result<CallbackPolicy, Error> {
             )));
         }
     };
+    let lambda_allow = list("CALLBACK_LAMBDA_ALLOW");
+    for pattern in &lambda_allow {
+        crate::model::lambda_function::check_pattern(pattern)
+            .map_err(|why| Error::Internal(format!("CALLBACK_LAMBDA_ALLOW: {why}")))?;
+    }
     Ok(CallbackPolicy {
         allow_local,
-        lambda_allow: list("CALLBACK_LAMBDA_ALLOW"),
+        lambda_allow,
         header_secrets: list("CALLBACK_HEADER_SECRETS"),
     })
 }

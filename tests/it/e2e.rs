@@ -52,7 +52,7 @@ impl Functions {
             &log,
         );
         integration_tests::wait_for_port(port, "cargo lambda watch", Duration::from_secs(120));
-        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        let sdk = integration_tests::hermetic_config()
             .endpoint_url(format!("http://127.0.0.1:{port}"))
             .region(aws_config::Region::new("us-east-1"))
             .credentials_provider(aws_sdk_lambda::config::Credentials::new(

@@ -63,7 +63,7 @@ impl Functions {
         let watch = Service::start(&venv_bin("cargo-lambda"), &args, &[], &log);
         integration_tests::wait_for_port(port, "cargo lambda watch", Duration::from_secs(120));
         let endpoint = format!("http://127.0.0.1:{port}");
-        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        let sdk = integration_tests::hermetic_config()
             .endpoint_url(&endpoint)
             .region(aws_config::Region::new("us-east-1"))
             .credentials_provider(aws_sdk_lambda::config::Credentials::new(
@@ -161,7 +161,7 @@ async fn every_route_through_the_real_binaries_and_a_redrive_of_failed_events() 
     // The lifecycle driver of `make up` plays a failure with the flow's real ids
     let submitted = functions.invoke("submit", &json!({"flow": "spark-pi"})).await;
     let driven = submitted["flow_id"].as_str().unwrap().to_owned();
-    let drive = std::process::Command::new(venv_bin("python"))
+    let drive = integration_tests::command(venv_bin("python"))
         .arg(root().join("dev/standins/drive.py"))
         .args([&driven, "--fail-step", "1", "--endpoint-url", &functions.endpoint])
         .output()
@@ -206,7 +206,7 @@ async fn every_route_through_the_real_binaries_and_a_redrive_of_failed_events() 
         })
         .collect();
     let python = venv_bin("python");
-    let setup = std::process::Command::new(&python)
+    let setup = integration_tests::command(&python)
         .args([
             "-c",
             "import boto3, json, sys\n\
@@ -228,7 +228,7 @@ async fn every_route_through_the_real_binaries_and_a_redrive_of_failed_events() 
     let queue_url = String::from_utf8(setup.stdout).unwrap().trim().to_owned();
 
     // WHEN the queue is redriven
-    let redrive = std::process::Command::new(&python)
+    let redrive = integration_tests::command(&python)
         .arg(root().join("dev/admin/redrive.py"))
         .args(["--queue-url", &queue_url, "--function", "on-state-change"])
         .envs(aws_env(&moto.endpoint, &functions.endpoint))

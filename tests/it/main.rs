@@ -18,6 +18,7 @@
 mod api;
 mod e2e;
 mod e2e_api;
+mod findings;
 mod flows;
 mod outcomes;
 mod secrets;

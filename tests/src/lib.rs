@@ -57,6 +57,71 @@ pub fn wait_for_port(port: u16, what: &str, timeout: Duration) {
     }
 }
 
+/// Variables of the caller's shell that a service never inherits, by prefix: everything that
+/// configures an AWS SDK or CLI (`AWS_MAX_ATTEMPTS`, `AWS_PROFILE`, `AWS_REGION`,
+/// `AWS_ENDPOINT_URL_*`, `AWS_SESSION_TOKEN`, …; what `source .local/env` or CI export) and
+/// everything the functions read (`CALLBACK_*`, `TABLE_NAME`, `STACK_NAME`, `RUST_LOG`).
+pub const CALLER_VARIABLES: [&str; 6] = [
+    "AWS_",
+    "CALLBACK_",
+    "TABLE_NAME",
+    "STACK_NAME",
+    "RUST_LOG",
+    "MOTO_",
+];
+
+/// The environment every service starts from, whatever the caller's shell holds: moto's
+/// region and dummy credentials, the SDKs' standard retries with 3 attempts (the functions'
+/// default in Lambda, where nothing sets `AWS_MAX_ATTEMPTS`), no profile, no shared files, no
+/// instance metadata, logs at `info`. A service's own variables come on top.
+pub const SERVICE_ENV: [(&str, &str); 10] = [
+    ("AWS_REGION", "us-east-1"),
+    ("AWS_DEFAULT_REGION", "us-east-1"),
+    ("AWS_ACCESS_KEY_ID", "testing"),
+    ("AWS_SECRET_ACCESS_KEY", "testing"),
+    ("AWS_MAX_ATTEMPTS", "3"),
+    ("AWS_RETRY_MODE", "standard"),
+    ("AWS_EC2_METADATA_DISABLED", "true"),
+    ("AWS_CONFIG_FILE", "/dev/null"),
+    ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null"),
+    ("RUST_LOG", "info"),
+];
+
+/// Variables cargo sets for the test binary it runs, by prefix (`CARGO_MANIFEST_DIR`,
+/// `CARGO_PKG_NAME`, …): a plain `cargo` run from a shell has none, and a build script that
+/// reads one (ring's reads `CARGO_MANIFEST_DIR` and `CARGO_PKG_*`) would make `cargo lambda
+/// watch`'s builds differ from the shell's and compile everything again.
+pub const RUNNER_VARIABLES: [&str; 8] = [
+    "CARGO_MANIFEST_",
+    "CARGO_PKG_",
+    "CARGO_CRATE_NAME",
+    "CARGO_BIN_",
+    "CARGO_PRIMARY_PACKAGE",
+    "CARGO_TARGET_TMPDIR",
+    "CARGO_RUSTC_CURRENT_DIR",
+    "OUT_DIR",
+];
+
+/// Whether a service must not inherit the variable `name` ([`CALLER_VARIABLES`],
+/// [`RUNNER_VARIABLES`]).
+pub fn is_stripped(name: &str) -> bool {
+    (CALLER_VARIABLES.iter().chain(&RUNNER_VARIABLES)).any(|prefix| name.starts_with(prefix))
+}
+
+/// A command for `program` whose environment the harness sets: the caller's without
+/// [`CALLER_VARIABLES`] and [`RUNNER_VARIABLES`], then [`SERVICE_ENV`]; add the program's own
+/// variables with `.env`.
+pub fn command(program: impl AsRef<std::ffi::OsStr>) -> Command {
+    let mut command = Command::new(program);
+    for (name, _) in std::env::vars_os() {
+        if name.to_str().is_none_or(is_stripped) {
+            command.env_remove(name);
+        }
+    }
+    command.envs(SERVICE_ENV);
+    command
+}
+
 /// A background process that ends with the test process: it runs in its own process group
 /// under a shell that kills the group when our end of its stdin closes (so also when the test
 /// process dies without dropping this) or when the shell itself is told to stop.
@@ -65,11 +130,11 @@ pub struct Service {
 }
 
 impl Service {
-    /// Starts `program args…` in the workspace root with extra environment `env`, output to
-    /// `log`.
+    /// Starts `program args…` in the workspace root, output to `log`, with the environment
+    /// set here: [`command`]'s, then `env`.
     pub fn start(program: &Path, args: &[&str], env: &[(&str, String)], log: &Path) -> Self {
         let log = std::fs::File::create(log).unwrap();
-        let child = Command::new("bash")
+        let child = command("bash")
             .arg("-c")
             .arg(concat!(
                 r#"set -m; "$@" & pid=$!; stop() { kill -TERM -- -$pid 2>/dev/null; }; "#,
@@ -168,10 +233,19 @@ impl Moto {
     }
 }
 
-/// An SDK config for a stand-in at `endpoint`: a fixed region, dummy credentials, and the
-/// functions' own timeouts ([`emr_flows::config::timeouts`]).
+/// An SDK config loader that reads nothing of the caller's environment or profile files
+/// (`AWS_MAX_ATTEMPTS`, `AWS_PROFILE`, `AWS_ENDPOINT_URL_<SERVICE>`, …): the test's own clients
+/// are configured in code only.
+pub fn hermetic_config() -> aws_config::ConfigLoader {
+    aws_config::defaults(aws_config::BehaviorVersion::latest()).empty_test_environment()
+}
+
+/// An SDK config for a stand-in at `endpoint`: a fixed region, dummy credentials, the SDK's
+/// standard retries (3 attempts, as the functions have them) and the functions' own timeouts
+/// ([`emr_flows::config::timeouts`]); nothing from the caller's environment ([`hermetic_config`]).
 pub async fn sdk_for(endpoint: &str) -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
+    hermetic_config()
+        .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(3))
         .endpoint_url(endpoint)
         .region(aws_config::Region::new("us-east-1"))
         .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
@@ -267,6 +341,7 @@ pub const EXAMPLE_CLUSTER_ID: &str = "j-2AXXXXXXGAPLF";
 /// The step id the sample events in `events/lifecycle-*` carry.
 pub const EXAMPLE_STEP_ID: &str = "s-1XXXXXXXXSTEP";
 
+pub mod functions;
 pub mod proxy;
 pub mod world;
 

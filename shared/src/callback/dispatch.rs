@@ -250,14 +250,19 @@ impl Dispatcher {
         } else if status == reqwest::StatusCode::GONE {
             AttemptOutcome::Gone
         } else {
-            failed(
-                Some(status.as_u16()),
-                format!("the endpoint answered HTTP {status}"),
+            // 429, 3xx and 5xx may say when to come back (RFC 9110 §10.2.3, RFC 6585 §4).
+            let retry_after = response.headers().get(reqwest::header::RETRY_AFTER);
+            crate::model::retry_after::refused(
+                status.as_u16(),
+                &status.to_string(),
+                retry_after.map(|v| v.as_bytes()),
             )
         }
     }
 
     async fn invoke(&self, function: &str, body: Vec<u8>) -> Result<(), String> {
+        // Checked at submit; a record from before that check is refused here, never sent.
+        crate::model::lambda_function::FunctionRef::parse(function)?;
         self.lambda
             .invoke()
             .function_name(function)

@@ -145,10 +145,14 @@ impl CallbackPolicy {
         if function.len() > MAX_TARGET_LENGTH {
             return Err(format!("is longer than {MAX_TARGET_LENGTH} bytes"));
         }
+        // Lambda's own grammar first: a name no function can have never reaches a delivery.
+        let reference = crate::model::lambda_function::FunctionRef::parse(function)?;
         if self.lambda_allow.is_empty() {
             return Err("Lambda callbacks are not allowed here (CALLBACK_LAMBDA_ALLOW is empty)".into());
         }
-        if self.lambda_allow.iter().any(|p| arn_matches(p, function)) {
+        // A version or alias of an allowed function is allowed; a pattern may also name one.
+        let matches = |p: &String| arn_matches(p, function) || arn_matches(p, reference.function);
+        if self.lambda_allow.iter().any(matches) {
             Ok(())
         } else {
             Err(format!(
@@ -305,7 +309,8 @@ pub(super) fn may_leave_prefix(rest: &str) -> bool {
 /// Whether `function` matches `pattern` segment by segment (ARN segments are separated by
 /// `:`): `*` and `?` match within one segment only, so a region wildcard cannot take in an
 /// account (`arn:aws:lambda:*:123456789012:…` never matches another account's function), and a
-/// pattern without a qualifier never matches a qualified ARN (`…:processor-a:alias`).
+/// pattern without a qualifier never matches a qualified ARN (`…:processor-a:alias`) by itself
+/// (a Lambda target's check also matches its function without the qualifier).
 pub(super) fn arn_matches(pattern: &str, function: &str) -> bool {
     let patterns: Vec<_> = pattern.split(':').collect();
     let segments: Vec<_> = function.split(':').collect();

@@ -5,10 +5,16 @@
 //! "Retry schedule"): at once, then seconds, minutes and hours apart. An attempt is claimed in
 //! the same conditional write that counts it and moves `next_attempt_at` on, so two workers never
 //! send one delivery at once, and an attempt whose worker dies is still counted and retried.
+//! The claim also enters the attempt in the history (`SENDING`), so every attempt is there from
+//! its claim on: its result replaces that once known, and an attempt the next claim finds
+//! without one is `UNKNOWN` ("the attempt did not report"). A receiver's `Retry-After` on a
+//! `429`, `3xx` or `5xx` pushes the next attempt to at least the moment it names (see
+//! [`super::retry_after`]).
 
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::retry_after::RetryAfter;
 use super::{FlowStatus, bounded};
 
 /// Whether a callback reached its target.
@@ -46,6 +52,10 @@ pub const CLAIM_LEASE: Duration = Duration::seconds(60);
 /// The longest error text kept per attempt, in bytes.
 pub const MAX_ERROR_BYTES: usize = 300;
 
+/// The error recorded for an attempt whose worker never reported a result (it died, or hung
+/// past [`CLAIM_LEASE`]), once the next claim finds it so.
+pub const UNREPORTED: &str = "unknown (the attempt did not report)";
+
 /// What one attempt came to, as the dispatcher reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AttemptOutcome {
@@ -53,20 +63,89 @@ pub enum AttemptOutcome {
     Delivered { http_status: Option<u16> },
     /// Not accepted, worth retrying: a non-2xx answer, a timeout, a refused connection.
     Failed { http_status: Option<u16>, error: String },
+    /// Not accepted (HTTP `429`, `3xx` or `5xx`), and the receiver said with `Retry-After` when
+    /// to try again (RFC 9110 §10.2.3, RFC 6585 §4): a failed attempt whose retry waits at least
+    /// until then (see [`RetryAfter::not_before`]). `value` is the field as received (escaped
+    /// and bounded), for the history.
+    Deferred {
+        http_status: u16,
+        error: String,
+        retry_after: RetryAfter,
+        value: String,
+    },
     /// The receiver answered `410 Gone`: it wants no more deliveries. Never retried.
     Gone,
 }
 
-/// One attempt as the record keeps it.
+/// What an attempt came to, as its history entry says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum AttemptResult {
+    /// Claimed and being sent; no result recorded yet.
+    Sending,
+    /// Accepted (HTTP 2xx, or a queued Lambda invocation).
+    Delivered,
+    /// Not accepted (its `http_status` and `error` say why).
+    Failed,
+    /// The receiver answered `410 Gone`.
+    Gone,
+    /// Its worker never reported a result: found so by the next claim ([`UNREPORTED`]).
+    Unknown,
+}
+
+/// One attempt as the record keeps it: entered when it is claimed, its result filled in when
+/// known.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(from = "StoredAttempt")]
 pub struct Attempt {
     /// 1 for the first attempt.
     pub attempt: u32,
+    /// When the attempt was claimed (it is sent right after); for attempts recorded before
+    /// claims entered the history, when its result was recorded.
     pub at: DateTime<Utc>,
+    pub result: AttemptResult,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub http_status: Option<u16>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The receiver's `Retry-After` as it answered it (at most
+    /// [`super::retry_after::MAX_RETRY_AFTER_BYTES`]), when it was honoured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<String>,
+}
+
+/// An [`Attempt`] as stored: entries written before `result` existed were all recorded
+/// results, told apart by their status and error.
+#[derive(Deserialize)]
+struct StoredAttempt {
+    attempt: u32,
+    at: DateTime<Utc>,
+    #[serde(default)]
+    result: Option<AttemptResult>,
+    #[serde(default)]
+    http_status: Option<u16>,
+    #[serde(default)]
+    error: Option<String>,
+    #[serde(default)]
+    retry_after: Option<String>,
+}
+
+impl From<StoredAttempt> for Attempt {
+    fn from(s: StoredAttempt) -> Self {
+        let result = s.result.unwrap_or(match (s.http_status, &s.error) {
+            (_, None) => AttemptResult::Delivered,
+            (Some(410), Some(_)) => AttemptResult::Gone,
+            (_, Some(_)) => AttemptResult::Failed,
+        });
+        Self {
+            attempt: s.attempt,
+            at: s.at,
+            result,
+            http_status: s.http_status,
+            error: s.error,
+            retry_after: s.retry_after,
+        }
+    }
 }
 
 /// One callback's delivery for a flow's outcome, kept on the flow record under the callback's
@@ -91,7 +170,8 @@ pub struct Delivery {
     pub last_http_status: Option<u16>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delivered_at: Option<DateTime<Utc>>,
-    /// Every attempt with its result, oldest first (at most [`MAX_DELIVERY_ATTEMPTS`]).
+    /// Every attempt from its claim on, with its result once known, oldest first (at most
+    /// [`MAX_DELIVERY_ATTEMPTS`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub history: Vec<Attempt>,
 }
@@ -117,15 +197,39 @@ impl Delivery {
         self.status == DeliveryStatus::Pending && self.next_attempt_at.is_some_and(|at| at <= now)
     }
 
-    /// Claims the next attempt: counts it and moves `next_attempt_at` to when it may be retried
-    /// if it fails (or its worker dies): the schedule's wait, and never before the claim's lease
-    /// ends. Returns the attempt number, or `None` when no attempt is due.
+    /// Claims the next attempt: counts it, enters it in the history (`SENDING`) and moves
+    /// `next_attempt_at` to when it may be retried if it fails (or its worker dies): the
+    /// schedule's wait, and never before the claim's lease ends. An earlier attempt still
+    /// `SENDING` did not report: it becomes `UNKNOWN` ([`UNREPORTED`]). Returns the attempt
+    /// number, or `None` when no attempt is due, or when the last attempt was made and did not
+    /// report (the delivery is then given up: `FAILED`).
     pub fn claim(&mut self, now: DateTime<Utc>) -> Option<u32> {
         if !self.is_due(now) {
             return None;
         }
+        for unreported in (self.history.iter_mut()).filter(|a| a.result == AttemptResult::Sending) {
+            unreported.result = AttemptResult::Unknown;
+            unreported.error = Some(UNREPORTED.to_owned());
+            self.claimed = None;
+            self.last_error = Some(UNREPORTED.to_owned());
+            self.last_http_status = None;
+        }
+        if self.attempts >= MAX_DELIVERY_ATTEMPTS {
+            // Due again after the last attempt only when that one never reported.
+            self.status = DeliveryStatus::Failed;
+            self.next_attempt_at = None;
+            return None;
+        }
         self.attempts += 1;
         self.claimed = Some(self.attempts);
+        self.history.push(Attempt {
+            attempt: self.attempts,
+            at: now,
+            result: AttemptResult::Sending,
+            http_status: None,
+            error: None,
+            retry_after: None,
+        });
         let wait = RETRY_DELAYS
             .get(self.attempts as usize - 1)
             .copied()
@@ -134,32 +238,66 @@ impl Delivery {
         Some(self.attempts)
     }
 
-    /// Records the result of attempt `attempt`. A delivered or failed delivery stays so; a
-    /// failure after the last attempt (or `410 Gone`) gives the delivery up. Returns whether
-    /// anything changed.
+    /// Records the result of attempt `attempt` (answered at `now`) in its history entry. A
+    /// delivered or failed delivery stays so; a failure after the last attempt (or `410 Gone`)
+    /// gives the delivery up; a [`AttemptOutcome::Deferred`] failure moves the next attempt to
+    /// at least the moment its `Retry-After` names (at most
+    /// [`super::retry_after::MAX_RETRY_AFTER`] on). A result already recorded is kept; one for
+    /// an attempt marked `UNKNOWN` replaces that. Returns whether anything changed.
     pub fn record(&mut self, attempt: u32, outcome: &AttemptOutcome, now: DateTime<Utc>) -> bool {
         if self.status != DeliveryStatus::Pending || attempt == 0 || attempt > self.attempts {
             return false;
         }
-        if self.history.iter().any(|a| a.attempt == attempt) {
+        let entry = self.history.iter().position(|a| a.attempt == attempt);
+        let reported = |a: &Attempt| !matches!(a.result, AttemptResult::Sending | AttemptResult::Unknown);
+        if entry.is_some_and(|i| reported(&self.history[i])) {
             return false;
         }
         if self.claimed == Some(attempt) {
             self.claimed = None;
         }
-        let (http_status, error) = match outcome {
-            AttemptOutcome::Delivered { http_status } => (*http_status, None),
-            AttemptOutcome::Failed { http_status, error } => {
-                (*http_status, Some(bounded(error, MAX_ERROR_BYTES)))
-            }
-            AttemptOutcome::Gone => (Some(410), Some("the receiver answered 410 Gone".to_owned())),
+        let (result, http_status, error, retry_after) = match outcome {
+            AttemptOutcome::Delivered { http_status } => (AttemptResult::Delivered, *http_status, None, None),
+            AttemptOutcome::Failed { http_status, error } => (
+                AttemptResult::Failed,
+                *http_status,
+                Some(bounded(error, MAX_ERROR_BYTES)),
+                None,
+            ),
+            AttemptOutcome::Deferred {
+                http_status,
+                error,
+                value,
+                ..
+            } => (
+                AttemptResult::Failed,
+                Some(*http_status),
+                Some(bounded(error, MAX_ERROR_BYTES)),
+                Some(value.clone()),
+            ),
+            AttemptOutcome::Gone => (
+                AttemptResult::Gone,
+                Some(410),
+                Some("the receiver answered 410 Gone".to_owned()),
+                None,
+            ),
         };
-        self.history.push(Attempt {
+        let recorded = Attempt {
             attempt,
-            at: now,
+            // When it was claimed, if the claim entered it (results from before did not).
+            at: entry.map_or(now, |i| self.history[i].at),
+            result,
             http_status,
             error: error.clone(),
-        });
+            retry_after,
+        };
+        match entry {
+            Some(i) => self.history[i] = recorded,
+            None => {
+                let at = self.history.partition_point(|a| a.attempt < attempt);
+                self.history.insert(at, recorded);
+            }
+        }
         self.last_http_status = http_status;
         match outcome {
             AttemptOutcome::Delivered { .. } => {
@@ -173,11 +311,14 @@ impl Delivery {
                 self.next_attempt_at = None;
                 self.last_error = error;
             }
-            AttemptOutcome::Failed { .. } => {
+            AttemptOutcome::Failed { .. } | AttemptOutcome::Deferred { .. } => {
                 self.last_error = error;
                 if self.attempts >= MAX_DELIVERY_ATTEMPTS {
                     self.status = DeliveryStatus::Failed;
                     self.next_attempt_at = None;
+                } else if let AttemptOutcome::Deferred { retry_after, .. } = outcome {
+                    let asked = retry_after.not_before(now);
+                    self.next_attempt_at = self.next_attempt_at.map(|next| next.max(asked));
                 }
             }
         }
@@ -290,3 +431,7 @@ mod tests {
         assert_eq!(d.status, DeliveryStatus::Pending);
     }
 }
+
+#[cfg(test)]
+#[path = "delivery_history_tests.rs"]
+mod history_tests;

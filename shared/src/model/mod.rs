@@ -7,6 +7,8 @@
 //! - [`outcome`]: what EMR's facts (cluster state, reason, steps, our own accepted
 //!   termination) mean for a flow: the one outcome rule.
 //! - [`delivery`]: one callback's delivery: claims, attempts and the retry schedule.
+//! - [`retry_after`]: a receiver's `Retry-After` (RFC 9110 §10.2.3), parsed and bounded.
+//! - [`lambda_function`]: Lambda function names and ARNs as Invoke takes them, checked.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -14,8 +16,10 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 pub mod delivery;
+pub mod lambda_function;
 pub mod outcome;
 pub mod record;
+pub mod retry_after;
 
 pub use delivery::{AttemptOutcome, Delivery, DeliveryStatus, MAX_DELIVERY_ATTEMPTS};
 pub use outcome::{ClusterFacts, TerminationKind, decide_outcome};

@@ -495,12 +495,15 @@ impl FlowRecord {
     }
 
     /// Claims every delivery due at `now` (see [`Delivery::claim`]): `(key, attempt)` pairs to
-    /// send, each counted before it is sent.
+    /// send, each counted (and entered in its history) before it is sent. The deliveries may
+    /// change without a claim: an attempt that never reported is marked so, and a delivery
+    /// whose last attempt never reported is given up.
     pub fn claim_deliveries(&mut self, now: DateTime<Utc>) -> Vec<(String, u32)> {
+        let before = self.deliveries.clone();
         let claimed: Vec<_> = (self.deliveries.iter_mut())
             .filter_map(|(key, d)| d.claim(now).map(|attempt| (key.clone(), attempt)))
             .collect();
-        if !claimed.is_empty() {
+        if self.deliveries != before {
             self.touch(now);
         }
         claimed

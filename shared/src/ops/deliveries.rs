@@ -6,6 +6,7 @@
 
 use crate::callback::CallbackDocument;
 use crate::error::Error;
+use crate::model::delivery::UNREPORTED;
 use crate::model::{AttemptOutcome, DeliveryStatus};
 use crate::store::Versioned;
 
@@ -20,14 +21,24 @@ use crate::services::Services;
 pub async fn deliver_due(svc: &Services, read: Versioned) -> Result<Versioned, Error> {
     let flow_id = read.record.flow_id;
     let mut claims = Vec::new();
-    let (claimed, any) = svc
+    let (claimed, _) = svc
         .store
-        .update_from(read, |r| {
+        .update_from(read.clone(), |r| {
+            let before = r.deliveries.clone();
             claims = r.claim_deliveries(svc.clock.now());
-            !claims.is_empty()
+            r.deliveries != before
         })
         .await?;
-    if !any {
+    // A delivery whose last attempt never reported is given up by the claim itself.
+    for (key, delivery) in &claimed.record.deliveries {
+        let was_pending =
+            (read.record.deliveries.get(key)).is_some_and(|d| d.status == DeliveryStatus::Pending);
+        if was_pending && delivery.status == DeliveryStatus::Failed {
+            crate::aws::metrics::delivery_given_up(&claimed.record.flow);
+            tracing::error!(%flow_id, delivery = %key, attempt = delivery.attempts, error = UNREPORTED, "callback delivery given up after its last attempt");
+        }
+    }
+    if claims.is_empty() {
         return Ok(claimed);
     }
     let record = &claimed.record;
@@ -76,6 +87,23 @@ pub async fn deliver_due(svc: &Services, read: Versioned) -> Result<Versioned, E
             }
             AttemptOutcome::Failed { http_status, error } => {
                 tracing::warn!(%flow_id, delivery = %key, callback = %target, attempt, http_status = *http_status, %error, next_attempt_at = next.map(|t| t.to_rfc3339()), "callback delivery failed; will retry");
+            }
+            AttemptOutcome::Deferred {
+                http_status,
+                error,
+                value,
+                ..
+            } if given_up => {
+                crate::aws::metrics::delivery_given_up(&written.record.flow);
+                tracing::error!(%flow_id, delivery = %key, callback = %target, attempt, http_status = *http_status, %error, retry_after = %value, "callback delivery given up after its last attempt");
+            }
+            AttemptOutcome::Deferred {
+                http_status,
+                error,
+                value,
+                ..
+            } => {
+                tracing::warn!(%flow_id, delivery = %key, callback = %target, attempt, http_status = *http_status, %error, retry_after = %value, next_attempt_at = next.map(|t| t.to_rfc3339()), "callback delivery failed; will retry when the receiver asked");
             }
             AttemptOutcome::Gone => {
                 tracing::error!(%flow_id, delivery = %key, callback = %target, attempt, "callback receiver answered 410 Gone; delivery stopped");

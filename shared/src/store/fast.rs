@@ -8,6 +8,11 @@
 //! state only to a higher [`ClusterState::rank`] (`RUNNING` and `WAITING` alternate; an unknown
 //! state never replaces a known one); the flow moves to `RUNNING` only from an earlier active
 //! status ([`FlowStatus::predecessors`]), and an ended flow is never touched.
+//!
+//! An event that changes nothing writes nothing: a duplicate or late cluster state is refused by
+//! the flow item's condition, and a duplicate or late step state by the step item's, after
+//! which the flow item is only read (its status, for the answer), not written, unless it lacks
+//! the `RUNNING` the step implies (a write lost between the two).
 
 use std::collections::HashMap;
 
@@ -42,7 +47,9 @@ fn following() -> Vec<FlowStatus> {
 impl FlowStore {
     /// Records a step's state from an event: the step item moves forward only; the flow item
     /// notes EMR's word (`last_contact_at`) and, for a running or completed step, moves to
-    /// `RUNNING`. An ended flow keeps its status (its steps still follow EMR).
+    /// `RUNNING`. An ended flow keeps its status (its steps still follow EMR). A state the step
+    /// item holds already (a duplicate, or a late event) writes no flow item: its status is read
+    /// instead, and the flow moved to `RUNNING` only if it was left behind.
     ///
     /// Errors: [`Error::Upstream`].
     pub async fn step_event(
@@ -77,6 +84,17 @@ impl FlowStore {
             .await;
         let step_changed = written(result, "UpdateItem")?;
         let running = matches!(state, StepState::Running | StepState::Completed);
+        if !step_changed {
+            let status = self.flow_status(flow_id).await?;
+            let behind =
+                FlowStatus::Running.predecessors().contains(&status) && following().contains(&status);
+            if !(running && behind) {
+                return Ok(FastWrite {
+                    status,
+                    changed: false,
+                });
+            }
+        }
         let flow = self
             .touch_flow(flow_id, now, running.then_some(FlowStatus::Running), None)
             .await?;
@@ -192,6 +210,30 @@ impl FlowStore {
                 }
             }
         }
+    }
+}
+
+impl FlowStore {
+    /// The flow's status, read alone (strongly consistent: it answers the event).
+    ///
+    /// Errors: [`Error::FlowNotFound`]; [`Error::Upstream`].
+    async fn flow_status(&self, flow_id: FlowId) -> Result<FlowStatus, Error> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("flow_id", AttributeValue::S(flow_id.to_string()))
+            .key(ITEM_ATTRIBUTE, AttributeValue::S(FLOW_ITEM.into()))
+            .projection_expression("#status")
+            .expression_attribute_names("#status", "status")
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(upstream("GetItem"))?;
+        let item = output
+            .item
+            .ok_or_else(|| Error::FlowNotFound(flow_id.to_string()))?;
+        status_of(&item).ok_or_else(|| Error::Internal(format!("flow {flow_id} has no status")))
     }
 }
 

@@ -105,7 +105,13 @@ fn urls_and_function_names_are_bounded_at_2048_bytes() {
         1
     );
     let name = |len: usize| CallbackTarget::Lambda("f".repeat(len));
-    assert!(policy.check("c", &[name(MAX_TARGET_LENGTH)], 0).is_empty());
+    // A function name is at most 64 characters (Lambda's grammar); the byte bound comes first.
+    assert!(policy.check("c", &[name(64)], 0).is_empty());
+    assert!(
+        policy.check("c", &[name(65)], 0)[0]
+            .message
+            .contains("longer than 64")
+    );
     assert_eq!(
         policy.check("c", &[name(MAX_TARGET_LENGTH + 1)], 0)[0].path,
         "c[0].lambda"
@@ -249,17 +255,23 @@ fn lambda_patterns_match_within_arn_segments_only() {
         lambda_allow: vec!["arn:aws:lambda:*:123456789012:function:processor-*".into()],
         header_secrets: vec![],
     };
-    let ok = "arn:aws:lambda:eu-west-1:123456789012:function:processor-a";
-    assert!(
-        policy
-            .check("c", &[CallbackTarget::Lambda(ok.into())], 0)
-            .is_empty()
-    );
+    // An allowed function, and a version or alias of it.
+    for ok in [
+        "arn:aws:lambda:eu-west-1:123456789012:function:processor-a",
+        "arn:aws:lambda:eu-west-1:123456789012:function:processor-a:prod",
+    ] {
+        assert!(
+            policy
+                .check("c", &[CallbackTarget::Lambda(ok.into())], 0)
+                .is_empty(),
+            "{ok}"
+        );
+    }
     for refused in [
         // The region's `*` taking in another account.
         "arn:aws:lambda:eu-west-1:999999999999:x:123456789012:function:processor-a",
-        // The name's `*` taking in a qualifier (alias or version).
-        "arn:aws:lambda:eu-west-1:123456789012:function:processor-a:prod",
+        // A qualifier of a function the pattern does not allow.
+        "arn:aws:lambda:eu-west-1:999999999999:function:processor-a:prod",
         "arn:aws:lambda:eu-west-1:999999999999:function:processor-a",
     ] {
         assert_eq!(

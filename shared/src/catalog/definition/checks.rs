@@ -329,6 +329,7 @@ pub(super) fn check_source(
     let (parameters, schema) = parameters(&document, &mut problems);
     problems.extend(templates(&document, &parameters));
     problems.extend(max_runtime(&document));
+    problems.extend(callbacks(&document));
     let overridable = overridable(&document, &mut problems);
 
     let mut found = Vec::new();
@@ -539,6 +540,19 @@ fn max_runtime(document: &Value) -> Vec<Problem> {
         Some(Err(message)) => vec![Problem::new("max_runtime", message)],
         _ => Vec::new(),
     }
+}
+
+/// The default callbacks' Lambda functions: names Lambda can invoke (the allow-list is the
+/// stack's, checked at submit).
+fn callbacks(document: &Value) -> Vec<Problem> {
+    let callbacks = document.get("callbacks").and_then(Value::as_array);
+    (callbacks.into_iter().flatten().enumerate())
+        .filter_map(|(i, target)| {
+            let function = target.get("lambda").and_then(Value::as_str)?;
+            let message = crate::model::lambda_function::FunctionRef::parse(function).err()?;
+            Some(Problem::new(format!("callbacks[{i}].lambda"), message))
+        })
+        .collect()
 }
 
 /// `overridable`: JSON Pointers (RFC 6901) with JSON Schemas, compiled. Whether each can match
