@@ -7,7 +7,7 @@ VENV := .venv
 CHECKOV := .venv-checkov
 PYTHON ?= python3
 
-.PHONY: demo test check venv load mutants redrive up down bench package
+.PHONY: demo test check venv load mutants redrive up down bench package cli
 
 demo: venv
 	bash dev/demo.sh
@@ -18,6 +18,10 @@ up: venv
 
 down:
 	bash dev/down.sh
+
+# The command line, into ~/.cargo/bin (see the README's "Command line").
+cli:
+	cargo install --path cli --locked
 
 test: venv
 	bash dev/test.sh

@@ -77,6 +77,7 @@ In another shell:
   .venv/bin/python dev/standins/drive.py FLOW_ID --fail-step 1   # or the first step fails
   aws lambda invoke --endpoint-url \$EMR_FLOWS_LAMBDA_URL --function-name list --payload '{"flow_id": "FLOW_ID"}' /dev/stdout
   tail .local/receiver.log                                        # the verified callback
+  emr-flows submit spark-pi -p partitions=100 --wait              # or the command line (make cli), drive.py in another shell
   # a function error's type and message (the CLI shows only "(500)"):
   .venv/bin/cargo-lambda lambda invoke --invoke-address 127.0.0.1 --invoke-port $lambda_port submit --data-ascii '{"flow": "no-such-flow"}'
 TEXT

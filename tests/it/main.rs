@@ -16,6 +16,7 @@
 //!   variable of this process (stand-ins get theirs as they start).
 
 mod api;
+mod cli;
 mod e2e;
 mod e2e_api;
 mod findings;

@@ -1,0 +1,677 @@
+//! The text a person reads: the functions' answers (as `serde_json::Value`, shapes from the
+//! README's request and answer tables) laid out as tables and short lines. Colour comes from
+//! `console`, which the command line turns off unless standard output is a terminal and
+//! `NO_COLOR` is unset; tables (comfy-table) are never coloured, so they line up in any pager.
+
+use std::fmt::Write;
+use std::time::SystemTime;
+
+use comfy_table::{Table, presets};
+use console::style;
+use serde_json::Value;
+
+use crate::time::{between, parse, short, when};
+
+/// The statuses in which a flow has ended.
+pub const TERMINAL: [&str; 4] = ["SUCCEEDED", "FAILED", "CANCELLED", "TIMED_OUT"];
+
+/// How many of the probable cause's last lines an outcome shows.
+pub const CAUSE_LINES: usize = 12;
+
+/// A flow or step status, coloured by what it means.
+pub fn status(text: &str) -> String {
+    let styled = style(text);
+    match text {
+        "SUCCEEDED" | "COMPLETED" | "DELIVERED" => styled.green().bold(),
+        "FAILED" | "INTERRUPTED" => styled.red().bold(),
+        "CANCELLED" | "TIMED_OUT" | "CANCEL_PENDING" => styled.yellow().bold(),
+        "RUNNING" | "STARTING" => styled.cyan(),
+        _ => styled.dim(),
+    }
+    .to_string()
+}
+
+fn text(value: &Value) -> &str {
+    value.as_str().unwrap_or("-")
+}
+
+/// A table without borders, as `kubectl` and `docker` print them.
+pub fn table(headers: &[&str], rows: Vec<Vec<String>>, width: Option<u16>) -> String {
+    let mut table = Table::new();
+    table.load_style(presets::NOTHING);
+    table.set_header(headers.to_vec());
+    for row in rows {
+        table.add_row(row);
+    }
+    if let Some(width) = width {
+        table.set_content_arrangement(comfy_table::ContentArrangement::Dynamic);
+        table.set_width(width);
+    }
+    for column in table.column_iter_mut() {
+        column.set_padding((0, 2));
+    }
+    let rendered = table.to_string();
+    rendered.lines().map(str::trim_end).collect::<Vec<_>>().join("\n")
+}
+
+/// The flow's run time: to `ended_at` (or, for a summary, its last update once it ended),
+/// else to `now`.
+fn took(flow: &Value, now: SystemTime) -> Option<String> {
+    let submitted = parse(&flow["submitted_at"])?;
+    let ended = TERMINAL.contains(&text(&flow["status"]));
+    let end = if ended {
+        parse(&flow["ended_at"]).or_else(|| parse(&flow["updated_at"]))?
+    } else {
+        now
+    };
+    Some(short(between(submitted, end)))
+}
+
+/// `ls`: a page of summaries as a table, and the next page's command when there is one.
+pub fn flows_page(page: &Value, now: SystemTime, width: Option<u16>, next: &str) -> String {
+    let flows = page["flows"].as_array().map(Vec::as_slice).unwrap_or_default();
+    if flows.is_empty() {
+        return "no flows".into();
+    }
+    let rows = flows
+        .iter()
+        .map(|f| {
+            let age = parse(&f["submitted_at"]).map(|t| format!("{} ago", short(between(t, now))));
+            vec![
+                text(&f["flow_id"]).to_owned(),
+                text(&f["flow"]).to_owned(),
+                text(&f["status"]).to_owned(),
+                text(&f["cluster_id"]).to_owned(),
+                age.unwrap_or_else(|| "-".into()),
+                took(f, now).unwrap_or_else(|| "-".into()),
+            ]
+        })
+        .collect();
+    let mut out = table(
+        &["FLOW ID", "DEFINITION", "STATUS", "TARGET", "AGE", "DURATION"],
+        rows,
+        width,
+    );
+    if let Some(token) = page["next_token"].as_str() {
+        let _ = write!(out, "\n\nmore: {next} --next-token {token}");
+    }
+    out
+}
+
+/// A callback target as the record keeps it (masked by list): its URL or function.
+fn target(callback: &Value) -> String {
+    if let Some(url) = callback["http"]["url"].as_str() {
+        return url.to_owned();
+    }
+    match &callback["lambda"] {
+        Value::String(function) => format!("lambda {function}"),
+        other => other.to_string(),
+    }
+}
+
+/// `show`: the whole record.
+pub fn flow(record: &Value, now: SystemTime, width: Option<u16>) -> String {
+    let mut out = String::new();
+    let status_text = text(&record["status"]);
+    let _ = writeln!(
+        out,
+        "{} {} · {} v{}",
+        style("flow").bold(),
+        text(&record["flow_id"]),
+        text(&record["flow"]),
+        text(&record["definition_version"])
+    );
+    let mut field = |name: &str, value: String| {
+        let _ = writeln!(out, "  {}{value}", style(format!("{name:<16}")).dim());
+    };
+    let cluster = match (record["cluster_id"].as_str(), record["cluster_state"].as_str()) {
+        (Some(id), Some(state)) => format!(" (cluster {id} {state})"),
+        (Some(id), None) => format!(" (cluster {id})"),
+        _ => String::new(),
+    };
+    field("status", format!("{}{cluster}", status(status_text)));
+    let submitted = parse(&record["submitted_at"]);
+    let ago = submitted.map(|t| format!(" ({} ago)", short(between(t, now))));
+    field(
+        "submitted",
+        format!("{}{}", when(&record["submitted_at"]), ago.unwrap_or_default()),
+    );
+    if record["ended_at"].is_string() {
+        let took = took(record, now).map(|d| format!(", after {d}"));
+        field(
+            "ended",
+            format!("{}{}", when(&record["ended_at"]), took.unwrap_or_default()),
+        );
+    } else if let Some(took) = took(record, now) {
+        field("running for", took);
+    }
+    if record["deadline_at"].is_string() && !TERMINAL.contains(&status_text) {
+        field("deadline", when(&record["deadline_at"]));
+    }
+    if let Some(last) = record["last_contact_at"].as_str() {
+        field("EMR last said", when(&Value::from(last)));
+    }
+    field("params", record["params"].to_string());
+    if let Some(artifacts) = record["artifacts"].as_object().filter(|a| !a.is_empty()) {
+        let list: Vec<String> = artifacts
+            .iter()
+            .map(|(k, v)| format!("{k} = {}", text(v)))
+            .collect();
+        field("artifacts", list.join("\n                  "));
+    }
+    if let Some(hours) = record["normalized_instance_hours"].as_i64() {
+        field("cost", format!("{hours} normalized instance hours"));
+    }
+    if let Some(key) = record["idempotency_key"].as_str() {
+        field("idempotency key", key.to_owned());
+    }
+    if let Some(error) = record["launch_error"].as_str() {
+        field("launch error", error.to_owned());
+    }
+    for extra in record["extra_clusters"].as_array().into_iter().flatten() {
+        let fate = match extra["terminated_at"].as_str() {
+            Some(_) => format!("terminated {}", when(&extra["terminated_at"])),
+            None => format!("not terminated yet: {}", text(&extra["last_error"])),
+        };
+        field(
+            "extra cluster",
+            format!("{} ({fate})", text(&extra["cluster_id"])),
+        );
+    }
+
+    let steps = ordered_steps(record);
+    if !steps.is_empty() {
+        let _ = writeln!(out, "\n{}", style("steps").bold());
+        let rows = steps
+            .iter()
+            .map(|(id, step)| {
+                let at = match (submitted, parse(&step["updated_at"])) {
+                    (Some(s), Some(u)) => format!("+{}", short(between(s, u))),
+                    _ => "-".into(),
+                };
+                vec![
+                    (step["index"].as_u64().unwrap_or_default() + 1).to_string(),
+                    text(&step["name"]).to_owned(),
+                    (*id).to_owned(),
+                    text(&step["state"]).to_owned(),
+                    format!("{} ({at})", when(&step["updated_at"])),
+                ]
+            })
+            .collect();
+        let _ = writeln!(
+            out,
+            "{}",
+            indent(&table(&["#", "STEP", "ID", "STATE", "LAST CHANGE"], rows, width))
+        );
+    }
+    if record["failure"].is_object() {
+        let _ = writeln!(out, "\n{}", style("failure").bold());
+        let _ = writeln!(out, "{}", indent(&failure(&record["failure"], usize::MAX)));
+    }
+    if let Some(termination) = record["termination"].as_object() {
+        let _ = writeln!(out, "\n{}", style("termination").bold());
+        let mut line = format!(
+            "  requested {} ({})",
+            when(&termination["requested_at"]),
+            text(&termination["kind"])
+        );
+        if let Some(reason) = termination.get("reason").and_then(Value::as_str) {
+            let _ = write!(line, ": {reason}");
+        }
+        let _ = writeln!(out, "{line}");
+        let attempts = termination.get("attempts").and_then(Value::as_u64).unwrap_or(0);
+        let accepted = match termination.get("accepted_at").and_then(Value::as_str) {
+            Some(at) => format!("accepted by EMR {}", when(&Value::from(at))),
+            None => "not accepted by EMR yet".into(),
+        };
+        let _ = writeln!(out, "  {accepted}; {attempts} TerminateJobFlows call(s)");
+        if let Some(error) = termination.get("last_error").and_then(Value::as_str) {
+            let _ = writeln!(out, "  last error: {error}");
+        }
+    }
+    let callbacks = record["callbacks"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    if !callbacks.is_empty() {
+        let _ = writeln!(out, "\n{}", style("callbacks").bold());
+        for (index, callback) in callbacks.iter().enumerate() {
+            let delivery = &record["deliveries"][index.to_string()];
+            let state = if delivery.is_object() {
+                let attempts = delivery["attempts"].as_u64().unwrap_or(0);
+                let mut state = format!(
+                    "{} of {}, {attempts} attempt(s)",
+                    status(text(&delivery["status"])),
+                    text(&delivery["outcome"])
+                );
+                if let Some(at) = delivery["delivered_at"].as_str() {
+                    let _ = write!(state, ", delivered {}", when(&Value::from(at)));
+                } else if let Some(next) = delivery["next_attempt_at"].as_str() {
+                    let _ = write!(state, ", next attempt {}", when(&Value::from(next)));
+                }
+                state
+            } else {
+                "nothing to deliver yet".into()
+            };
+            let _ = writeln!(out, "  {index}  {}  {state}", target(callback));
+            for attempt in delivery["history"].as_array().into_iter().flatten() {
+                let result = match (attempt["http_status"].as_u64(), attempt["error"].as_str()) {
+                    (Some(code), Some(error)) => format!("HTTP {code}: {error}"),
+                    (Some(code), None) => format!("HTTP {code}"),
+                    (None, Some(error)) => error.to_owned(),
+                    (None, None) => "queued".into(),
+                };
+                let _ = writeln!(
+                    out,
+                    "       #{} {}  {result}",
+                    attempt["attempt"].as_u64().unwrap_or(0),
+                    when(&attempt["at"])
+                );
+            }
+        }
+    }
+    out.trim_end().to_owned()
+}
+
+fn indent(text: &str) -> String {
+    text.lines()
+        .map(|l| format!("  {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The record's steps in job-flow order: `(id, step)`.
+pub fn ordered_steps(record: &Value) -> Vec<(&str, &Value)> {
+    let mut steps: Vec<(&str, &Value)> = (record["steps"].as_object().into_iter().flatten())
+        .map(|(id, step)| (id.as_str(), step))
+        .collect();
+    steps.sort_by_key(|(_, step)| step["index"].as_u64().unwrap_or(u64::MAX));
+    steps
+}
+
+/// A failure cause: code and message, the failed step with EMR's details, and the probable
+/// cause's last `lines` lines.
+pub fn failure(failure: &Value, lines: usize) -> String {
+    let mut out = String::new();
+    let code = failure["code"].as_str().unwrap_or("no code");
+    match failure["message"].as_str() {
+        Some(message) => {
+            let _ = writeln!(out, "{}: {message}", style(code).red().bold());
+        }
+        None => {
+            let _ = writeln!(out, "{}", style(code).red().bold());
+        }
+    }
+    let step = &failure["failed_step"];
+    if step.is_object() {
+        let _ = writeln!(
+            out,
+            "step {} ({}) {}",
+            text(&step["name"]),
+            text(&step["id"]),
+            text(&step["state"])
+        );
+        let details = &step["failure_details"];
+        for (name, key) in [("reason", "reason"), ("message", "message"), ("log", "log_file")] {
+            if let Some(value) = details[key].as_str() {
+                let _ = writeln!(out, "  {name}: {value}");
+            }
+        }
+        match step["probable_cause"].as_str() {
+            Some(cause) => {
+                let all: Vec<&str> = cause.trim_end().lines().collect();
+                let shown = &all[all.len().saturating_sub(lines)..];
+                let what = if shown.len() < all.len() {
+                    format!("last {} lines", shown.len())
+                } else {
+                    "the end".into()
+                };
+                let _ = writeln!(out, "probable cause ({what} of the step's stderr):");
+                for line in shown {
+                    let _ = writeln!(out, "  {} {line}", style("|").dim());
+                }
+            }
+            None => {
+                let _ = writeln!(
+                    out,
+                    "{}",
+                    style(
+                        "no step log yet: EMR pushes it within minutes; `emr-flows show` shows it once read"
+                    )
+                    .dim()
+                );
+            }
+        }
+    }
+    out.trim_end().to_owned()
+}
+
+/// `definitions`: the catalog as a table.
+pub fn definitions(catalog: &Value, width: Option<u16>) -> String {
+    let rows = (catalog["definitions"].as_array().into_iter().flatten())
+        .map(|d| {
+            let parameters: Vec<&str> = (d["parameters"]["properties"].as_object().into_iter().flatten())
+                .map(|(name, _)| name.as_str())
+                .collect();
+            vec![
+                text(&d["name"]).to_owned(),
+                text(&d["version"]).to_owned(),
+                parameters.join(", "),
+                text(&d["description"]).to_owned(),
+            ]
+        })
+        .collect();
+    table(&["NAME", "VERSION", "PARAMETERS", "DESCRIPTION"], rows, width)
+}
+
+/// `definitions NAME`: its parameters with types, defaults and constraints, and its
+/// overridable paths with their schemas.
+pub fn definition(definition: &Value, width: Option<u16>) -> String {
+    let mut out = format!(
+        "{} (version {})\n",
+        style(text(&definition["name"])).bold(),
+        text(&definition["version"])
+    );
+    if let Some(description) = definition["description"].as_str() {
+        let _ = writeln!(out, "  {description}");
+    }
+    let parameters = &definition["parameters"];
+    let required: Vec<&str> = (parameters["required"].as_array().into_iter().flatten())
+        .filter_map(Value::as_str)
+        .collect();
+    let properties = parameters["properties"].as_object();
+    let _ = writeln!(out, "\n{} (-p NAME=VALUE)", style("parameters").bold());
+    match properties.filter(|p| !p.is_empty()) {
+        None => {
+            let _ = writeln!(out, "  none");
+        }
+        Some(properties) => {
+            let rows = properties
+                .iter()
+                .map(|(name, schema)| {
+                    let (kind, constraints) = describe(schema);
+                    vec![
+                        name.clone(),
+                        kind,
+                        schema.get("default").map_or_else(|| "-".into(), Value::to_string),
+                        if required.contains(&name.as_str()) {
+                            "yes"
+                        } else {
+                            "no"
+                        }
+                        .into(),
+                        constraints,
+                        schema["description"].as_str().unwrap_or_default().to_owned(),
+                    ]
+                })
+                .collect();
+            let headers = ["NAME", "TYPE", "DEFAULT", "REQUIRED", "ALLOWED", "DESCRIPTION"];
+            let _ = writeln!(out, "{}", indent(&table(&headers, rows, width)));
+        }
+    }
+    let _ = writeln!(out, "\n{} (--override PATH=VALUE)", style("overridable").bold());
+    match definition["overridable"].as_object().filter(|o| !o.is_empty()) {
+        None => {
+            let _ = writeln!(out, "  none");
+        }
+        Some(paths) => {
+            let rows = paths
+                .iter()
+                .map(|(path, schema)| {
+                    let (kind, constraints) = describe(schema);
+                    vec![path.clone(), kind, constraints]
+                })
+                .collect();
+            let _ = writeln!(
+                out,
+                "{}",
+                indent(&table(&["PATH", "TYPE", "ALLOWED"], rows, width))
+            );
+        }
+    }
+    out.trim_end().to_owned()
+}
+
+/// A JSON Schema in a few words: its type, and what it allows (range, length, pattern, enum).
+pub fn describe(schema: &Value) -> (String, String) {
+    let kind = match &schema["type"] {
+        Value::String(kind) if kind == "array" => match schema["items"]["type"].as_str() {
+            Some(item) => format!("array of {item}"),
+            None => "array".into(),
+        },
+        Value::String(kind) => kind.clone(),
+        Value::Array(kinds) => kinds.iter().map(text).collect::<Vec<_>>().join(" | "),
+        _ if schema["enum"].is_array() => "enum".into(),
+        _ => "any".into(),
+    };
+    let mut allowed = Vec::new();
+    let bound = |key: &str| schema.get(key).filter(|v| v.is_number()).map(Value::to_string);
+    match (bound("minimum"), bound("maximum")) {
+        (Some(min), Some(max)) => allowed.push(format!("{min} to {max}")),
+        (Some(min), None) => allowed.push(format!(">= {min}")),
+        (None, Some(max)) => allowed.push(format!("<= {max}")),
+        (None, None) => {}
+    }
+    if let Some(min) = bound("exclusiveMinimum") {
+        allowed.push(format!("> {min}"));
+    }
+    if let Some(max) = bound("exclusiveMaximum") {
+        allowed.push(format!("< {max}"));
+    }
+    match (bound("minLength"), bound("maxLength")) {
+        (Some(min), Some(max)) => allowed.push(format!("{min} to {max} characters")),
+        (Some(min), None) => allowed.push(format!("at least {min} characters")),
+        (None, Some(max)) => allowed.push(format!("at most {max} characters")),
+        (None, None) => {}
+    }
+    if let Some(pattern) = schema["pattern"].as_str() {
+        allowed.push(format!("matching {pattern}"));
+    }
+    if let Some(format) = schema["format"].as_str() {
+        allowed.push(format!("format {format}"));
+    }
+    if let Some(options) = schema["enum"].as_array() {
+        let options: Vec<String> = options
+            .iter()
+            .map(|o| o.as_str().map_or_else(|| o.to_string(), str::to_owned))
+            .collect();
+        allowed.push(format!("one of {}", options.join(", ")));
+    }
+    let allowed = if allowed.is_empty() {
+        "-".into()
+    } else {
+        allowed.join("; ")
+    };
+    (kind, allowed)
+}
+
+/// `signing-keys`.
+pub fn signing_keys(answer: &Value) -> String {
+    let schemes: Vec<&str> = (answer["signatures"].as_array().into_iter().flatten())
+        .filter_map(Value::as_str)
+        .collect();
+    let mut out = format!("signatures   {}\n", schemes.join(", "));
+    let keys: Vec<&str> = (answer["public_keys"].as_array().into_iter().flatten())
+        .filter_map(Value::as_str)
+        .collect();
+    if keys.is_empty() {
+        out.push_str("public keys  none (callbacks are not signed v1a)");
+    } else {
+        let _ = write!(out, "public keys  {}", keys.join("\n             "));
+        out.push_str("\n             (newest first; receivers verify v1a with any of them)");
+    }
+    out
+}
+
+/// `submit`'s answer for a launch.
+pub fn submitted(answer: &Value, flow: &str, hint: bool) -> String {
+    let cluster = match answer["cluster_id"].as_str() {
+        Some(id) => format!("cluster {id}"),
+        None => "no cluster yet".into(),
+    };
+    let id = text(&answer["flow_id"]);
+    let mut out = format!(
+        "submitted {flow}: flow {id} {} ({cluster})",
+        status(text(&answer["status"]))
+    );
+    if hint {
+        let _ = write!(out, "\nfollow it: emr-flows watch {id}");
+    }
+    out
+}
+
+/// `submit --dry-run`'s answer: what would be launched, and the RunJobFlow request.
+pub fn dry_run(answer: &Value) -> String {
+    let mut out = format!(
+        "dry run of {} v{}: nothing launched\n  flow id would be  {}\n  params            {}\n  request digest    {}\n",
+        text(&answer["flow"]),
+        text(&answer["definition_version"]),
+        text(&answer["flow_id"]),
+        answer["params"],
+        text(&answer["request_digest"]),
+    );
+    if let Some(artifacts) = answer["artifacts"].as_object().filter(|a| !a.is_empty()) {
+        for (name, uri) in artifacts {
+            let _ = writeln!(out, "  artifact {name:<9}{}", text(uri));
+        }
+    }
+    let request = serde_json::to_string_pretty(&answer["request"]).unwrap_or_default();
+    let _ = write!(out, "\nthe RunJobFlow request EMR would receive:\n{request}");
+    out
+}
+
+/// `terminate`'s answer.
+pub fn terminated(answer: &Value) -> String {
+    let accepted = match answer["termination_accepted_at"].as_str() {
+        Some(at) => format!("EMR accepted it {}", when(&Value::from(at))),
+        None => "EMR has not accepted it yet (the cluster is terminated as soon as it is known)".into(),
+    };
+    format!(
+        "termination requested for flow {} (cluster {}, {}): {accepted}",
+        text(&answer["flow_id"]),
+        text(&answer["cluster_id"]),
+        status(text(&answer["status"]))
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn at(text: &str) -> SystemTime {
+        parse(&json!(text)).unwrap()
+    }
+
+    #[test]
+    fn ls_is_a_table_with_age_duration_and_the_next_page() {
+        console::set_colors_enabled(false);
+        let page = json!({"flows": [
+            {"flow_id": "01JA", "flow": "spark-pi", "status": "RUNNING", "cluster_id": "j-1",
+             "submitted_at": "2026-11-29T10:00:00Z", "updated_at": "2026-11-29T10:01:00Z"},
+            {"flow_id": "01JB", "flow": "spark-pi", "status": "FAILED",
+             "submitted_at": "2026-11-29T09:00:00Z", "updated_at": "2026-11-29T09:12:03Z"}
+        ], "next_token": "01JB"});
+        let text = flows_page(&page, at("2026-11-29T10:05:00Z"), None, "emr-flows ls --active");
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[0].split_whitespace().collect::<Vec<_>>(),
+            ["FLOW", "ID", "DEFINITION", "STATUS", "TARGET", "AGE", "DURATION"]
+        );
+        assert_eq!(
+            lines[1].split_whitespace().collect::<Vec<_>>(),
+            ["01JA", "spark-pi", "RUNNING", "j-1", "5m", "ago", "5m"]
+        );
+        assert_eq!(
+            lines[2].split_whitespace().collect::<Vec<_>>(),
+            ["01JB", "spark-pi", "FAILED", "-", "1h", "5m", "ago", "12m", "3s"]
+        );
+        assert!(
+            text.ends_with("more: emr-flows ls --active --next-token 01JB"),
+            "{text}"
+        );
+        assert_eq!(
+            flows_page(&json!({"flows": []}), SystemTime::now(), None, ""),
+            "no flows"
+        );
+    }
+
+    #[test]
+    fn schemas_read_in_a_few_words() {
+        assert_eq!(
+            describe(&json!({"type": "integer", "minimum": 1, "maximum": 20})),
+            ("integer".into(), "1 to 20".into())
+        );
+        assert_eq!(
+            describe(&json!({"enum": ["m5.xlarge", "m5.2xlarge"]})),
+            ("enum".into(), "one of m5.xlarge, m5.2xlarge".into())
+        );
+        assert_eq!(
+            describe(&json!({"type": "string", "pattern": "^[0-9]+g$", "maxLength": 8})),
+            ("string".into(), "at most 8 characters; matching ^[0-9]+g$".into())
+        );
+        assert_eq!(
+            describe(&json!({"type": ["integer", "null"]})),
+            ("integer | null".into(), "-".into())
+        );
+        assert_eq!(
+            describe(&json!({"type": "array", "items": {"type": "string"}})),
+            ("array of string".into(), "-".into())
+        );
+    }
+
+    #[test]
+    fn a_failure_shows_the_step_and_the_probable_causes_last_lines() {
+        console::set_colors_enabled(false);
+        let cause: String = (1..=20).map(|i| format!("line {i}\n")).collect();
+        let text = failure(
+            &json!({"code": "STEP_FAILURE", "message": "Shut down as step failed",
+                    "failed_step": {"id": "s-1", "name": "SparkPi", "state": "FAILED",
+                                    "failure_details": {"reason": "Unknown error", "log_file": "s3://l/stderr.gz"},
+                                    "probable_cause": cause}}),
+            3,
+        );
+        assert_eq!(
+            text,
+            "STEP_FAILURE: Shut down as step failed\nstep SparkPi (s-1) FAILED\n  reason: Unknown error\n  \
+             log: s3://l/stderr.gz\nprobable cause (last 3 lines of the step's stderr):\n  | line 18\n  | line 19\n  | line 20"
+        );
+    }
+
+    #[test]
+    fn show_has_steps_failure_termination_and_deliveries() {
+        console::set_colors_enabled(false);
+        let record = json!({
+            "flow_id": "01JA", "flow": "spark-pi", "definition_version": "1", "status": "CANCELLED",
+            "params": {"partitions": 100}, "cluster_id": "j-1", "cluster_state": "TERMINATED",
+            "submitted_at": "2026-11-29T10:00:00Z", "updated_at": "2026-11-29T10:09:00Z",
+            "ended_at": "2026-11-29T10:09:00Z", "normalized_instance_hours": 24,
+            "steps": {"s-2": {"index": 1, "name": "Two", "state": "CANCELLED", "updated_at": "2026-11-29T10:09:00Z"},
+                      "s-1": {"index": 0, "name": "One", "state": "COMPLETED", "updated_at": "2026-11-29T10:04:00Z"}},
+            "termination": {"requested_at": "2026-11-29T10:08:00Z", "reason": "not needed", "kind": "CANCEL",
+                            "attempts": 1, "accepted_at": "2026-11-29T10:08:01Z"},
+            "callbacks": [{"http": {"url": "https://hooks.example.com/emr?***"}}],
+            "deliveries": {"0": {"outcome": "CANCELLED", "status": "DELIVERED", "attempts": 2,
+                                  "delivered_at": "2026-11-29T10:10:00Z",
+                                  "history": [{"attempt": 1, "at": "2026-11-29T10:09:01Z", "http_status": 503, "error": "HTTP 503"},
+                                              {"attempt": 2, "at": "2026-11-29T10:10:00Z", "http_status": 200}]}}
+        });
+        let text = flow(&record, at("2026-11-29T11:00:00Z"), None);
+        for expected in [
+            "CANCELLED (cluster j-1 TERMINATED)",
+            "2026-11-29T10:09:00Z, after 9m",
+            "24 normalized instance hours",
+            "requested 2026-11-29T10:08:00Z (CANCEL): not needed",
+            "accepted by EMR 2026-11-29T10:08:01Z; 1 TerminateJobFlows call(s)",
+            "0  https://hooks.example.com/emr?***  DELIVERED of CANCELLED, 2 attempt(s), delivered 2026-11-29T10:10:00Z",
+            "#1 2026-11-29T10:09:01Z  HTTP 503: HTTP 503",
+            "#2 2026-11-29T10:10:00Z  HTTP 200",
+        ] {
+            assert!(text.contains(expected), "{expected:?} not in\n{text}");
+        }
+        let one = text.find("One").unwrap();
+        let two = text.find("Two").unwrap();
+        assert!(one < two, "steps in job-flow order:\n{text}");
+        assert!(text.contains("(+4m)"), "{text}");
+    }
+}
