@@ -252,7 +252,7 @@ impl Dispatcher {
         } else {
             // 429, 3xx and 5xx may say when to come back (RFC 9110 §10.2.3, RFC 6585 §4).
             let retry_after = response.headers().get(reqwest::header::RETRY_AFTER);
-            crate::model::retry_after::refused(
+            crate::model::AttemptOutcome::refused(
                 status.as_u16(),
                 &status.to_string(),
                 retry_after.map(|v| v.as_bytes()),

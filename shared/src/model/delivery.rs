@@ -77,6 +77,36 @@ pub enum AttemptOutcome {
     Gone,
 }
 
+impl AttemptOutcome {
+    /// The outcome of an answer that is neither `2xx` nor `410 Gone`, with status `status`
+    /// (`reason`: how to show it, e.g. `429 Too Many Requests`) and the raw `Retry-After` field
+    /// value, if any: [`AttemptOutcome::Deferred`] when it is honoured ([`honoured`](super::retry_after::honoured)) and parses,
+    /// else [`AttemptOutcome::Failed`] (a value that does not parse is named in the error and
+    /// ignored).
+    pub fn refused(status: u16, reason: &str, retry_after: Option<&[u8]>) -> Self {
+        let error = format!("the endpoint answered HTTP {reason}");
+        let Some(raw) = retry_after.filter(|_| super::retry_after::honoured(status)) else {
+            return Self::Failed {
+                http_status: Some(status),
+                error,
+            };
+        };
+        let text = String::from_utf8_lossy(raw);
+        match RetryAfter::parse(&text) {
+            Ok(parsed) => Self::Deferred {
+                http_status: status,
+                error,
+                retry_after: parsed,
+                value: super::retry_after::shown(text.trim_matches([' ', '\t'])),
+            },
+            Err(why) => Self::Failed {
+                http_status: Some(status),
+                error: format!("{error}; its Retry-After was ignored: {why}"),
+            },
+        }
+    }
+}
+
 /// What an attempt came to, as its history entry says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -429,6 +459,61 @@ mod tests {
         assert!(d.last_error.as_ref().unwrap().len() <= MAX_ERROR_BYTES);
         assert_eq!(d.claimed, None);
         assert_eq!(d.status, DeliveryStatus::Pending);
+    }
+
+    #[test]
+    fn a_refusal_carries_the_retry_after_it_honours() {
+        // GIVEN the answer: 429 with Retry-After: 90
+        let outcome = AttemptOutcome::refused(429, "429 Too Many Requests", Some(b"90"));
+        assert_eq!(
+            outcome,
+            AttemptOutcome::Deferred {
+                http_status: 429,
+                error: "the endpoint answered HTTP 429 Too Many Requests".into(),
+                retry_after: RetryAfter::Seconds(90),
+                value: "90".into(),
+            }
+        );
+        // AND a 503 with a date
+        let outcome = AttemptOutcome::refused(
+            503,
+            "503 Service Unavailable",
+            Some(b"Sun, 29 Nov 2026 14:00:00 GMT"),
+        );
+        let AttemptOutcome::Deferred {
+            retry_after, value, ..
+        } = outcome
+        else {
+            panic!("{outcome:?}")
+        };
+        assert_eq!(
+            retry_after,
+            RetryAfter::At("2026-11-29T14:00:00Z".parse().unwrap())
+        );
+        assert_eq!(value, "Sun, 29 Nov 2026 14:00:00 GMT");
+        // AND a 400 with Retry-After, or a 503 without one, is a plain failure
+        assert_eq!(
+            AttemptOutcome::refused(400, "400 Bad Request", Some(b"90")),
+            AttemptOutcome::Failed {
+                http_status: Some(400),
+                error: "the endpoint answered HTTP 400 Bad Request".into()
+            }
+        );
+        assert!(matches!(
+            AttemptOutcome::refused(503, "503 Service Unavailable", None),
+            AttemptOutcome::Failed {
+                http_status: Some(503),
+                ..
+            }
+        ));
+        // AND a value that does not parse is named in the error and ignored
+        let AttemptOutcome::Failed { error, .. } = AttemptOutcome::refused(503, "503", Some(b"later")) else {
+            panic!()
+        };
+        assert!(
+            error.contains("Retry-After was ignored") && error.contains("`later`"),
+            "{error}"
+        );
     }
 }
 

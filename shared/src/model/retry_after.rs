@@ -13,8 +13,6 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::delivery::AttemptOutcome;
-
 /// The longest a `Retry-After` may push an attempt, after the answer that carried it: the
 /// schedule's longest wait ([`super::delivery::RETRY_DELAYS`], 10 hours).
 pub const MAX_RETRY_AFTER: Duration = Duration::hours(10);
@@ -84,37 +82,9 @@ pub fn honoured(status: u16) -> bool {
     status == 429 || (300..400).contains(&status) || (500..600).contains(&status)
 }
 
-/// The outcome of an answer that is neither `2xx` nor `410 Gone`, with status `status`
-/// (`reason`: how to show it, e.g. `429 Too Many Requests`) and the raw `Retry-After` field
-/// value, if any: [`AttemptOutcome::Deferred`] when it is honoured ([`honoured`]) and parses,
-/// else [`AttemptOutcome::Failed`] (a value that does not parse is named in the error and
-/// ignored).
-pub fn refused(status: u16, reason: &str, retry_after: Option<&[u8]>) -> AttemptOutcome {
-    let error = format!("the endpoint answered HTTP {reason}");
-    let Some(raw) = retry_after.filter(|_| honoured(status)) else {
-        return AttemptOutcome::Failed {
-            http_status: Some(status),
-            error,
-        };
-    };
-    let text = String::from_utf8_lossy(raw);
-    match RetryAfter::parse(&text) {
-        Ok(parsed) => AttemptOutcome::Deferred {
-            http_status: status,
-            error,
-            retry_after: parsed,
-            value: shown(text.trim_matches([' ', '\t'])),
-        },
-        Err(why) => AttemptOutcome::Failed {
-            http_status: Some(status),
-            error: format!("{error}; its Retry-After was ignored: {why}"),
-        },
-    }
-}
-
 /// `value` as records and messages may show it: control characters escaped, at most
 /// [`MAX_RETRY_AFTER_BYTES`] bytes.
-fn shown(value: &str) -> String {
+pub fn shown(value: &str) -> String {
     let escaped: String = (value.chars())
         .map(|c| {
             if c.is_control() {
@@ -222,60 +192,5 @@ mod tests {
         for status in [200, 204, 400, 401, 404, 409, 410, 428, 430, 499, 600, 100] {
             assert!(!honoured(status), "{status}");
         }
-    }
-
-    #[test]
-    fn a_refusal_carries_the_retry_after_it_honours() {
-        // GIVEN the answer: 429 with Retry-After: 90
-        let outcome = refused(429, "429 Too Many Requests", Some(b"90"));
-        assert_eq!(
-            outcome,
-            AttemptOutcome::Deferred {
-                http_status: 429,
-                error: "the endpoint answered HTTP 429 Too Many Requests".into(),
-                retry_after: RetryAfter::Seconds(90),
-                value: "90".into(),
-            }
-        );
-        // AND a 503 with a date
-        let outcome = refused(
-            503,
-            "503 Service Unavailable",
-            Some(b"Sun, 29 Nov 2026 14:00:00 GMT"),
-        );
-        let AttemptOutcome::Deferred {
-            retry_after, value, ..
-        } = outcome
-        else {
-            panic!("{outcome:?}")
-        };
-        assert_eq!(
-            retry_after,
-            RetryAfter::At("2026-11-29T14:00:00Z".parse().unwrap())
-        );
-        assert_eq!(value, "Sun, 29 Nov 2026 14:00:00 GMT");
-        // AND a 400 with Retry-After, or a 503 without one, is a plain failure
-        assert_eq!(
-            refused(400, "400 Bad Request", Some(b"90")),
-            AttemptOutcome::Failed {
-                http_status: Some(400),
-                error: "the endpoint answered HTTP 400 Bad Request".into()
-            }
-        );
-        assert!(matches!(
-            refused(503, "503 Service Unavailable", None),
-            AttemptOutcome::Failed {
-                http_status: Some(503),
-                ..
-            }
-        ));
-        // AND a value that does not parse is named in the error and ignored
-        let AttemptOutcome::Failed { error, .. } = refused(503, "503", Some(b"later")) else {
-            panic!()
-        };
-        assert!(
-            error.contains("Retry-After was ignored") && error.contains("`later`"),
-            "{error}"
-        );
     }
 }
