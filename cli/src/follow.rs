@@ -121,7 +121,31 @@ impl Follower {
             }
             self.steps.insert(id.to_owned(), (state, started));
         }
-        changes
+        // Steps in the order they were recorded; a new status first, or last when it is the end.
+        let ended = TERMINAL.contains(&self.status.as_deref().unwrap_or(""));
+        let (mut flow, mut steps): (Vec<Change>, Vec<Change>) = changes
+            .into_iter()
+            .partition(|c| matches!(c, Change::Status { .. }));
+        steps.sort_by_key(Change::at);
+        if ended {
+            steps.append(&mut flow);
+            steps
+        } else {
+            flow.append(&mut steps);
+            flow
+        }
+    }
+}
+
+impl Change {
+    /// When the change was recorded.
+    pub fn at(&self) -> Option<SystemTime> {
+        match self {
+            Self::Status { at, .. }
+            | Self::Cluster { at, .. }
+            | Self::StepStarted { at, .. }
+            | Self::StepEnded { at, .. } => *at,
+        }
     }
 }
 
@@ -371,11 +395,16 @@ mod tests {
                 Some("RUNNING"),
                 step("RUNNING", "2026-11-29T10:03:00Z"),
             ),
-            record(
-                "SUCCEEDED",
-                Some("TERMINATED"),
-                step("COMPLETED", "2026-11-29T10:07:30Z"),
-            ),
+            {
+                // The flow's last write comes after its step's end.
+                let mut ended = record(
+                    "SUCCEEDED",
+                    Some("TERMINATED"),
+                    step("COMPLETED", "2026-11-29T10:07:30Z"),
+                );
+                ended["updated_at"] = json!("2026-11-29T10:07:31Z");
+                ended
+            },
         ];
         let lines: Vec<Vec<String>> = reads
             .iter()
@@ -393,8 +422,8 @@ mod tests {
             ],
             &[],
             &[
-                "     5s  SUCCEEDED (cluster TERMINATED)",
                 " 7m 30s  step 1/1 SparkPi COMPLETED after 4m 30s",
+                " 7m 31s  SUCCEEDED (cluster TERMINATED)",
             ],
         ];
         assert_eq!(
@@ -415,8 +444,13 @@ mod tests {
         );
         let changes = follower.observe(&r);
         assert_eq!(changes.len(), 3, "{changes:?}");
-        assert_eq!(line(&changes[1], None), "      -  step 1/2 A FAILED");
-        assert_eq!(line(&changes[2], None), "      -  step 2/2 B CANCELLED");
+        assert_eq!(line(&changes[0], None), "      -  step 1/2 A FAILED");
+        assert_eq!(line(&changes[1], None), "      -  step 2/2 B CANCELLED");
+        assert_eq!(
+            line(&changes[2], None),
+            "      -  FAILED (cluster TERMINATED_WITH_ERRORS)",
+            "the end comes last"
+        );
         assert!(follower.observe(&r).is_empty(), "nothing new on the same record");
     }
 

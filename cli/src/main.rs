@@ -96,10 +96,28 @@ impl Out {
 
 async fn run(cli: Cli) -> Result<u8, Failure> {
     let out = Out::new(cli.global.json);
+    if let Command::Submit(submit) = &cli.command {
+        // The words first (`-p`, `--override`, the params file): a usage error calls nothing.
+        let params_file = submit.params_file.as_deref().map(read_params).transpose()?;
+        let idempotency_key = (submit.idempotency_key.clone()).or_else(|| (!submit.dry_run).then(fresh_key));
+        let asked = request::Asked {
+            flow: &submit.flow,
+            params_file,
+            params: &submit.params,
+            overrides: &submit.overrides,
+            callbacks: &submit.callbacks,
+            idempotency_key,
+            max_runtime: submit.max_runtime.as_deref(),
+            dry_run: submit.dry_run,
+        };
+        request::submit_request(&asked, None)?;
+        let functions = Functions::connect(&cli.global).await?;
+        return submit_flow(&functions, submit, &asked, &out).await;
+    }
     let functions = Functions::connect(&cli.global).await?;
     let now = SystemTime::now();
     match cli.command {
-        Command::Submit(submit) => submit_flow(&functions, submit, &out).await,
+        Command::Submit(_) => unreachable!("submit is answered above"),
         Command::Watch { flow_id, follow } => watch(&functions, &flow_id, follow.interval, &out).await,
         Command::Ls(ls) => {
             let (call, next) = list_call(&ls);
@@ -193,8 +211,12 @@ fn unknown(catalog: &Value, name: &str) -> Failure {
     }
 }
 
-async fn submit_flow(functions: &Functions, submit: Submit, out: &Out) -> Result<u8, Failure> {
-    let params_file = submit.params_file.as_deref().map(read_params).transpose()?;
+async fn submit_flow(
+    functions: &Functions,
+    submit: &Submit,
+    asked: &request::Asked<'_>,
+    out: &Out,
+) -> Result<u8, Failure> {
     // Typing needs the definition's schemas: one list call, only when there is something to type.
     let catalog = if submit.params.is_empty() && submit.overrides.is_empty() {
         None
@@ -202,18 +224,7 @@ async fn submit_flow(functions: &Functions, submit: Submit, out: &Out) -> Result
         Some(functions.call(&Call::Definitions).await?)
     };
     let definition = catalog.as_ref().and_then(|c| find_definition(c, &submit.flow));
-    let idempotency_key = (submit.idempotency_key.clone()).or_else(|| (!submit.dry_run).then(fresh_key));
-    let asked = request::Asked {
-        flow: &submit.flow,
-        params_file,
-        params: &submit.params,
-        overrides: &submit.overrides,
-        callbacks: &submit.callbacks,
-        idempotency_key,
-        max_runtime: submit.max_runtime.as_deref(),
-        dry_run: submit.dry_run,
-    };
-    let request = request::submit_request(&asked, definition)?;
+    let request = request::submit_request(asked, definition)?;
     let answer = functions.call(&Call::Submit(request)).await?;
     if submit.dry_run {
         out.print(&answer, view::dry_run);

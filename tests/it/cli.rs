@@ -113,26 +113,35 @@ fn stand() -> &'static Stand {
     })
 }
 
-/// The binary under test, built as `make up` builds the workspace's binaries (`cargo build
-/// --workspace --bins`: under `cargo test --workspace` the same features, so nothing twice).
+/// The binary under test: the one `cargo test --workspace` built beside this test (the cli
+/// package's own integration test makes cargo build it, with the same features, so nothing
+/// is built twice). When it is missing or older than the cli's sources (this test run alone),
+/// `cargo build -p emr-flows-cli` first.
 fn build_cli() -> PathBuf {
+    let here = std::env::current_exe().unwrap();
+    let beside = here
+        .parent()
+        .and_then(|deps| deps.parent())
+        .unwrap()
+        .join("emr-flows");
+    let built = std::fs::metadata(&beside).and_then(|m| m.modified()).ok();
+    if built.is_some_and(|b| newest(&root().join("cli")).is_none_or(|s| s <= b)) {
+        return beside;
+    }
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let output = Command::new(cargo)
         .args([
             "build",
             "--locked",
-            "--workspace",
-            "--bins",
+            "-p",
+            "emr-flows-cli",
             "--message-format=json",
         ])
         .current_dir(root())
         .stderr(Stdio::inherit())
         .output()
         .unwrap();
-    assert!(
-        output.status.success(),
-        "building the workspace's binaries failed"
-    );
+    assert!(output.status.success(), "building emr-flows failed");
     String::from_utf8(output.stdout)
         .unwrap()
         .lines()
@@ -140,6 +149,22 @@ fn build_cli() -> PathBuf {
         .filter(|m| m["target"]["name"] == "emr-flows")
         .find_map(|m| m["executable"].as_str().map(PathBuf::from))
         .expect("cargo names the emr-flows executable")
+}
+
+/// The newest modification time of the files under `dir`.
+fn newest(dir: &std::path::Path) -> Option<std::time::SystemTime> {
+    std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(Result::ok)
+        .filter_map(|entry| {
+            let meta = entry.metadata().ok()?;
+            if meta.is_dir() {
+                newest(&entry.path())
+            } else {
+                meta.modified().ok()
+            }
+        })
+        .max()
 }
 
 impl Stand {

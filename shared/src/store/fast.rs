@@ -51,7 +51,7 @@ impl FlowStore {
     /// item holds already (a duplicate, or a late event) writes no flow item: its status is read
     /// instead, and the flow moved to `RUNNING` only if it was left behind.
     ///
-    /// Errors: [`Error::Upstream`].
+    /// Errors: [`Error::Upstream`]; [`Error::FlowNotFound`] when the flow item is gone.
     pub async fn step_event(
         &self,
         flow_id: FlowId,
