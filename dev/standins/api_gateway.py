@@ -88,7 +88,7 @@ def main():
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--lambda-url", required=True, help="the functions (cargo lambda watch)")
     parser.add_argument("--region", default="us-east-1")
-    parser.add_argument("--template", default=os.path.join(os.path.dirname(__file__), "..", "template.yaml"))
+    parser.add_argument("--template", default=os.path.join(os.path.dirname(__file__), "..", "..", "template.yaml"))
     args = parser.parse_args()
     table = routes(args.template)
     lam = boto3.client("lambda", endpoint_url=args.lambda_url, region_name=args.region,

@@ -603,7 +603,7 @@ async fn throttled_writes_are_retried_by_the_functions_the_harness_starts() {
 #[test]
 fn the_tests_pass_whatever_aws_variables_the_callers_shell_holds() {
     // GIVEN a shell as CI's and `source .local/env` leave it
-    let name = "throttled_writes_are_retried_by_the_functions_the_harness_starts";
+    let name = "findings::throttled_writes_are_retried_by_the_functions_the_harness_starts";
     // WHEN the throttling test runs in it (this test binary, that test alone)
     let output = std::process::Command::new(std::env::current_exe().unwrap())
         .args([name, "--exact", "--test-threads", "1"])

@@ -518,5 +518,4 @@ mod tests {
 }
 
 #[cfg(test)]
-#[path = "delivery_history_tests.rs"]
 mod history_tests;
