@@ -4,147 +4,11 @@
 
 use std::time::Duration;
 
-use aws_sdk_lambda::primitives::Blob;
+use integration_tests::functions::Functions;
 use integration_tests::{
-    Moto, Receiver, Service, TEST_PUBLIC_KEY, TEST_SECRET, TEST_SIGNING_KEY, create_table, event, free_port,
-    unique_table, venv_bin,
+    Moto, Receiver, TEST_PUBLIC_KEY, TEST_SECRET, create_table, free_port, unique_table,
 };
 use serde_json::{Value, json};
-
-struct Functions {
-    lambda: aws_sdk_lambda::Client,
-    /// What the functions printed: their JSON logs and metric (EMF) lines.
-    log: std::path::PathBuf,
-    _watch: Service,
-}
-
-impl Functions {
-    /// Starts `cargo lambda watch` with the functions configured for the AWS stand-in at
-    /// `endpoint` (moto, or a fault proxy in front of it) and `table`.
-    async fn start(endpoint: &str, table: &str) -> Self {
-        let port = free_port();
-        let env_file = std::env::temp_dir().join(format!("emr-flows-e2e-{port}.env"));
-        std::fs::write(
-            &env_file,
-            format!(
-                "TABLE_NAME={table}\nAWS_ENDPOINT_URL={}\nAWS_REGION=us-east-1\nAWS_ACCESS_KEY_ID=testing\n\
-                 AWS_SECRET_ACCESS_KEY=testing\nCALLBACK_SIGNING_SECRET=\"{TEST_SECRET}\"\n\
-                 CALLBACK_SIGNING_KEY=\"{TEST_SIGNING_KEY}\"\nCALLBACK_ALLOW_LOCAL=true\nSTACK_NAME=e2e-stack\n",
-                endpoint
-            ),
-        )
-        .unwrap();
-        let log = std::env::temp_dir().join(format!("emr-flows-watch-{port}.log"));
-        let watch = Service::start(
-            &venv_bin("cargo-lambda"),
-            &[
-                "lambda",
-                "watch",
-                "--invoke-address",
-                "127.0.0.1",
-                "--invoke-port",
-                &port.to_string(),
-                "--ignore-changes",
-                "--env-file",
-                env_file.to_str().unwrap(),
-            ],
-            &[],
-            &log,
-        );
-        integration_tests::wait_for_port(port, "cargo lambda watch", Duration::from_secs(120));
-        let sdk = integration_tests::hermetic_config()
-            .endpoint_url(format!("http://127.0.0.1:{port}"))
-            .region(aws_config::Region::new("us-east-1"))
-            .credentials_provider(aws_sdk_lambda::config::Credentials::new(
-                "testing", "testing", None, None, "e2e",
-            ))
-            // A function error comes back as HTTP 500, which the SDK would retry: invoke once.
-            .retry_config(aws_config::retry::RetryConfig::disabled())
-            .load()
-            .await;
-        Self {
-            lambda: aws_sdk_lambda::Client::new(&sdk),
-            log,
-            _watch: watch,
-        }
-    }
-
-    /// The metric documents (EMF) the functions printed so far.
-    fn metrics(&self) -> Vec<Value> {
-        std::fs::read_to_string(&self.log)
-            .unwrap_or_default()
-            .lines()
-            .filter(|l| l.contains("\"_aws\""))
-            .filter_map(|l| serde_json::from_str(l).ok())
-            .collect()
-    }
-
-    /// Invokes `function` with `payload`: `Ok(answer)`, or `Err(error document)` for a function
-    /// error (`{"errorType", "errorMessage"}`).
-    async fn invoke(&self, function: &str, payload: &Value) -> Result<Value, Value> {
-        let result = self
-            .lambda
-            .invoke()
-            .function_name(function)
-            .payload(Blob::new(serde_json::to_vec(payload).unwrap()))
-            .send()
-            .await;
-        match result {
-            Ok(output) if output.function_error().is_none() => {
-                Ok(serde_json::from_slice(output.payload().unwrap().as_ref()).unwrap())
-            }
-            Ok(output) => Err(serde_json::from_slice(output.payload().unwrap().as_ref()).unwrap()),
-            // cargo lambda watch answers a function error with HTTP 500 and the error document.
-            Err(e) => {
-                let raw = e
-                    .raw_response()
-                    .map(|r| r.body().bytes().unwrap_or_default().to_vec());
-                let raw = raw.unwrap_or_else(|| {
-                    panic!(
-                        "invoke {function}: {}",
-                        aws_sdk_lambda::error::DisplayErrorContext(&e)
-                    )
-                });
-                Err(serde_json::from_slice(&raw)
-                    .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&raw))))
-            }
-        }
-    }
-
-    /// The flow record, as `list` answers it.
-    async fn record(&self, flow_id: &str) -> Value {
-        self.invoke("list", &json!({ "flow_id": flow_id })).await.unwrap()
-    }
-
-    /// The id of the flow's (only) step.
-    async fn step_id(&self, flow_id: &str) -> String {
-        let record = self.record(flow_id).await;
-        record["steps"]
-            .as_object()
-            .unwrap()
-            .keys()
-            .next()
-            .expect("a step")
-            .clone()
-    }
-
-    /// Sends each event of `events/<lifecycle>/` in order, with the flow's real ids.
-    async fn drive(&self, lifecycle: &str, cluster_id: &str, step_id: &str) {
-        let mut files: Vec<_> = std::fs::read_dir(integration_tests::root().join("events").join(lifecycle))
-            .unwrap()
-            .map(|e| e.unwrap().file_name().into_string().unwrap())
-            .collect();
-        files.sort();
-        for file in files {
-            let event = event(&format!("{lifecycle}/{file}"), cluster_id, step_id);
-            let answer = self
-                .invoke("on-state-change", &event)
-                .await
-                .unwrap_or_else(|e| panic!("{file}: {e}"));
-            assert!(answer.get("applied").is_some(), "{file}: {answer}");
-        }
-    }
-}
 
 #[tokio::test]
 async fn both_scenarios_end_to_end_through_the_real_functions() {
@@ -154,7 +18,7 @@ async fn both_scenarios_end_to_end_through_the_real_functions() {
     create_table(&aws_sdk_dynamodb::Client::new(&sdk), &table).await;
     // The receiver verifies both schemes: v1 with the shared secret, v1a with the public key.
     let receiver = Receiver::trusting(free_port(), Some(TEST_SECRET), Some(TEST_PUBLIC_KEY));
-    let functions = Functions::start(&moto.endpoint, &table).await;
+    let functions = Functions::start(&moto.endpoint, &table, &[]).await;
     let callbacks = json!([{"http": {"url": receiver.url}}]);
 
     // Success: spark-pi runs its one step and the cluster terminates after it.
@@ -302,7 +166,7 @@ async fn faults_between_the_real_functions_and_aws_change_no_outcome() {
     let table = unique_table("faults");
     create_table(&aws_sdk_dynamodb::Client::new(&sdk), &table).await;
     let proxy = integration_tests::proxy::FaultProxy::start(&moto.endpoint);
-    let functions = Functions::start(&proxy.endpoint, &table).await;
+    let functions = Functions::start(&proxy.endpoint, &table, &[]).await;
 
     // RunJobFlow applied but answered 500, and DynamoDB throttling the record's first write:
     // one cluster, one flow, as if nothing happened.

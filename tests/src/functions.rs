@@ -112,4 +112,43 @@ impl Functions {
             .await
             .unwrap_or_else(|e| panic!("list {flow_id}: {e}"))
     }
+
+    /// The metric documents (EMF) the functions printed so far.
+    pub fn metrics(&self) -> Vec<Value> {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains("\"_aws\""))
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+
+    /// The id of the flow's (only) step.
+    pub async fn step_id(&self, flow_id: &str) -> String {
+        let record = self.record(flow_id).await;
+        record["steps"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .next()
+            .expect("a step")
+            .clone()
+    }
+
+    /// Sends each event of `events/<lifecycle>/` in order, with the flow's real ids.
+    pub async fn drive(&self, lifecycle: &str, cluster_id: &str, step_id: &str) {
+        let mut files: Vec<_> = std::fs::read_dir(crate::root().join("events").join(lifecycle))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        files.sort();
+        for file in files {
+            let event = crate::event(&format!("{lifecycle}/{file}"), cluster_id, step_id);
+            let answer = self
+                .invoke("on-state-change", &event)
+                .await
+                .unwrap_or_else(|e| panic!("{file}: {e}"));
+            assert!(answer.get("applied").is_some(), "{file}: {answer}");
+        }
+    }
 }

@@ -360,11 +360,11 @@ impl Delivery {
 mod tests {
     use super::*;
 
-    fn t0() -> DateTime<Utc> {
+    pub(super) fn t0() -> DateTime<Utc> {
         "2026-11-29T12:00:00Z".parse().unwrap()
     }
 
-    fn failed(status: u16) -> AttemptOutcome {
+    pub(super) fn failed(status: u16) -> AttemptOutcome {
         AttemptOutcome::Failed {
             http_status: Some(status),
             error: format!("HTTP {status}"),

@@ -211,9 +211,7 @@ impl FlowStore {
             }
         }
     }
-}
 
-impl FlowStore {
     /// The flow's status, read alone (strongly consistent: it answers the event).
     ///
     /// Errors: [`Error::FlowNotFound`]; [`Error::Upstream`].

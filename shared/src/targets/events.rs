@@ -61,11 +61,7 @@ pub fn parse_input(input: Value) -> Result<Input, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn real(name: &str) -> Value {
-        let path = format!("{}/../events/real/events/{name}", env!("CARGO_MANIFEST_DIR"));
-        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-    }
+    use crate::targets::cluster::events::tests::real;
 
     #[test]
     fn an_events_time_is_read_and_bad_times_are_none() {

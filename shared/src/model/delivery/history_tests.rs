@@ -1,21 +1,11 @@
 //! Every attempt in the history from its claim on (an unreported one as unknown), and a
 //! receiver's `Retry-After` pushing the next attempt: issue 18, findings 1 and 4.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::Duration;
 
+use super::tests::{failed, t0};
 use super::*;
 use crate::model::retry_after::{MAX_RETRY_AFTER, RetryAfter};
-
-fn t0() -> DateTime<Utc> {
-    "2026-11-29T12:00:00Z".parse().unwrap()
-}
-
-fn failed(status: u16) -> AttemptOutcome {
-    AttemptOutcome::Failed {
-        http_status: Some(status),
-        error: format!("HTTP {status}"),
-    }
-}
 
 fn deferred(status: u16, retry_after: RetryAfter, value: &str) -> AttemptOutcome {
     AttemptOutcome::Deferred {

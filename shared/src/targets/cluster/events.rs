@@ -126,10 +126,11 @@ pub fn parse(event: Value) -> Result<Option<EmrEvent>, Error> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn real(name: &str) -> Value {
+    /// A published EMR event from `events/real/events/` (also read by `targets::events`' tests).
+    pub(crate) fn real(name: &str) -> Value {
         let path = format!("{}/../events/real/events/{name}", env!("CARGO_MANIFEST_DIR"));
         serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
     }
