@@ -14,13 +14,8 @@
 //! dimension (the definition's name: the dashboard's lines) and without it (the stack's
 //! total: what the alarms watch, since an alarm cannot sum over a dimension's values).
 //!
-//! | metric | unit | dimensions | when |
-//! | --- | --- | --- | --- |
-//! | `FlowsSubmitted` | Count | stack (, flow) | RunJobFlow accepted a flow's cluster |
-//! | `FlowsSucceeded`, `FlowsFailed`, `FlowsCancelled`, `FlowsTimedOut` | Count | stack (, flow) | a flow's record reached that terminal status (counted once: the write that made it so) |
-//! | `DeliveriesFailed` | Count | stack (, flow) | a callback delivery was given up after its last attempt |
-//! | `EventLag` | Seconds | stack | an EMR event arrived: now − the event's `time` |
-//! | `AwsApiErrors` | Count | stack, service | an AWS call failed (`DynamoDB`, `EMR`, `S3`, `Lambda`, `SecretsManager`) |
+//! The metrics, their units and dimensions and what each counts are tabled once, in the
+//! README's "Metrics and the dashboard"; the names are the constants below.
 //!
 //! This module must not call AWS, read the flow record store or log anything but its own
 //! failures.
