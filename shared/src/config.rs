@@ -11,6 +11,7 @@
 //! | `CALLBACK_HEADER_SECRETS` | submit, on-state-change, terminate | comma-separated ARN patterns (`*` wildcards within a segment) of the Secrets Manager secrets a callback header may name; empty: none |
 //! | `CALLBACK_LAMBDA_ALLOW` | submit | comma-separated function name/ARN patterns (`*` and `?` within a segment; each checked against Lambda's grammar at start-up: [`crate::model::lambda_function::check_pattern`]) |
 //! | `CALLBACK_ALLOW_LOCAL` | submit, on-state-change | `true` allows loopback/private callback URLs and plain `http://` to loopback (local development only) |
+//! | `FLOW_EVENT_BUS` | submit, on-state-change, terminate | the EventBridge bus (name or ARN) flows submitted now publish their status changes to (`Flow Status Change`); unset or empty: no flow events |
 //! | `STACK_NAME` | all | the CloudFormation stack's name: the `emr-flows:stack` tag of every cluster launched and the metrics' `stack` dimension; `local` when unset |
 //! | `AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_<SERVICE>` | all | read by the SDK: local stand-ins |
 
@@ -21,6 +22,7 @@ use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::layer::SubscriberExt;
 
 use crate::aws::emr::Emr;
+use crate::aws::eventbridge::EventBridge;
 use crate::aws::secrets::{CachedSecret, TaggedSecrets};
 use crate::aws::step_logs::StepLogs;
 use crate::callback::{CallbackPolicy, Dispatcher, SigningKeys};
@@ -208,8 +210,8 @@ pub fn logs(sdk: &aws_config::SdkConfig) -> StepLogs {
     StepLogs::new(aws_sdk_s3::Client::new(sdk))
 }
 
-/// What on-state-change, terminate and submit work with: store, EMR, callbacks, `logs`, the
-/// system clock.
+/// What on-state-change, terminate and submit work with: store, EMR, callbacks, `logs`, flow
+/// events (to `FLOW_EVENT_BUS`), the system clock.
 ///
 /// Errors: [`Error::Internal`] naming a missing variable.
 pub fn services(sdk: &aws_config::SdkConfig, logs: StepLogs) -> Result<Services, Error> {
@@ -218,6 +220,7 @@ pub fn services(sdk: &aws_config::SdkConfig, logs: StepLogs) -> Result<Services,
         emr: emr(sdk),
         dispatcher: dispatcher(sdk)?,
         logs,
+        events: EventBridge::new(aws_sdk_eventbridge::Client::new(sdk), optional("FLOW_EVENT_BUS")),
         clock: Clock::system(),
     })
 }

@@ -86,6 +86,7 @@ async fn world() -> World {
             services: Services {
                 store: FlowStore::new(dynamodb.clone(), table),
                 emr: Emr::new(aws_sdk_emr::Client::new(&sdk)),
+                events: emr_flows::aws::eventbridge::EventBridge::none(),
                 dispatcher: Dispatcher::with_signing(aws_sdk_lambda::Client::new(&sdk), signing(), true)
                     .unwrap()
                     .with_header_secrets(

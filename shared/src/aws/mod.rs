@@ -4,6 +4,7 @@
 //! - [`emr`]: EMR (RunJobFlow never retried blindly, DescribeCluster, ListClusters, ListSteps,
 //!   DescribeStep, TerminateJobFlows).
 //! - [`step_logs`]: a failed step's `stderr.gz` in S3.
+//! - [`eventbridge`]: flow events (`Flow Status Change`) published with PutEvents.
 //! - [`secrets`]: Secrets Manager: the callback signing secrets and keys, and header values
 //!   named by reference with their tags, cached with a bounded age.
 //! - [`metrics`]: CloudWatch Embedded Metric Format lines (flows ended, deliveries given up,
@@ -13,6 +14,7 @@
 //! whose dispatch calls Lambda and HTTPS endpoints.
 
 pub mod emr;
+pub mod eventbridge;
 pub mod metrics;
 pub mod secrets;
 pub mod step_logs;

@@ -37,6 +37,7 @@ pub struct ListedStep {
 }
 
 mod cause;
+mod flow_events;
 mod termination;
 
 pub use cause::{FailedStep, FailureCause, StepFailureDetails};
@@ -80,6 +81,14 @@ pub struct FlowRecord {
     /// Callback deliveries by key (`"0"`, `"1"`, … in `callbacks` order).
     #[serde(default)]
     pub deliveries: BTreeMap<String, Delivery>,
+    /// The EventBridge bus (name or ARN) the flow's status changes are published to, as
+    /// configured when it was submitted (`FLOW_EVENT_BUS`); none: no flow events.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_bus: Option<String>,
+    /// The publication of each status the flow reached, by status (`"RUNNING"`): see
+    /// `model/record/flow_events.rs`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub flow_events: BTreeMap<String, Delivery>,
     /// The caller's idempotency key, when submit was given one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idempotency_key: Option<String>,
@@ -170,6 +179,8 @@ impl FlowRecord {
             failure: None,
             termination: None,
             deliveries: BTreeMap::new(),
+            event_bus: None,
+            flow_events: BTreeMap::new(),
             idempotency_key: None,
             launch_error: None,
             extra_clusters: Vec::new(),
@@ -205,6 +216,7 @@ impl FlowRecord {
         }
         self.status = status;
         self.touch(now);
+        self.note_status_event(now);
         true
     }
 
@@ -535,8 +547,8 @@ impl FlowRecord {
 
     /// When the reconcile sweep should next look at this flow, or `None` when it never needs
     /// to: a pending launch after [`LAUNCH_GRACE`], an active flow without word from EMR for
-    /// [`REPAIR_AFTER`] or past its deadline, a due termination, a due delivery, a missing
-    /// failure cause.
+    /// [`REPAIR_AFTER`] or past its deadline, a due termination, a due delivery or flow
+    /// event, a missing failure cause.
     pub fn next_sweep_at(&self) -> Option<DateTime<Utc>> {
         let mut times = Vec::new();
         match self.status {
@@ -559,7 +571,7 @@ impl FlowRecord {
             );
         }
         times.extend(
-            (self.deliveries.values())
+            (self.deliveries.values().chain(self.flow_events.values()))
                 .filter(|d| d.status == DeliveryStatus::Pending)
                 .filter_map(|d| d.next_attempt_at),
         );

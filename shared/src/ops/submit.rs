@@ -152,6 +152,7 @@ pub async fn submit(s: &Submitter, request: Value) -> Result<SubmitAnswer, Error
         idempotency_key: request.idempotency_key.clone(),
         deadline_at: max_runtime.map(|d| now + d),
         target: rendered.request.target(),
+        event_bus: svc.events.bus().map(str::to_owned),
         ..FlowRecord::pending(
             flow_id,
             &definition.spec.name,
