@@ -366,12 +366,25 @@ pub fn definitions(catalog: &Value, width: Option<u16>) -> String {
             vec![
                 text(&d["name"]).to_owned(),
                 text(&d["version"]).to_owned(),
+                d["target"].as_str().unwrap_or("cluster").to_owned(),
                 parameters.join(", "),
+                d["max_runtime"].as_str().unwrap_or("-").to_owned(),
                 text(&d["description"]).to_owned(),
             ]
         })
         .collect();
-    table(&["NAME", "VERSION", "PARAMETERS", "DESCRIPTION"], rows, width)
+    table(
+        &[
+            "NAME",
+            "VERSION",
+            "TARGET",
+            "PARAMETERS",
+            "MAX RUNTIME",
+            "DESCRIPTION",
+        ],
+        rows,
+        width,
+    )
 }
 
 /// `definitions NAME`: its parameters with types, defaults and constraints, and its
@@ -385,6 +398,12 @@ pub fn definition(definition: &Value, width: Option<u16>) -> String {
     if let Some(description) = definition["description"].as_str() {
         let _ = writeln!(out, "  {description}");
     }
+    let _ = writeln!(
+        out,
+        "  runs on: {}; max runtime: {}",
+        definition["target"].as_str().unwrap_or("cluster"),
+        definition["max_runtime"].as_str().unwrap_or("none")
+    );
     let parameters = &definition["parameters"];
     let required: Vec<&str> = (parameters["required"].as_array().into_iter().flatten())
         .filter_map(Value::as_str)

@@ -579,6 +579,10 @@ fn definitions_signing_keys_ls_and_a_dry_run_with_typed_overrides() {
         "{run}"
     );
     let run = stand.run(&["definitions", "spark-pi"]);
+    assert!(
+        run.stdout.contains("runs on: cluster; max runtime: none"),
+        "{run}"
+    );
     let row = (run.stdout.lines())
         .find(|l| l.trim_start().starts_with("partitions"))
         .unwrap_or_else(|| panic!("{run}"));
