@@ -4,7 +4,8 @@
 
 use std::time::Duration;
 
-use emr_flows::aws::eventbridge::{DETAIL_KIND, DETAIL_TYPE, EventBridge, SOURCE};
+use emr_flows::aws::eventbridge::{DETAIL_TYPE, EventBridge, SOURCE};
+use emr_flows::callback::FLOW_EVENT_KIND;
 use emr_flows::model::{DeliveryStatus, FlowStatus};
 use emr_flows::ops;
 use integration_tests::functions::Functions;
@@ -123,7 +124,7 @@ async fn every_status_change_reaches_a_rule_once_through_the_real_binaries() {
             (event["source"].as_str(), event["detail-type"].as_str()),
             (Some(SOURCE), Some(DETAIL_TYPE))
         );
-        assert_eq!(event["detail"]["type"], DETAIL_KIND);
+        assert_eq!(event["detail"]["type"], FLOW_EVENT_KIND);
         assert_eq!(event["detail"]["flow_id"], flow_id.as_str());
         assert_eq!(event["detail"]["target"], "cluster");
     }

@@ -5,6 +5,7 @@
 //! failed publication is recorded and retried by the sweep, never returned: it never holds the
 //! flow up.
 
+use crate::callback::CallbackDocument;
 use crate::error::Error;
 use crate::model::AttemptOutcome;
 use crate::services::Services;
@@ -23,7 +24,13 @@ pub(super) async fn publish_due(svc: &Services, read: Versioned) -> Result<Versi
     if due.is_empty() {
         return Ok(read);
     }
-    let results = svc.events.publish(&noted, &due).await;
+    let Some(bus) = noted.event_bus.as_deref() else {
+        return Ok(read);
+    };
+    let events: Vec<_> = (due.iter())
+        .map(|status| (*status, CallbackDocument::flow_event(&noted, *status)))
+        .collect();
+    let results = svc.events.publish(bus, &events).await;
     let flow_id = read.record.flow_id;
     for (status, outcome) in &results {
         match outcome {
