@@ -22,7 +22,7 @@ pub mod record;
 pub mod retry_after;
 
 pub use delivery::{AttemptOutcome, Delivery, DeliveryStatus, MAX_DELIVERY_ATTEMPTS};
-pub use outcome::{ClusterFacts, TerminationKind, decide_outcome};
+pub use outcome::{ClusterFacts, TerminationKind, decide_outcome, decide_steps_outcome};
 pub use record::*;
 
 /// A flow's id: a ULID (26 Crockford base32 characters), so ids sort by submission time.
