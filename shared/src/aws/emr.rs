@@ -93,6 +93,9 @@ const RUN_JOB_FLOW_TRIES: usize = 4;
 pub struct Emr {
     client: aws_sdk_emr::Client,
     stack: String,
+    /// The tags a cluster must carry for this stack to add steps to it (the template's
+    /// `StepClusterTags`, also its IAM condition); none: any cluster.
+    step_cluster_tags: std::collections::BTreeMap<String, String>,
 }
 
 fn upstream<E>(operation: &'static str) -> impl FnOnce(E) -> Error
@@ -118,7 +121,21 @@ impl Emr {
         Self {
             client,
             stack: stack.into(),
+            step_cluster_tags: Default::default(),
         }
+    }
+
+    /// The same, adding steps only to clusters carrying every tag of `tags`.
+    pub fn with_step_cluster_tags(self, tags: std::collections::BTreeMap<String, String>) -> Self {
+        Self {
+            step_cluster_tags: tags,
+            ..self
+        }
+    }
+
+    /// The tags a cluster must carry for this stack to add steps to it (none: any cluster).
+    pub fn step_cluster_tags(&self) -> &std::collections::BTreeMap<String, String> {
+        &self.step_cluster_tags
     }
 
     /// The stack this EMR view belongs to.

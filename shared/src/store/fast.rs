@@ -108,9 +108,11 @@ impl FlowStore {
     /// read instead, and the flow moved to `RUNNING` only if it was left behind.
     ///
     /// Ownership: a step the record does not hold yet (one added to the flow's cluster by hand,
-    /// or one ListSteps has not placed) is taken in only while the flow is followed (started,
-    /// not ended), in one transaction with a check of the flow item's status: a step added to a
-    /// kept-alive cluster after its flow ended is never written into the ended flow's record.
+    /// or one ListSteps has not placed) is taken in only with `adopt` (a cluster of the flow's
+    /// own; never for a step flow, which owns only what AddJobFlowSteps answered) and only while
+    /// the flow is followed (started, not ended), in one transaction with a check of the flow
+    /// item's status: a step added to a kept-alive cluster after its flow ended is never
+    /// written into the ended flow's record.
     ///
     /// Errors: [`Error::Upstream`]; [`Error::FlowNotFound`] when the flow item is gone.
     pub async fn step_event(
@@ -120,6 +122,7 @@ impl FlowStore {
         name: &str,
         state: &StepState,
         now: DateTime<Utc>,
+        adopt: bool,
     ) -> Result<FastWrite, Error> {
         let step = StepWrite {
             flow_id,
@@ -130,6 +133,7 @@ impl FlowStore {
         };
         let step_changed = match self.step_forward(&step).await? {
             Some(moved) => moved,
+            None if !adopt => false,
             None => {
                 // Unknown to the record: taken in only while the flow is followed. A transaction
                 // refused because the step appeared meanwhile tries the forward move once more.
