@@ -23,4 +23,5 @@ mod findings;
 mod flows;
 mod outcomes;
 mod secrets;
+mod steps;
 mod template;

@@ -191,7 +191,10 @@ impl StepsRequest {
         let mut json = self.json.clone();
         json.insert("JobFlowId".into(), cluster_id.as_str().into());
         Self {
-            selector: self.selector.clone(),
+            selector: ClusterSelector {
+                id: Some(cluster_id.clone()),
+                ..self.selector.clone()
+            },
             json,
         }
     }
@@ -378,5 +381,10 @@ mod tests {
         );
         let found = request.for_cluster(&ClusterId::parse("j-FOUND0000001").unwrap());
         assert_eq!(found.as_json()["JobFlowId"], "j-FOUND0000001");
+        assert_eq!(
+            found.selector.id,
+            found.cluster_id(),
+            "found once, then named by id"
+        );
     }
 }
