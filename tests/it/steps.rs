@@ -521,7 +521,7 @@ async fn step_flows_run_end_to_end_through_the_real_functions() {
     let functions = Functions::start(
         &proxy.endpoint,
         &table,
-        &[("STEP_CLUSTER_TAGS", "emr-flows:steps=shared")],
+        &[("STEP_CLUSTER_TAGS", "\"emr-flows:steps=shared\"")],
     )
     .await;
     let emr = aws_sdk_emr::Client::new(&sdk);

@@ -123,7 +123,9 @@ impl Target {
 pub async fn launch(svc: &Services, request: &Request, record: &FlowRecord) -> Result<Launched, Error> {
     match request {
         Request::JobFlow(job_flow) => cluster::launch::launch(svc, job_flow, record).await,
-        Request::Steps(steps) => steps::launch::launch(svc, steps, record).await,
+        // Boxed: the futures of both launches inline would nest too deep for the compiler's
+        // layout queries in the submit function's binary.
+        Request::Steps(steps) => Box::pin(steps::launch::launch(svc, steps, record)).await,
     }
 }
 
@@ -135,7 +137,9 @@ pub async fn launch(svc: &Services, request: &Request, record: &FlowRecord) -> R
 pub async fn resolve(svc: &Services, request: Request) -> Result<Request, Error> {
     match request {
         Request::JobFlow(_) => Ok(request),
-        Request::Steps(steps) => Ok(Request::Steps(steps::launch::resolve(svc, &steps).await?)),
+        Request::Steps(steps) => Ok(Request::Steps(
+            Box::pin(steps::launch::resolve(svc, &steps)).await?,
+        )),
     }
 }
 
