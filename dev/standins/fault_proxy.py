@@ -17,7 +17,13 @@ are), and injects faults configured at run time through a control API (never for
 
 Actions: drop_after (forward, then close the connection without answering), error_500
 (forward, then answer 500), fail_500 (answer 500, not forwarded), throttle (answer 400
-ThrottlingException, not forwarded), delay (sleep S seconds, then forward).
+ThrottlingException, not forwarded), delay (sleep S seconds, then forward), refuse_cancel
+(CancelSteps only: every step answered FAILED with a reason).
+
+Stand-ins for what moto 5.2.5 lacks: EMR's CancelSteps is answered here, never forwarded (each
+step SUBMITTED, as EMR answers a request it took; the steps' states do not change, as EMR's do
+not until the step stops). The request bodies of AddJobFlowSteps and CancelSteps are kept in the
+log (`request`), since moto drops what it does not model (ExecutionRoleArn).
 
 Usage: python dev/standins/fault_proxy.py --port 8766 --upstream http://127.0.0.1:5000 [--no-serialize]
 """
@@ -36,7 +42,9 @@ import urllib.parse
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-ACTIONS = {"drop_after", "error_500", "fail_500", "throttle", "delay"}
+ACTIONS = {"drop_after", "error_500", "fail_500", "throttle", "delay", "refuse_cancel"}
+# EMR operations whose request body the log keeps.
+KEPT_BODIES = {"AddJobFlowSteps", "CancelSteps"}
 # Per-connection headers (RFC 9110 §7.6.1) are not relayed; Content-Length is recomputed.
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding",
               "upgrade", "expect", "content-length", "proxy-authenticate", "proxy-authorization"}
@@ -112,6 +120,16 @@ def parse_rule(body: bytes) -> dict:
     return rule
 
 
+def cancel_steps_answer(body: bytes, refuse: bool, request_headers) -> tuple[int, list, bytes]:
+    """EMR's CancelSteps answer (moto has none): SUBMITTED for each step asked, or FAILED."""
+    doc = json.loads(body or b"{}")
+    infos = [{"StepId": step_id, "Status": "FAILED", "Reason": "step not cancellable (stand-in)"} if refuse
+             else {"StepId": step_id, "Status": "SUBMITTED"} for step_id in doc.get("StepIds", [])]
+    content_type = request_headers.get("content-type", "") or "application/x-amz-json-1.1"
+    headers = [("Content-Type", content_type), ("x-amzn-RequestId", str(uuid.uuid4()))]
+    return 200, headers, json.dumps({"CancelStepsInfoList": infos}).encode()
+
+
 def fault_answer(action: str, service: str, request_headers) -> tuple[int, list, bytes]:
     """The error a fault answers with, shaped as the AWS JSON protocols shape errors."""
     if action == "throttle":
@@ -174,9 +192,16 @@ class Handler(BaseHTTPRequestHandler):
         entry = {"op": op, "service": service, "method": self.command, "path": self.path,
                  "bytes": len(body), "fault": action, "status": None, "upstream_status": None,
                  "ms": None}
+        if op in KEPT_BODIES:
+            try:
+                entry["request"] = json.loads(body)
+            except ValueError:
+                entry["request"] = None
         state.record(entry)  # before forwarding, so that hanging requests show up too
         sys.stderr.write(f"{self.command} {op} fault={action}\n")
-        if action in ("fail_500", "throttle"):
+        if op == "CancelSteps" and action in (None, "refuse_cancel"):
+            status, headers, answer = cancel_steps_answer(body, action == "refuse_cancel", self.headers)
+        elif action in ("fail_500", "throttle"):
             status, headers, answer = fault_answer(action, service, self.headers)
         else:
             if action == "delay":

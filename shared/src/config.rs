@@ -199,9 +199,25 @@ pub fn store(sdk: &aws_config::SdkConfig) -> Result<FlowStore, Error> {
     ))
 }
 
-/// The EMR client for the stack `STACK_NAME` ([`stack_name`]).
-pub fn emr(sdk: &aws_config::SdkConfig) -> Emr {
-    Emr::for_stack(aws_sdk_emr::Client::new(sdk), stack_name())
+/// The EMR client for the stack `STACK_NAME` ([`stack_name`]), adding steps only to clusters
+/// carrying the tags `STEP_CLUSTER_TAGS` names (`key=value,key=value`; unset or empty: any).
+///
+/// Errors: [`Error::Internal`] naming `STEP_CLUSTER_TAGS` when an entry is not `key=value`.
+pub fn emr(sdk: &aws_config::SdkConfig) -> Result<Emr, Error> {
+    let tags = step_cluster_tags(&std::env::var("STEP_CLUSTER_TAGS").unwrap_or_default())?;
+    Ok(Emr::for_stack(aws_sdk_emr::Client::new(sdk), stack_name()).with_step_cluster_tags(tags))
+}
+
+/// Parses `STEP_CLUSTER_TAGS`: `key=value` entries separated by commas, blanks trimmed.
+fn step_cluster_tags(text: &str) -> Result<std::collections::BTreeMap<String, String>, Error> {
+    (text.split(',').map(str::trim).filter(|e| !e.is_empty()))
+        .map(|entry| match entry.split_once('=') {
+            Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_owned(), v.trim().to_owned())),
+            _ => Err(Error::Internal(format!(
+                "STEP_CLUSTER_TAGS: `{entry}` is not key=value (entries separated by commas)"
+            ))),
+        })
+        .collect()
 }
 
 /// Step logs in S3 (on-state-change; the other functions pass [`StepLogs::none`] to
@@ -217,7 +233,7 @@ pub fn logs(sdk: &aws_config::SdkConfig) -> StepLogs {
 pub fn services(sdk: &aws_config::SdkConfig, logs: StepLogs) -> Result<Services, Error> {
     Ok(Services {
         store: store(sdk)?,
-        emr: emr(sdk),
+        emr: emr(sdk)?,
         dispatcher: dispatcher(sdk)?,
         logs,
         events: EventBridge::new(aws_sdk_eventbridge::Client::new(sdk), optional("FLOW_EVENT_BUS")),
@@ -377,5 +393,16 @@ mod tests {
             assert!(!enabled(&filter, "aws_config", Level::DEBUG));
             assert!(!enabled(&filter, "lambda_runtime::layers::panic", Level::ERROR));
         }
+    }
+
+    #[test]
+    fn step_cluster_tags_are_key_value_pairs() {
+        let tags = step_cluster_tags(" emr-flows:steps = shared , team=search,").unwrap();
+        assert_eq!(tags.len(), 2);
+        assert_eq!(tags["emr-flows:steps"], "shared");
+        assert_eq!(tags["team"], "search");
+        assert!(step_cluster_tags("").unwrap().is_empty());
+        let bad = step_cluster_tags("team").unwrap_err().to_string();
+        assert!(bad.contains("STEP_CLUSTER_TAGS: `team`"), "{bad}");
     }
 }

@@ -24,4 +24,5 @@ mod flow_events;
 mod flows;
 mod outcomes;
 mod secrets;
+mod steps;
 mod template;

@@ -24,7 +24,7 @@ pub mod retry_after;
 pub mod target;
 
 pub use delivery::{AttemptOutcome, Delivery, DeliveryStatus, MAX_DELIVERY_ATTEMPTS};
-pub use outcome::{ClusterFacts, TerminationKind, decide_outcome};
+pub use outcome::{ClusterFacts, TerminationKind, decide_outcome, decide_steps_outcome};
 pub use record::*;
 pub use target::Target;
 

@@ -38,9 +38,11 @@ pub struct ListedStep {
 
 mod cause;
 mod flow_events;
+mod steps;
 mod termination;
 
 pub use cause::{FailedStep, FailureCause, StepFailureDetails};
+pub use steps::{ADD_STEPS_LOST, CLUSTER_ENDED};
 pub use termination::{ExtraCluster, Termination};
 
 /// The DynamoDB item for one flow: what was asked, what EMR did, and who was told.
@@ -320,6 +322,7 @@ impl FlowRecord {
         }
         let next_index = self.steps.len() as u32;
         let full = self.steps.len() >= MAX_RECORDED_STEPS;
+        let owned = self.owns_step(id);
         let mut changed = match self.steps.get_mut(id) {
             Some(step) => {
                 let mut changed = false;
@@ -335,6 +338,9 @@ impl FlowRecord {
                 changed
             }
             None if full => false,
+            // Ownership: a step the record does not hold is taken in only where it can be the
+            // flow's ([`FlowRecord::owns_step`]).
+            None if !owned => false,
             None => {
                 let step = StepRecord {
                     index: index.unwrap_or(next_index),

@@ -355,6 +355,9 @@ pub(super) fn check_source(
     let request = rendered.unwrap_or_else(|| definition.section().clone());
     match target {
         Target::Cluster => later.extend(overridable_reach(&definition, &request)),
+        // Overrides of a step flow reach AddJobFlowSteps' request (`/Steps/0/…`); each is
+        // checked against EMR's model when rendered.
+        Target::Steps => {}
     }
     locate(later, &source, &mut found);
     if found.is_empty() {

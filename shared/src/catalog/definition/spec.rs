@@ -40,7 +40,11 @@ pub struct FlowDefinition {
     /// templated RunJobFlow request, in EMR's API shape, for a cluster of the flow's own.
     #[serde(default)]
     pub job_flow: Option<Value>,
-    /// Templated steps appended to `job_flow.Steps`: `StepConfig`s or short forms (see
+    /// The run section for steps on a long-running cluster: which cluster (`id`, or `name`
+    /// and/or `tags`) and the steps' runtime role (see [`crate::catalog::cluster_steps`]).
+    #[serde(default)]
+    pub cluster: Option<Value>,
+    /// Templated steps appended to `job_flow.Steps` (or added to the `cluster`): `StepConfig`s or short forms (see
     /// [`crate::catalog::steps`]).
     #[serde(default)]
     pub steps: Vec<Value>,
@@ -84,6 +88,7 @@ impl FlowDefinition {
     pub fn section(&self, target: Target) -> Option<&Value> {
         match target {
             Target::Cluster => self.job_flow.as_ref(),
+            Target::Steps => self.cluster.as_ref(),
         }
     }
 

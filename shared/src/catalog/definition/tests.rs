@@ -144,12 +144,28 @@ fn a_definition_without_a_run_section_is_told_which_sections_there_are() {
         problems,
         [Problem::new(
             "",
-            "a definition needs a run section: one of `job_flow` (line 1, column 1)"
+            "a definition needs a run section: one of `job_flow`, `cluster` (line 1, column 1)"
         )]
     );
     let checked = Definition::parse("t.yaml", MINIMAL_CLUSTER).unwrap();
     assert_eq!(checked.target, Target::Cluster);
     assert_eq!(checked.section()["Name"], "t");
+    let both = format!(
+        "{MINIMAL_CLUSTER}cluster: {{id: j-ABC}}\nsteps: [{{name: a, jar: {{jar: s3://b/a.jar}}}}]\n"
+    );
+    let Err(Error::Definition { problems, .. }) = Definition::parse("t.yaml", &both) else {
+        panic!("expected a definition error");
+    };
+    assert!(
+        problems[0]
+            .message
+            .starts_with("a definition has exactly one run section, not 2 (`job_flow` and `cluster`)"),
+        "{problems:?}"
+    );
+    let steps = "name: s\nversion: '1'\nexamples: [{}]\ncluster: {id: j-ABC}\nsteps: [{name: a, jar: {jar: s3://b/a.jar}}]\n";
+    let checked = Definition::parse("s.yaml", steps).unwrap();
+    assert_eq!(checked.target, Target::Steps);
+    assert_eq!(checked.section()["id"], "j-ABC");
 }
 
 const MINIMAL_CLUSTER: &str = "name: t\nversion: '1'\nexamples: [{}]\njob_flow:\n  Name: t\n  ReleaseLabel: emr-7.5.0\n  Instances: {InstanceCount: 1, MasterInstanceType: m5.xlarge}\n  JobFlowRole: EMR_EC2_DefaultRole\n  ServiceRole: EMR_DefaultRole\n";

@@ -56,7 +56,14 @@ pub async fn apply_event(svc: &Services, event: EmrEvent) -> Result<Applied, Err
         // Warm and non-terminal: conditional updates, no read (see `store::fast`).
         EmrEvent::Step(step) => {
             let write = (svc.store)
-                .step_event(flow_id, &step.step_id, &step.name, &step.state, svc.clock.now())
+                .step_event(
+                    flow_id,
+                    &step.step_id,
+                    &step.name,
+                    &step.state,
+                    svc.clock.now(),
+                    true,
+                )
                 .await?;
             if write.event_due {
                 follow_up.push(svc.store.read(flow_id).await?);
