@@ -3,6 +3,8 @@
 //!
 //! - [`emr`]: EMR (RunJobFlow never retried blindly, DescribeCluster, ListClusters, ListSteps,
 //!   DescribeStep, TerminateJobFlows).
+//! - [`emr_serverless`]: EMR Serverless (StartJobRun never retried blindly, GetJobRun,
+//!   ListJobRuns, CancelJobRun).
 //! - [`step_logs`]: a failed step's `stderr.gz` in S3.
 //! - [`secrets`]: Secrets Manager: the callback signing secrets and keys, and header values
 //!   named by reference with their tags, cached with a bounded age.
@@ -13,6 +15,7 @@
 //! whose dispatch calls Lambda and HTTPS endpoints.
 
 pub mod emr;
+pub mod emr_serverless;
 pub mod metrics;
 pub mod secrets;
 pub mod step_logs;

@@ -43,6 +43,7 @@
 pub mod cluster;
 pub mod events;
 pub mod seam;
+pub mod serverless;
 
 pub use events::{Input, TargetEvent, event_time, parse_input};
 pub use seam::{Applied, Launched};
