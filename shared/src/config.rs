@@ -21,6 +21,7 @@ use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::layer::SubscriberExt;
 
 use crate::aws::emr::Emr;
+use crate::aws::emr_serverless::EmrServerless;
 use crate::aws::secrets::{CachedSecret, TaggedSecrets};
 use crate::aws::step_logs::StepLogs;
 use crate::callback::{CallbackPolicy, Dispatcher, SigningKeys};
@@ -122,7 +123,7 @@ fn log_filter(lambda_level: Option<&str>, rust_log: Option<&str>) -> Targets {
 /// - credentials: `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN` (Lambda sets
 ///   them from the execution role), cached by the SDK's lazy identity cache;
 /// - endpoints: `AWS_ENDPOINT_URL_<SERVICE>` (the SDK's names: `AWS_ENDPOINT_URL_DYNAMODB`,
-///   `_EMR`, `_LAMBDA`, `_S3`, `_SECRETS_MANAGER`), else `AWS_ENDPOINT_URL`, else AWS's;
+///   `_EMR`, `_EMR_SERVERLESS`, `_LAMBDA`, `_S3`, `_SECRETS_MANAGER`), else `AWS_ENDPOINT_URL`, else AWS's;
 /// - retries: the standard mode, `AWS_MAX_ATTEMPTS` attempts (default 3).
 ///
 /// Not `aws_config::from_env()`'s default chains: profile files, SSO, web identity, container
@@ -202,6 +203,11 @@ pub fn emr(sdk: &aws_config::SdkConfig) -> Emr {
     Emr::for_stack(aws_sdk_emr::Client::new(sdk), stack_name())
 }
 
+/// The EMR Serverless client for the stack `STACK_NAME` ([`stack_name`]).
+pub fn emr_serverless(sdk: &aws_config::SdkConfig) -> EmrServerless {
+    EmrServerless::for_stack(aws_sdk_emrserverless::Client::new(sdk), stack_name())
+}
+
 /// Step logs in S3 (on-state-change; the other functions pass [`StepLogs::none`] to
 /// [`services`] and so carry no S3 client).
 pub fn logs(sdk: &aws_config::SdkConfig) -> StepLogs {
@@ -216,6 +222,7 @@ pub fn services(sdk: &aws_config::SdkConfig, logs: StepLogs) -> Result<Services,
     Ok(Services {
         store: store(sdk)?,
         emr: emr(sdk),
+        emr_serverless: emr_serverless(sdk),
         dispatcher: dispatcher(sdk)?,
         logs,
         clock: Clock::system(),

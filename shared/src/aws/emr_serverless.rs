@@ -37,8 +37,8 @@ pub enum Start {
 /// A job run as GetJobRun tells it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct JobRunDescription {
-    /// State, `stateDetails`, attempt, billed resources (final once the run ended), timeout
-    /// and times.
+    /// State, `stateDetails`, attempt, billed resources (never marked final: the last
+    /// utilization event is), timeout and times.
     pub facts: JobRunFacts,
     /// The `emr-flows:flow-id` tag, when present and a flow id.
     pub flow_id: Option<FlowId>,
@@ -172,7 +172,8 @@ impl EmrServerless {
         let facts = JobRunFacts {
             attempt: run.attempt().and_then(|a| u32::try_from(a).ok()),
             state_details: Some(run.state_details().to_owned()).filter(|d| !d.is_empty()),
-            billed_final: state.is_ended(),
+            // Only the last utilization event is final: GetJobRun's figure fills in until then.
+            billed_final: false,
             billed,
             execution_timeout_minutes: run
                 .execution_timeout_minutes()

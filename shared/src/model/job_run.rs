@@ -185,8 +185,8 @@ pub struct JobRunFacts {
     /// Billed resources (GetJobRun's `billedResourceUtilization`, or the final utilization
     /// event's `totalBilledResourceUtilization`).
     pub billed: Option<ResourceUtilization>,
-    /// Whether these facts are final for the resources (GetJobRun of an ended run, or the
-    /// utilization event with `resourceUtilizationFinal: true`).
+    /// Whether `billed` is final: the utilization event with `resourceUtilizationFinal: true`
+    /// (GetJobRun's figure stands in until it arrives).
     pub billed_final: bool,
     /// The run's `executionTimeoutMinutes`, when GetJobRun gave it.
     pub execution_timeout_minutes: Option<u64>,
