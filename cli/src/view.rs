@@ -81,7 +81,7 @@ pub fn flows_page(page: &Value, now: SystemTime, width: Option<u16>, next: &str)
                 text(&f["flow_id"]).to_owned(),
                 text(&f["flow"]).to_owned(),
                 text(&f["status"]).to_owned(),
-                text(&f["cluster_id"]).to_owned(),
+                run(f),
                 age.unwrap_or_else(|| "-".into()),
                 took(f, now).unwrap_or_else(|| "-".into()),
             ]
@@ -96,6 +96,16 @@ pub fn flows_page(page: &Value, now: SystemTime, width: Option<u16>, next: &str)
         let _ = write!(out, "\n\nmore: {next} --next-token {token}");
     }
     out
+}
+
+/// What a flow runs on and its run's id, as a summary or record names them (`cluster
+/// j-2AXXXXXXGAPLF`; summaries from before targets existed name no target: a cluster).
+fn run(flow: &Value) -> String {
+    let target = flow["target"].as_str().unwrap_or("cluster");
+    match flow["cluster_id"].as_str() {
+        Some(id) => format!("{target} {id}"),
+        None => target.to_owned(),
+    }
 }
 
 /// A callback target as the record keeps it (masked by list): its URL or function.
@@ -567,7 +577,7 @@ mod tests {
     fn ls_is_a_table_with_age_duration_and_the_next_page() {
         console::set_colors_enabled(false);
         let page = json!({"flows": [
-            {"flow_id": "01JA", "flow": "spark-pi", "status": "RUNNING", "cluster_id": "j-1",
+            {"flow_id": "01JA", "flow": "spark-pi", "status": "RUNNING", "target": "cluster", "cluster_id": "j-1",
              "submitted_at": "2026-11-29T10:00:00Z", "updated_at": "2026-11-29T10:01:00Z"},
             {"flow_id": "01JB", "flow": "spark-pi", "status": "FAILED",
              "submitted_at": "2026-11-29T09:00:00Z", "updated_at": "2026-11-29T09:12:03Z"}
@@ -580,11 +590,13 @@ mod tests {
         );
         assert_eq!(
             lines[1].split_whitespace().collect::<Vec<_>>(),
-            ["01JA", "spark-pi", "RUNNING", "j-1", "5m", "ago", "5m"]
+            ["01JA", "spark-pi", "RUNNING", "cluster", "j-1", "5m", "ago", "5m"]
         );
         assert_eq!(
             lines[2].split_whitespace().collect::<Vec<_>>(),
-            ["01JB", "spark-pi", "FAILED", "-", "1h", "5m", "ago", "12m", "3s"]
+            [
+                "01JB", "spark-pi", "FAILED", "cluster", "1h", "5m", "ago", "12m", "3s"
+            ]
         );
         assert!(
             text.ends_with("more: emr-flows ls --active --next-token 01JB"),

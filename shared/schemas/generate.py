@@ -307,7 +307,7 @@ def main() -> None:
         "title": "emr-flows flow definition (shared/flows/NAME.yaml)",
         "type": "object",
         "additionalProperties": False,
-        "required": ["name", "version", "examples", "job_flow"],
+        "required": ["name", "version", "examples"],
         "properties": DEFINITION_PROPERTIES,
         "$defs": dict(sorted(templated.items())),
     }

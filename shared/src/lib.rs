@@ -7,8 +7,8 @@
 //!
 //! 1. Pure, no AWS types, no I/O, no clock:
 //!    - [`model`]: ids, flow, cluster and step states, callback targets, the flow record
-//!      (`model/record.rs`), its deliveries (`model/delivery.rs`) and the outcome rule
-//!      (`model/outcome.rs`).
+//!      (`model/record.rs`), what it runs on (`model/target.rs`), its deliveries
+//!      (`model/delivery.rs`) and the outcome rule (`model/outcome.rs`).
 //!    - [`error`]: the error every operation returns and how callers see it.
 //!    - [`catalog`]: flow definitions (`catalog/definition/`: the types, the checks one phase
 //!      each, the YAML reader) embedded from `shared/flows/`; templates, step short forms, the

@@ -381,6 +381,7 @@ async fn list_answers_one_flow_in_full_and_a_definitions_history() {
     .await
     .unwrap();
     assert_eq!(full["cluster_id"], first.cluster_id.clone().unwrap().to_string());
+    assert_eq!(full["target"], "cluster");
     assert_eq!(full["params"]["partitions"], 10);
 
     let page = ops::list(
@@ -395,6 +396,7 @@ async fn list_answers_one_flow_in_full_and_a_definitions_history() {
         second.flow_id.to_string(),
         "newest first"
     );
+    assert_eq!(page["flows"][0]["target"], "cluster", "{page}");
     let token = page["next_token"].clone();
     let next = ops::list(
         &w.submitter.catalog,

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::model::{FailureCause, FlowId, FlowRecord, FlowStatus};
+use crate::model::{FailureCause, FlowId, FlowRecord, FlowStatus, Target};
 
 /// One step as a callback reports it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -28,6 +28,9 @@ pub struct CallbackDocument {
     pub definition_version: String,
     pub status: FlowStatus,
     pub params: Value,
+    /// What the flow ran on (`cluster`; see [`crate::model::Target`]).
+    #[serde(default)]
+    pub target: Target,
     pub cluster_id: Option<String>,
     pub steps: Vec<StepSummary>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -50,6 +53,7 @@ impl CallbackDocument {
             definition_version: record.definition_version.clone(),
             status: record.status,
             params: record.params.clone(),
+            target: record.target,
             cluster_id: record.cluster_id.as_ref().map(ToString::to_string),
             steps: record
                 .ordered_steps()

@@ -1,9 +1,10 @@
-//! Rendering: a definition plus submitted parameters (and overrides) becomes the exact RunJobFlow
-//! request, the artifacts and the parameters as recorded. Pure: no clock, no I/O; the caller
+//! Rendering: a definition plus submitted parameters (and overrides) becomes the exact run
+//! request ([`Request`]: RunJobFlow for a cluster of the flow's own), the artifacts and the
+//! parameters as recorded. Pure: no clock, no I/O; the caller
 //! passes the flow id, submission time and region in a [`Context`].
 //!
 //! Order: parameters get the schema's defaults and are validated (every violation reported with
-//! its path); every string of `job_flow`, `steps` and `artifacts` that holds `{{` is rendered as
+//! its path); every string of the run section, `steps` and `artifacts` that holds `{{` is rendered as
 //! a MiniJinja template (`{{ partitions }}`; only `{{ }}` is a marker, other strings are used
 //! byte for byte; see [`environment`]); short-form steps become
 //! `StepConfig`s and are appended to `job_flow.Steps`; `overrides` are deep-merged where the
@@ -20,19 +21,57 @@ use crate::catalog::job_flow::{FLOW_ID_TAG, FLOW_TAG, JobFlow, STACK_TAG};
 use crate::catalog::steps::to_step_config;
 use crate::catalog::template::{Context, environment, is_template, pointer_to_path};
 use crate::error::{Error, Problem};
+use crate::model::Target;
 
 /// What a flow launches and records.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rendered {
     /// The submitted parameters with the schema's defaults applied.
     pub params: Value,
-    /// The RunJobFlow request as the definition, parameters and overrides make it.
-    pub job_flow: JobFlow,
-    /// What EMR receives: `job_flow` plus the `emr-flows:flow-id` and `emr-flows:flow` tags.
-    pub request: JobFlow,
+    /// What the service receives: the run section as the definition, parameters and overrides
+    /// make it, with the flow's tags (`emr-flows:flow-id`, `emr-flows:flow`,
+    /// `emr-flows:stack`).
+    pub request: Request,
     /// `sha256:` and the hex SHA-256 of `request` as JSON (keys sorted).
     pub request_digest: String,
     pub artifacts: BTreeMap<String, String>,
+}
+
+/// A flow's run request as sent, one variant per [`Target`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Request {
+    /// RunJobFlow, for a cluster of the flow's own ([`Target::Cluster`]).
+    JobFlow(JobFlow),
+}
+
+impl Request {
+    /// The target the request runs on.
+    pub fn target(&self) -> Target {
+        match self {
+            Self::JobFlow(_) => Target::Cluster,
+        }
+    }
+
+    /// The run's name as the request gives it (RunJobFlow's `Name`).
+    pub fn name(&self) -> &str {
+        match self {
+            Self::JobFlow(job_flow) => job_flow.name(),
+        }
+    }
+
+    /// The request as JSON, in the service's API shape.
+    pub fn as_json(&self) -> &Map<String, Value> {
+        match self {
+            Self::JobFlow(job_flow) => job_flow.as_json(),
+        }
+    }
+
+    /// The request body the service receives: compact JSON, keys sorted.
+    pub fn to_body(&self) -> Vec<u8> {
+        match self {
+            Self::JobFlow(job_flow) => job_flow.to_body(),
+        }
+    }
 }
 
 impl Definition {
@@ -48,7 +87,7 @@ impl Definition {
             Ok(params) => params,
             Err(Error::Validation(mut problems)) => {
                 // Report the overrides' problems too, checked against the unrendered request.
-                problems.extend(self.merge_overrides(&mut self.spec.job_flow.clone(), overrides));
+                problems.extend(self.merge_overrides(&mut self.section().clone(), overrides));
                 return Err(Error::Validation(problems));
             }
             Err(e) => return Err(e),
@@ -56,7 +95,7 @@ impl Definition {
         let templates = Templates::new(self.variables(&params, context));
 
         let mut broken = Vec::new();
-        let job_flow = templates.render_value("job_flow", &self.spec.job_flow, &mut broken);
+        let section = templates.render_value(self.target.section(), self.section(), &mut broken);
         let steps: Vec<Value> = (self.spec.steps.iter().enumerate())
             .map(|(i, step)| templates.render_value(&format!("steps[{i}]"), step, &mut broken))
             .collect();
@@ -75,28 +114,43 @@ impl Definition {
             });
         }
 
-        let mut problems = Vec::new();
-        let mut job_flow = Self::assemble_steps(job_flow, steps, &context.region, &mut problems);
-        problems.extend(self.merge_overrides(&mut job_flow, overrides));
-        if !problems.is_empty() {
-            return Err(Error::Validation(problems));
-        }
-        let job_flow = JobFlow::check("job_flow", job_flow).map_err(Error::Validation)?;
         let flow_id = context.flow_id.to_string();
         let tags = [
             (FLOW_ID_TAG, flow_id.as_str()),
             (FLOW_TAG, self.spec.name.as_str()),
             (STACK_TAG, context.stack.as_str()),
         ];
-        let request = job_flow.with_tags("job_flow", &tags).map_err(Error::Validation)?;
+        let request = match self.target {
+            Target::Cluster => self.job_flow(section, steps, overrides, &context.region, &tags)?,
+        };
         let request_digest = format!("sha256:{}", hex::encode(Sha256::digest(request.to_body())));
         Ok(Rendered {
             params,
-            job_flow,
             request,
             request_digest,
             artifacts,
         })
+    }
+
+    /// The RunJobFlow request: the rendered `job_flow` with the rendered `steps` appended,
+    /// `overrides` merged, checked against EMR's model and limits, and tagged with `tags`.
+    fn job_flow(
+        &self,
+        job_flow: Value,
+        steps: Vec<Value>,
+        overrides: &Value,
+        region: &str,
+        tags: &[(&str, &str)],
+    ) -> Result<Request, Error> {
+        let mut problems = Vec::new();
+        let mut job_flow = Self::assemble_steps(job_flow, steps, region, &mut problems);
+        problems.extend(self.merge_overrides(&mut job_flow, overrides));
+        if !problems.is_empty() {
+            return Err(Error::Validation(problems));
+        }
+        let job_flow = JobFlow::check("job_flow", job_flow).map_err(Error::Validation)?;
+        let request = job_flow.with_tags("job_flow", tags).map_err(Error::Validation)?;
+        Ok(Request::JobFlow(request))
     }
 
     /// The template variables: the parameters and the built-ins.

@@ -10,6 +10,7 @@
 //! - [`delivery`]: one callback's delivery: claims, attempts and the retry schedule.
 //! - [`retry_after`]: a receiver's `Retry-After` (RFC 9110 §10.2.3), parsed and bounded.
 //! - [`lambda_function`]: Lambda function names and ARNs as Invoke takes them, checked.
+//! - [`target`]: what a flow runs on (an EMR cluster of its own, …), by name.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -22,11 +23,13 @@ pub mod lambda_function;
 pub mod outcome;
 pub mod record;
 pub mod retry_after;
+pub mod target;
 
 pub use delivery::{AttemptOutcome, Delivery, DeliveryStatus, MAX_DELIVERY_ATTEMPTS};
 pub use job_run::{ApplicationId, JobRunFacts, JobRunId, JobRunState, ResourceUtilization};
 pub use outcome::{ClusterFacts, TerminationKind, decide_job_run_outcome, decide_outcome};
 pub use record::*;
+pub use target::Target;
 
 /// A flow's id: a ULID (26 Crockford base32 characters), so ids sort by submission time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

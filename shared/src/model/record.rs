@@ -11,7 +11,9 @@ use serde_json::Value;
 
 use super::delivery::{AttemptOutcome, Delivery, DeliveryStatus};
 use super::outcome::{ClusterFacts, TerminationKind, decide_outcome, is_error_code};
-use super::{CallbackTarget, ClusterId, ClusterState, FlowId, FlowStatus, StepId, StepState, bounded};
+use super::{
+    CallbackTarget, ClusterId, ClusterState, FlowId, FlowStatus, StepId, StepState, Target, bounded,
+};
 
 /// One EMR step of a flow, as the record keeps it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -47,6 +49,9 @@ pub struct FlowRecord {
     /// The flow definition's name.
     pub flow: String,
     pub definition_version: String,
+    /// What the flow runs on (absent on records written before targets: a cluster).
+    #[serde(default)]
+    pub target: Target,
     /// `sha256:…` of the RunJobFlow request as sent (see [`crate::catalog::render::Rendered`]).
     #[serde(default)]
     pub request_digest: String,
@@ -152,6 +157,7 @@ impl FlowRecord {
             flow_id,
             flow: flow.to_owned(),
             definition_version: definition_version.to_owned(),
+            target: Target::Cluster,
             request_digest: String::new(),
             status: FlowStatus::Pending,
             params: Value::Object(Default::default()),

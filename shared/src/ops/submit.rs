@@ -18,7 +18,7 @@ use crate::error::Error;
 use crate::model::{ClusterId, FlowId, FlowRecord, FlowStatus};
 use crate::store::{self, Created, FlowStore, IdempotencyClaim};
 
-use crate::catalog::job_flow::JobFlow;
+use crate::catalog::render::Request;
 use crate::targets::{self, Launched};
 
 use super::follow_up::follow_up;
@@ -151,6 +151,7 @@ pub async fn submit(s: &Submitter, request: Value) -> Result<SubmitAnswer, Error
         artifacts: rendered.artifacts,
         idempotency_key: request.idempotency_key.clone(),
         deadline_at: max_runtime.map(|d| now + d),
+        target: rendered.request.target(),
         ..FlowRecord::pending(
             flow_id,
             &definition.spec.name,
@@ -201,14 +202,19 @@ pub async fn submit(s: &Submitter, request: Value) -> Result<SubmitAnswer, Error
 /// Launches the flow's run once and answers with what came of it, after carrying out what the
 /// record then asks for (a termination asked while the launch was unanswered, the failure
 /// callbacks of a refused launch).
-async fn launch(svc: &Services, request: &JobFlow, record: &FlowRecord) -> Result<SubmitAnswer, Error> {
+async fn launch(svc: &Services, request: &Request, record: &FlowRecord) -> Result<SubmitAnswer, Error> {
     let written = match targets::launch(svc, request, record).await? {
         Launched::Started(written) | Launched::Unknown(written) => written,
-        Launched::Refused { written, message } => {
+        Launched::Refused {
+            written,
+            service,
+            operation,
+            message,
+        } => {
             follow_up(svc, written).await?;
             return Err(Error::Upstream {
-                service: "EMR",
-                operation: "RunJobFlow",
+                service,
+                operation,
                 message,
             });
         }

@@ -7,7 +7,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
-use crate::model::{ClusterId, FlowId, FlowStatus};
+use crate::model::{ClusterId, FlowId, FlowStatus, Target};
 
 use super::items::{FLOW_ITEM, ITEM_ATTRIBUTE};
 use super::{ACTIVE_ATTRIBUTE, ACTIVE_INDEX, ACTIVE_VALUE, DEFINITION_INDEX, FlowStore, corrupt, upstream};
@@ -18,6 +18,9 @@ pub struct FlowSummary {
     pub flow_id: FlowId,
     pub flow: String,
     pub status: FlowStatus,
+    /// What the flow runs on (see [`crate::model::Target`]).
+    #[serde(default)]
+    pub target: Target,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster_id: Option<ClusterId>,
     pub submitted_at: chrono::DateTime<chrono::Utc>,

@@ -53,7 +53,14 @@ const SETTLING_VALUE: &str = "SETTLING";
 pub const SWEEP_AT_ATTRIBUTE: &str = "sweep_at";
 /// What a listing summary ([`FlowSummary`]) shows besides `flow_id`: the listing indexes
 /// project these (a test holds `template.yaml` to it).
-pub const SUMMARY_ATTRIBUTES: [&str; 5] = ["flow", "status", "cluster_id", "submitted_at", "updated_at"];
+pub const SUMMARY_ATTRIBUTES: [&str; 6] = [
+    "flow",
+    "status",
+    "target",
+    "cluster_id",
+    "submitted_at",
+    "updated_at",
+];
 /// The table's TTL attribute (epoch seconds) for idempotency keys.
 pub const EXPIRES_AT_ATTRIBUTE: &str = "expires_at";
 const VERSION_ATTRIBUTE: &str = "version";

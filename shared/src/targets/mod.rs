@@ -6,7 +6,8 @@
 //!
 //! | concern | the cluster target | where a target keeps it |
 //! | --- | --- | --- |
-//! | its definition section, validated and rendered | `job_flow` (RunJobFlow in EMR's API shape) | `catalog/<request>.rs`, a variant in `catalog::render` |
+//! | its name and definition section | `cluster`, `job_flow` | a variant of [`crate::model::Target`] (stored on the record) |
+//! | its definition section, validated and rendered | `job_flow` (RunJobFlow in EMR's API shape) | `catalog/<request>.rs`, a variant of [`Request`] |
 //! | launch with the flow's identity; learn its ids | RunJobFlow, the cluster tagged `emr-flows:flow-id` | `targets/<target>/launch.rs` → [`Launched`] |
 //! | find a launch whose answer was lost | ListClusters by tag, adopt or terminate extras | `launch.rs`, [`Target::recover_launch`] |
 //! | cancel | TerminateJobFlows | [`Target::cancel`] |
@@ -29,11 +30,14 @@
 //! # Adding a target (an outline)
 //!
 //! 1. Its adapter: `aws/<service>.rs` (the SDK's types stop there).
-//! 2. Its request: the definition section and its check in `catalog/`, rendered by
-//!    `catalog::render` (a JSON Schema from the service's model under `shared/schemas/`).
+//! 2. Its name and request: a variant of [`crate::model::Target`] naming its definition
+//!    section (one of them, exactly, in a definition: `catalog::definition`'s check), the
+//!    section as a field of `FlowDefinition` checked in `catalog/`, rendered by
+//!    `catalog::render` into a variant of [`Request`] (a JSON Schema from the service's model
+//!    under `shared/schemas/`).
 //! 3. Its module: `targets/<target>/` with `launch.rs`, `events.rs` and what applies its facts;
-//!    a variant of [`Target`], [`TargetEvent`] and the arms that dispatch to it (this file and
-//!    `events.rs`: the only shared files a target touches).
+//!    a variant of [`TargetEvent`] and the arms that dispatch to it (this file and `events.rs`:
+//!    the only shared files a target touches besides the two enums).
 //! 4. Its outcome rule beside the cluster's in `model/outcome.rs`, with the record's fields.
 //! 5. Tests: the pure parts beside their code (events from `events/real/`, the outcome rule in
 //!    its table); its lifecycle through the real binaries in the integration tests (`tests/`),
@@ -48,24 +52,19 @@ pub mod serverless;
 pub use events::{Input, TargetEvent, event_time, parse_input};
 pub use seam::{Applied, Launched};
 
-use crate::catalog::job_flow::JobFlow;
+use crate::catalog::render::Request;
 use crate::error::Error;
 use crate::model::FlowRecord;
+pub use crate::model::Target;
 use crate::services::Services;
 use crate::store::Versioned;
 
-/// The run targets, one variant each.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Target {
-    /// An EMR cluster of the flow's own.
-    Cluster,
-}
-
+/// The dispatch to each target's code (the target itself is [`crate::model::Target`], stored
+/// on the record).
 impl Target {
     /// The target `record` runs on.
     pub fn of(record: &FlowRecord) -> Self {
-        let _ = record;
-        Self::Cluster
+        record.target
     }
 
     /// Finds the run of a `PENDING` flow whose launch answer was lost, adopting it, or ends the
@@ -115,8 +114,10 @@ impl Target {
 /// Launches the run `request` describes for the flow recorded as `record`, once.
 ///
 /// Errors: [`Error::Upstream`] when DynamoDB fails (a refusal is [`Launched::Refused`]).
-pub async fn launch(svc: &Services, request: &JobFlow, record: &FlowRecord) -> Result<Launched, Error> {
-    cluster::launch::launch(svc, request, record).await
+pub async fn launch(svc: &Services, request: &Request, record: &FlowRecord) -> Result<Launched, Error> {
+    match request {
+        Request::JobFlow(job_flow) => cluster::launch::launch(svc, job_flow, record).await,
+    }
 }
 
 /// Applies a target's event to the flow that owns what it is about.

@@ -9,8 +9,14 @@ use crate::store::Versioned;
 pub enum Launched {
     /// The service launched it: the record as written (`STARTING`, with the run's ids).
     Started(Versioned),
-    /// The service refused the request: the record as written (`FAILED` with its message).
-    Refused { written: Versioned, message: String },
+    /// The service refused the request: the record as written (`FAILED` with its message),
+    /// which service and call (`"EMR"`, `"RunJobFlow"`) and what it said.
+    Refused {
+        written: Versioned,
+        service: &'static str,
+        operation: &'static str,
+        message: String,
+    },
     /// The answer was lost: the record as last read (`PENDING`, or `STARTING` with the run found
     /// by the flow's tag or token). The sweep keeps looking.
     Unknown(Versioned),

@@ -11,7 +11,7 @@ use serde_json::Value;
 use crate::catalog::job_flow;
 use crate::catalog::template::{self, Context, pointer_to_path};
 use crate::error::{Error, Problem, did_you_mean};
-use crate::model::FlowId;
+use crate::model::{FlowId, Target};
 
 use super::spec::{
     BUILTINS, Definition, DefinitionProblem, FlowDefinition, Overridable, empty_object_schema, parse_runtime,
@@ -325,6 +325,13 @@ pub(super) fn check_source(
             None
         }
     };
+    let target = spec.as_ref().and_then(|spec| match run_section(spec) {
+        Ok(target) => Some(target),
+        Err(problem) => {
+            problems.push(problem);
+            None
+        }
+    });
     problems.extend(name(&document, file_name));
     let (parameters, schema) = parameters(&document, &mut problems);
     problems.extend(templates(&document, &parameters));
@@ -334,18 +341,21 @@ pub(super) fn check_source(
 
     let mut found = Vec::new();
     locate(problems, &source, &mut found);
-    let (Some(spec), Some(schema)) = (spec, schema) else {
+    let (Some(spec), Some(schema), Some(target)) = (spec, schema, target) else {
         found.sort_by_key(|p| p.at);
         return Err(found);
     };
     let definition = Definition {
         spec,
+        target,
         schema,
         overridable,
     };
     let (rendered, mut later) = examples(&definition);
-    let job_flow = rendered.unwrap_or_else(|| definition.spec.job_flow.clone());
-    later.extend(overridable_reach(&definition, &job_flow));
+    let request = rendered.unwrap_or_else(|| definition.section().clone());
+    match target {
+        Target::Cluster => later.extend(overridable_reach(&definition, &request)),
+    }
     locate(later, &source, &mut found);
     if found.is_empty() {
         Ok(definition)
@@ -415,6 +425,30 @@ fn spec(document: &Value) -> Result<FlowDefinition, Problem> {
     serde_path_to_error::deserialize::<_, FlowDefinition>(known).map_err(|e| Problem::from_serde("", e))
 }
 
+/// The run section: exactly one of `job_flow`, … (one per [`Target`]), naming what was found.
+fn run_section(spec: &FlowDefinition) -> Result<Target, Problem> {
+    let sections = || Target::ALL.map(|t| format!("`{}`", t.section())).join(", ");
+    match spec.targets()[..] {
+        [target] => Ok(target),
+        [] => Err(Problem::new(
+            "",
+            format!("a definition needs a run section: one of {}", sections()),
+        )),
+        ref several => Err(Problem::new(
+            "",
+            format!(
+                "a definition has exactly one run section, not {} ({})",
+                several.len(),
+                several
+                    .iter()
+                    .map(|t| format!("`{}`", t.section()))
+                    .collect::<Vec<_>>()
+                    .join(" and ")
+            ),
+        )),
+    }
+}
+
 /// The name: equal to the file name without `.yaml`.
 fn name(document: &Value, file_name: &str) -> Vec<Problem> {
     let stem = file_name.strip_suffix(".yaml").unwrap_or(file_name);
@@ -461,7 +495,7 @@ fn parameters(document: &Value, problems: &mut Vec<Problem>) -> (Value, Option<j
     (parameters, schema)
 }
 
-/// The templates in `job_flow`, `steps` and `artifacts`: parsed now, never first at submit;
+/// The templates in the run section, `steps` and `artifacts`: parsed now, never first at submit;
 /// each variable a built-in or a parameter that always has a value (`required`, or with a
 /// `default`); no NUL character anywhere.
 fn templates(document: &Value, parameters: &Value) -> Vec<Problem> {
@@ -476,7 +510,8 @@ fn templates(document: &Value, parameters: &Value) -> Vec<Problem> {
         .unwrap_or_default();
     let env = template::environment();
     let mut texts = Vec::new();
-    for key in ["job_flow", "steps", "artifacts"] {
+    let sections = Target::ALL.map(Target::section);
+    for key in sections.iter().chain(&["steps", "artifacts"]) {
         if let Some(value) = document.get(key) {
             strings(format!("/{key}"), value, &mut texts);
         }
@@ -579,14 +614,14 @@ fn overridable(document: &Value, problems: &mut Vec<Problem>) -> Vec<Overridable
 }
 
 /// Every example, rendered as submit would render it. Returns the first example's rendered
-/// job flow (the overridable paths are checked against it) and the problems, named by example.
+/// request (the overridable paths are checked against it) and the problems, named by example.
 fn examples(definition: &Definition) -> (Option<Value>, Vec<Problem>) {
-    let mut rendered_job_flow = None;
+    let mut rendered_request = None;
     let mut problems = Vec::new();
     for (i, example) in definition.spec.examples.iter().enumerate() {
         match definition.render(example.clone(), &Value::Null, &example_context()) {
             Ok(rendered) => {
-                rendered_job_flow.get_or_insert(Value::Object(rendered.job_flow.as_json().clone()));
+                rendered_request.get_or_insert(Value::Object(rendered.request.as_json().clone()));
             }
             Err(Error::Validation(found) | Error::Definition { problems: found, .. }) => {
                 for p in found {
@@ -600,7 +635,7 @@ fn examples(definition: &Definition) -> (Option<Value>, Vec<Problem>) {
             Err(e) => problems.push(Problem::new(format!("examples[{i}]"), e.to_string())),
         }
     }
-    (rendered_job_flow, problems)
+    (rendered_request, problems)
 }
 
 /// Each overridable path names something an override can reach in `job_flow` (the rendered

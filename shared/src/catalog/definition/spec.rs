@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::error::{Error, Problem};
-use crate::model::CallbackTarget;
+use crate::model::{CallbackTarget, Target};
 
 /// Template variables every definition may use; parameters may not take these names.
 pub const BUILTINS: [&str; 8] = [
@@ -36,13 +36,15 @@ pub struct FlowDefinition {
     /// Parameter sets that must validate and render (checked by the catalog tests).
     #[serde(default)]
     pub examples: Vec<Value>,
-    /// The templated RunJobFlow request, in EMR's API shape.
-    pub job_flow: Value,
+    /// The run section (exactly one per definition; see [`FlowDefinition::section`]): the
+    /// templated RunJobFlow request, in EMR's API shape, for a cluster of the flow's own.
+    #[serde(default)]
+    pub job_flow: Option<Value>,
     /// Templated steps appended to `job_flow.Steps`: `StepConfig`s or short forms (see
     /// [`crate::catalog::steps`]).
     #[serde(default)]
     pub steps: Vec<Value>,
-    /// What a caller may override: a JSON Pointer (RFC 6901) into `job_flow`
+    /// What a caller may override: a JSON Pointer (RFC 6901) into the run section (`job_flow`)
     /// (`/Instances/InstanceGroups/1/InstanceCount`,
     /// `/Configurations/0/Properties/spark.executor.memory`; `*` as a whole reference token
     /// matches any one list index or member name, `~1` is a `/` inside a key and `~0` a `~`)
@@ -77,6 +79,23 @@ pub(super) fn parse_runtime(text: &str) -> Result<std::time::Duration, String> {
     Ok(duration)
 }
 
+impl FlowDefinition {
+    /// The run section for `target` (`job_flow` for [`Target::Cluster`]), when written.
+    pub fn section(&self, target: Target) -> Option<&Value> {
+        match target {
+            Target::Cluster => self.job_flow.as_ref(),
+        }
+    }
+
+    /// The targets whose run section the definition has, in [`Target::ALL`]'s order (a checked
+    /// definition has exactly one).
+    pub fn targets(&self) -> Vec<Target> {
+        (Target::ALL.into_iter())
+            .filter(|&t| self.section(t).is_some())
+            .collect()
+    }
+}
+
 pub(super) fn empty_object_schema() -> Value {
     serde_json::json!({"type": "object", "additionalProperties": false})
 }
@@ -85,12 +104,14 @@ pub(super) fn empty_object_schema() -> Value {
 #[derive(Debug)]
 pub struct Definition {
     pub spec: FlowDefinition,
+    /// What its flows run on: the target of its one run section.
+    pub target: Target,
     pub(crate) schema: jsonschema::Validator,
     /// `overridable`, compiled.
     pub(crate) overridable: Vec<Overridable>,
 }
 
-/// One `overridable` entry: a JSON Pointer (RFC 6901) into `job_flow`, its reference tokens and
+/// One `overridable` entry: a JSON Pointer (RFC 6901) into the run section, its reference tokens and
 /// the JSON Schema a new value must satisfy.
 #[derive(Debug)]
 pub struct Overridable {
@@ -117,6 +138,11 @@ impl fmt::Display for DefinitionProblem {
 }
 
 impl Definition {
+    /// The run section as written (templated), `null` if absent (a checked definition has it).
+    pub fn section(&self) -> &Value {
+        self.spec.section(self.target).unwrap_or(&Value::Null)
+    }
+
     /// A flow's `max_runtime`: the `requested` one (a submit's, at most the definition's), else
     /// the definition's; `None` for no limit.
     ///

@@ -1,4 +1,6 @@
 use super::*;
+use crate::error::Problem;
+use crate::model::Target;
 use serde_json::json;
 
 /// A definition written from the README alone: the file, its examples, short-form steps.
@@ -110,7 +112,7 @@ fn the_readmes_example_definition_passes_every_check() {
             .any(|o| o.pointer == "/Configurations/0/Properties/spark.executor.memory")
     );
     assert_eq!(
-        definition.spec.job_flow["Configurations"][0]["Properties"]["spark.executor.cores"],
+        definition.section()["Configurations"][0]["Properties"]["spark.executor.cores"],
         "4"
     );
 }
@@ -131,6 +133,26 @@ fn an_unknown_flow_name_suggests_the_nearest_names_and_the_listing() {
         "no flow definition is named `x`; list with {\"definitions\": true} names every definition"
     );
 }
+
+#[test]
+fn a_definition_without_a_run_section_is_told_which_sections_there_are() {
+    let yaml = "name: mine\nversion: '1'\nexamples: [{}]\n";
+    let Err(Error::Definition { problems, .. }) = Definition::parse("mine.yaml", yaml) else {
+        panic!("expected a definition error");
+    };
+    assert_eq!(
+        problems,
+        [Problem::new(
+            "",
+            "a definition needs a run section: one of `job_flow` (line 1, column 1)"
+        )]
+    );
+    let checked = Definition::parse("t.yaml", MINIMAL_CLUSTER).unwrap();
+    assert_eq!(checked.target, Target::Cluster);
+    assert_eq!(checked.section()["Name"], "t");
+}
+
+const MINIMAL_CLUSTER: &str = "name: t\nversion: '1'\nexamples: [{}]\njob_flow:\n  Name: t\n  ReleaseLabel: emr-7.5.0\n  Instances: {InstanceCount: 1, MasterInstanceType: m5.xlarge}\n  JobFlowRole: EMR_EC2_DefaultRole\n  ServiceRole: EMR_DefaultRole\n";
 
 #[test]
 fn a_broken_definition_gets_every_problem_named_at_once() {
@@ -311,7 +333,7 @@ fn scalars_where_emr_wants_strings_are_taken_as_written() {
         );
     // WHEN the catalog is built THEN each is the string the author wrote
     let definition = Definition::check("daily-sales-report.yaml", &yaml).unwrap();
-    let configurations = &definition.spec.job_flow["Configurations"];
+    let configurations = &definition.section()["Configurations"];
     assert_eq!(
         configurations[0]["Configurations"][0]["Properties"]["HADOOP_HEAPSIZE"],
         "60000"
@@ -327,7 +349,7 @@ fn scalars_where_emr_wants_strings_are_taken_as_written() {
     );
     // and numbers stay numbers where the model wants numbers
     assert_eq!(
-        definition.spec.job_flow["Instances"]["InstanceGroups"][0]["InstanceCount"],
+        definition.section()["Instances"]["InstanceGroups"][0]["InstanceCount"],
         1
     );
 }

@@ -33,7 +33,12 @@ pub async fn launch(svc: &Services, request: &JobFlow, record: &FlowRecord) -> R
                 .store
                 .update_from(read, |r| r.launch_failed(&message, svc.clock.now()))
                 .await?;
-            return Ok(Launched::Refused { written, message });
+            return Ok(Launched::Refused {
+                written,
+                service: "EMR",
+                operation: "RunJobFlow",
+                message,
+            });
         }
         Launch::Unknown(message) => {
             return launch_unknown(svc, flow_id, &message)
