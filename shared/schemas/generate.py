@@ -174,7 +174,7 @@ DEFINITION_PROPERTIES = {
         "description": "parameter sets `make check` validates and renders against EMR's model; "
         "at least one ({} when no parameter is required)",
     },
-    "job_flow": {"$ref": "#/$defs/RunJobFlowInput"},
+    "job_flow": {"$ref": "#/$defs/RunJobFlowInput"},  # or serverless_job_run (added in main)
     "steps": {
         "type": "array",
         "items": {"$ref": "#/$defs/Step"},
@@ -298,6 +298,14 @@ def main() -> None:
         "else": {"$ref": "#/$defs/ShortStep"},
     }
     templated["ShortStep"] = SHORT_STEP
+    # The EMR Serverless run section: its shapes prefixed `Serverless`, templates allowed too.
+    serverless = serverless_schema(templated=True)
+    templated.update(serverless["defs"])
+    DEFINITION_PROPERTIES["serverless_job_run"] = {
+        **serverless["root"],
+        "description": "the run section of a job run on EMR Serverless: the StartJobRun request in its API shape "
+        "(clientToken and the emr-flows:* tags are emr-flows' own); instead of job_flow",
+    }
     for key, schema in SHORT_FORMS.items():
         templated[f"{key.capitalize()}Step"] = schema
     definition = {
@@ -391,7 +399,8 @@ def serverless_schema(templated: bool = False) -> dict:
         for key, keyword in bounds.items():
             if key in shape:
                 schema[keyword] = shape[key]
-        if templated and (kind in ("integer", "long", "double", "float", "boolean") or "enum" in shape):
+        if templated and (kind in ("integer", "long", "double", "float", "boolean") or "enum" in shape or "pattern" in schema):
+            # A number, boolean, enum or patterned string may be a template that renders to one.
             return {"anyOf": [schema, TEMPLATE]}
         return schema
 

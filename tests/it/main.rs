@@ -21,6 +21,7 @@ mod e2e;
 mod e2e_api;
 mod findings;
 mod flows;
+mod job_runs;
 mod outcomes;
 mod secrets;
 mod template;

@@ -82,8 +82,11 @@ impl EmrServerless {
         }
     }
 
-    /// Starts `request` with `client_token`, exactly as checked; sent again only when throttled.
-    pub async fn start_job_run(&self, request: &ServerlessJobRun, client_token: &str) -> Start {
+    /// Starts `request` (with its flow's `clientToken`, see
+    /// [`ServerlessJobRun::with_client_token`]) exactly as checked; sent again only when
+    /// throttled.
+    pub async fn start_job_run(&self, request: &ServerlessJobRun) -> Start {
+        let client_token = request.client_token().unwrap_or_default();
         let mut waits = backon::BackoffBuilder::build(
             backon::ExponentialBuilder::default()
                 .with_min_delay(Duration::from_millis(200))
@@ -102,7 +105,7 @@ impl EmrServerless {
                 .config_override(
                     aws_sdk_emrserverless::Config::builder().retry_config(RetryConfig::disabled()),
                 )
-                .interceptor(ExactBody(request.body(client_token)))
+                .interceptor(ExactBody(request.body()))
                 .send()
                 .await;
             let error = match result {
@@ -240,7 +243,18 @@ impl EmrServerless {
             .send();
         let mut candidates = Vec::new();
         while let Some(summary) = pages.next().await {
-            let summary = summary.map_err(upstream("ListJobRuns"))?;
+            let summary = match summary {
+                Ok(summary) => summary,
+                // No such application: no run of the flow's there (moto also answers so for an
+                // application that has no runs yet).
+                Err(e)
+                    if e.as_service_error().and_then(|e| e.meta().code())
+                        == Some("ResourceNotFoundException") =>
+                {
+                    break;
+                }
+                Err(e) => return Err(upstream("ListJobRuns")(e)),
+            };
             if summary.name() == Some(name)
                 && let Ok(id) = JobRunId::parse(summary.id())
             {

@@ -33,6 +33,11 @@ static START_JOB_RUN: LazyLock<Schema> = LazyLock::new(|| {
     Schema { document, validator }
 });
 
+/// The StartJobRun schema as JSON (for walking it, as [`crate::catalog::job_flow::schema_document`]).
+pub(crate) fn schema_document() -> &'static Value {
+    &START_JOB_RUN.document
+}
+
 /// EMR Serverless' limit on tags per job run (`TagMap`, 200).
 pub const MAX_TAGS: usize = 200;
 
@@ -43,8 +48,8 @@ pub fn client_token(flow_id: FlowId) -> String {
     format!("emr-flows-{flow_id}")
 }
 
-/// A StartJobRun request that passed the schema: the JSON EMR Serverless receives (with the
-/// flow's `clientToken`, see [`ServerlessJobRun::body`]).
+/// A StartJobRun request that passed the schema: the JSON EMR Serverless receives, once
+/// [`ServerlessJobRun::with_client_token`] gave it the flow's token.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ServerlessJobRun(Map<String, Value>);
 
@@ -157,20 +162,31 @@ impl ServerlessJobRun {
         Self::check(path, Value::Object(request))
     }
 
-    /// The body of `POST /applications/{applicationId}/jobruns`: every member but
-    /// `applicationId` (a URI label), with `clientToken`; compact JSON, keys sorted.
-    pub fn body(&self, client_token: &str) -> Vec<u8> {
-        let mut body = self.0.clone();
-        body.remove("applicationId");
-        body.insert("clientToken".into(), Value::String(client_token.to_owned()));
-        serde_json::to_vec(&body).expect("a JSON map always serializes")
+    /// The request with the flow's `clientToken` ([`client_token`]); the last change a
+    /// request gets (a checked request never has one of its own).
+    pub fn with_client_token(mut self, flow_id: FlowId) -> Self {
+        self.0
+            .insert("clientToken".into(), Value::String(client_token(flow_id)));
+        self
     }
 
-    /// The request as sent, with `clientToken` (for the record's digest).
-    pub fn to_body(&self, client_token: &str) -> Vec<u8> {
-        let mut all = self.0.clone();
-        all.insert("clientToken".into(), Value::String(client_token.to_owned()));
-        serde_json::to_vec(&all).expect("a JSON map always serializes")
+    /// `clientToken`, once given ([`ServerlessJobRun::with_client_token`]).
+    pub fn client_token(&self) -> Option<&str> {
+        self.text("clientToken")
+    }
+
+    /// The request as JSON, all of it (the record's digest, a dry run's answer): compact, keys
+    /// sorted.
+    pub fn to_body(&self) -> Vec<u8> {
+        serde_json::to_vec(&self.0).expect("a JSON map always serializes")
+    }
+
+    /// The body of `POST /applications/{applicationId}/jobruns`: every member but
+    /// `applicationId` (a URI label); compact JSON, keys sorted.
+    pub fn body(&self) -> Vec<u8> {
+        let mut body = self.0.clone();
+        body.remove("applicationId");
+        serde_json::to_vec(&body).expect("a JSON map always serializes")
     }
 }
 
@@ -265,7 +281,11 @@ mod tests {
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
         );
-        let body: Value = serde_json::from_slice(&tagged.body(&token)).unwrap();
+        let sent = tagged.with_client_token(flow_id);
+        assert_eq!(sent.client_token(), Some(token.as_str()));
+        let whole: Value = serde_json::from_slice(&sent.to_body()).unwrap();
+        assert_eq!(whole["applicationId"], "00f6kq5h2v8n3c0e");
+        let body: Value = serde_json::from_slice(&sent.body()).unwrap();
         assert_eq!(body["clientToken"], token.as_str());
         assert!(
             body.get("applicationId").is_none(),

@@ -37,9 +37,14 @@ pub struct ListedStep {
 }
 
 mod cause;
+mod job_run;
 mod termination;
 
 pub use cause::{FailedStep, FailureCause, StepFailureDetails};
+pub use job_run::{
+    DEFAULT_EXECUTION_TIMEOUT_MINUTES, EXECUTION_TIMEOUT, ExtraJobRun, JOB_RUN_CANCELLED, JOB_RUN_FAILED,
+    JobRunRecord, NO_S3_LOGS,
+};
 pub use termination::{ExtraCluster, Termination};
 
 /// The DynamoDB item for one flow: what was asked, what EMR did, and who was told.
@@ -101,6 +106,10 @@ pub struct FlowRecord {
     /// DescribeCluster's `NormalizedInstanceHours` once the cluster ended.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub normalized_instance_hours: Option<i32>,
+    /// The flow's EMR Serverless job run (target `serverless_job_run`): its application from
+    /// submit on, its id once started, state, attempt, log location and billed resources.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_run: Option<JobRunRecord>,
     pub submitted_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -176,6 +185,7 @@ impl FlowRecord {
             deadline_at: None,
             last_contact_at: None,
             normalized_instance_hours: None,
+            job_run: None,
             submitted_at,
             updated_at: submitted_at,
             ended_at: None,
@@ -268,8 +278,12 @@ impl FlowRecord {
         if self.status != FlowStatus::Pending {
             return false;
         }
+        let (what, call) = match self.target {
+            Target::Cluster => ("cluster", "RunJobFlow"),
+            Target::ServerlessJobRun => ("job run", "StartJobRun"),
+        };
         let message = format!(
-            "no cluster carries this flow's tag {} after RunJobFlow ({})",
+            "no {what} carries this flow's tag {} after {call} ({})",
             LAUNCH_GRACE,
             self.launch_error
                 .as_deref()
@@ -486,6 +500,11 @@ impl FlowRecord {
         true
     }
 
+    /// Whether the flow's run is known: its cluster, or its job run's id.
+    pub fn run_known(&self) -> bool {
+        self.cluster_id.is_some() || self.job_run_id().is_some()
+    }
+
     /// The sweep asked EMR about the cluster and found nothing new.
     pub fn checked(&mut self, now: DateTime<Utc>) -> bool {
         self.last_contact_at = Some(now);
@@ -564,11 +583,12 @@ impl FlowRecord {
                 .filter_map(|d| d.next_attempt_at),
         );
         if let Some(end) = self.ended_at
-            && self
+            && (self
                 .failure
                 .as_ref()
                 .and_then(|f| f.failed_step.as_ref())
                 .is_some()
+                || self.job_run.is_some())
             && self.cause_pending(end)
         {
             let next = self.last_contact_at.unwrap_or(end) + CAUSE_RETRY;

@@ -15,16 +15,20 @@ pub enum Target {
     /// `job_flow`).
     #[default]
     Cluster,
+    /// A job run on an EMR Serverless application, started with StartJobRun (definition
+    /// section `serverless_job_run`).
+    ServerlessJobRun,
 }
 
 impl Target {
     /// Every target, in the order the definition format lists their sections.
-    pub const ALL: [Target; 1] = [Target::Cluster];
+    pub const ALL: [Target; 2] = [Target::Cluster, Target::ServerlessJobRun];
 
     /// The definition section that describes a run on this target (`job_flow`).
     pub fn section(self) -> &'static str {
         match self {
             Self::Cluster => "job_flow",
+            Self::ServerlessJobRun => "serverless_job_run",
         }
     }
 
@@ -32,6 +36,7 @@ impl Target {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Cluster => "cluster",
+            Self::ServerlessJobRun => "serverless_job_run",
         }
     }
 }

@@ -74,6 +74,7 @@ impl Target {
     pub async fn recover_launch(self, svc: &Services, read: Versioned) -> Result<Versioned, Error> {
         match self {
             Self::Cluster => cluster::launch::recover_launch(svc, read).await,
+            Self::ServerlessJobRun => serverless::launch::recover_launch(svc, read).await,
         }
     }
 
@@ -84,6 +85,7 @@ impl Target {
     pub async fn repair(self, svc: &Services, read: Versioned) -> Result<Versioned, Error> {
         match self {
             Self::Cluster => cluster::facts::repair(svc, read).await,
+            Self::ServerlessJobRun => serverless::facts::repair(svc, read).await,
         }
     }
 
@@ -98,6 +100,7 @@ impl Target {
     ) -> Result<(Versioned, Result<(), Error>), Error> {
         match self {
             Self::Cluster => cluster::facts::cancel(svc, read).await,
+            Self::ServerlessJobRun => serverless::facts::cancel(svc, read).await,
         }
     }
 
@@ -107,6 +110,7 @@ impl Target {
     pub async fn fetch_cause(self, svc: &Services, record: &FlowRecord) -> Result<FlowRecord, Error> {
         match self {
             Self::Cluster => cluster::facts::fetch_cause(svc, record).await,
+            Self::ServerlessJobRun => serverless::facts::fetch_cause(svc, record).await,
         }
     }
 }
@@ -117,6 +121,7 @@ impl Target {
 pub async fn launch(svc: &Services, request: &Request, record: &FlowRecord) -> Result<Launched, Error> {
     match request {
         Request::JobFlow(job_flow) => cluster::launch::launch(svc, job_flow, record).await,
+        Request::ServerlessJobRun(run) => serverless::launch::launch(svc, run, record).await,
     }
 }
 
@@ -126,5 +131,6 @@ pub async fn launch(svc: &Services, request: &Request, record: &FlowRecord) -> R
 pub async fn apply_event(svc: &Services, event: TargetEvent) -> Result<Applied, Error> {
     match event {
         TargetEvent::Cluster(event) => cluster::apply_event(svc, event).await,
+        TargetEvent::ServerlessJobRun(event) => serverless::apply_event(svc, event).await,
     }
 }

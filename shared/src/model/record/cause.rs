@@ -103,7 +103,11 @@ impl FailureCause {
 impl FlowRecord {
     /// Whether the failed step's details or log are still missing, within [`CAUSE_WINDOW`] of
     /// the end.
+    /// A failed job run's, likewise: its driver log ([`FlowRecord::job_run_cause_pending`]).
     pub fn cause_pending(&self, now: DateTime<Utc>) -> bool {
+        if self.job_run.is_some() {
+            return self.job_run_cause_pending(now);
+        }
         let missing = self
             .failure
             .as_ref()
