@@ -19,6 +19,7 @@ mod api;
 mod cli;
 mod e2e;
 mod e2e_api;
+mod e2e_job_runs;
 mod findings;
 mod flows;
 mod job_runs;
