@@ -323,6 +323,10 @@ async fn a_launch_that_never_happened_ends_failed_after_the_grace() {
     // THEN the flow FAILED, no run exists, the callback says so
     let record = w.record(submitted.flow_id).await;
     assert_eq!(record.status, FlowStatus::Failed);
+    assert_eq!(
+        record.failure.unwrap().code.as_deref(),
+        Some(emr_flows::model::START_JOB_RUN_LOST)
+    );
     assert_eq!(runs(&app).await, []);
     assert_eq!(receiver.received()[0]["body"]["status"], "FAILED");
 }
@@ -561,4 +565,36 @@ async fn the_billed_resources_are_recorded_and_the_final_update_is_final() {
     let received = receiver.received();
     assert_eq!(received[0]["body"]["job_run"]["billed"]["vCPUHour"], 0.106);
     assert_eq!(received[0]["body"]["job_run"]["billed"]["memoryGBHour"], 0.531);
+}
+
+#[tokio::test]
+async fn a_refused_start_job_run_fails_the_flow_names_the_call_and_calls_back() {
+    let w = world_behind_proxy().await;
+    let proxy = w.proxy.as_ref().unwrap();
+    let receiver = Receiver::start(TEST_SECRET);
+    let app = application().await;
+    // GIVEN EMR Serverless refuses StartJobRun
+    let refusal = json!({"__type": "ValidationException", "message": "Job run execution role is not valid"});
+    proxy.fault_with("StartJobRun", "answer", 1, 400, refusal).await;
+    // WHEN a flow is submitted THEN the caller is told which service and call refused, and why
+    let err = w
+        .submit(
+            json!({"flow": "spark-pi-serverless", "params": {"application_id": app.as_str()},
+                       "callbacks": callback(&receiver)}),
+        )
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("EMR Serverless StartJobRun"), "{err}");
+    assert!(err.contains("Job run execution role is not valid"), "{err}");
+    // AND nothing runs, it was sent once, and the callback says FAILED with the cause
+    assert_eq!(proxy.counts().await.get("StartJobRun"), Some(&1));
+    assert_eq!(runs(&app).await, []);
+    let received = receiver.received();
+    assert_eq!(received.len(), 1);
+    assert_eq!(received[0]["body"]["status"], "FAILED");
+    assert_eq!(
+        received[0]["body"]["failure"]["code"],
+        emr_flows::model::START_JOB_RUN_FAILED
+    );
 }

@@ -43,7 +43,7 @@ mod termination;
 pub use cause::{FailedStep, FailureCause, StepFailureDetails};
 pub use job_run::{
     DEFAULT_EXECUTION_TIMEOUT_MINUTES, EXECUTION_TIMEOUT, ExtraJobRun, JOB_RUN_CANCELLED, JOB_RUN_FAILED,
-    JobRunRecord, NO_S3_LOGS,
+    JobRunRecord, NO_S3_LOGS, START_JOB_RUN_FAILED, START_JOB_RUN_LOST,
 };
 pub use termination::{ExtraCluster, Termination};
 
@@ -267,7 +267,13 @@ impl FlowRecord {
         }
         self.finish(
             FlowStatus::Failed,
-            Some(FailureCause::ours(LAUNCH_FAILED, message.to_owned())),
+            Some(FailureCause::ours(
+                match self.target {
+                    Target::Cluster => LAUNCH_FAILED,
+                    Target::ServerlessJobRun => START_JOB_RUN_FAILED,
+                },
+                message.to_owned(),
+            )),
             now,
         )
     }
@@ -291,7 +297,13 @@ impl FlowRecord {
         );
         self.finish(
             FlowStatus::Failed,
-            Some(FailureCause::ours(LAUNCH_LOST, message)),
+            Some(FailureCause::ours(
+                match self.target {
+                    Target::Cluster => LAUNCH_LOST,
+                    Target::ServerlessJobRun => START_JOB_RUN_LOST,
+                },
+                message,
+            )),
             now,
         )
     }

@@ -21,6 +21,10 @@ s3MonitoringConfiguration.logUri, so its driver log is only in EMR Serverless' m
 /// EMR Serverless' default `executionTimeoutMinutes` (API reference, StartJobRun).
 pub const DEFAULT_EXECUTION_TIMEOUT_MINUTES: u64 = 720;
 
+/// The cause recorded when EMR Serverless refuses StartJobRun (a cluster's is `RUN_JOB_FLOW_FAILED`).
+pub const START_JOB_RUN_FAILED: &str = "START_JOB_RUN_FAILED";
+/// The cause recorded when StartJobRun's answer was lost and no run carries the flow's tag.
+pub const START_JOB_RUN_LOST: &str = "START_JOB_RUN_LOST";
 /// The cause recorded when a job run ended `FAILED` (its message: GetJobRun's `stateDetails`).
 pub const JOB_RUN_FAILED: &str = "JOB_RUN_FAILED";
 /// The cause recorded when a job run was cancelled by someone else than emr-flows.
