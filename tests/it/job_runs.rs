@@ -598,3 +598,41 @@ async fn a_refused_start_job_run_fails_the_flow_names_the_call_and_calls_back() 
         emr_flows::model::START_JOB_RUN_FAILED
     );
 }
+
+#[tokio::test]
+async fn a_run_whose_start_was_never_recorded_is_adopted_by_its_event_and_a_pending_terminate_carried_out() {
+    let w = world().await;
+    let receiver = Receiver::start(TEST_SECRET);
+    let app = application().await;
+    // GIVEN a flow whose submit died after StartJobRun was applied (PENDING, no run recorded),
+    // and a terminate asked meanwhile
+    let (flow_id, run) = submit(&w, &app, json!({"callbacks": callback(&receiver)})).await;
+    w.svc()
+        .store
+        .update(flow_id, |r| {
+            r.status = FlowStatus::Pending;
+            r.job_run.as_mut().unwrap().job_run_id = None;
+            true
+        })
+        .await
+        .unwrap();
+    let asked = ops::terminate(w.svc(), json!({"flow_id": flow_id.to_string()}))
+        .await
+        .unwrap();
+    assert_eq!(asked.termination_accepted_at, None, "no run known yet");
+    // WHEN the run's first event arrives
+    let outcome = on_event(&w, state_change(&app, &run, "RUNNING")).await;
+    // THEN the flow adopted the run by its tag, and the terminate was carried out on it
+    assert!(
+        matches!(outcome, StateChangeOutcome::Applied { .. }),
+        "{outcome:?}"
+    );
+    let record = w.record(flow_id).await;
+    assert_eq!(record.job_run_id(), Some(&run));
+    assert!(record.termination.as_ref().unwrap().accepted_at.is_some());
+    assert!(runs(&app).await.contains(&(run.to_string(), "CANCELLED".into())));
+    // AND its end is CANCELLED, told once
+    on_event(&w, state_change(&app, &run, "CANCELLED")).await;
+    assert_eq!(w.record(flow_id).await.status, FlowStatus::Cancelled);
+    assert_eq!(receiver.received().len(), 1);
+}

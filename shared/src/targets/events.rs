@@ -127,4 +127,24 @@ mod tests {
         assert!(matches!(*event, TargetEvent::Cluster(EmrEvent::Cluster(_))));
         assert!(parse_input(serde_json::json!([1])).is_err());
     }
+
+    #[test]
+    fn emr_serverless_events_go_to_the_job_run_target_and_application_events_are_unfollowed() {
+        let Input::Event(event) = parse_input(real("serverless-job-RUNNING.json")).unwrap() else {
+            panic!("a job run event")
+        };
+        assert!(matches!(*event, TargetEvent::ServerlessJobRun(_)));
+        assert!(matches!(
+            parse_input(real("serverless-application-CREATING.json")).unwrap(),
+            Input::Unfollowed(_)
+        ));
+        let mut broken = real("serverless-job-RUNNING.json");
+        broken["detail"]["applicationId"] = 7.into();
+        assert!(
+            parse_input(broken)
+                .unwrap_err()
+                .to_string()
+                .contains("applicationId")
+        );
+    }
 }
