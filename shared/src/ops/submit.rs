@@ -222,9 +222,9 @@ pub async fn submit(s: &Submitter, request: Value) -> Result<SubmitAnswer, Error
         return replay(svc, claim.as_ref(), existing).await;
     }
     tracing::info!(%flow_id, flow = %record.flow, digest = %record.request_digest, "flow recorded; launching its job flow");
-    let flow = record.flow.clone();
+    let (flow, record_target) = (record.flow.clone(), record.target);
     let answer = launch(svc, &rendered.request, &record).await?;
-    crate::aws::metrics::flow_submitted(&flow);
+    crate::aws::metrics::flow_submitted(&flow, record_target);
     Ok(answer)
 }
 
