@@ -1,6 +1,7 @@
-//! Run targets: what a flow runs on, and the seam each one plugs into. Today one target exists,
-//! [`cluster`] (an EMR cluster of the flow's own); EMR Serverless job runs, EMR on EKS job runs
-//! and steps on a long-running cluster each come as one more module here.
+//! Run targets: what a flow runs on, and the seam each one plugs into. Today two targets exist,
+//! [`cluster`] (an EMR cluster of the flow's own) and [`serverless`] (a job run on an EMR
+//! Serverless application); EMR on EKS job runs and steps on a long-running cluster each come
+//! as one more module here.
 //!
 //! # What a target supplies
 //!
