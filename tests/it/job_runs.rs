@@ -636,3 +636,38 @@ async fn a_run_whose_start_was_never_recorded_is_adopted_by_its_event_and_a_pend
     assert_eq!(w.record(flow_id).await.status, FlowStatus::Cancelled);
     assert_eq!(receiver.received().len(), 1);
 }
+
+#[tokio::test]
+async fn a_dry_run_answers_the_start_job_run_request_and_an_idempotency_key_starts_one_run() {
+    let w = world_behind_proxy().await;
+    let proxy = w.proxy.as_ref().unwrap();
+    let app = application().await;
+    let request = json!({"flow": "spark-pi-serverless", "params": {"application_id": app.as_str()}});
+    // GIVEN a dry run THEN it answers the StartJobRun request, token and tags included, and
+    // starts nothing
+    let mut dry = request.clone();
+    dry["dry_run"] = true.into();
+    let ops::SubmitAnswer::DryRun(answer) = ops::submit(&w.submitter, dry).await.unwrap() else {
+        panic!("a dry run")
+    };
+    assert_eq!(answer.request["applicationId"], app.as_str());
+    assert_eq!(
+        answer.request["clientToken"],
+        format!("emr-flows-{}", answer.flow_id)
+    );
+    assert_eq!(
+        answer.request["tags"]["emr-flows:flow-id"],
+        answer.flow_id.to_string()
+    );
+    assert_eq!(proxy.counts().await.get("StartJobRun"), None);
+    // WHEN the same request is submitted twice with one idempotency key
+    let mut keyed = request.clone();
+    keyed["idempotency_key"] = "job-run-1".into();
+    let first = w.submit(keyed.clone()).await.unwrap();
+    let again = w.submit(keyed).await.unwrap();
+    // THEN both answers name the one flow and its one run
+    assert_eq!(first, again);
+    assert!(first.job_run_id.is_some());
+    assert_eq!(proxy.counts().await.get("StartJobRun"), Some(&1));
+    assert_eq!(runs(&app).await.len(), 1);
+}

@@ -109,6 +109,15 @@ impl ServerlessJobRun {
             .as_str()
     }
 
+    /// The folder of the driver's logs under the run's log location: `HIVE_DRIVER` for a
+    /// `hive` job driver, `SPARK_DRIVER` otherwise (EMR Serverless user guide, "Logging").
+    pub fn driver_log_folder(&self) -> &'static str {
+        match self.0.get("jobDriver").and_then(|d| d.get("hive")) {
+            Some(_) => "HIVE_DRIVER",
+            None => "SPARK_DRIVER",
+        }
+    }
+
     /// `executionTimeoutMinutes`, when set (the service's default is 720).
     pub fn execution_timeout_minutes(&self) -> Option<u64> {
         self.0.get("executionTimeoutMinutes").and_then(Value::as_u64)
@@ -218,7 +227,9 @@ mod tests {
             hive.log_uri(),
             Some("s3://amzn-s3-demo-bucket/emr-serverless-hive/logs")
         );
+        assert_eq!(hive.driver_log_folder(), "HIVE_DRIVER");
         let alex = ServerlessJobRun::check("r", real("start-job-run-serverless-open-alex.json")).unwrap();
+        assert_eq!(alex.driver_log_folder(), "SPARK_DRIVER");
         assert_eq!(alex.log_uri(), None, "managed storage only");
         assert_eq!(alex.name(), Some("open-alex-parse"));
     }

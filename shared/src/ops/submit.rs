@@ -174,12 +174,15 @@ pub async fn submit(s: &Submitter, request: Value) -> Result<SubmitAnswer, Error
         target: rendered.request.target(),
         job_run: match &rendered.request {
             Request::JobFlow(_) => None,
-            Request::ServerlessJobRun(run) => Some(JobRunRecord::new(
-                run.application_id(),
-                run.name().unwrap_or_default(),
-                run.log_uri(),
-                run.execution_timeout_minutes(),
-            )),
+            Request::ServerlessJobRun(run) => Some(JobRunRecord {
+                driver_log_folder: run.driver_log_folder().to_owned(),
+                ..JobRunRecord::new(
+                    run.application_id(),
+                    run.name().unwrap_or_default(),
+                    run.log_uri(),
+                    run.execution_timeout_minutes(),
+                )
+            }),
         },
         ..FlowRecord::pending(
             flow_id,

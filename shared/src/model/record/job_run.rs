@@ -51,6 +51,9 @@ pub struct JobRunRecord {
     /// storage only, nothing to read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log_uri: Option<String>,
+    /// The driver's log folder under it: `SPARK_DRIVER`, or `HIVE_DRIVER` for a Hive job.
+    #[serde(default = "spark_driver")]
+    pub driver_log_folder: String,
     /// The request's `executionTimeoutMinutes` ([`DEFAULT_EXECUTION_TIMEOUT_MINUTES`] when unset).
     #[serde(default = "default_timeout")]
     pub execution_timeout_minutes: u64,
@@ -66,6 +69,10 @@ pub struct JobRunRecord {
     /// Other runs found carrying this flow's tag, cancelled.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub extra_runs: Vec<ExtraJobRun>,
+}
+
+fn spark_driver() -> String {
+    "SPARK_DRIVER".to_owned()
 }
 
 fn first_attempt() -> u32 {
@@ -103,6 +110,7 @@ impl JobRunRecord {
             state: None,
             attempt: 1,
             log_uri: log_uri.map(str::to_owned),
+            driver_log_folder: spark_driver(),
             execution_timeout_minutes: execution_timeout_minutes.unwrap_or(DEFAULT_EXECUTION_TIMEOUT_MINUTES),
             created_at: None,
             billed: None,
@@ -117,8 +125,9 @@ impl JobRunRecord {
     }
 
     /// Where the driver's `stderr.gz` of the current attempt is, under `log_uri`
-    /// (`<logUri>/applications/<app>/jobs/<run>/SPARK_DRIVER/stderr.gz`; with retries
-    /// `…/jobs/<run>/attempts/<n>/SPARK_DRIVER/stderr.gz`: EMR Serverless user guide, "Logging").
+    /// (`<logUri>/applications/<app>/jobs/<run>/SPARK_DRIVER/stderr.gz`, `HIVE_DRIVER` for
+    /// Hive; with retries `…/jobs/<run>/attempts/<n>/SPARK_DRIVER/stderr.gz`: EMR Serverless
+    /// user guide, "Logging").
     pub fn driver_stderr_key(&self) -> Option<String> {
         let (log_uri, run) = (self.log_uri.as_ref()?, self.job_run_id.as_ref()?);
         let attempt = if self.attempt > 1 {
@@ -127,9 +136,10 @@ impl JobRunRecord {
             String::new()
         };
         Some(format!(
-            "{}/applications/{}/jobs/{run}/{attempt}SPARK_DRIVER/stderr.gz",
+            "{}/applications/{}/jobs/{run}/{attempt}{}/stderr.gz",
             log_uri.trim_end_matches('/'),
-            self.application_id
+            self.application_id,
+            self.driver_log_folder
         ))
     }
 

@@ -1161,6 +1161,10 @@ fn a_job_run_starts_once_and_follows_its_states_forward() {
     );
     assert!(r.apply_job_run(&run_facts("PENDING"), t0()));
     assert_eq!(r.status, FlowStatus::Running, "never backwards");
+    // AND a Hive job's driver log is under HIVE_DRIVER
+    r.job_run.as_mut().unwrap().driver_log_folder = "HIVE_DRIVER".into();
+    let key = r.job_run.as_ref().unwrap().driver_stderr_key().unwrap();
+    assert!(key.ends_with("/attempts/2/HIVE_DRIVER/stderr.gz"), "{key}");
 }
 
 #[test]
