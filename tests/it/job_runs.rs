@@ -671,3 +671,36 @@ async fn a_dry_run_answers_the_start_job_run_request_and_an_idempotency_key_star
     assert_eq!(proxy.counts().await.get("StartJobRun"), Some(&1));
     assert_eq!(runs(&app).await.len(), 1);
 }
+
+#[tokio::test]
+async fn state_details_getjobrun_lacked_at_the_end_are_read_by_the_sweep() {
+    let w = world_behind_proxy().await;
+    let proxy = w.proxy.as_ref().unwrap();
+    let app = application().await;
+    let (flow_id, run) = submit(&w, &app, json!({})).await;
+    // GIVEN a run that FAILED while GetJobRun had no stateDetails (moto never has them)
+    on_event(&w, state_change(&app, &run, "FAILED")).await;
+    let record = w.record(flow_id).await;
+    assert_eq!(record.status, FlowStatus::Failed);
+    assert_eq!(
+        record.failure.unwrap().message.as_deref(),
+        Some(emr_flows::model::NO_STATE_DETAILS)
+    );
+    // WHEN GetJobRun has them, and the sweep runs
+    let details = "Job failed, please check complete logs in configured logging destination. ExitCode: 1.";
+    proxy
+        .fault_with(
+            "GetJobRun",
+            "patch",
+            1,
+            200,
+            json!({"jobRun": {"state": "FAILED", "stateDetails": details}}),
+        )
+        .await;
+    w.clock.advance(chrono::Duration::minutes(5));
+    sweep(&w).await;
+    // THEN the record has them, and where the driver log was looked for
+    let failure = w.record(flow_id).await.failure.unwrap();
+    assert_eq!(failure.message.as_deref(), Some(details));
+    assert!(failure.log_location.unwrap().ends_with("/SPARK_DRIVER/stderr.gz"));
+}

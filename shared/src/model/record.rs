@@ -43,7 +43,7 @@ mod termination;
 pub use cause::{FailedStep, FailureCause, StepFailureDetails};
 pub use job_run::{
     DEFAULT_EXECUTION_TIMEOUT_MINUTES, EXECUTION_TIMEOUT, ExtraJobRun, JOB_RUN_CANCELLED, JOB_RUN_FAILED,
-    JobRunRecord, NO_S3_LOGS, START_JOB_RUN_FAILED, START_JOB_RUN_LOST,
+    JobRunRecord, NO_S3_LOGS, NO_STATE_DETAILS, START_JOB_RUN_FAILED, START_JOB_RUN_LOST,
 };
 pub use termination::{ExtraCluster, Termination};
 

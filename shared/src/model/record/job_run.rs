@@ -25,6 +25,9 @@ pub const DEFAULT_EXECUTION_TIMEOUT_MINUTES: u64 = 720;
 pub const START_JOB_RUN_FAILED: &str = "START_JOB_RUN_FAILED";
 /// The cause recorded when StartJobRun's answer was lost and no run carries the flow's tag.
 pub const START_JOB_RUN_LOST: &str = "START_JOB_RUN_LOST";
+/// A failed run's message while GetJobRun has not given its `stateDetails` (the sweep asks
+/// again, as for a failed step's details).
+pub const NO_STATE_DETAILS: &str = "the job run ended FAILED; GetJobRun gave no stateDetails yet";
 /// The cause recorded when a job run ended `FAILED` (its message: GetJobRun's `stateDetails`).
 pub const JOB_RUN_FAILED: &str = "JOB_RUN_FAILED";
 /// The cause recorded when a job run was cancelled by someone else than emr-flows.
@@ -252,10 +255,7 @@ impl FlowRecord {
             FlowStatus::Succeeded => None,
             FlowStatus::Failed => Some(FailureCause::ours(
                 JOB_RUN_FAILED,
-                details.map_or_else(
-                    || "the job run ended FAILED; GetJobRun gave no stateDetails".to_owned(),
-                    str::to_owned,
-                ),
+                details.map_or_else(|| NO_STATE_DETAILS.to_owned(), str::to_owned),
             )),
             FlowStatus::TimedOut if accepted == Some(TerminationKind::Timeout) => Some(FailureCause::ours(
                 super::MAX_RUNTIME_EXCEEDED,
@@ -292,17 +292,39 @@ impl FlowRecord {
         self.finish(outcome, failure, now) || changed
     }
 
-    /// Whether a failed run's probable cause (its driver's `stderr.gz`) is still missing, within
-    /// [`CAUSE_WINDOW`] of the end: only for a run whose logs go to S3.
+    /// Whether a failed run's cause is still missing, within [`CAUSE_WINDOW`] of the end: its
+    /// `stateDetails` (GetJobRun gave none when it ended), or its probable cause (its driver's
+    /// `stderr.gz`, for a run whose logs go to S3).
     pub fn job_run_cause_pending(&self, now: DateTime<Utc>) -> bool {
-        let Some(run) = self.job_run.as_ref() else {
+        let (Some(run), Some(failure)) = (self.job_run.as_ref(), self.failure.as_ref()) else {
             return false;
         };
+        let missing =
+            self.state_details_missing() || (run.log_uri.is_some() && failure.probable_cause.is_none());
         self.status == FlowStatus::Failed
             && run.job_run_id.is_some()
-            && run.log_uri.is_some()
-            && self.failure.as_ref().is_some_and(|f| f.probable_cause.is_none())
+            && missing
             && self.ended_at.is_some_and(|end| now < end + CAUSE_WINDOW)
+    }
+
+    /// Whether a failed run's `stateDetails` are still to be read ([`NO_STATE_DETAILS`]).
+    pub fn state_details_missing(&self) -> bool {
+        self.failure.as_ref().is_some_and(|f| {
+            f.code.as_deref() == Some(JOB_RUN_FAILED) && f.message.as_deref() == Some(NO_STATE_DETAILS)
+        })
+    }
+
+    /// Records a failed run's `stateDetails` read after its end (bounded); `false` when they
+    /// were there already or `details` is empty.
+    pub fn add_state_details(&mut self, details: &str, now: DateTime<Utc>) -> bool {
+        if details.trim().is_empty() || !self.state_details_missing() {
+            return false;
+        }
+        if let Some(failure) = self.failure.as_mut() {
+            failure.message = Some(bounded(details, MAX_MESSAGE_BYTES));
+        }
+        self.touch(now);
+        true
     }
 
     /// Adds the end of the failed run's driver `stderr` (bounded) read from `location`; with

@@ -1194,11 +1194,34 @@ fn a_failed_run_keeps_its_state_details_bounded_and_says_when_it_has_no_s3_logs(
         Some("boom\n")
     );
     assert!(!r.cause_pending(t0()));
+    // AND a run whose stateDetails GetJobRun did not give at its end has them read later
+    let mut late = job_run_record(0, None);
+    late.job_run.as_mut().unwrap().log_uri = None;
+    late.job_run_started(&run_id(), t0());
+    late.apply_job_run(&run_facts("FAILED"), t0());
+    assert_eq!(
+        late.failure.as_ref().unwrap().message.as_deref(),
+        Some(NO_STATE_DETAILS)
+    );
+    assert!(late.cause_pending(t0()), "the details are due");
+    assert!(!late.add_state_details("  ", t0()));
+    assert!(late.add_state_details("ExitCode: 1", t0()));
+    assert_eq!(
+        late.failure.as_ref().unwrap().message.as_deref(),
+        Some("ExitCode: 1")
+    );
+    assert!(!late.add_state_details("again", t0()), "once");
+    assert!(!late.cause_pending(t0()));
+
     // AND a run without an S3 log location says so, and nothing is fetched for it
     let mut r = job_run_record(0, None);
     r.job_run.as_mut().unwrap().log_uri = None;
     r.job_run_started(&run_id(), t0());
-    r.apply_job_run(&run_facts("FAILED"), t0());
+    let failed = JobRunFacts {
+        state_details: Some("ExitCode: 1".into()),
+        ..run_facts("FAILED")
+    };
+    r.apply_job_run(&failed, t0());
     assert_eq!(
         r.failure.as_ref().unwrap().log_location.as_deref(),
         Some(NO_S3_LOGS)

@@ -140,16 +140,34 @@ pub async fn cancel(svc: &Services, read: Versioned) -> Result<(Versioned, Resul
     Ok((written, result))
 }
 
-/// Fetches a failed run's probable cause: the end of its driver's `stderr.gz` under the run's
-/// `logUri` (the current attempt's, under `attempts/<n>/` after a retry), which EMR Serverless
-/// pushes every 15 seconds. Absent still, the sweep tries again within the window.
+/// Fetches a failed run's missing cause: its `stateDetails` (GetJobRun), when they were not
+/// there at its end, and its probable cause: the end of its driver's `stderr.gz` under the
+/// run's `logUri` (the current attempt's, under `attempts/<n>/` after a retry), which EMR
+/// Serverless pushes every 15 seconds. Absent still, the sweep tries again within the window.
 ///
-/// Errors: [`Error::Upstream`] when DynamoDB fails (S3's failure is logged).
+/// Errors: [`Error::Upstream`] when DynamoDB fails (S3's and GetJobRun's failures are logged).
 pub async fn fetch_cause(svc: &Services, record: &FlowRecord) -> Result<FlowRecord, Error> {
-    let Some(key) = record.job_run.as_ref().and_then(|r| r.driver_stderr_key()) else {
-        return Ok(record.clone());
-    };
     let flow_id = record.flow_id;
+    let mut record = record.clone();
+    if record.state_details_missing()
+        && let Some(details) = describe(svc, &record).await.and_then(|d| d.facts.state_details)
+    {
+        record = svc
+            .store
+            .update(flow_id, |r| r.add_state_details(&details, svc.clock.now()))
+            .await?
+            .0;
+    }
+    let Some(key) = record.job_run.as_ref().and_then(|r| r.driver_stderr_key()) else {
+        return Ok(record);
+    };
+    if record
+        .failure
+        .as_ref()
+        .is_some_and(|f| f.probable_cause.is_some())
+    {
+        return Ok(record);
+    }
     let text = match svc.logs.log_tail(&key, MAX_PROBABLE_CAUSE_BYTES).await {
         Ok(text) => text,
         Err(e) => {
