@@ -704,3 +704,34 @@ async fn state_details_getjobrun_lacked_at_the_end_are_read_by_the_sweep() {
     assert_eq!(failure.message.as_deref(), Some(details));
     assert!(failure.log_location.unwrap().ends_with("/SPARK_DRIVER/stderr.gz"));
 }
+
+#[tokio::test]
+async fn a_run_of_another_stack_or_of_no_flow_here_is_ignored_and_left_alone() {
+    let w = world().await;
+    let app = application().await;
+    let (flow_id, _) = submit(&w, &app, json!({})).await;
+    // GIVEN a run carrying this flow's id, but another stack's name (another deployment's)
+    let other = serverless()
+        .await
+        .start_job_run()
+        .application_id(app.as_str())
+        .execution_role_arn("arn:aws:iam::123456789012:role/EMRServerlessS3RuntimeRole")
+        .client_token("other-stack")
+        .name(format!("spark-pi {flow_id}"))
+        .tags("emr-flows:flow-id", flow_id.to_string())
+        .tags("emr-flows:stack", "another-stack")
+        .send()
+        .await
+        .unwrap();
+    let other = JobRunId::parse(other.job_run_id()).unwrap();
+    // WHEN its event arrives THEN it is ignored: not adopted, not cancelled, not noted
+    let outcome = on_event(&w, state_change(&app, &other, "FAILED")).await;
+    assert!(
+        matches!(outcome, StateChangeOutcome::Ignored { .. }),
+        "{outcome:?}"
+    );
+    let record = w.record(flow_id).await;
+    assert_eq!(record.status, FlowStatus::Starting);
+    assert!(record.job_run.unwrap().extra_runs.is_empty());
+    assert!(runs(&app).await.contains(&(other.to_string(), "SUCCESS".into())));
+}
