@@ -22,6 +22,7 @@ use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::layer::SubscriberExt;
 
 use crate::aws::emr::Emr;
+use crate::aws::emr_serverless::EmrServerless;
 use crate::aws::eventbridge::EventBridge;
 use crate::aws::secrets::{CachedSecret, TaggedSecrets};
 use crate::aws::step_logs::StepLogs;
@@ -124,7 +125,7 @@ fn log_filter(lambda_level: Option<&str>, rust_log: Option<&str>) -> Targets {
 /// - credentials: `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN` (Lambda sets
 ///   them from the execution role), cached by the SDK's lazy identity cache;
 /// - endpoints: `AWS_ENDPOINT_URL_<SERVICE>` (the SDK's names: `AWS_ENDPOINT_URL_DYNAMODB`,
-///   `_EMR`, `_LAMBDA`, `_S3`, `_SECRETS_MANAGER`), else `AWS_ENDPOINT_URL`, else AWS's;
+///   `_EMR`, `_EMR_SERVERLESS`, `_LAMBDA`, `_S3`, `_SECRETS_MANAGER`), else `AWS_ENDPOINT_URL`, else AWS's;
 /// - retries: the standard mode, `AWS_MAX_ATTEMPTS` attempts (default 3).
 ///
 /// Not `aws_config::from_env()`'s default chains: profile files, SSO, web identity, container
@@ -220,6 +221,11 @@ fn step_cluster_tags(text: &str) -> Result<std::collections::BTreeMap<String, St
         .collect()
 }
 
+/// The EMR Serverless client for the stack `STACK_NAME` ([`stack_name`]).
+pub fn emr_serverless(sdk: &aws_config::SdkConfig) -> EmrServerless {
+    EmrServerless::for_stack(aws_sdk_emrserverless::Client::new(sdk), stack_name())
+}
+
 /// Step logs in S3 (on-state-change; the other functions pass [`StepLogs::none`] to
 /// [`services`] and so carry no S3 client).
 pub fn logs(sdk: &aws_config::SdkConfig) -> StepLogs {
@@ -234,6 +240,7 @@ pub fn services(sdk: &aws_config::SdkConfig, logs: StepLogs) -> Result<Services,
     Ok(Services {
         store: store(sdk)?,
         emr: emr(sdk)?,
+        emr_serverless: emr_serverless(sdk),
         dispatcher: dispatcher(sdk)?,
         logs,
         events: EventBridge::new(aws_sdk_eventbridge::Client::new(sdk), optional("FLOW_EVENT_BUS")),

@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Duration, Utc};
 
 use crate::aws::emr::Emr;
+use crate::aws::emr_serverless::EmrServerless;
 use crate::aws::eventbridge::EventBridge;
 use crate::aws::step_logs::StepLogs;
 use crate::callback::Dispatcher;
@@ -47,6 +48,8 @@ impl Clock {
 pub struct Services {
     pub store: FlowStore,
     pub emr: Emr,
+    /// EMR Serverless (the `serverless_job_run` target).
+    pub emr_serverless: EmrServerless,
     pub dispatcher: Dispatcher,
     /// Reads failed steps' logs from S3.
     pub logs: StepLogs,

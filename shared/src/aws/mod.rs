@@ -3,6 +3,8 @@
 //!
 //! - [`emr`]: EMR (RunJobFlow never retried blindly, DescribeCluster, ListClusters, ListSteps,
 //!   DescribeStep, TerminateJobFlows).
+//! - [`emr_serverless`]: EMR Serverless (StartJobRun never retried blindly, GetJobRun,
+//!   ListJobRuns, CancelJobRun).
 //! - [`step_logs`]: a failed step's `stderr.gz` in S3.
 //! - [`eventbridge`]: flow events (`Flow Status Change`) published with PutEvents.
 //! - [`secrets`]: Secrets Manager: the callback signing secrets and keys, and header values
@@ -14,6 +16,7 @@
 //! whose dispatch calls Lambda and HTTPS endpoints.
 
 pub mod emr;
+pub mod emr_serverless;
 pub mod eventbridge;
 pub mod metrics;
 pub mod secrets;

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::model::{FailureCause, FlowId, FlowRecord, FlowStatus, Target};
+use crate::model::{FailureCause, FlowId, FlowRecord, FlowStatus, JobRunRecord, Target};
 
 /// One step as a callback reports it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -39,6 +39,11 @@ pub struct CallbackDocument {
     /// The cluster's `NormalizedInstanceHours` when EMR reported it by the time of sending.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub normalized_instance_hours: Option<i32>,
+    /// The flow's EMR Serverless job run (target `serverless_job_run`): its ids, state,
+    /// attempt, log location and billed vCPU-hours, memory GB-hours and storage GB-hours
+    /// (`billed`, final once `billed_final`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_run: Option<JobRunRecord>,
     pub submitted_at: DateTime<Utc>,
     pub ended_at: Option<DateTime<Utc>>,
 }
@@ -79,6 +84,7 @@ impl CallbackDocument {
             failure: record.failure.clone(),
             artifacts: record.artifacts.clone(),
             normalized_instance_hours: record.normalized_instance_hours,
+            job_run: record.job_run.clone(),
             submitted_at: record.submitted_at,
             ended_at: record.ended_at,
         }

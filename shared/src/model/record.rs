@@ -38,10 +38,15 @@ pub struct ListedStep {
 
 mod cause;
 mod flow_events;
+mod job_run;
 mod steps;
 mod termination;
 
 pub use cause::{FailedStep, FailureCause, StepFailureDetails};
+pub use job_run::{
+    DEFAULT_EXECUTION_TIMEOUT_MINUTES, EXECUTION_TIMEOUT, ExtraJobRun, JOB_RUN_CANCELLED, JOB_RUN_FAILED,
+    JobRunRecord, NO_S3_LOGS, NO_STATE_DETAILS, START_JOB_RUN_FAILED, START_JOB_RUN_LOST,
+};
 pub use steps::{ADD_STEPS_LOST, CLUSTER_ENDED};
 pub use termination::{ExtraCluster, Termination};
 
@@ -112,6 +117,10 @@ pub struct FlowRecord {
     /// DescribeCluster's `NormalizedInstanceHours` once the cluster ended.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub normalized_instance_hours: Option<i32>,
+    /// The flow's EMR Serverless job run (target `serverless_job_run`): its application from
+    /// submit on, its id once started, state, attempt, log location and billed resources.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_run: Option<JobRunRecord>,
     pub submitted_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -189,6 +198,7 @@ impl FlowRecord {
             deadline_at: None,
             last_contact_at: None,
             normalized_instance_hours: None,
+            job_run: None,
             submitted_at,
             updated_at: submitted_at,
             ended_at: None,
@@ -271,7 +281,13 @@ impl FlowRecord {
         }
         self.finish(
             FlowStatus::Failed,
-            Some(FailureCause::ours(LAUNCH_FAILED, message.to_owned())),
+            Some(FailureCause::ours(
+                match self.target {
+                    Target::Cluster | Target::Steps => LAUNCH_FAILED,
+                    Target::ServerlessJobRun => START_JOB_RUN_FAILED,
+                },
+                message.to_owned(),
+            )),
             now,
         )
     }
@@ -282,8 +298,13 @@ impl FlowRecord {
         if self.status != FlowStatus::Pending {
             return false;
         }
+        let (what, call) = match self.target {
+            Target::Cluster => ("cluster", "RunJobFlow"),
+            Target::ServerlessJobRun => ("job run", "StartJobRun"),
+            Target::Steps => ("step", "AddJobFlowSteps"),
+        };
         let message = format!(
-            "no cluster carries this flow's tag {} after RunJobFlow ({})",
+            "no {what} carries this flow's tag {} after {call} ({})",
             LAUNCH_GRACE,
             self.launch_error
                 .as_deref()
@@ -291,7 +312,14 @@ impl FlowRecord {
         );
         self.finish(
             FlowStatus::Failed,
-            Some(FailureCause::ours(LAUNCH_LOST, message)),
+            Some(FailureCause::ours(
+                match self.target {
+                    Target::Cluster => LAUNCH_LOST,
+                    Target::ServerlessJobRun => START_JOB_RUN_LOST,
+                    Target::Steps => ADD_STEPS_LOST,
+                },
+                message,
+            )),
             now,
         )
     }
@@ -504,6 +532,11 @@ impl FlowRecord {
         true
     }
 
+    /// Whether the flow's run is known: its cluster, or its job run's id.
+    pub fn run_known(&self) -> bool {
+        self.cluster_id.is_some() || self.job_run_id().is_some()
+    }
+
     /// The sweep asked EMR about the cluster and found nothing new.
     pub fn checked(&mut self, now: DateTime<Utc>) -> bool {
         self.last_contact_at = Some(now);
@@ -582,11 +615,12 @@ impl FlowRecord {
                 .filter_map(|d| d.next_attempt_at),
         );
         if let Some(end) = self.ended_at
-            && self
+            && (self
                 .failure
                 .as_ref()
                 .and_then(|f| f.failed_step.as_ref())
                 .is_some()
+                || self.job_run.is_some())
             && self.cause_pending(end)
         {
             let next = self.last_contact_at.unwrap_or(end) + CAUSE_RETRY;

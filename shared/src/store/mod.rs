@@ -434,7 +434,12 @@ impl FlowStore {
             }
             if let Some(version) = self.replace(&read, &record).await? {
                 // Counted by the one write that ends the flow, whichever operation made it.
-                crate::aws::metrics::flow_transition(&record.flow, read.record.status, record.status);
+                crate::aws::metrics::flow_transition(
+                    &record.flow,
+                    record.target,
+                    read.record.status,
+                    record.status,
+                );
                 let sweep_at = record.next_sweep_at();
                 return Ok((
                     Versioned {

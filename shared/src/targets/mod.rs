@@ -1,6 +1,7 @@
-//! Run targets: what a flow runs on, and the seam each one plugs into. Today one target exists,
-//! [`cluster`] (an EMR cluster of the flow's own); EMR Serverless job runs, EMR on EKS job runs
-//! and steps on a long-running cluster each come as one more module here.
+//! Run targets: what a flow runs on, and the seam each one plugs into. Today two targets exist,
+//! [`cluster`] (an EMR cluster of the flow's own) and [`serverless`] (a job run on an EMR
+//! Serverless application); EMR on EKS job runs and steps on a long-running cluster each come
+//! as one more module here.
 //!
 //! # What a target supplies
 //!
@@ -47,6 +48,7 @@
 pub mod cluster;
 pub mod events;
 pub mod seam;
+pub mod serverless;
 pub mod steps;
 
 pub use events::{Input, TargetEvent, event_time, parse_input};
@@ -77,6 +79,7 @@ impl Target {
         match self {
             Self::Cluster => cluster::launch::recover_launch(svc, read).await,
             Self::Steps => steps::launch::recover_launch(svc, read).await,
+            Self::ServerlessJobRun => serverless::launch::recover_launch(svc, read).await,
         }
     }
 
@@ -88,6 +91,7 @@ impl Target {
         match self {
             Self::Cluster => cluster::facts::repair(svc, read).await,
             Self::Steps => steps::facts::repair(svc, read).await,
+            Self::ServerlessJobRun => serverless::facts::repair(svc, read).await,
         }
     }
 
@@ -103,6 +107,7 @@ impl Target {
         match self {
             Self::Cluster => cluster::facts::cancel(svc, read).await,
             Self::Steps => steps::facts::cancel(svc, read).await,
+            Self::ServerlessJobRun => serverless::facts::cancel(svc, read).await,
         }
     }
 
@@ -113,6 +118,7 @@ impl Target {
         match self {
             Self::Cluster => cluster::facts::fetch_cause(svc, record).await,
             Self::Steps => steps::facts::fetch_cause(svc, record).await,
+            Self::ServerlessJobRun => serverless::facts::fetch_cause(svc, record).await,
         }
     }
 }
@@ -123,6 +129,7 @@ impl Target {
 pub async fn launch(svc: &Services, request: &Request, record: &FlowRecord) -> Result<Launched, Error> {
     match request {
         Request::JobFlow(job_flow) => cluster::launch::launch(svc, job_flow, record).await,
+        Request::ServerlessJobRun(run) => serverless::launch::launch(svc, run, record).await,
         // Boxed: the futures of both launches inline would nest too deep for the compiler's
         // layout queries in the submit function's binary.
         Request::Steps(steps) => Box::pin(steps::launch::launch(svc, steps, record)).await,
@@ -140,6 +147,7 @@ pub async fn resolve(svc: &Services, request: Request) -> Result<Request, Error>
         Request::Steps(steps) => Ok(Request::Steps(
             Box::pin(steps::launch::resolve(svc, &steps)).await?,
         )),
+        Request::ServerlessJobRun(_) => Ok(request),
     }
 }
 
@@ -174,5 +182,6 @@ pub async fn apply_event(svc: &Services, event: TargetEvent) -> Result<Applied, 
             })
         }
         TargetEvent::Cluster(event) => cluster::apply_event(svc, event).await,
+        TargetEvent::ServerlessJobRun(event) => serverless::apply_event(svc, event).await,
     }
 }
