@@ -60,6 +60,7 @@ mod tests {
     fn stored_by_its_name_and_absent_means_cluster() {
         for target in Target::ALL {
             assert_eq!(serde_json::to_value(target).unwrap(), target.as_str());
+            assert_eq!(target.to_string(), target.as_str(), "shown as stored");
         }
         #[derive(Deserialize)]
         struct Old {
