@@ -33,8 +33,10 @@ field() { python3 -c "import json,sys; d=json.load(sys.stdin); print(eval('d'+sy
 say "Building the functions"
 cargo build --quiet --workspace --bins
 
-say "Starting moto (DynamoDB + EMR) on :$moto_port"
+say "Starting moto (DynamoDB, EMR, EventBridge, SQS) on :$moto_port"
 start_moto "$moto_port" "$table"
+echo "A rule on the default bus takes every flow event (Flow Status Change) to an SQS queue"
+events_queue=$(flow_events_rule "$moto_port")
 
 say "Starting the callback receiver on :$receiver_port"
 start_receiver "$receiver_port"
@@ -121,4 +123,38 @@ say "The reconcile sweep, by hand (it runs every 5 minutes in AWS): nothing is l
 echo '{"reconcile": true}' >"$work/reconcile.json"
 echo "\$ aws lambda invoke --function-name on-state-change --payload file://reconcile.json out.json"
 invoke on-state-change "$work/reconcile.json" | json
-say "Demo complete: one cluster flow SUCCEEDED, one FAILED with its cause, one EMR Serverless flow SUCCEEDED after a retried attempt, each called back and verified (v1 and v1a)."
+say "A flow followed with the command line while dev/standins/drive.py plays EMR"
+cli=(env EMR_FLOWS_LAMBDA_URL="http://127.0.0.1:$lambda_port" "${CARGO_TARGET_DIR:-target}/debug/emr-flows")
+echo "\$ emr-flows submit spark-pi -p partitions=10 --json"
+"${cli[@]}" --json submit spark-pi -p partitions=10 | tee "$work/cli-submitted.json" | json
+cli_flow=$(field '["flow_id"]' <"$work/cli-submitted.json")
+echo "\$ emr-flows watch $cli_flow    # with drive.py in another shell"
+"${cli[@]}" watch "$cli_flow" --interval 200ms >"$work/watch.out" 2>&1 &
+watcher=$!
+sleep 1
+python3 dev/standins/drive.py "$cli_flow" --endpoint-url "http://127.0.0.1:$lambda_port" >"$work/drive.out"
+if ! wait "$watcher"; then
+  cat "$work/watch.out"; echo "emr-flows watch did not end with SUCCEEDED (exit 0)" >&2; exit 1
+fi
+cat "$work/watch.out"
+
+say "What the rule on the flow events received (SQS), one event per status change"
+python3 - "$events_queue" "http://127.0.0.1:$moto_port" <<'PY'
+import collections, json, sys
+import boto3
+queue, endpoint = sys.argv[1:]
+sqs = boto3.client("sqs", endpoint_url=endpoint)
+seen = collections.defaultdict(list)
+while messages := sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", []):
+    for m in messages:
+        detail = json.loads(m["Body"])["detail"]
+        seen[(detail["flow_id"], detail["flow"])].append(detail["status"])
+        sqs.delete_message(QueueUrl=queue, ReceiptHandle=m["ReceiptHandle"])
+for (flow_id, flow), statuses in seen.items():
+    print(f"  {flow_id}  {flow:24} {' -> '.join(statuses)}")
+ends = sorted(s[-1] for s in seen.values())
+if len(seen) != 4 or ends != ["FAILED", "SUCCEEDED", "SUCCEEDED", "SUCCEEDED"] or any(len(s) != len(set(s)) for s in seen.values()):
+    sys.exit(f"expected four flows' events, each status once, one ending FAILED, three SUCCEEDED; got {dict(seen)}")
+PY
+
+say "Demo complete: two cluster flows SUCCEEDED (one followed with the command line), one FAILED with its cause, one EMR Serverless flow SUCCEEDED after a retried attempt; callbacks verified (v1 and v1a), every status change published as a flow event."

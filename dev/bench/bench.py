@@ -9,7 +9,9 @@ lifecycle (cluster STARTING, RUNNING, each step RUNNING then COMPLETED, cluster 
 then reads the flows back with `list` and cancels one more flow with `terminate`. Then one
 spark-pi-serverless flow on an EMR Serverless application (moto's), driven through its job
 run's events (SUBMITTED, PENDING, SCHEDULED, RUNNING, SUCCESS, SUCCESS again, the final
-utilization update): the figures per job-run event. It prints:
+utilization update): the figures per job-run event. Flows publish
+their status changes to moto's default EventBridge bus, as a deployed stack's do by default
+(`--no-flow-events`: a stack without them). It prints:
 
 - init ms: from the process's start to its first `next` call (median of several cold starts);
 - per invocation type: wall ms (event handed out to answer received), CPU ms (all the
@@ -23,10 +25,15 @@ utilization update): the figures per job-run event. It prints:
   write requests sent, applied and refused by their condition, and the write units DynamoDB
   bills for them (a refused conditional write is billed too: the size of the item it kept);
 - peak RSS (VmHWM) of each function, and the zipped size of each release binary as Lambda
-  deploys it (`bootstrap`, zip -9).
+  deploys it (`bootstrap`, zip -9);
+- steps on a long-running cluster: DynamoDB reads (and all AWS requests) per event against the
+  number of step flows the shared cluster has seen (--shared-flows 1,10,100,1000): at each
+  mark, one more flow's step RUNNING, a cluster WAITING, and a cluster TERMINATED under that
+  one active flow (moto's cluster stays up: the events are injected), each flow before it
+  having run and ended there. Flat figures mean the event's cost does not grow with history.
 
 Usage: python dev/bench/bench.py [--steps 1,50,256] [--cold-starts 5] [--target-dir target]
-       [--profile release]
+       [--profile release] [--shared-flows 1,10,100,1000]
 (`make bench` builds the release functions first.)
 """
 
@@ -55,6 +62,7 @@ from runtime_api import RuntimeApi  # noqa: E402
 
 FUNCTIONS = ["submit", "on-state-change", "terminate", "list"]
 WRITE_OPS = {"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem"}
+READ_OPS = {"GetItem", "Query", "Scan", "BatchGetItem"}
 REGION = "us-east-1"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 LOGS = ROOT / ".bench"
@@ -394,6 +402,7 @@ class Bench:
                "TABLE_NAME": self.table_name,
                "CALLBACK_SIGNING_SECRET": "whsec_" + base64.b64encode(bytes(range(32))).decode(),
                "CALLBACK_ALLOW_LOCAL": "true",
+               **({"FLOW_EVENT_BUS": "default"} if self.args.flow_events else {}),
                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256", "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
                "AWS_LAMBDA_LOG_GROUP_NAME": "bench", "AWS_LAMBDA_LOG_STREAM_NAME": "bench"}
         self.functions = {f: Function(f, binaries[f], env, self.procs) for f in FUNCTIONS}
@@ -404,6 +413,7 @@ class Bench:
         for f in FUNCTIONS:  # cold starts: the last one stays up for the run
             self.inits[f] = [self.functions[f].start() for _ in range(self.args.cold_starts)]
         self.drive()
+        self.shared = self.drive_shared() if self.args.shared_flows else []
         self.report(binaries)
 
     def proxy_listening(self, proxy) -> int:
@@ -524,6 +534,51 @@ class Bench:
             source="aws.emr-serverless"))
         print(f"job run flow: {json.dumps(outcome)}", flush=True)
 
+    def light_invoke(self, function: str, payload):
+        """An invocation with only the proxy's counts (no table scans: the table grows large)."""
+        http_json(self.proxy_port, "DELETE", "/__proxy/requests")
+        result, _ = self.functions[function].invoke(payload)
+        counts = http_json(self.proxy_port, "GET", "/__proxy/requests")["counts"]
+        return result, counts
+
+    def drive_shared(self) -> list[tuple]:
+        """Step flows on one long-running cluster: reads per event against flows seen."""
+        cluster_id = self.aws.call("emr", "RunJobFlow", {
+            "Name": "bench-shared", "ReleaseLabel": "emr-7.13.0",
+            "Instances": {"InstanceCount": 3, "MasterInstanceType": "m5.xlarge",
+                          "SlaveInstanceType": "m5.xlarge", "KeepJobFlowAliveWhenNoSteps": True},
+            "JobFlowRole": "EMR_EC2_DefaultRole", "ServiceRole": "EMR_DefaultRole"})["JobFlowId"]
+        seen, rows, started = 0, [], time.monotonic()
+
+        def submit(domain: int):
+            answer, _ = self.light_invoke("submit", {"flow": "pages-es-index-shared", "params": {
+                "domain_id": domain, "cluster_id": cluster_id}})
+            record, _ = self.light_invoke("list", {"flow_id": answer["flow_id"]})
+            step_id, step = next(iter(record["steps"].items()))
+            return answer["flow_id"], step_id, step["name"]
+
+        for mark in self.args.shared_flows:
+            while seen < mark - 1:  # flows that ran and ended on the cluster
+                seen += 1
+                _, step_id, name = submit(seen)
+                self.light_invoke("on-state-change", step_event(cluster_id, step_id, name, "RUNNING"))
+                self.light_invoke("on-state-change", step_event(cluster_id, step_id, name, "COMPLETED"))
+            seen += 1
+            flow_id, step_id, name = submit(seen)
+            figures = []
+            for kind, event in [
+                ("step RUNNING", step_event(cluster_id, step_id, name, "RUNNING")),
+                ("cluster WAITING", cluster_event(cluster_id, "WAITING")),
+                ("cluster TERMINATED", cluster_event(cluster_id, "TERMINATED", {
+                    "code": "USER_REQUEST", "message": "Terminated by user request"})),
+            ]:
+                answer, counts = self.light_invoke("on-state-change", event)
+                reads = sum(n for op, n in counts.items() if op in READ_OPS)
+                figures.append((kind, reads, sum(counts.values())))
+            rows.append((seen, figures))
+            print(f"shared cluster: {seen} flows seen ({time.monotonic() - started:.0f} s)", flush=True)
+        return rows
+
     def event(self, steps: int, kind: str, payload):
         return self.invoke("on-state-change", kind, payload, steps)
 
@@ -596,6 +651,16 @@ class Bench:
                   f"{statistics.fmean(x['table_wcu'] + x['index_wcu'] for x in xs):7.2f} "
                   f"{mean('write_bytes'):8.0f}  {ops}")
 
+        if self.shared:
+            print("\n== steps on a long-running cluster: DynamoDB reads per event (all AWS requests) "
+                  "against the step flows the cluster has seen\n   (one of them active, the rest "
+                  "ended there)")
+            kinds = [kind for kind, _, _ in self.shared[0][1]]
+            print(f"  {'flows seen':>10}  " + "  ".join(f"{k:>24}" for k in kinds))
+            for seen, figures in self.shared:
+                print(f"  {seen:10}  " + "  ".join(f"{f'{r} reads ({a} requests)':>24}"
+                                                   for _, r, a in figures))
+
         print("\n== peak RSS (VmHWM), KB, after the run; and what is resident now (VmRSS): "
               "anonymous (heap, stacks) + file-backed (the binary's pages touched)")
         for f in FUNCTIONS:
@@ -662,7 +727,13 @@ def main() -> None:
     parser.add_argument("--target-dir", default=str(ROOT / "target"))
     parser.add_argument("--no-callback", dest="callback", action="store_false",
                         help="submit flows without their HTTPS callback")
+    parser.add_argument("--no-flow-events", dest="flow_events", action="store_false",
+                        help="a stack without flow events (FlowEventBus empty); by default flows "
+                             "publish to moto's default bus, as a deployed stack's do")
     parser.add_argument("--profile", default="release", help="release (of record) or debug")
+    parser.add_argument("--shared-flows", default="1,10,100,1000",
+                        type=lambda s: [int(x) for x in s.split(",") if x],
+                        help="marks of step flows seen on one shared cluster ('' to skip)")
     args = parser.parse_args()
     bench = Bench(args)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))

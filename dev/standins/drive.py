@@ -8,6 +8,11 @@ ALL_STEPS_COMPLETED. With --fail-step N, step N (1-based) FAILED, the steps afte
 (what EMR does with ActionOnFailure TERMINATE_CLUSTER) and the cluster TERMINATED_WITH_ERRORS
 with STEP_FAILURE. Prints each event with the flow's status after it, then the outcome.
 
+A step flow (target `steps`: steps on a long-running cluster) gets only its own steps' events,
+RUNNING then COMPLETED (step N FAILED with --fail-step N; the steps after it run on, as with
+ActionOnFailure CONTINUE): the cluster is shared, and never ends for one flow. With
+--end-cluster, the cluster then ends (TERMINATED, USER_REQUEST), as when an operator ends it
+under flows still running (use it with steps left RUNNING: --leave-running).
 A flow on EMR Serverless (target serverless_job_run) gets its job run's events instead (EMR
 Serverless user guide, "Automating EMR Serverless with Amazon EventBridge"): SUBMITTED, PENDING,
 SCHEDULED, RUNNING, then SUCCESS, or FAILED with --fail; with --retry, the first attempt fails
@@ -54,13 +59,25 @@ def cluster(cluster_id, name, state, code="", message=None):
     })
 
 
-def step(cluster_id, step_id, name, state):
+def step(cluster_id, step_id, name, state, action_on_failure="TERMINATE_CLUSTER"):
     return emr_event("EMR Step Status Change", {
         "severity": "ERROR" if state == "FAILED" else "INFO",
-        "actionOnFailure": "TERMINATE_CLUSTER",
+        "actionOnFailure": action_on_failure,
         "stepId": step_id, "name": name, "clusterId": cluster_id, "state": state,
         "message": f"Step {step_id} ({name}) in Amazon EMR cluster {cluster_id} is {state}.",
     })
+
+
+def step_lifecycle(record, fail_step, leave_running, end_cluster):
+    """A step flow's own steps on a shared cluster (never the cluster's own events)."""
+    cluster_id = record["cluster_id"]
+    steps = sorted(record["steps"].items(), key=lambda kv: kv[1]["index"])
+    for number, (step_id, s) in enumerate(steps, start=1):
+        yield step(cluster_id, step_id, s["name"], "RUNNING", "CONTINUE")
+        if not leave_running:
+            yield step(cluster_id, step_id, s["name"], "FAILED" if number == fail_step else "COMPLETED", "CONTINUE")
+    if end_cluster:
+        yield cluster(cluster_id, "shared", "TERMINATED", "USER_REQUEST", "Terminated by user request")
 
 
 def now():
@@ -130,6 +147,10 @@ def main():
     parser.add_argument("flow_id")
     parser.add_argument("--fail-step", type=int, metavar="N",
                         help="step N fails (steps are numbered from 1, as `list` shows them)")
+    parser.add_argument("--leave-running", action="store_true",
+                        help="a step flow: its steps start and stay RUNNING")
+    parser.add_argument("--end-cluster", action="store_true",
+                        help="a step flow: the shared cluster then ends (TERMINATED, USER_REQUEST)")
     parser.add_argument("--fail", action="store_true", help="a job run ends FAILED")
     parser.add_argument("--retry", action="store_true",
                         help="a job run's first attempt fails and EMR Serverless retries it")
@@ -163,7 +184,10 @@ def main():
             sys.exit(f"flow {args.flow_id} has no cluster yet (status {record['status']})")
         if args.fail_step is not None and not 1 <= args.fail_step <= len(record["steps"]):
             sys.exit(f"--fail-step {args.fail_step}: steps are numbered 1 to {len(record['steps'])}")
-        events = lifecycle(record, args.fail_step)
+        if record.get("target") == "steps":
+            events = step_lifecycle(record, args.fail_step, args.leave_running, args.end_cluster)
+        else:
+            events = lifecycle(record, args.fail_step)
 
     ok = True
     for event in events:
@@ -175,7 +199,8 @@ def main():
             ok = False
             print(f"  {what:<60} -> error: {error.get('errorType', '')} {error.get('errorMessage')}")
         else:
-            print(f"  {what:<60} -> flow {answer.get('applied', {}).get('status', answer)}")
+            applied = answer.get("applied") or answer.get("applied_to_flows") or answer
+            print(f"  {what:<60} -> flow {applied.get('status', applied) if isinstance(applied, dict) else applied}")
     record, _ = invoke("list", {"flow_id": args.flow_id})
     keep = ("flow_id", "status", "target", "job_run", "failure", "deliveries")
     print(json.dumps({k: record.get(k) for k in keep if k in record}, indent=2))

@@ -20,10 +20,16 @@ are), and injects faults configured at run time through a control API (never for
 
 Actions: drop_after (forward, then close the connection without answering), error_500
 (forward, then answer 500), fail_500 (answer 500, not forwarded), throttle (answer 400
-ThrottlingException, not forwarded), delay (sleep S seconds, then forward), answer (answer
+ThrottlingException, not forwarded), delay (sleep S seconds, then forward), refuse_cancel
+(CancelSteps only: every step answered FAILED with a reason), answer (answer
 "status" (default 200) with the JSON "body", not forwarded), patch (forward, then answer with
 "body" merged into the JSON answer, objects member by member: what moto leaves out, such as
 GetJobRun's stateDetails).
+
+Stand-ins for what moto 5.2.5 lacks: EMR's CancelSteps is answered here, never forwarded (each
+step SUBMITTED, as EMR answers a request it took; the steps' states do not change, as EMR's do
+not until the step stops). The request bodies of AddJobFlowSteps and CancelSteps are kept in the
+log (`request`), since moto drops what it does not model (ExecutionRoleArn).
 
 EMR Serverless' REST operations are named by the API (StartJobRun, GetJobRun, ListJobRuns,
 CancelJobRun); other REST operations as METHOD plus their first path segments.
@@ -45,7 +51,9 @@ import urllib.parse
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-ACTIONS = {"drop_after", "error_500", "fail_500", "throttle", "delay", "answer", "patch"}
+ACTIONS = {"drop_after", "error_500", "fail_500", "throttle", "delay", "refuse_cancel", "answer", "patch"}
+# EMR operations whose request body the log keeps.
+KEPT_BODIES = {"AddJobFlowSteps", "CancelSteps"}
 # EMR Serverless' job-run routes (botocore's emr-serverless model), by method and path shape.
 SERVERLESS_ROUTES = [
     ("POST", re.compile(r"^/applications/[^/]+/jobruns$"), "StartJobRun"),
@@ -135,6 +143,16 @@ def parse_rule(body: bytes) -> dict:
     return rule
 
 
+def cancel_steps_answer(body: bytes, refuse: bool, request_headers) -> tuple[int, list, bytes]:
+    """EMR's CancelSteps answer (moto has none): SUBMITTED for each step asked, or FAILED."""
+    doc = json.loads(body or b"{}")
+    infos = [{"StepId": step_id, "Status": "FAILED", "Reason": "step not cancellable (stand-in)"} if refuse
+             else {"StepId": step_id, "Status": "SUBMITTED"} for step_id in doc.get("StepIds", [])]
+    content_type = request_headers.get("content-type", "") or "application/x-amz-json-1.1"
+    headers = [("Content-Type", content_type), ("x-amzn-RequestId", str(uuid.uuid4()))]
+    return 200, headers, json.dumps({"CancelStepsInfoList": infos}).encode()
+
+
 def merge(answer, patch):
     """`patch` merged into `answer`: objects member by member, anything else replaced."""
     if isinstance(answer, dict) and isinstance(patch, dict):
@@ -213,12 +231,19 @@ class Handler(BaseHTTPRequestHandler):
         entry = {"op": op, "service": service, "method": self.command, "path": self.path,
                  "bytes": len(body), "fault": action, "status": None, "upstream_status": None,
                  "ms": None}
+        if op in KEPT_BODIES:
+            try:
+                entry["request"] = json.loads(body)
+            except ValueError:
+                entry["request"] = None
         state.record(entry)  # before forwarding, so that hanging requests show up too
         sys.stderr.write(f"{self.command} {op} fault={action}\n")
         token = client_token(body) if state.dedupe_tokens and self.command == "POST" else None
         with state.lock:
             repeated = state.token_answers.get(f"{self.path} {token}") if token else None
-        if action in ("fail_500", "throttle"):
+        if op == "CancelSteps" and action in (None, "refuse_cancel"):
+            status, headers, answer = cancel_steps_answer(body, action == "refuse_cancel", self.headers)
+        elif action in ("fail_500", "throttle"):
             status, headers, answer = fault_answer(action, service, self.headers)
         elif action == "answer":
             status, headers = rule["status"], [("Content-Type", "application/json"),

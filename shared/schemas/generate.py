@@ -174,11 +174,22 @@ DEFINITION_PROPERTIES = {
         "description": "parameter sets `make check` validates and renders against EMR's model; "
         "at least one ({} when no parameter is required)",
     },
-    "job_flow": {"$ref": "#/$defs/RunJobFlowInput"},  # or serverless_job_run (added in main)
+    "job_flow": {"$ref": "#/$defs/RunJobFlowInput"},
+    "cluster": form(
+        "steps on a long-running cluster that is not the flow's (AddJobFlowSteps): the cluster by id, "
+        "or found by name and/or tags among STARTING, BOOTSTRAPPING, RUNNING and WAITING clusters",
+        {
+            "id": string("the cluster's id (j-…), usually a parameter: {{ cluster_id }}"),
+            "name": string("the cluster's Name"),
+            "tags": string_map("tags the cluster carries"),
+            "execution_role_arn": string("the steps' runtime role (AddJobFlowSteps' ExecutionRoleArn)"),
+        },
+        [],
+    ),
     "steps": {
         "type": "array",
         "items": {"$ref": "#/$defs/Step"},
-        "description": "steps appended to job_flow.Steps: StepConfigs in EMR's API shape or short forms",
+        "description": "steps appended to job_flow.Steps, or added to the cluster: StepConfigs in EMR's API shape or short forms",
     },
     "overridable": {
         "type": "object",

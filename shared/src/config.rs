@@ -11,6 +11,7 @@
 //! | `CALLBACK_HEADER_SECRETS` | submit, on-state-change, terminate | comma-separated ARN patterns (`*` wildcards within a segment) of the Secrets Manager secrets a callback header may name; empty: none |
 //! | `CALLBACK_LAMBDA_ALLOW` | submit | comma-separated function name/ARN patterns (`*` and `?` within a segment; each checked against Lambda's grammar at start-up: [`crate::model::lambda_function::check_pattern`]) |
 //! | `CALLBACK_ALLOW_LOCAL` | submit, on-state-change | `true` allows loopback/private callback URLs and plain `http://` to loopback (local development only) |
+//! | `FLOW_EVENT_BUS` | submit, on-state-change, terminate | the EventBridge bus (name or ARN) flows submitted now publish their status changes to (`Flow Status Change`); unset or empty: no flow events |
 //! | `STACK_NAME` | all | the CloudFormation stack's name: the `emr-flows:stack` tag of every cluster launched and the metrics' `stack` dimension; `local` when unset |
 //! | `AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_<SERVICE>` | all | read by the SDK: local stand-ins |
 
@@ -22,6 +23,7 @@ use tracing_subscriber::layer::SubscriberExt;
 
 use crate::aws::emr::Emr;
 use crate::aws::emr_serverless::EmrServerless;
+use crate::aws::eventbridge::EventBridge;
 use crate::aws::secrets::{CachedSecret, TaggedSecrets};
 use crate::aws::step_logs::StepLogs;
 use crate::callback::{CallbackPolicy, Dispatcher, SigningKeys};
@@ -198,9 +200,25 @@ pub fn store(sdk: &aws_config::SdkConfig) -> Result<FlowStore, Error> {
     ))
 }
 
-/// The EMR client for the stack `STACK_NAME` ([`stack_name`]).
-pub fn emr(sdk: &aws_config::SdkConfig) -> Emr {
-    Emr::for_stack(aws_sdk_emr::Client::new(sdk), stack_name())
+/// The EMR client for the stack `STACK_NAME` ([`stack_name`]), adding steps only to clusters
+/// carrying the tags `STEP_CLUSTER_TAGS` names (`key=value,key=value`; unset or empty: any).
+///
+/// Errors: [`Error::Internal`] naming `STEP_CLUSTER_TAGS` when an entry is not `key=value`.
+pub fn emr(sdk: &aws_config::SdkConfig) -> Result<Emr, Error> {
+    let tags = step_cluster_tags(&std::env::var("STEP_CLUSTER_TAGS").unwrap_or_default())?;
+    Ok(Emr::for_stack(aws_sdk_emr::Client::new(sdk), stack_name()).with_step_cluster_tags(tags))
+}
+
+/// Parses `STEP_CLUSTER_TAGS`: `key=value` entries separated by commas, blanks trimmed.
+fn step_cluster_tags(text: &str) -> Result<std::collections::BTreeMap<String, String>, Error> {
+    (text.split(',').map(str::trim).filter(|e| !e.is_empty()))
+        .map(|entry| match entry.split_once('=') {
+            Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_owned(), v.trim().to_owned())),
+            _ => Err(Error::Internal(format!(
+                "STEP_CLUSTER_TAGS: `{entry}` is not key=value (entries separated by commas)"
+            ))),
+        })
+        .collect()
 }
 
 /// The EMR Serverless client for the stack `STACK_NAME` ([`stack_name`]).
@@ -214,17 +232,18 @@ pub fn logs(sdk: &aws_config::SdkConfig) -> StepLogs {
     StepLogs::new(aws_sdk_s3::Client::new(sdk))
 }
 
-/// What on-state-change, terminate and submit work with: store, EMR, callbacks, `logs`, the
-/// system clock.
+/// What on-state-change, terminate and submit work with: store, EMR, callbacks, `logs`, flow
+/// events (to `FLOW_EVENT_BUS`), the system clock.
 ///
 /// Errors: [`Error::Internal`] naming a missing variable.
 pub fn services(sdk: &aws_config::SdkConfig, logs: StepLogs) -> Result<Services, Error> {
     Ok(Services {
         store: store(sdk)?,
-        emr: emr(sdk),
+        emr: emr(sdk)?,
         emr_serverless: emr_serverless(sdk),
         dispatcher: dispatcher(sdk)?,
         logs,
+        events: EventBridge::new(aws_sdk_eventbridge::Client::new(sdk), optional("FLOW_EVENT_BUS")),
         clock: Clock::system(),
     })
 }
@@ -381,5 +400,16 @@ mod tests {
             assert!(!enabled(&filter, "aws_config", Level::DEBUG));
             assert!(!enabled(&filter, "lambda_runtime::layers::panic", Level::ERROR));
         }
+    }
+
+    #[test]
+    fn step_cluster_tags_are_key_value_pairs() {
+        let tags = step_cluster_tags(" emr-flows:steps = shared , team=search,").unwrap();
+        assert_eq!(tags.len(), 2);
+        assert_eq!(tags["emr-flows:steps"], "shared");
+        assert_eq!(tags["team"], "search");
+        assert!(step_cluster_tags("").unwrap().is_empty());
+        let bad = step_cluster_tags("team").unwrap_err().to_string();
+        assert!(bad.contains("STEP_CLUSTER_TAGS: `team`"), "{bad}");
     }
 }

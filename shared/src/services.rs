@@ -6,6 +6,7 @@ use chrono::{DateTime, Duration, Utc};
 
 use crate::aws::emr::Emr;
 use crate::aws::emr_serverless::EmrServerless;
+use crate::aws::eventbridge::EventBridge;
 use crate::aws::step_logs::StepLogs;
 use crate::callback::Dispatcher;
 use crate::store::FlowStore;
@@ -52,5 +53,7 @@ pub struct Services {
     pub dispatcher: Dispatcher,
     /// Reads failed steps' logs from S3.
     pub logs: StepLogs,
+    /// Publishes flow events.
+    pub events: EventBridge,
     pub clock: Clock,
 }

@@ -364,6 +364,129 @@ async fn a_cluster_left_waiting_after_success_can_still_be_terminated() {
     assert!(!ended.cluster_may_run());
 }
 
+/// A step event for a step of the flow's cluster, as EMR sends it ("EMR Step Status Change").
+fn step_event(cluster_id: &str, step_id: &str, name: &str, state: &str) -> Value {
+    let mut event = event("real/events/step-FAILED-CONTINUE.json", "j-0", "s-0");
+    event["detail"]["clusterId"] = cluster_id.into();
+    event["detail"]["stepId"] = step_id.into();
+    event["detail"]["name"] = name.into();
+    event["detail"]["state"] = state.into();
+    event
+}
+
+#[tokio::test]
+async fn an_operators_step_on_a_kept_alive_cluster_never_changes_the_ended_flow() {
+    // GIVEN a flow that succeeded and left its cluster WAITING
+    let w = world().await;
+    let submitted = w.submit(json!({"flow": "spark-pi"})).await.unwrap();
+    let cluster_id = submitted.cluster_id.clone().unwrap().to_string();
+    let record = w.record(submitted.flow_id).await;
+    w.send("lifecycle-success/04-step-COMPLETED.json", &record).await;
+    let mut waiting = event("real/events/cluster-WAITING.json", "j-0", "s-0");
+    waiting["detail"]["clusterId"] = cluster_id.clone().into();
+    ops::on_state_change(w.svc(), waiting, Duration::from_secs(60))
+        .await
+        .unwrap();
+    let done = w.record(submitted.flow_id).await;
+    assert_eq!(done.status, FlowStatus::Succeeded);
+    let items = w.item_count().await;
+
+    // WHEN an operator adds a debugging step by hand and EMR reports it running, then failed
+    let added = w
+        .emr_client
+        .add_job_flow_steps()
+        .job_flow_id(&cluster_id)
+        .steps(
+            aws_sdk_emr::types::StepConfig::builder()
+                .name("adhoc-debug")
+                .hadoop_jar_step(
+                    aws_sdk_emr::types::HadoopJarStepConfig::builder()
+                        .jar("command-runner.jar")
+                        .args("true")
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let adhoc = added.step_ids()[0].clone();
+    for state in ["RUNNING", "FAILED", "FAILED"] {
+        let outcome = ops::on_state_change(
+            w.svc(),
+            step_event(&cluster_id, &adhoc, "adhoc-debug", state),
+            Duration::from_secs(60),
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            outcome,
+            StateChangeOutcome::Applied {
+                flow_id: submitted.flow_id,
+                status: FlowStatus::Succeeded,
+                changed: false
+            }
+        );
+    }
+
+    // THEN the ended flow's record is as it was: no `adhoc-debug` step, nothing written
+    let after = w.record(submitted.flow_id).await;
+    assert!(
+        !after.steps.keys().any(|id| id.as_str() == adhoc),
+        "{:?}",
+        after.steps
+    );
+    assert_eq!(after, done);
+    assert_eq!(w.item_count().await, items, "no step item written");
+
+    // AND the flow's own step still follows EMR after the end (a late event is still its own)
+    let (own, _) = done.ordered_steps()[0];
+    let outcome = ops::on_state_change(
+        w.svc(),
+        step_event(&cluster_id, own.as_str(), "Spark pi", "COMPLETED"),
+        Duration::from_secs(60),
+    )
+    .await
+    .unwrap();
+    assert!(matches!(
+        outcome,
+        StateChangeOutcome::Applied { changed: false, .. }
+    ));
+}
+
+#[tokio::test]
+async fn an_operators_step_on_an_active_flows_own_cluster_is_the_flows() {
+    // GIVEN a running flow on a cluster of its own
+    let w = world().await;
+    let submitted = w.submit(json!({"flow": "spark-pi"})).await.unwrap();
+    let cluster_id = submitted.cluster_id.clone().unwrap().to_string();
+    let record = w.record(submitted.flow_id).await;
+    w.send("lifecycle-success/02-cluster-RUNNING.json", &record).await;
+    // WHEN EMR reports a step it was not told about at launch (the cluster is the flow's)
+    let outcome = ops::on_state_change(
+        w.svc(),
+        step_event(&cluster_id, "s-HANDADDED0001", "adhoc-debug", "RUNNING"),
+        Duration::from_secs(60),
+    )
+    .await
+    .unwrap();
+    // THEN it is taken in, placed after the listed steps until EMR's list places it
+    assert!(matches!(
+        outcome,
+        StateChangeOutcome::Applied { changed: true, .. }
+    ));
+    let after = w.record(submitted.flow_id).await;
+    let step = &after.steps[&emr_flows::model::StepId::parse("s-HANDADDED0001").unwrap()];
+    assert_eq!(
+        (step.name.as_str(), step.state.clone(), step.index),
+        (
+            "adhoc-debug",
+            StepState::Running,
+            emr_flows::store::fast::UNPLACED_STEP_INDEX
+        )
+    );
+}
+
 #[tokio::test]
 async fn list_answers_one_flow_in_full_and_a_definitions_history() {
     let w = world().await;
@@ -397,6 +520,7 @@ async fn list_answers_one_flow_in_full_and_a_definitions_history() {
         "newest first"
     );
     assert_eq!(page["flows"][0]["target"], "cluster", "{page}");
+    assert!(page["flows"][0].get("ended_at").is_none(), "still active: {page}");
     let token = page["next_token"].clone();
     let next = ops::list(
         &w.submitter.catalog,
@@ -406,6 +530,20 @@ async fn list_answers_one_flow_in_full_and_a_definitions_history() {
     .await
     .unwrap();
     assert_eq!(next["flows"][0]["flow_id"], first.flow_id.to_string());
+
+    // An ended flow's summary says when it ended, as its record does.
+    let (ended, _, end) = w.run_to_end(json!({"flow": "spark-pi"})).await;
+    end.unwrap();
+    let page = ops::list(
+        &w.submitter.catalog,
+        &w.svc().store,
+        json!({"flow": "spark-pi", "limit": 1}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(page["flows"][0]["flow_id"], ended.to_string());
+    let ended_at = w.record(ended).await.ended_at.unwrap();
+    assert_eq!(page["flows"][0]["ended_at"], json!(ended_at), "{page}");
 
     let err = ops::list(
         &w.submitter.catalog,
@@ -659,6 +797,8 @@ async fn list_answers_the_catalog_with_what_callers_may_override() {
     for (definition, listed) in w.submitter.catalog.iter().zip(listed) {
         assert_eq!(listed["parameters"], definition.spec.parameters);
         assert_eq!(listed["overridable"], json!(definition.spec.overridable));
+        assert_eq!(listed["target"], json!(definition.target));
+        assert_eq!(listed["max_runtime"], json!(definition.spec.max_runtime));
     }
     let spark_pi = listed.iter().find(|d| d["name"] == "spark-pi").unwrap();
     assert_eq!(spark_pi["parameters"]["properties"]["partitions"]["default"], 10);

@@ -3,7 +3,8 @@
 
 use emr_flows::store::items::ITEM_ATTRIBUTE;
 use emr_flows::store::{
-    ACTIVE_ATTRIBUTE, ACTIVE_INDEX, CLUSTER_INDEX, DEFINITION_INDEX, SUMMARY_ATTRIBUTES, SWEEP_AT_ATTRIBUTE,
+    ACTIVE_ATTRIBUTE, ACTIVE_INDEX, ACTIVE_STEPS_INDEX, CLUSTER_INDEX, DEFINITION_INDEX, SUMMARY_ATTRIBUTES,
+    SWEEP_AT_ATTRIBUTE,
 };
 use integration_tests::{root, table_properties};
 use serde_json::Value;
@@ -47,6 +48,17 @@ fn the_table_has_the_keys_and_indexes_the_store_uses() {
     assert_eq!(
         keys(&index(DEFINITION_INDEX)["KeySchema"]),
         [pair("flow", "HASH"), pair("flow_id", "RANGE")]
+    );
+    assert_eq!(
+        keys(&index(ACTIVE_STEPS_INDEX)["KeySchema"]),
+        [
+            pair(emr_flows::store::items::ACTIVE_STEPS_CLUSTER_ATTRIBUTE, "HASH"),
+            pair("flow_id", "RANGE")
+        ]
+    );
+    assert_eq!(
+        index(ACTIVE_STEPS_INDEX)["Projection"]["ProjectionType"],
+        "KEYS_ONLY"
     );
     // Listing returns summaries straight from the indexes (and the sweep reads its due time from
     // the active one): they project those attributes, and no more.

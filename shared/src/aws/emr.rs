@@ -1,5 +1,5 @@
 //! The EMR adapter: RunJobFlow, DescribeCluster, ListClusters, ListSteps, DescribeStep and
-//! TerminateJobFlows.
+//! TerminateJobFlows; for steps on a long-running cluster, AddJobFlowSteps and CancelSteps.
 //!
 //! RunJobFlow is not idempotent (it has no client token): a retry after a lost answer launches
 //! a second cluster. So it is never retried blindly: only an answer that proves the request was
@@ -39,6 +39,34 @@ pub enum Launch {
     Unknown(String),
 }
 
+/// What AddJobFlowSteps came to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AddSteps {
+    /// EMR added the steps: their ids, in the request's order.
+    Added(Vec<StepId>),
+    /// EMR refused the request (e.g. `ValidationException: …`): nothing was added.
+    Refused(String),
+    /// The answer was lost (timeout, dropped connection, server error): the steps may exist.
+    Unknown(String),
+}
+
+/// CancelSteps' answer for one step (EMR API reference, `CancelStepsInfo`): `SUBMITTED` means
+/// EMR took the request, not that the step is cancelled.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepCancellation {
+    pub step_id: StepId,
+    /// `SUBMITTED` or `FAILED`, as EMR answered.
+    pub status: String,
+    /// EMR's reason, when it gave one.
+    pub reason: Option<String>,
+}
+
+/// The cluster states steps can be added in (AddJobFlowSteps refuses others).
+pub const STEP_CLUSTER_STATES: [&str; 4] = ["STARTING", "BOOTSTRAPPING", "RUNNING", "WAITING"];
+
+/// How many step ids one ListSteps takes (`StepIds`, EMR API reference).
+pub const LIST_STEPS_IDS: usize = 10;
+
 /// A cluster as DescribeCluster tells it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClusterDescription {
@@ -51,6 +79,10 @@ pub struct ClusterDescription {
     /// The `emr-flows:stack` tag ([`STACK_TAG`]): the stack that launched the cluster; `None`
     /// on a cluster launched before stacks were tagged.
     pub stack: Option<String>,
+    /// The cluster's `Name`.
+    pub name: String,
+    /// Every tag of the cluster, by key.
+    pub tags: std::collections::BTreeMap<String, String>,
 }
 
 /// How many times RunJobFlow is sent when EMR throttles it (a throttled request was not applied).
@@ -61,6 +93,9 @@ const RUN_JOB_FLOW_TRIES: usize = 4;
 pub struct Emr {
     client: aws_sdk_emr::Client,
     stack: String,
+    /// The tags a cluster must carry for this stack to add steps to it (the template's
+    /// `StepClusterTags`, also its IAM condition); none: any cluster.
+    step_cluster_tags: std::collections::BTreeMap<String, String>,
 }
 
 fn upstream<E>(operation: &'static str) -> impl FnOnce(E) -> Error
@@ -86,7 +121,21 @@ impl Emr {
         Self {
             client,
             stack: stack.into(),
+            step_cluster_tags: Default::default(),
         }
+    }
+
+    /// The same, adding steps only to clusters carrying every tag of `tags`.
+    pub fn with_step_cluster_tags(self, tags: std::collections::BTreeMap<String, String>) -> Self {
+        Self {
+            step_cluster_tags: tags,
+            ..self
+        }
+    }
+
+    /// The tags a cluster must carry for this stack to add steps to it (none: any cluster).
+    pub fn step_cluster_tags(&self) -> &std::collections::BTreeMap<String, String> {
+        &self.step_cluster_tags
     }
 
     /// The stack this EMR view belongs to.
@@ -226,6 +275,10 @@ impl Emr {
             flow_id,
             log_uri: cluster.log_uri().map(str::to_owned),
             stack: tag(STACK_TAG).map(str::to_owned),
+            name: cluster.name().unwrap_or_default().to_owned(),
+            tags: (cluster.tags().iter())
+                .filter_map(|t| Some((t.key()?.to_owned(), t.value().unwrap_or_default().to_owned())))
+                .collect(),
         }))
     }
 
@@ -295,6 +348,238 @@ impl Emr {
             }))
     }
 
+    /// Adds `steps` (API-shape `StepConfig`s, sent exactly as checked) to the cluster, with the
+    /// runtime role `execution_role_arn` when given. AddJobFlowSteps has no idempotency token, so
+    /// it is sent again only when EMR throttled it; an unclear failure is [`AddSteps::Unknown`]
+    /// and the steps are then looked for by their flow's marker ([`Emr::marked_steps`]).
+    pub async fn add_job_flow_steps(
+        &self,
+        cluster_id: &ClusterId,
+        steps: &[serde_json::Value],
+        execution_role_arn: Option<&str>,
+    ) -> AddSteps {
+        let mut body = serde_json::json!({"JobFlowId": cluster_id.as_str(), "Steps": steps});
+        if let Some(role) = execution_role_arn {
+            body["ExecutionRoleArn"] = role.into();
+        }
+        let body = serde_json::to_vec(&body).unwrap_or_default();
+        let mut waits = backon::BackoffBuilder::build(
+            backon::ExponentialBuilder::default()
+                .with_min_delay(Duration::from_millis(200))
+                .with_max_delay(Duration::from_secs(2))
+                .with_max_times(RUN_JOB_FLOW_TRIES - 1)
+                .with_jitter(),
+        );
+        loop {
+            let result = self
+                .client
+                .add_job_flow_steps()
+                .job_flow_id(cluster_id.as_str())
+                .customize()
+                .config_override(aws_sdk_emr::Config::builder().retry_config(RetryConfig::disabled()))
+                .interceptor(ExactBody(body.clone()))
+                .send()
+                .await;
+            let error = match result {
+                Ok(output) => {
+                    let ids: Result<Vec<StepId>, String> =
+                        output.step_ids().iter().map(|id| StepId::parse(id)).collect();
+                    return match ids {
+                        Ok(ids) if ids.len() == steps.len() => AddSteps::Added(ids),
+                        other => AddSteps::Unknown(format!("AddJobFlowSteps answered StepIds {other:?}")),
+                    };
+                }
+                Err(e) => e,
+            };
+            let message = crate::error::sdk_message(&error);
+            crate::aws::metrics::aws_api_error("EMR");
+            match &error {
+                SdkError::ServiceError(e) if e.raw().status().as_u16() < 500 => {
+                    if is_throttling(e.err().code())
+                        && let Some(wait) = waits.next()
+                    {
+                        tracing::warn!(?wait, "AddJobFlowSteps throttled; sending it again");
+                        tokio::time::sleep(wait).await;
+                        continue;
+                    }
+                    return AddSteps::Refused(message);
+                }
+                SdkError::ConstructionFailure(_) => return AddSteps::Refused(message),
+                _ => return AddSteps::Unknown(message),
+            }
+        }
+    }
+
+    /// The steps of the cluster whose name ends with `marker`, created since `created_after`,
+    /// in job-flow order: ListSteps answers newest first, so the listing stops at the first
+    /// older step.
+    pub async fn marked_steps(
+        &self,
+        cluster_id: &ClusterId,
+        marker: &str,
+        created_after: DateTime<Utc>,
+    ) -> Result<Vec<ListedStep>, Error> {
+        let mut pages = self
+            .client
+            .list_steps()
+            .cluster_id(cluster_id.as_str())
+            .into_paginator()
+            .items()
+            .send();
+        let mut steps = Vec::new();
+        while let Some(summary) = pages.next().await {
+            let summary = summary.map_err(upstream("ListSteps"))?;
+            let created = (summary.status())
+                .and_then(|s| s.timeline())
+                .and_then(|t| t.creation_date_time())
+                .map(|t| t.secs());
+            if created.is_some_and(|c| c < created_after.timestamp()) {
+                break;
+            }
+            let (Some(id), Some(status)) = (summary.id(), summary.status()) else {
+                continue;
+            };
+            let name = summary.name().unwrap_or_default();
+            if !name.ends_with(marker) {
+                continue;
+            }
+            steps.push(ListedStep {
+                id: StepId::parse(id).map_err(Error::Internal)?,
+                name: name.to_owned(),
+                state: StepState::from(status.state().map(|s| s.as_str()).unwrap_or("").to_owned()),
+            });
+        }
+        steps.reverse();
+        Ok(steps)
+    }
+
+    /// The steps `step_ids` of the cluster, as ListSteps reports them ([`LIST_STEPS_IDS`] a
+    /// call), in the order given; a step EMR does not list is left out.
+    pub async fn steps_by_ids(
+        &self,
+        cluster_id: &ClusterId,
+        step_ids: &[StepId],
+    ) -> Result<Vec<ListedStep>, Error> {
+        let mut found = std::collections::HashMap::new();
+        for chunk in step_ids.chunks(LIST_STEPS_IDS) {
+            let output = self
+                .client
+                .list_steps()
+                .cluster_id(cluster_id.as_str())
+                .set_step_ids(Some(chunk.iter().map(|id| id.as_str().to_owned()).collect()))
+                .send()
+                .await
+                .map_err(upstream("ListSteps"))?;
+            for summary in output.steps() {
+                let (Some(id), Some(status)) = (summary.id(), summary.status()) else {
+                    continue;
+                };
+                found.insert(
+                    id.to_owned(),
+                    ListedStep {
+                        id: StepId::parse(id).map_err(Error::Internal)?,
+                        name: summary.name().unwrap_or_default().to_owned(),
+                        state: StepState::from(status.state().map(|s| s.as_str()).unwrap_or("").to_owned()),
+                    },
+                );
+            }
+        }
+        Ok(step_ids
+            .iter()
+            .filter_map(|id| found.remove(id.as_str()))
+            .collect())
+    }
+
+    /// The clusters in [`STEP_CLUSTER_STATES`] named `name` (when given) and carrying every tag
+    /// of `tags`, oldest first (ListClusters, then DescribeCluster for the tags).
+    pub async fn active_clusters(
+        &self,
+        name: Option<&str>,
+        tags: &std::collections::BTreeMap<String, String>,
+    ) -> Result<Vec<ClusterDescriptionWithId>, Error> {
+        let states: Vec<aws_sdk_emr::types::ClusterState> = STEP_CLUSTER_STATES
+            .iter()
+            .map(|s| aws_sdk_emr::types::ClusterState::from(*s))
+            .collect();
+        let mut pages = self
+            .client
+            .list_clusters()
+            .set_cluster_states(Some(states))
+            .into_paginator()
+            .items()
+            .send();
+        let mut candidates = Vec::new();
+        while let Some(summary) = pages.next().await {
+            let summary = summary.map_err(upstream("ListClusters"))?;
+            if name.is_some_and(|n| summary.name() != Some(n)) {
+                continue;
+            }
+            if let Some(id) = summary.id().and_then(|id| ClusterId::parse(id).ok()) {
+                let created = (summary.status())
+                    .and_then(|s| s.timeline())
+                    .and_then(|t| t.creation_date_time())
+                    .map(|t| t.secs());
+                candidates.push((created, id));
+            }
+        }
+        candidates.sort();
+        let mut found = Vec::new();
+        for (_, id) in candidates {
+            let Some(description) = self.describe(&id).await? else {
+                continue;
+            };
+            if tags.iter().all(|(k, v)| description.tags.get(k) == Some(v)) {
+                found.push(ClusterDescriptionWithId { id, description });
+            }
+        }
+        Ok(found)
+    }
+
+    /// The step's own `LogUri` (its `StepMonitoringConfiguration`), when it has one.
+    pub async fn step_log_uri(
+        &self,
+        cluster_id: &ClusterId,
+        step_id: &StepId,
+    ) -> Result<Option<String>, Error> {
+        let output = self
+            .client
+            .describe_step()
+            .cluster_id(cluster_id.as_str())
+            .step_id(step_id.as_str())
+            .send()
+            .await
+            .map_err(upstream("DescribeStep"))?;
+        Ok(output.step().and_then(|s| s.log_uri()).map(str::to_owned))
+    }
+
+    /// Asks EMR to cancel the steps (CancelSteps, `SEND_INTERRUPT`): asynchronous and not
+    /// guaranteed, so the answer is EMR's per step, `SUBMITTED` or `FAILED` with its reason.
+    ///
+    /// Errors: [`Error::Upstream`] with EMR's message when it refuses or fails the call.
+    pub async fn cancel_steps(
+        &self,
+        cluster_id: &ClusterId,
+        step_ids: &[StepId],
+    ) -> Result<Vec<StepCancellation>, Error> {
+        let output = self
+            .client
+            .cancel_steps()
+            .cluster_id(cluster_id.as_str())
+            .set_step_ids(Some(step_ids.iter().map(|id| id.as_str().to_owned()).collect()))
+            .send()
+            .await
+            .map_err(upstream("CancelSteps"))?;
+        Ok((output.cancel_steps_info_list().iter())
+            .filter_map(|info| {
+                Some(StepCancellation {
+                    step_id: StepId::parse(info.step_id()?).ok()?,
+                    status: info.status().map(|s| s.as_str().to_owned()).unwrap_or_default(),
+                    reason: info.reason().map(str::to_owned),
+                })
+            })
+            .collect())
+    }
+
     /// Asks EMR to terminate the cluster. Terminating a terminated cluster is not an error.
     ///
     /// Errors: [`Error::Upstream`] with EMR's message, e.g. for a cluster with termination
@@ -309,6 +594,13 @@ impl Emr {
             .map(|_| ())
             .map_err(upstream("TerminateJobFlows"))
     }
+}
+
+/// A cluster found by [`Emr::active_clusters`], with its id.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClusterDescriptionWithId {
+    pub id: ClusterId,
+    pub description: ClusterDescription,
 }
 
 /// Whether an error code is one of the AWS throttling codes (the request was not applied).
@@ -326,7 +618,7 @@ pub(crate) struct ExactBody(pub(crate) Vec<u8>);
 
 impl Intercept for ExactBody {
     fn name(&self) -> &'static str {
-        "ExactRunJobFlowBody"
+        "ExactRequestBody"
     }
 
     fn modify_before_signing(

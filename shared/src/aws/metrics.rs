@@ -16,13 +16,8 @@
 //! submitted and ended counts a third time with the `target` dimension (`cluster`,
 //! `serverless_job_run`: the dashboard's per-target lines).
 //!
-//! | metric | unit | dimensions | when |
-//! | --- | --- | --- | --- |
-//! | `FlowsSubmitted` | Count | stack (, flow; , target) | the service accepted a flow's run (RunJobFlow, StartJobRun) |
-//! | `FlowsSucceeded`, `FlowsFailed`, `FlowsCancelled`, `FlowsTimedOut` | Count | stack (, flow; , target) | a flow's record reached that terminal status (counted once: the write that made it so) |
-//! | `DeliveriesFailed` | Count | stack (, flow) | a callback delivery was given up after its last attempt |
-//! | `EventLag` | Seconds | stack | an EMR event arrived: now − the event's `time` |
-//! | `AwsApiErrors` | Count | stack, service | an AWS call failed (`DynamoDB`, `EMR`, `S3`, `Lambda`, `SecretsManager`) |
+//! The metrics, their units and dimensions and what each counts are tabled once, in the
+//! README's "Metrics and the dashboard"; the names are the constants below.
 //!
 //! This module must not call AWS, read the flow record store or log anything but its own
 //! failures.

@@ -48,7 +48,19 @@ pub struct CallbackDocument {
     pub ended_at: Option<DateTime<Utc>>,
 }
 
+/// The `type` of a flow event's detail (see [`CallbackDocument::flow_event`]).
+pub const FLOW_EVENT_KIND: &str = "flow.status_changed";
+
 impl CallbackDocument {
+    /// A flow event's detail (EventBridge, `Flow Status Change`): the record's document with
+    /// `status` the status the event reports and `type` [`FLOW_EVENT_KIND`], as JSON.
+    pub fn flow_event(record: &FlowRecord, status: FlowStatus) -> String {
+        let mut document = Self::for_record(record);
+        document.kind = FLOW_EVENT_KIND.into();
+        document.status = status;
+        serde_json::to_string(&document).unwrap_or_default()
+    }
+
     /// The document for a flow record (normally one that just reached a terminal status).
     pub fn for_record(record: &FlowRecord) -> Self {
         Self {

@@ -16,6 +16,7 @@ use minijinja::Environment;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
+use crate::catalog::cluster_steps::StepsRequest;
 use crate::catalog::definition::{Definition, Overridable};
 use crate::catalog::job_flow::{FLOW_ID_TAG, FLOW_TAG, JobFlow, STACK_TAG};
 use crate::catalog::serverless_job_run::ServerlessJobRun;
@@ -43,6 +44,8 @@ pub struct Rendered {
 pub enum Request {
     /// RunJobFlow, for a cluster of the flow's own ([`Target::Cluster`]).
     JobFlow(JobFlow),
+    /// AddJobFlowSteps, for steps on a long-running cluster ([`Target::Steps`]).
+    Steps(StepsRequest),
     /// StartJobRun, for a job run on EMR Serverless ([`Target::ServerlessJobRun`]).
     ServerlessJobRun(ServerlessJobRun),
 }
@@ -52,6 +55,7 @@ impl Request {
     pub fn target(&self) -> Target {
         match self {
             Self::JobFlow(_) => Target::Cluster,
+            Self::Steps(_) => Target::Steps,
             Self::ServerlessJobRun(_) => Target::ServerlessJobRun,
         }
     }
@@ -60,6 +64,7 @@ impl Request {
     pub fn name(&self) -> &str {
         match self {
             Self::JobFlow(job_flow) => job_flow.name(),
+            Self::Steps(steps) => steps.name(),
             Self::ServerlessJobRun(run) => run.name().unwrap_or_default(),
         }
     }
@@ -68,6 +73,7 @@ impl Request {
     pub fn as_json(&self) -> &Map<String, Value> {
         match self {
             Self::JobFlow(job_flow) => job_flow.as_json(),
+            Self::Steps(steps) => steps.as_json(),
             Self::ServerlessJobRun(run) => run.as_json(),
         }
     }
@@ -76,6 +82,7 @@ impl Request {
     pub fn to_body(&self) -> Vec<u8> {
         match self {
             Self::JobFlow(job_flow) => job_flow.to_body(),
+            Self::Steps(steps) => steps.to_body(),
             Self::ServerlessJobRun(run) => run.to_body(),
         }
     }
@@ -129,6 +136,7 @@ impl Definition {
         ];
         let request = match self.target {
             Target::Cluster => self.job_flow(section, steps, overrides, &context.region, &tags)?,
+            Target::Steps => self.cluster_steps(section, steps, overrides, context)?,
             Target::ServerlessJobRun => self.serverless_job_run(section, steps, overrides, context, &tags)?,
         };
         let request_digest = format!("sha256:{}", hex::encode(Sha256::digest(request.to_body())));
@@ -159,6 +167,37 @@ impl Definition {
         let job_flow = JobFlow::check("job_flow", job_flow).map_err(Error::Validation)?;
         let request = job_flow.with_tags("job_flow", tags).map_err(Error::Validation)?;
         Ok(Request::JobFlow(request))
+    }
+
+    /// AddJobFlowSteps' request: the rendered `cluster` section and `steps`, checked and
+    /// marked with the flow (see [`StepsRequest::check`]), `overrides` merged into its API
+    /// shape (`/Steps/0/HadoopJarStep/Args/1`) and checked again.
+    fn cluster_steps(
+        &self,
+        section: Value,
+        steps: Vec<Value>,
+        overrides: &Value,
+        context: &Context,
+    ) -> Result<Request, Error> {
+        let request = StepsRequest::check(section.clone(), steps, &context.region, context.flow_id)
+            .map_err(Error::Validation)?;
+        if overrides.as_object().is_none_or(Map::is_empty) {
+            return Ok(Request::Steps(request));
+        }
+        // Merged into the API shape, then checked again from the merged steps.
+        let mut shape = Value::Object(request.as_json().clone());
+        let problems = self.merge_overrides(&mut shape, overrides);
+        if !problems.is_empty() {
+            return Err(Error::Validation(problems));
+        }
+        let steps = shape
+            .get("Steps")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let request = StepsRequest::check(section, steps, &context.region, context.flow_id)
+            .map_err(Error::Validation)?;
+        Ok(Request::Steps(request))
     }
 
     /// The StartJobRun request: the rendered `serverless_job_run` with `overrides` merged,

@@ -27,7 +27,9 @@ pub mod target;
 
 pub use delivery::{AttemptOutcome, Delivery, DeliveryStatus, MAX_DELIVERY_ATTEMPTS};
 pub use job_run::{ApplicationId, JobRunFacts, JobRunId, JobRunState, ResourceUtilization};
-pub use outcome::{ClusterFacts, TerminationKind, decide_job_run_outcome, decide_outcome};
+pub use outcome::{
+    ClusterFacts, TerminationKind, decide_job_run_outcome, decide_outcome, decide_steps_outcome,
+};
 pub use record::*;
 pub use target::Target;
 

@@ -3,7 +3,9 @@
 //! termination emr-flows asked for), never of the order events arrived in.
 //!
 //! The rule as a table, first match wins, is kept once: the README's "Lifecycle" section (its
-//! rows are the cases of [`decide_outcome`], each tested below).
+//! rows are the cases of [`decide_outcome`], each tested below). Steps on a long-running
+//! cluster have their own rule, [`decide_steps_outcome`] (the README's "Steps on a long-running
+//! cluster" table): only the flow's own steps count, and the cluster is not the flow's.
 
 use std::collections::BTreeMap;
 
@@ -128,6 +130,44 @@ pub fn decide_outcome(
         }
         _ => None,
     }
+}
+
+/// How a step flow's own steps decide its outcome (the README's table for steps on a
+/// long-running cluster), first match wins:
+///
+/// | own steps | cluster | termination by emr-flows | outcome |
+/// | --- | --- | --- | --- |
+/// | one `FAILED` (whatever its `ActionOnFailure`) | any | any | `FAILED` |
+/// | all `COMPLETED` | any | any | `SUCCEEDED` |
+/// | one `CANCELLED`/`INTERRUPTED` | any | none | `FAILED` |
+/// | all ended, one `CANCELLED`/`INTERRUPTED` | any | accepted | `CANCELLED` (`TIMED_OUT` for `max_runtime`) |
+/// | some pending or running (or none recorded) | ended (`cluster_ended`) | any | `FAILED` |
+/// | otherwise | | | still active |
+///
+/// `steps` are the flow's own steps only (never another flow's or an operator's); `WAITING`
+/// never ends a step flow (it is not `cluster_ended`). Unknown step states never count as
+/// success.
+pub fn decide_steps_outcome(
+    steps: &BTreeMap<StepId, StepRecord>,
+    cluster_ended: bool,
+    termination: Option<TerminationKind>,
+) -> Option<FlowStatus> {
+    let states = || steps.values().map(|s| &s.state);
+    let stopped = |s: &StepState| matches!(s, StepState::Cancelled | StepState::Interrupted);
+    if states().any(|s| *s == StepState::Failed) {
+        return Some(FlowStatus::Failed);
+    }
+    if !steps.is_empty() && states().all(|s| *s == StepState::Completed) {
+        return Some(FlowStatus::Succeeded);
+    }
+    let all_ended = !steps.is_empty() && states().all(|s| *s == StepState::Completed || stopped(s));
+    match termination {
+        None if states().any(stopped) => return Some(FlowStatus::Failed),
+        Some(TerminationKind::Cancel) if all_ended => return Some(FlowStatus::Cancelled),
+        Some(TerminationKind::Timeout) if all_ended => return Some(FlowStatus::TimedOut),
+        _ => {}
+    }
+    cluster_ended.then_some(FlowStatus::Failed)
 }
 
 /// How an EMR Serverless job run's state decides its flow's outcome (the README's "EMR
@@ -416,5 +456,60 @@ mod tests {
         }
         let facts = ClusterFacts::new("TERMINATED".into(), Some(String::new()), Some(String::new()));
         assert_eq!((facts.reason_code, facts.reason_message), (None, None));
+    }
+
+    fn decide_steps(s: &[&str], ended: bool, t: Option<TerminationKind>) -> Option<FlowStatus> {
+        decide_steps_outcome(&steps(s), ended, t)
+    }
+
+    #[test]
+    fn a_step_flow_is_decided_by_its_own_steps_only() {
+        // Every row of the table, first match wins.
+        assert_eq!(
+            decide_steps(&["COMPLETED", "FAILED", "PENDING"], false, None),
+            Some(Failed)
+        );
+        assert_eq!(
+            decide_steps(&["FAILED", "CANCELLED"], false, Some(Cancel)),
+            Some(Failed)
+        );
+        assert_eq!(
+            decide_steps(&["COMPLETED", "COMPLETED"], false, None),
+            Some(Succeeded)
+        );
+        assert_eq!(decide_steps(&["COMPLETED"], true, Some(Cancel)), Some(Succeeded));
+        assert_eq!(
+            decide_steps(&["COMPLETED", "CANCELLED"], false, None),
+            Some(Failed)
+        );
+        assert_eq!(
+            decide_steps(&["INTERRUPTED", "PENDING"], false, None),
+            Some(Failed)
+        );
+        assert_eq!(
+            decide_steps(&["COMPLETED", "CANCELLED"], false, Some(Cancel)),
+            Some(Cancelled)
+        );
+        assert_eq!(
+            decide_steps(&["CANCELLED", "CANCELLED"], false, Some(Timeout)),
+            Some(TimedOut)
+        );
+        assert_eq!(decide_steps(&["RUNNING", "PENDING"], true, None), Some(Failed));
+        assert_eq!(
+            decide_steps(&["COMPLETED", "PENDING"], true, Some(Cancel)),
+            Some(Failed)
+        );
+        assert_eq!(decide_steps(&[], true, None), Some(Failed));
+        // Still active: steps to come, a cancellation not yet carried out, a waiting cluster.
+        assert_eq!(decide_steps(&["COMPLETED", "RUNNING"], false, None), None);
+        assert_eq!(decide_steps(&["CANCELLED", "RUNNING"], false, Some(Cancel)), None);
+        assert_eq!(decide_steps(&["CANCEL_PENDING"], false, Some(Cancel)), None);
+        assert_eq!(decide_steps(&[], false, None), None);
+        // An unknown state never counts as success.
+        assert_eq!(decide_steps(&["COMPLETED", "SUPERSEDED"], false, None), None);
+        assert_eq!(
+            decide_steps(&["COMPLETED", "SUPERSEDED"], true, None),
+            Some(Failed)
+        );
     }
 }

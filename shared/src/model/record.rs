@@ -37,7 +37,9 @@ pub struct ListedStep {
 }
 
 mod cause;
+mod flow_events;
 mod job_run;
+mod steps;
 mod termination;
 
 pub use cause::{FailedStep, FailureCause, StepFailureDetails};
@@ -45,6 +47,7 @@ pub use job_run::{
     DEFAULT_EXECUTION_TIMEOUT_MINUTES, EXECUTION_TIMEOUT, ExtraJobRun, JOB_RUN_CANCELLED, JOB_RUN_FAILED,
     JobRunRecord, NO_S3_LOGS, NO_STATE_DETAILS, START_JOB_RUN_FAILED, START_JOB_RUN_LOST,
 };
+pub use steps::{ADD_STEPS_LOST, CLUSTER_ENDED};
 pub use termination::{ExtraCluster, Termination};
 
 /// The DynamoDB item for one flow: what was asked, what EMR did, and who was told.
@@ -85,6 +88,14 @@ pub struct FlowRecord {
     /// Callback deliveries by key (`"0"`, `"1"`, … in `callbacks` order).
     #[serde(default)]
     pub deliveries: BTreeMap<String, Delivery>,
+    /// The EventBridge bus (name or ARN) the flow's status changes are published to, as
+    /// configured when it was submitted (`FLOW_EVENT_BUS`); none: no flow events.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_bus: Option<String>,
+    /// The publication of each status the flow reached, by status (`"RUNNING"`): see
+    /// `model/record/flow_events.rs`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub flow_events: BTreeMap<String, Delivery>,
     /// The caller's idempotency key, when submit was given one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idempotency_key: Option<String>,
@@ -179,6 +190,8 @@ impl FlowRecord {
             failure: None,
             termination: None,
             deliveries: BTreeMap::new(),
+            event_bus: None,
+            flow_events: BTreeMap::new(),
             idempotency_key: None,
             launch_error: None,
             extra_clusters: Vec::new(),
@@ -215,6 +228,7 @@ impl FlowRecord {
         }
         self.status = status;
         self.touch(now);
+        self.note_status_event(now);
         true
     }
 
@@ -269,7 +283,7 @@ impl FlowRecord {
             FlowStatus::Failed,
             Some(FailureCause::ours(
                 match self.target {
-                    Target::Cluster => LAUNCH_FAILED,
+                    Target::Cluster | Target::Steps => LAUNCH_FAILED,
                     Target::ServerlessJobRun => START_JOB_RUN_FAILED,
                 },
                 message.to_owned(),
@@ -287,6 +301,7 @@ impl FlowRecord {
         let (what, call) = match self.target {
             Target::Cluster => ("cluster", "RunJobFlow"),
             Target::ServerlessJobRun => ("job run", "StartJobRun"),
+            Target::Steps => ("step", "AddJobFlowSteps"),
         };
         let message = format!(
             "no {what} carries this flow's tag {} after {call} ({})",
@@ -301,6 +316,7 @@ impl FlowRecord {
                 match self.target {
                     Target::Cluster => LAUNCH_LOST,
                     Target::ServerlessJobRun => START_JOB_RUN_LOST,
+                    Target::Steps => ADD_STEPS_LOST,
                 },
                 message,
             )),
@@ -334,6 +350,7 @@ impl FlowRecord {
         }
         let next_index = self.steps.len() as u32;
         let full = self.steps.len() >= MAX_RECORDED_STEPS;
+        let owned = self.owns_step(id);
         let mut changed = match self.steps.get_mut(id) {
             Some(step) => {
                 let mut changed = false;
@@ -349,6 +366,9 @@ impl FlowRecord {
                 changed
             }
             None if full => false,
+            // Ownership: a step the record does not hold is taken in only where it can be the
+            // flow's ([`FlowRecord::owns_step`]).
+            None if !owned => false,
             None => {
                 let step = StepRecord {
                     index: index.unwrap_or(next_index),
@@ -566,8 +586,8 @@ impl FlowRecord {
 
     /// When the reconcile sweep should next look at this flow, or `None` when it never needs
     /// to: a pending launch after [`LAUNCH_GRACE`], an active flow without word from EMR for
-    /// [`REPAIR_AFTER`] or past its deadline, a due termination, a due delivery, a missing
-    /// failure cause.
+    /// [`REPAIR_AFTER`] or past its deadline, a due termination, a due delivery or flow
+    /// event, a missing failure cause.
     pub fn next_sweep_at(&self) -> Option<DateTime<Utc>> {
         let mut times = Vec::new();
         match self.status {
@@ -590,7 +610,7 @@ impl FlowRecord {
             );
         }
         times.extend(
-            (self.deliveries.values())
+            (self.deliveries.values().chain(self.flow_events.values()))
                 .filter(|d| d.status == DeliveryStatus::Pending)
                 .filter_map(|d| d.next_attempt_at),
         );

@@ -15,6 +15,9 @@ pub enum Target {
     /// `job_flow`).
     #[default]
     Cluster,
+    /// Steps added to a long-running cluster that is not the flow's (AddJobFlowSteps;
+    /// definition section `cluster`, with `steps`): the flow owns only its own steps.
+    Steps,
     /// A job run on an EMR Serverless application, started with StartJobRun (definition
     /// section `serverless_job_run`).
     ServerlessJobRun,
@@ -22,20 +25,22 @@ pub enum Target {
 
 impl Target {
     /// Every target, in the order the definition format lists their sections.
-    pub const ALL: [Target; 2] = [Target::Cluster, Target::ServerlessJobRun];
+    pub const ALL: [Target; 3] = [Target::Cluster, Target::Steps, Target::ServerlessJobRun];
 
-    /// The definition section that describes a run on this target (`job_flow`).
+    /// The definition section that describes a run on this target (`job_flow`, `cluster`).
     pub fn section(self) -> &'static str {
         match self {
             Self::Cluster => "job_flow",
+            Self::Steps => "cluster",
             Self::ServerlessJobRun => "serverless_job_run",
         }
     }
 
-    /// The name stored on the record and shown in answers (`cluster`).
+    /// The name stored on the record and shown in answers (`cluster`, `steps`).
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Cluster => "cluster",
+            Self::Steps => "steps",
             Self::ServerlessJobRun => "serverless_job_run",
         }
     }

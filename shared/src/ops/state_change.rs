@@ -26,8 +26,19 @@ pub enum StateChangeOutcome {
         status: FlowStatus,
         changed: bool,
     },
+    /// The event concerned several flows (a shared cluster that ended under several step
+    /// flows): what it did to each.
+    AppliedToFlows { flows: Vec<FlowApplied> },
     /// The reconcile sweep ran.
     Reconciled(SweepReport),
+}
+
+/// What an event did to one of the flows it concerned.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FlowApplied {
+    pub flow_id: FlowId,
+    pub status: FlowStatus,
+    pub changed: bool,
 }
 
 /// Applies an EMR EventBridge event to its flow, or runs the reconcile sweep for a scheduled
@@ -58,23 +69,36 @@ pub async fn on_state_change(
     if let Some(sent_at) = sent_at {
         crate::aws::metrics::event_lag(svc.clock.now() - sent_at);
     }
-    let (flow_id, status, changed) = match targets::apply_event(svc, event).await? {
+    let applied = match targets::apply_event(svc, event).await? {
         Applied::Ignored(reason) => return Ok(StateChangeOutcome::Ignored { reason }),
-        Applied::Flow {
+        Applied::Flows(each) => each,
+        one => vec![one],
+    };
+    let mut flows = Vec::new();
+    for applied in applied {
+        if let Applied::Flow {
             flow_id,
             status,
             changed,
             follow_up,
-        } => {
+        } = applied
+        {
             for written in follow_up {
                 follow_up::follow_up(svc, written).await?;
             }
-            (flow_id, status, changed)
+            flows.push(FlowApplied {
+                flow_id,
+                status,
+                changed,
+            });
         }
-    };
-    Ok(StateChangeOutcome::Applied {
-        flow_id,
-        status,
-        changed,
+    }
+    Ok(match <[FlowApplied; 1]>::try_from(flows) {
+        Ok([one]) => StateChangeOutcome::Applied {
+            flow_id: one.flow_id,
+            status: one.status,
+            changed: one.changed,
+        },
+        Err(flows) => StateChangeOutcome::AppliedToFlows { flows },
     })
 }

@@ -161,7 +161,16 @@ pub async fn submit(s: &Submitter, request: Value) -> Result<SubmitAnswer, Error
         }
         Err(e) => return Err(e),
     };
+    // What the request names is found before anything is written (a step flow's cluster).
+    let request_to_send = targets::resolve(svc, rendered.request).await?;
+    // A step flow knows its (shared) cluster from the start: a lost AddJobFlowSteps answer is
+    // resolved by looking there.
+    let cluster_id = match &request_to_send {
+        Request::Steps(steps) => steps.cluster_id(),
+        Request::JobFlow(_) | Request::ServerlessJobRun(_) => None,
+    };
     let record = FlowRecord {
+        cluster_id,
         request_digest: rendered.request_digest.clone(),
         params: rendered.params,
         callbacks: (definition.spec.callbacks.iter())
@@ -171,9 +180,10 @@ pub async fn submit(s: &Submitter, request: Value) -> Result<SubmitAnswer, Error
         artifacts: rendered.artifacts,
         idempotency_key: request.idempotency_key.clone(),
         deadline_at: max_runtime.map(|d| now + d),
-        target: rendered.request.target(),
-        job_run: match &rendered.request {
-            Request::JobFlow(_) => None,
+        target: request_to_send.target(),
+        event_bus: svc.events.bus().map(str::to_owned),
+        job_run: match &request_to_send {
+            Request::JobFlow(_) | Request::Steps(_) => None,
             Request::ServerlessJobRun(run) => Some(JobRunRecord {
                 driver_log_folder: run.driver_log_folder().to_owned(),
                 ..JobRunRecord::new(
@@ -188,7 +198,7 @@ pub async fn submit(s: &Submitter, request: Value) -> Result<SubmitAnswer, Error
             flow_id,
             &definition.spec.name,
             &definition.spec.version,
-            rendered.request.name(),
+            request_to_send.name(),
             now,
         )
     };
@@ -210,7 +220,7 @@ pub async fn submit(s: &Submitter, request: Value) -> Result<SubmitAnswer, Error
             definition_version: definition.spec.version.clone(),
             flow_id,
             params: record.params,
-            request: Value::Object(rendered.request.as_json().clone()),
+            request: Value::Object(request_to_send.as_json().clone()),
             request_digest: rendered.request_digest,
             artifacts: record.artifacts,
         }));
@@ -226,7 +236,7 @@ pub async fn submit(s: &Submitter, request: Value) -> Result<SubmitAnswer, Error
     }
     tracing::info!(%flow_id, flow = %record.flow, digest = %record.request_digest, "flow recorded; launching its job flow");
     let (flow, record_target) = (record.flow.clone(), record.target);
-    let answer = launch(svc, &rendered.request, &record).await?;
+    let answer = launch(svc, &request_to_send, &record).await?;
     crate::aws::metrics::flow_submitted(&flow, record_target);
     Ok(answer)
 }

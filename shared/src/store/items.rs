@@ -3,6 +3,12 @@
 //! `active`, `sweep_at`, `cluster_rank`); and one step item per step (`item = "step#s-…"`,
 //! with `rank`: its state's [`StepState::rank`]). Conversions between the record and the items
 //! live only here.
+//!
+//! A step flow's cluster is shared, so its flow item keeps the cluster as `steps_cluster_id`,
+//! never as `cluster_id` (the by-cluster-id index finds the one flow a cluster belongs to), and
+//! `active_steps_cluster` (the same id) while the flow is active: the sparse index behind
+//! [`super::ACTIVE_STEPS_INDEX`] then lists only the unfinished step flows of a cluster, however
+//! many ended there before.
 
 use std::collections::HashMap;
 
@@ -14,7 +20,7 @@ use super::{
     corrupt, timestamp,
 };
 use crate::error::Error;
-use crate::model::{FlowId, FlowRecord, StepId, StepRecord, StepState};
+use crate::model::{FlowId, FlowRecord, StepId, StepRecord, StepState, Target};
 
 /// The sort key attribute.
 pub const ITEM_ATTRIBUTE: &str = "item";
@@ -26,12 +32,25 @@ pub const STEP_PREFIX: &str = "step#";
 /// [`crate::model::ClusterState::rank`].
 pub const RANK_ATTRIBUTE: &str = "rank";
 pub const CLUSTER_RANK_ATTRIBUTE: &str = "cluster_rank";
+/// A step flow's (shared) cluster on its flow item.
+pub const STEPS_CLUSTER_ATTRIBUTE: &str = "steps_cluster_id";
+/// A step flow's cluster while the flow is active (sparse): the key of
+/// [`super::ACTIVE_STEPS_INDEX`].
+pub const ACTIVE_STEPS_CLUSTER_ATTRIBUTE: &str = "active_steps_cluster";
 
 /// The flow item of `record` at `version`: the record without its steps.
 pub fn flow_item(record: &FlowRecord, version: u64) -> Result<HashMap<String, AttributeValue>, Error> {
     let mut item: HashMap<String, AttributeValue> =
         serde_dynamo::to_item(record).map_err(|e| Error::Internal(format!("flow record: {e}")))?;
     item.remove("steps");
+    if record.target == Target::Steps
+        && let Some(cluster) = item.remove("cluster_id")
+    {
+        if !record.status.is_terminal() {
+            item.insert(ACTIVE_STEPS_CLUSTER_ATTRIBUTE.into(), cluster.clone());
+        }
+        item.insert(STEPS_CLUSTER_ATTRIBUTE.into(), cluster);
+    }
     item.insert(ITEM_ATTRIBUTE.into(), AttributeValue::S(FLOW_ITEM.into()));
     item.insert(VERSION_ATTRIBUTE.into(), AttributeValue::N(version.to_string()));
     if let Some(state) = &record.cluster_state {
@@ -81,7 +100,7 @@ pub fn step_key(id: &StepId) -> String {
 
 /// The record from its flow item and step items.
 pub fn versioned(
-    flow: HashMap<String, AttributeValue>,
+    mut flow: HashMap<String, AttributeValue>,
     steps: Vec<HashMap<String, AttributeValue>>,
 ) -> Result<Versioned, Error> {
     let version = match flow.get(VERSION_ATTRIBUTE) {
@@ -94,6 +113,9 @@ pub fn versioned(
         .and_then(|v| v.as_s().ok())
         .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
         .map(|t| t.with_timezone(&Utc));
+    if let Some(cluster) = flow.remove(STEPS_CLUSTER_ATTRIBUTE) {
+        flow.insert("cluster_id".into(), cluster);
+    }
     let mut record: FlowRecord = serde_dynamo::from_item(flow).map_err(corrupt)?;
     for item in steps {
         let (id, step) = step_record(&item)?;

@@ -17,6 +17,9 @@
 //!   to repeat, a cause to fetch), absent after. Lists active flows, newest first, and gives the
 //!   reconcile sweep its work, without a scan and without reading history.
 //! - [`DEFINITION_INDEX`]: `flow` (the definition name) + `flow_id`, a definition's history.
+//! - [`ACTIVE_STEPS_INDEX`]: `active_steps_cluster` + `flow_id` (keys only), sparse: the
+//!   unfinished step flows on a shared cluster, so a cluster event reads only those, however
+//!   many flows ever ran there (see [`items`]).
 //!
 //! Besides flow records the table holds two kinds of small items, keyed so that no flow id can
 //! name them: idempotency keys (`idempotency#KEY`, expiring through the table's TTL attribute
@@ -45,6 +48,7 @@ use items::{FLOW_ITEM, ITEM_ATTRIBUTE, flow_item, step_item};
 pub const CLUSTER_INDEX: &str = "by-cluster-id";
 pub const ACTIVE_INDEX: &str = "active-flows";
 pub const DEFINITION_INDEX: &str = "by-flow-definition";
+pub const ACTIVE_STEPS_INDEX: &str = "active-steps-by-cluster";
 /// The sparse attribute behind [`ACTIVE_INDEX`].
 pub const ACTIVE_ATTRIBUTE: &str = "active";
 const ACTIVE_VALUE: &str = "ACTIVE";
@@ -53,13 +57,14 @@ const SETTLING_VALUE: &str = "SETTLING";
 pub const SWEEP_AT_ATTRIBUTE: &str = "sweep_at";
 /// What a listing summary ([`FlowSummary`]) shows besides `flow_id`: the listing indexes
 /// project these (a test holds `template.yaml` to it).
-pub const SUMMARY_ATTRIBUTES: [&str; 6] = [
+pub const SUMMARY_ATTRIBUTES: [&str; 7] = [
     "flow",
     "status",
     "target",
     "cluster_id",
     "submitted_at",
     "updated_at",
+    "ended_at",
 ];
 /// The table's TTL attribute (epoch seconds) for idempotency keys.
 pub const EXPIRES_AT_ATTRIBUTE: &str = "expires_at";
@@ -485,6 +490,30 @@ impl FlowStore {
             self.remember(cluster_id, flow_id);
         }
         Ok(flow_id)
+    }
+
+    /// The active step flows on the shared cluster `cluster_id` ([`ACTIVE_STEPS_INDEX`]): one
+    /// Query (a page holds thousands of keys), never reading the flows that ended there.
+    pub async fn active_step_flows(&self, cluster_id: &ClusterId) -> Result<Vec<FlowId>, Error> {
+        let mut pages = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(ACTIVE_STEPS_INDEX)
+            .key_condition_expression("#c = :c")
+            .expression_attribute_names("#c", items::ACTIVE_STEPS_CLUSTER_ATTRIBUTE)
+            .expression_attribute_values(":c", AttributeValue::S(cluster_id.to_string()))
+            .into_paginator()
+            .items()
+            .send();
+        let mut flows = Vec::new();
+        while let Some(item) = pages.next().await {
+            let item = item.map_err(upstream("Query"))?;
+            if let Some(AttributeValue::S(id)) = item.get("flow_id") {
+                flows.push(FlowId::parse(id).map_err(Error::Internal)?);
+            }
+        }
+        Ok(flows)
     }
 
     /// The same table as a new container sees it: nothing learnt, nothing cached.

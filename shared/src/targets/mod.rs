@@ -49,9 +49,12 @@ pub mod cluster;
 pub mod events;
 pub mod seam;
 pub mod serverless;
+pub mod steps;
 
 pub use events::{Input, TargetEvent, event_time, parse_input};
 pub use seam::{Applied, Launched};
+
+use cluster::events::EmrEvent;
 
 use crate::catalog::render::Request;
 use crate::error::Error;
@@ -75,6 +78,7 @@ impl Target {
     pub async fn recover_launch(self, svc: &Services, read: Versioned) -> Result<Versioned, Error> {
         match self {
             Self::Cluster => cluster::launch::recover_launch(svc, read).await,
+            Self::Steps => steps::launch::recover_launch(svc, read).await,
             Self::ServerlessJobRun => serverless::launch::recover_launch(svc, read).await,
         }
     }
@@ -86,6 +90,7 @@ impl Target {
     pub async fn repair(self, svc: &Services, read: Versioned) -> Result<Versioned, Error> {
         match self {
             Self::Cluster => cluster::facts::repair(svc, read).await,
+            Self::Steps => steps::facts::repair(svc, read).await,
             Self::ServerlessJobRun => serverless::facts::repair(svc, read).await,
         }
     }
@@ -101,6 +106,7 @@ impl Target {
     ) -> Result<(Versioned, Result<(), Error>), Error> {
         match self {
             Self::Cluster => cluster::facts::cancel(svc, read).await,
+            Self::Steps => steps::facts::cancel(svc, read).await,
             Self::ServerlessJobRun => serverless::facts::cancel(svc, read).await,
         }
     }
@@ -111,6 +117,7 @@ impl Target {
     pub async fn fetch_cause(self, svc: &Services, record: &FlowRecord) -> Result<FlowRecord, Error> {
         match self {
             Self::Cluster => cluster::facts::fetch_cause(svc, record).await,
+            Self::Steps => steps::facts::fetch_cause(svc, record).await,
             Self::ServerlessJobRun => serverless::facts::fetch_cause(svc, record).await,
         }
     }
@@ -123,6 +130,24 @@ pub async fn launch(svc: &Services, request: &Request, record: &FlowRecord) -> R
     match request {
         Request::JobFlow(job_flow) => cluster::launch::launch(svc, job_flow, record).await,
         Request::ServerlessJobRun(run) => serverless::launch::launch(svc, run, record).await,
+        // Boxed: the futures of both launches inline would nest too deep for the compiler's
+        // layout queries in the submit function's binary.
+        Request::Steps(steps) => Box::pin(steps::launch::launch(svc, steps, record)).await,
+    }
+}
+
+/// Resolves what a request names before anything is written: the long-running cluster of a
+/// step flow (found by id, name or tags, and checked as one this stack may use). Other
+/// requests are complete as rendered.
+///
+/// Errors: [`Error::Validation`] naming what was looked for; [`Error::Upstream`].
+pub async fn resolve(svc: &Services, request: Request) -> Result<Request, Error> {
+    match request {
+        Request::JobFlow(_) => Ok(request),
+        Request::Steps(steps) => Ok(Request::Steps(
+            Box::pin(steps::launch::resolve(svc, &steps)).await?,
+        )),
+        Request::ServerlessJobRun(_) => Ok(request),
     }
 }
 
@@ -131,6 +156,31 @@ pub async fn launch(svc: &Services, request: &Request, record: &FlowRecord) -> R
 /// Errors: [`Error::Upstream`], [`Error::FlowNotFound`].
 pub async fn apply_event(svc: &Services, event: TargetEvent) -> Result<Applied, Error> {
     match event {
+        // A step of a step flow names its flow by its marker: never the cluster's own flow's.
+        TargetEvent::Cluster(EmrEvent::Step(step)) if steps::marked(&step).is_some() => {
+            let flow_id = steps::marked(&step).expect("checked");
+            match steps::apply_step_event(svc, flow_id, step).await {
+                Err(Error::FlowNotFound(_)) => Ok(Applied::Ignored(format!(
+                    "a step marked with flow {flow_id}, which is no flow here"
+                ))),
+                other => other,
+            }
+        }
+        // A cluster that ended concerns the flow it belongs to (if any) and every step flow
+        // still active on it.
+        TargetEvent::Cluster(EmrEvent::Cluster(change)) if change.facts.state.is_ended() => {
+            let mut applied = steps::apply_cluster_event(svc, &change).await?;
+            let own = cluster::apply_event(svc, EmrEvent::Cluster(change)).await?;
+            Ok(match (own, applied.len()) {
+                (own, 0) => own,
+                (Applied::Ignored(_), 1) => applied.remove(0),
+                (Applied::Ignored(_), _) => Applied::Flows(applied),
+                (own, _) => {
+                    applied.insert(0, own);
+                    Applied::Flows(applied)
+                }
+            })
+        }
         TargetEvent::Cluster(event) => cluster::apply_event(svc, event).await,
         TargetEvent::ServerlessJobRun(event) => serverless::apply_event(svc, event).await,
     }

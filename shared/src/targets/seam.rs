@@ -36,4 +36,7 @@ pub enum Applied {
         /// out, in order: a run adopted on the way, the record as an ending event left it.
         follow_up: Vec<Versioned>,
     },
+    /// The event concerned several flows (a shared cluster that ended under several step
+    /// flows, and maybe the flow whose own cluster it is): one [`Applied::Flow`] each.
+    Flows(Vec<Applied>),
 }

@@ -354,10 +354,15 @@ pub(super) fn check_source(
     let (rendered, mut later) = examples(&definition);
     let request = rendered.unwrap_or_else(|| definition.section().clone());
     let schema = match target {
-        Target::Cluster => job_flow::schema_document(),
-        Target::ServerlessJobRun => serverless_job_run::schema_document(),
+        Target::Cluster => Some(job_flow::schema_document()),
+        Target::ServerlessJobRun => Some(serverless_job_run::schema_document()),
+        // Overrides of a step flow reach AddJobFlowSteps' request (`/Steps/0/…`); each is
+        // checked against EMR's model when rendered.
+        Target::Steps => None,
     };
-    later.extend(overridable_reach(&definition, schema, &request));
+    if let Some(schema) = schema {
+        later.extend(overridable_reach(&definition, schema, &request));
+    }
     locate(later, &source, &mut found);
     if found.is_empty() {
         Ok(definition)

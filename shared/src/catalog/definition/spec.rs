@@ -40,11 +40,15 @@ pub struct FlowDefinition {
     /// templated RunJobFlow request, in EMR's API shape, for a cluster of the flow's own.
     #[serde(default)]
     pub job_flow: Option<Value>,
+    /// The run section for steps on a long-running cluster: which cluster (`id`, or `name`
+    /// and/or `tags`) and the steps' runtime role (see [`crate::catalog::cluster_steps`]).
+    #[serde(default)]
+    pub cluster: Option<Value>,
     /// The run section of a job run on EMR Serverless: the templated StartJobRun request, in
     /// its API shape (see [`crate::catalog::serverless_job_run`]).
     #[serde(default)]
     pub serverless_job_run: Option<Value>,
-    /// Templated steps appended to `job_flow.Steps`: `StepConfig`s or short forms (see
+    /// Templated steps appended to `job_flow.Steps` (or added to the `cluster`): `StepConfig`s or short forms (see
     /// [`crate::catalog::steps`]).
     #[serde(default)]
     pub steps: Vec<Value>,
@@ -88,6 +92,7 @@ impl FlowDefinition {
     pub fn section(&self, target: Target) -> Option<&Value> {
         match target {
             Target::Cluster => self.job_flow.as_ref(),
+            Target::Steps => self.cluster.as_ref(),
             Target::ServerlessJobRun => self.serverless_job_run.as_ref(),
         }
     }

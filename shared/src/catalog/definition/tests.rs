@@ -144,12 +144,28 @@ fn a_definition_without_a_run_section_is_told_which_sections_there_are() {
         problems,
         [Problem::new(
             "",
-            "a definition needs a run section: one of `job_flow`, `serverless_job_run` (line 1, column 1)"
+            "a definition needs a run section: one of `job_flow`, `cluster`, `serverless_job_run` (line 1, column 1)"
         )]
     );
     let checked = Definition::parse("t.yaml", MINIMAL_CLUSTER).unwrap();
     assert_eq!(checked.target, Target::Cluster);
     assert_eq!(checked.section()["Name"], "t");
+    let both = format!(
+        "{MINIMAL_CLUSTER}cluster: {{id: j-ABC}}\nsteps: [{{name: a, jar: {{jar: s3://b/a.jar}}}}]\n"
+    );
+    let Err(Error::Definition { problems, .. }) = Definition::parse("t.yaml", &both) else {
+        panic!("expected a definition error");
+    };
+    assert!(
+        problems[0]
+            .message
+            .starts_with("a definition has exactly one run section, not 2 (`job_flow` and `cluster`)"),
+        "{problems:?}"
+    );
+    let steps = "name: s\nversion: '1'\nexamples: [{}]\ncluster: {id: j-ABC}\nsteps: [{name: a, jar: {jar: s3://b/a.jar}}]\n";
+    let checked = Definition::parse("s.yaml", steps).unwrap();
+    assert_eq!(checked.target, Target::Steps);
+    assert_eq!(checked.section()["id"], "j-ABC");
 }
 
 const MINIMAL_SERVERLESS: &str = "name: s\nversion: '1'\nexamples: [{}]\nserverless_job_run:\n  applicationId: 00f1982r1uukb925\n  executionRoleArn: arn:aws:iam::123456789012:role/R\n  jobDriver: {sparkSubmit: {entryPoint: s3://b/pi.py}}\n";

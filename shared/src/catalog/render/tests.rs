@@ -78,6 +78,7 @@ fn every_catalog_definition_renders_with_its_examples() {
             match rendered.request.target() {
                 Target::Cluster => assert!(!request["Steps"].as_array().unwrap().is_empty()),
                 Target::ServerlessJobRun => assert!(request["jobDriver"].is_object()),
+                Target::Steps => assert!(!request["Steps"].as_array().unwrap().is_empty()),
             }
         }
     }

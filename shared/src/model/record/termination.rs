@@ -25,9 +25,14 @@ pub struct Termination {
     pub last_attempt_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
-    /// When EMR accepted TerminateJobFlows.
+    /// When EMR accepted TerminateJobFlows (for a step flow: CancelSteps answered `SUBMITTED`
+    /// for every step asked, which is not yet `CANCELLED`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub accepted_at: Option<DateTime<Utc>>,
+    /// What EMR answered the last attempt, when it says more than yes or no (CancelSteps: each
+    /// step's `SUBMITTED` or `FAILED` with its reason).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answer: Option<String>,
 }
 
 fn cancel() -> TerminationKind {
@@ -52,6 +57,9 @@ impl FlowRecord {
     /// it terminated since.
     /// A job run, likewise: the flow is active, or its run was not seen ended.
     pub fn cluster_may_run(&self) -> bool {
+        if self.target == super::super::Target::Steps {
+            return self.own_steps_may_run();
+        }
         !self.status.is_terminal()
             || (self.cluster_id.is_some() && !self.cluster_state.as_ref().is_some_and(ClusterState::is_ended))
             || (self.job_run.as_ref()).is_some_and(|r| r.job_run_id.is_some() && r.may_run())
@@ -77,6 +85,7 @@ impl FlowRecord {
             last_attempt_at: None,
             last_error: None,
             accepted_at: None,
+            answer: None,
         });
         self.touch(now);
         true
@@ -112,6 +121,22 @@ impl FlowRecord {
             }
             Err(e) => t.last_error = Some(bounded(&e, MAX_MESSAGE_BYTES)),
         }
+        self.touch(now);
+        true
+    }
+
+    /// Notes EMR's answer to a cancellation attempt (after [`FlowRecord::termination_attempted`]),
+    /// or to a cancellation sent again because EMR took it and the steps still run: counted as
+    /// an attempt then.
+    pub fn termination_answered(&mut self, answer: &str, again: bool, now: DateTime<Utc>) -> bool {
+        let Some(t) = self.termination.as_mut() else {
+            return false;
+        };
+        if again {
+            t.attempts += 1;
+            t.last_attempt_at = Some(now);
+        }
+        t.answer = Some(bounded(answer, MAX_MESSAGE_BYTES));
         self.touch(now);
         true
     }

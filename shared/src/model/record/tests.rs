@@ -1436,3 +1436,184 @@ proptest! {
         }
     }
 }
+
+/// How a step flow on a shared cluster ends, in the property test below.
+#[derive(Debug, Clone, Copy)]
+enum StepsEnding {
+    Success,
+    /// Its step k fails (`ActionOnFailure: CONTINUE`: the later ones still run and complete).
+    StepFailure(usize),
+    /// Someone else cancels its step k (the later ones still run).
+    OtherCancel(usize),
+    OurCancel,
+    Timeout,
+    /// The cluster ends while its first step runs.
+    ClusterEnds,
+}
+
+/// The flow's own steps' states at each moment (0..=`end`), `n` steps.
+fn steps_truth(ending: StepsEnding, n: usize, end: usize) -> Vec<Vec<StepState>> {
+    let mut t = vec![vec![StepPending; n]];
+    for w in 1..=end {
+        let mut now = t[w - 1].clone();
+        match ending {
+            StepsEnding::OurCancel | StepsEnding::Timeout | StepsEnding::ClusterEnds => {
+                if w == 1 {
+                    now[0] = StepRunning;
+                }
+                if w == 3 && !matches!(ending, StepsEnding::ClusterEnds) {
+                    now.fill(Cancelled);
+                }
+            }
+            _ => {
+                // Step i runs at 2i+1 and ends at 2i+2.
+                if w % 2 == 1 && (w - 1) / 2 < n {
+                    now[(w - 1) / 2] = StepRunning;
+                } else if w % 2 == 0 && (w - 2) / 2 < n {
+                    let i = (w - 2) / 2;
+                    now[i] = match ending {
+                        StepsEnding::StepFailure(k) if k == i => StepFailed,
+                        StepsEnding::OtherCancel(k) if k == i => Cancelled,
+                        _ => Completed,
+                    };
+                }
+            }
+        }
+        t.push(now);
+    }
+    t
+}
+
+fn steps_ending() -> impl Strategy<Value = StepsEnding> {
+    prop_oneof![
+        Just(StepsEnding::Success),
+        (0..3usize).prop_map(StepsEnding::StepFailure),
+        (0..3usize).prop_map(StepsEnding::OtherCancel),
+        Just(StepsEnding::OurCancel),
+        Just(StepsEnding::Timeout),
+        Just(StepsEnding::ClusterEnds),
+    ]
+}
+
+fn flow_step(flow: usize, step: usize) -> StepId {
+    StepId::parse(&format!("s-F{flow}S{step}")).unwrap()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    /// Several step flows share a cluster with an operator's steps. Every flow's record sees
+    /// every step event of the cluster (anyone's), lost, duplicated and reordered, the sweep's
+    /// ListSteps of its own steps now and then, and the cluster's end: each ends as its own
+    /// steps say, holds only its own steps, and calls back once.
+    #[test]
+    fn step_flows_on_a_shared_cluster_end_by_their_own_steps_only(
+        endings in prop::collection::vec((steps_ending(), 1usize..4), 2..5),
+        fates in fates(),
+        reconcile_every in 1usize..8,
+    ) {
+        let endings: Vec<(StepsEnding, usize)> = endings
+            .into_iter()
+            .map(|(e, n)| match e {
+                StepsEnding::StepFailure(k) => (StepsEnding::StepFailure(k % n), n),
+                StepsEnding::OtherCancel(k) => (StepsEnding::OtherCancel(k % n), n),
+                e => (e, n),
+            })
+            .collect();
+        let cluster_ends = endings.iter().any(|(e, _)| matches!(e, StepsEnding::ClusterEnds));
+        let end = 2 * 3 + 2;
+        let truths: Vec<_> = endings.iter().map(|(e, n)| steps_truth(*e, *n, end)).collect();
+        // The operator's two steps: one fails, one completes, with ids no flow holds.
+        let operator = [StepId::parse("s-OPERATOR0").unwrap(), StepId::parse("s-OPERATOR1").unwrap()];
+        // Every step event of the cluster: (time, flow or operator, step, state).
+        let mut events: Vec<(usize, StepId, StepState)> = Vec::new();
+        for (f, truth) in truths.iter().enumerate() {
+            for w in 1..=end {
+                for (s, state) in truth[w].iter().enumerate() {
+                    if *state != truth[w - 1][s] {
+                        events.push((w, flow_step(f, s), state.clone()));
+                    }
+                }
+            }
+        }
+        events.push((2, operator[0].clone(), StepRunning));
+        events.push((4, operator[0].clone(), StepFailed));
+        events.push((5, operator[1].clone(), Cancelled));
+        let mut arrivals: Vec<(usize, usize, StepId, StepState)> = Vec::new();
+        for (i, (at, id, state)) in events.into_iter().enumerate() {
+            let fate = &fates[i % fates.len()];
+            for copy in 0..fate.copies {
+                arrivals.push((at + fate.delay + copy as usize, i, id.clone(), state.clone()));
+            }
+        }
+        arrivals.sort_by_key(|(at, i, _, _)| (*at, *i));
+        let horizon = arrivals.last().map_or(end, |a| a.0).max(end) + 8;
+        let cluster_end = ClusterFacts::new("TERMINATED".into(), Some("USER_REQUEST".into()), Some("Terminated by user request".into()));
+
+        let mut records: Vec<FlowRecord> = truths.iter().enumerate().map(|(f, truth)| {
+            let mut r = FlowRecord { target: Target::Steps, ..record(1) };
+            let own: Vec<ListedStep> = (0..truth[0].len())
+                .map(|s| ListedStep { id: flow_step(f, s), name: format!("step {s}"), state: StepPending })
+                .collect();
+            r.started(&cluster(), &own, t0());
+            r
+        }).collect();
+        let own_listed = |f: usize, w: usize| -> Vec<ListedStep> {
+            (truths[f][w.min(end)].iter().enumerate())
+                .map(|(s, state)| ListedStep { id: flow_step(f, s), name: format!("step {s}"), state: state.clone() })
+                .collect()
+        };
+        let mut sends = vec![0u32; records.len()];
+        let mut now = t0();
+        let mut next = arrivals.into_iter().peekable();
+        for w in 0..=horizon {
+            now += Duration::minutes(1);
+            for (f, (ending, _)) in endings.iter().enumerate() {
+                let kind = match ending {
+                    StepsEnding::OurCancel => TerminationKind::Cancel,
+                    StepsEnding::Timeout => TerminationKind::Timeout,
+                    _ => continue,
+                };
+                if w == 2 && records[f].request_termination(kind, None, now) {
+                    records[f].termination_attempted(Ok(()), now);
+                }
+            }
+            while let Some((_, _, id, state)) = next.next_if(|a| a.0 == w) {
+                // Every record hears every step of the cluster.
+                for r in records.iter_mut() {
+                    let listed = ListedStep { id: id.clone(), name: "any".into(), state: state.clone() };
+                    r.apply_own_steps(&[listed], None, None, now);
+                }
+            }
+            let ended = cluster_ends && w >= end;
+            if w % reconcile_every == 0 || (ended && w == end) {
+                for (f, r) in records.iter_mut().enumerate() {
+                    r.apply_own_steps(&own_listed(f, w), ended.then_some(&cluster_end), None, now);
+                }
+            }
+            for (f, r) in records.iter_mut().enumerate() {
+                for (key, attempt) in r.claim_deliveries(now) {
+                    sends[f] += 1;
+                    r.record_delivery(&key, attempt, &AttemptOutcome::Delivered { http_status: Some(200) }, now);
+                }
+            }
+        }
+        for (f, ((ending, n), r)) in endings.iter().zip(&records).enumerate() {
+            let (status, failed_step, code) = match ending {
+                StepsEnding::Success => (FlowStatus::Succeeded, None, None),
+                StepsEnding::StepFailure(k) | StepsEnding::OtherCancel(k) => (FlowStatus::Failed, Some(flow_step(f, *k)), Some("STEP_FAILURE")),
+                StepsEnding::OurCancel => (FlowStatus::Cancelled, None, None),
+                StepsEnding::Timeout => (FlowStatus::TimedOut, None, Some(MAX_RUNTIME_EXCEEDED)),
+                StepsEnding::ClusterEnds => (FlowStatus::Failed, None, Some(CLUSTER_ENDED)),
+            };
+            prop_assert_eq!(r.status, status, "flow {} {:?}", f, ending);
+            let recorded = r.failure.as_ref().and_then(|x| x.failed_step.as_ref()).map(|s| s.id.clone());
+            prop_assert_eq!(recorded, failed_step, "flow {} {:?}", f, ending);
+            prop_assert_eq!(r.failure.as_ref().and_then(|x| x.code.as_deref()), code, "flow {} {:?}", f, ending);
+            prop_assert_eq!(r.steps.len(), *n, "only its own steps");
+            let prefix = format!("s-F{f}S");
+            prop_assert!(r.steps.keys().all(|id| id.as_str().starts_with(&prefix)), "{:?}", r.steps);
+            prop_assert_eq!(sends[f], 1, "called back once");
+        }
+    }
+}

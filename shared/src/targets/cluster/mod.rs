@@ -56,14 +56,27 @@ pub async fn apply_event(svc: &Services, event: EmrEvent) -> Result<Applied, Err
         // Warm and non-terminal: conditional updates, no read (see `store::fast`).
         EmrEvent::Step(step) => {
             let write = (svc.store)
-                .step_event(flow_id, &step.step_id, &step.name, &step.state, svc.clock.now())
+                .step_event(
+                    flow_id,
+                    &step.step_id,
+                    &step.name,
+                    &step.state,
+                    svc.clock.now(),
+                    true,
+                )
                 .await?;
+            if write.event_due {
+                follow_up.push(svc.store.read(flow_id).await?);
+            }
             (write.status, write.changed)
         }
         EmrEvent::Cluster(change) if !change.facts.may_end_flow() => {
             let write = (svc.store)
                 .cluster_event(flow_id, &change.facts.state, svc.clock.now())
                 .await?;
+            if write.event_due {
+                follow_up.push(svc.store.read(flow_id).await?);
+            }
             (write.status, write.changed)
         }
         // A state that may end the flow: read once, decide from all the facts; what is due
