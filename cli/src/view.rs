@@ -134,10 +134,23 @@ pub fn flow(record: &Value, now: SystemTime, width: Option<u16>) -> String {
     let mut field = |name: &str, value: String| {
         let _ = writeln!(out, "  {}{value}", style(format!("{name:<16}")).dim());
     };
+    let run = &record["job_run"];
     let cluster = match (record["cluster_id"].as_str(), record["cluster_state"].as_str()) {
         (Some(id), Some(state)) => format!(" (cluster {id} {state})"),
         (Some(id), None) => format!(" (cluster {id})"),
-        _ => String::new(),
+        // An EMR Serverless job run: its id on its application, its state and attempt.
+        _ => match (run["job_run_id"].as_str(), run["state"].as_str()) {
+            (Some(id), state) => format!(
+                " (job run {id} on {}{}{})",
+                text(&run["application_id"]),
+                state.map(|s| format!(" {s}")).unwrap_or_default(),
+                match run["attempt"].as_u64() {
+                    Some(n) if n > 1 => format!(", attempt {n}"),
+                    _ => String::new(),
+                }
+            ),
+            (None, _) => String::new(),
+        },
     };
     field("status", format!("{}{cluster}", status(status_text)));
     let submitted = parse(&record["submitted_at"]);
@@ -171,6 +184,24 @@ pub fn flow(record: &Value, now: SystemTime, width: Option<u16>) -> String {
     }
     if let Some(hours) = record["normalized_instance_hours"].as_i64() {
         field("cost", format!("{hours} normalized instance hours"));
+    }
+    let billed = &run["billed"];
+    if billed.is_object() {
+        let figure = |name: &str| billed[name].as_f64().unwrap_or_default();
+        field(
+            "cost",
+            format!(
+                "{} vCPU-hours, {} memory GB-hours, {} storage GB-hours billed{}",
+                figure("vCPUHour"),
+                figure("memoryGBHour"),
+                figure("storageGBHour"),
+                if run["billed_final"] == true {
+                    ""
+                } else {
+                    " so far"
+                }
+            ),
+        );
     }
     if let Some(key) = record["idempotency_key"].as_str() {
         field("idempotency key", key.to_owned());
@@ -368,6 +399,22 @@ pub fn failure(failure: &Value, lines: usize) -> String {
             }
         }
     }
+    // A job run's probable cause: the end of its driver's stderr, or why there is none.
+    if let Some(cause) = failure["probable_cause"].as_str() {
+        let all: Vec<&str> = cause.trim_end().lines().collect();
+        let shown = &all[all.len().saturating_sub(lines)..];
+        let _ = writeln!(
+            out,
+            "probable cause (last {} lines of the driver's stderr, {}):",
+            shown.len(),
+            text(&failure["log_location"])
+        );
+        for line in shown {
+            let _ = writeln!(out, "  {} {line}", style("|").dim());
+        }
+    } else if let Some(location) = failure["log_location"].as_str() {
+        let _ = writeln!(out, "{}", style(format!("driver log: {location}")).dim());
+    }
     out.trim_end().to_owned()
 }
 
@@ -549,9 +596,11 @@ pub fn signing_keys(answer: &Value) -> String {
 
 /// `submit`'s answer for a launch.
 pub fn submitted(answer: &Value, flow: &str, hint: bool) -> String {
-    let cluster = match answer["cluster_id"].as_str() {
-        Some(id) => format!("cluster {id}"),
-        None => "no cluster yet".into(),
+    let cluster = match (answer["cluster_id"].as_str(), answer["job_run_id"].as_str()) {
+        (Some(id), _) => format!("cluster {id}"),
+        (None, Some(run)) => format!("job run {run} on {}", text(&answer["application_id"])),
+        (None, None) if answer["application_id"].is_string() => "no job run yet".into(),
+        (None, None) => "no cluster yet".into(),
     };
     let id = text(&answer["flow_id"]);
     let mut out = format!(
@@ -681,6 +730,37 @@ mod tests {
             text,
             "STEP_FAILURE: Shut down as step failed\nstep SparkPi (s-1) FAILED\n  reason: Unknown error\n  \
              log: s3://l/stderr.gz\nprobable cause (last 3 lines of the step's stderr):\n  | line 18\n  | line 19\n  | line 20"
+        );
+    }
+
+    #[test]
+    fn show_has_a_job_runs_ids_state_cost_and_probable_cause() {
+        console::set_colors_enabled(false);
+        let record = json!({
+            "flow_id": "01JB", "flow": "spark-pi-serverless", "definition_version": "1", "status": "FAILED",
+            "target": "serverless_job_run", "params": {}, "submitted_at": "2026-11-29T10:00:00Z",
+            "updated_at": "2026-11-29T10:09:00Z", "ended_at": "2026-11-29T10:09:00Z",
+            "job_run": {"application_id": "00f1982r1uukb925", "job_run_id": "00f1cbn5g4bb0c01", "name": "pi",
+                        "state": "FAILED", "attempt": 2, "billed": {"vCPUHour": 0.106, "memoryGBHour": 0.531, "storageGBHour": 0.0},
+                        "billed_final": true},
+            "failure": {"code": "JOB_RUN_FAILED", "message": "ExitCode: 1", "probable_cause": "a\nb\nIOException\n",
+                        "log_location": "s3://l/applications/00f1982r1uukb925/jobs/00f1cbn5g4bb0c01/attempts/2/SPARK_DRIVER/stderr.gz"}
+        });
+        let text = flow(&record, at("2026-11-29T11:00:00Z"), None);
+        for expected in [
+            "FAILED (job run 00f1cbn5g4bb0c01 on 00f1982r1uukb925 FAILED, attempt 2)",
+            "0.106 vCPU-hours, 0.531 memory GB-hours, 0 storage GB-hours billed",
+            "JOB_RUN_FAILED: ExitCode: 1",
+            "probable cause (last 3 lines of the driver's stderr, s3://l/applications/",
+            "| IOException",
+        ] {
+            assert!(text.contains(expected), "{expected:?} not in\n{text}");
+        }
+        let answer = json!({"flow_id": "01JB", "status": "STARTING", "cluster_id": null,
+                            "application_id": "00f1982r1uukb925", "job_run_id": "00f1cbn5g4bb0c01"});
+        assert!(
+            submitted(&answer, "spark-pi-serverless", false)
+                .contains("(job run 00f1cbn5g4bb0c01 on 00f1982r1uukb925)")
         );
     }
 

@@ -6,7 +6,10 @@ bytes).
 It submits spark-pi flows of 1, 50 and 256 steps (the definition's one step plus steps first
 seen in events, as EMR reports steps added to a running cluster), drives each through its
 lifecycle (cluster STARTING, RUNNING, each step RUNNING then COMPLETED, cluster TERMINATED),
-then reads the flows back with `list` and cancels one more flow with `terminate`. Flows publish
+then reads the flows back with `list` and cancels one more flow with `terminate`. Then one
+spark-pi-serverless flow on an EMR Serverless application (moto's), driven through its job
+run's events (SUBMITTED, PENDING, SCHEDULED, RUNNING, SUCCESS, SUCCESS again, the final
+utilization update): the figures per job-run event. Flows publish
 their status changes to moto's default EventBridge bus, as a deployed stack's do by default
 (`--no-flow-events`: a stack without them). It prints:
 
@@ -502,6 +505,34 @@ class Bench:
         self.invoke("list", "list active", {"status": "active"})
         flow_id, _, _, _ = self.submit(None)
         self.invoke("terminate", "terminate", {"flow_id": flow_id, "reason": "bench"})
+        self.drive_job_run()
+
+    def drive_job_run(self) -> None:
+        """One EMR Serverless flow, through its job run's events (figures per event type)."""
+        import boto3  # moto's dependency, in the project's .venv
+
+        serverless = boto3.client("emr-serverless", endpoint_url=f"http://127.0.0.1:{self.aws.port}",
+                                  region_name=REGION, aws_access_key_id="testing",
+                                  aws_secret_access_key="testing")
+        app = serverless.create_application(name="bench", releaseLabel="emr-7.1.0", type="SPARK",
+                                            clientToken="bench")["applicationId"]
+        request = {"flow": "spark-pi-serverless", "params": {"application_id": app}, "callbacks": []}
+        if self.args.callback:
+            request["callbacks"].append({"http": {"url": self.receiver.url}})
+        answer = self.invoke("submit", "submit job run", request)
+        run, previous = answer["job_run_id"], None
+        for state in ["SUBMITTED", "PENDING", "SCHEDULED", "RUNNING", "SUCCESS"]:
+            event = job_run_event(app, run, state, previous)
+            outcome = self.invoke("on-state-change", f"job run {state}", event)
+            previous = state
+        self.invoke("on-state-change", "dup job run SUCCESS", event)
+        figures = {"vCPUHour": 0.106, "memoryGBHour": 0.531, "storageGBHour": 0.0}
+        self.invoke("on-state-change", "job run utilization", eventbridge(
+            "EMR Serverless Job Resource Utilization Update",
+            {"applicationId": app, "jobRunId": run, "attempt": 1, "mode": "BATCH",
+             "resourceUtilizationFinal": True, "totalBilledResourceUtilization": figures},
+            source="aws.emr-serverless"))
+        print(f"job run flow: {json.dumps(outcome)}", flush=True)
 
     def light_invoke(self, function: str, payload):
         """An invocation with only the proxy's counts (no table scans: the table grows large)."""
@@ -668,12 +699,22 @@ def step_event(cluster_id: str, step_id: str, name: str, state: str) -> dict:
 EVENTS = 0
 
 
-def eventbridge(detail_type: str, detail: dict) -> dict:
+def job_run_event(app: str, run: str, state: str, previous) -> dict:
+    """EMR Serverless' "Job Run State Change" (the published RUNNING event's shape)."""
+    return eventbridge("EMR Serverless Job Run State Change", {
+        "jobRunId": run, "applicationId": app,
+        "arn": f"arn:aws:emr-serverless:{REGION}:123456789012:/applications/{app}/jobruns/{run}",
+        "releaseLabel": "emr-7.1.0", "state": state, "previousState": previous,
+        "createdAt": "2026-12-06T08:00:00.000000Z", "updatedAt": "2026-12-06T08:05:00.000000Z"},
+        source="aws.emr-serverless")
+
+
+def eventbridge(detail_type: str, detail: dict, source: str = "aws.emr") -> dict:
     """An event as EventBridge delivers EMR's (see events/lifecycle-success/)."""
     global EVENTS
     EVENTS += 1
     return {"version": "0", "id": f"0e0f1a2b-0000-4000-8000-{EVENTS:012d}",
-            "detail-type": detail_type, "source": "aws.emr", "account": "123456789012",
+            "detail-type": detail_type, "source": source, "account": "123456789012",
             "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "region": REGION,
             "resources": [], "detail": detail}
 
