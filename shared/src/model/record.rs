@@ -103,6 +103,11 @@ pub struct FlowRecord {
     /// DescribeCluster's `NormalizedInstanceHours` once the cluster ended.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub normalized_instance_hours: Option<i32>,
+    /// A step flow's cost: each of its ended steps' run time in seconds (ListSteps'
+    /// `StartDateTime` to `EndDateTime`). Its cluster is shared, so it has no
+    /// `NormalizedInstanceHours` of its own.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub step_seconds: BTreeMap<StepId, u64>,
     pub submitted_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -178,6 +183,7 @@ impl FlowRecord {
             deadline_at: None,
             last_contact_at: None,
             normalized_instance_hours: None,
+            step_seconds: BTreeMap::new(),
             submitted_at,
             updated_at: submitted_at,
             ended_at: None,
@@ -310,7 +316,11 @@ impl FlowRecord {
         }
         let next_index = self.steps.len() as u32;
         let full = self.steps.len() >= MAX_RECORDED_STEPS;
-        let owned = self.owns_step(id);
+        // Ownership: a step the record does not hold is taken in only where it can be the
+        // flow's ([`FlowRecord::owns_step`]); one that is not changes nothing, status included.
+        if !self.owns_step(id) {
+            return false;
+        }
         let mut changed = match self.steps.get_mut(id) {
             Some(step) => {
                 let mut changed = false;
@@ -326,9 +336,6 @@ impl FlowRecord {
                 changed
             }
             None if full => false,
-            // Ownership: a step the record does not hold is taken in only where it can be the
-            // flow's ([`FlowRecord::owns_step`]).
-            None if !owned => false,
             None => {
                 let step = StepRecord {
                     index: index.unwrap_or(next_index),

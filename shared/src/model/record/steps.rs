@@ -159,6 +159,22 @@ impl FlowRecord {
                 && !self.cluster_state.as_ref().is_some_and(ClusterState::is_ended)
     }
 
+    /// Notes the run time (seconds) of the flow's own ended steps, for its cost. Returns
+    /// whether anything changed.
+    pub fn note_step_seconds(&mut self, times: &[(StepId, u64)], now: DateTime<Utc>) -> bool {
+        let mut changed = false;
+        for (id, seconds) in times {
+            if self.steps.contains_key(id) && self.step_seconds.get(id) != Some(seconds) {
+                self.step_seconds.insert(id.clone(), *seconds);
+                changed = true;
+            }
+        }
+        if changed {
+            self.touch(now);
+        }
+        changed
+    }
+
     /// The flow's steps still pending or running, in order (what CancelSteps is asked for).
     pub fn unfinished_steps(&self) -> Vec<StepId> {
         (self.ordered_steps().into_iter())
