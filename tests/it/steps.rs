@@ -132,6 +132,17 @@ async fn two_flows_on_one_cluster_each_own_only_their_steps() {
     let ((a_step, a_name), (b_step, b_name)) = (own_step(&ra), own_step(&rb));
     assert_eq!(a_name, format!("index domain 7 [flow {a}]"));
     assert_ne!(a_step, b_step);
+    // Listed with the cluster their steps run on.
+    let active = ops::list(&w.submitter.catalog, &w.svc().store, json!({"status": "active"}))
+        .await
+        .unwrap();
+    for flow in active["flows"].as_array().unwrap() {
+        assert_eq!(
+            (&flow["target"], &flow["cluster_id"]),
+            (&json!("steps"), &json!(cluster_id.as_str())),
+            "{flow}"
+        );
+    }
     let adhoc = operator_step(&w, &cluster_id, "adhoc-debug").await;
     let c = cluster_id.as_str();
 
@@ -642,4 +653,42 @@ async fn operator_step_on(emr: &aws_sdk_emr::Client, cluster_id: &ClusterId) -> 
         .await
         .unwrap();
     added.step_ids()[0].clone()
+}
+
+#[tokio::test]
+async fn the_runtime_role_and_the_marked_steps_reach_add_job_flow_steps_as_checked() {
+    // moto drops ExecutionRoleArn: the proxy keeps the request as sent.
+    let w = world_behind_proxy().await;
+    let cluster_id = shared_cluster(&w.emr_client, "shared-etl", &[]).await;
+    let flow_id = FlowId::generate();
+    let role = "arn:aws:iam::123456789012:role/index-updater";
+    let request = emr_flows::catalog::cluster_steps::StepsRequest::check(
+        json!({"id": cluster_id.as_str(), "execution_role_arn": role}),
+        vec![json!({"name": "index domain 7", "spark": {"application": "s3://b/index.py"}})],
+        "us-east-1",
+        flow_id,
+    )
+    .unwrap();
+    let added = w
+        .svc()
+        .emr
+        .add_job_flow_steps(&cluster_id, request.steps(), request.execution_role_arn())
+        .await;
+    assert!(
+        matches!(&added, emr_flows::aws::emr::AddSteps::Added(ids) if ids.len() == 1),
+        "{added:?}"
+    );
+    let log = w.proxy.as_ref().unwrap().requests().await["log"].clone();
+    let sent = (log.as_array().unwrap().iter())
+        .find(|e| e["op"] == "AddJobFlowSteps")
+        .expect("AddJobFlowSteps sent")["request"]
+        .clone();
+    assert_eq!(sent["JobFlowId"], cluster_id.as_str());
+    assert_eq!(sent["ExecutionRoleArn"], role);
+    assert_eq!(
+        sent["Steps"][0]["Name"],
+        format!("index domain 7 [flow {flow_id}]")
+    );
+    assert_eq!(sent["Steps"][0]["ActionOnFailure"], "CONTINUE");
+    assert_eq!(sent["Steps"][0]["HadoopJarStep"]["Jar"], "command-runner.jar");
 }
