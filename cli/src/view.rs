@@ -172,6 +172,17 @@ pub fn flow(record: &Value, now: SystemTime, width: Option<u16>) -> String {
     if let Some(hours) = record["normalized_instance_hours"].as_i64() {
         field("cost", format!("{hours} normalized instance hours"));
     }
+    if let Some(steps) = record["step_seconds"].as_object().filter(|s| !s.is_empty()) {
+        // A step flow's cost: its steps' run time (the shared cluster's hours are not its own).
+        let seconds: u64 = steps.values().filter_map(Value::as_u64).sum();
+        field(
+            "cost",
+            format!(
+                "{seconds} s of step run time ({} step(s); the cluster is shared)",
+                steps.len()
+            ),
+        );
+    }
     if let Some(key) = record["idempotency_key"].as_str() {
         field("idempotency key", key.to_owned());
     }
@@ -234,7 +245,16 @@ pub fn flow(record: &Value, now: SystemTime, width: Option<u16>) -> String {
             Some(at) => format!("accepted by EMR {}", when(&Value::from(at))),
             None => "not accepted by EMR yet".into(),
         };
-        let _ = writeln!(out, "  {accepted}; {attempts} TerminateJobFlows call(s)");
+        // A step flow's termination cancels its steps; the shared cluster is never ended.
+        let call = if record["target"] == "steps" {
+            "CancelSteps"
+        } else {
+            "TerminateJobFlows"
+        };
+        let _ = writeln!(out, "  {accepted}; {attempts} {call} call(s)");
+        if let Some(answer) = termination.get("answer").and_then(Value::as_str) {
+            let _ = writeln!(out, "  EMR answered: {answer}");
+        }
         if let Some(error) = termination.get("last_error").and_then(Value::as_str) {
             let _ = writeln!(out, "  last error: {error}");
         }
@@ -680,6 +700,20 @@ mod tests {
             "#2 2026-11-29T10:10:00Z  HTTP 200",
         ] {
             assert!(text.contains(expected), "{expected:?} not in\n{text}");
+        }
+        // A step flow: its steps' run time, and CancelSteps with what EMR answered.
+        let mut steps = record.clone();
+        steps["target"] = "steps".into();
+        steps.as_object_mut().unwrap().remove("normalized_instance_hours");
+        steps["step_seconds"] = json!({"s-1": 240, "s-2": 60});
+        steps["termination"]["answer"] = "CancelSteps: s-2 SUBMITTED".into();
+        let shown = flow(&steps, at("2026-11-29T11:00:00Z"), None);
+        for expected in [
+            "300 s of step run time (2 step(s); the cluster is shared)",
+            "1 CancelSteps call(s)",
+            "EMR answered: CancelSteps: s-2 SUBMITTED",
+        ] {
+            assert!(shown.contains(expected), "{expected:?} not in\n{shown}");
         }
         let one = text.find("One").unwrap();
         let two = text.find("Two").unwrap();
