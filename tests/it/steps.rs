@@ -21,9 +21,20 @@ const BUDGET: Duration = Duration::from_secs(60);
 
 /// A long-running cluster in moto (kept alive without steps), named `name`, tagged `tags`.
 async fn shared_cluster(emr: &aws_sdk_emr::Client, name: &str, tags: &[(&str, &str)]) -> ClusterId {
+    logging_cluster(emr, name, tags, None).await
+}
+
+/// [`shared_cluster`] with the cluster's `LogUri`.
+async fn logging_cluster(
+    emr: &aws_sdk_emr::Client,
+    name: &str,
+    tags: &[(&str, &str)],
+    log_uri: Option<&str>,
+) -> ClusterId {
     let launched = emr
         .run_job_flow()
         .name(name)
+        .set_log_uri(log_uri.map(str::to_owned))
         .release_label("emr-7.13.0")
         .instances(
             aws_sdk_emr::types::JobFlowInstancesConfig::builder()
@@ -691,4 +702,66 @@ async fn the_runtime_role_and_the_marked_steps_reach_add_job_flow_steps_as_check
     );
     assert_eq!(sent["Steps"][0]["ActionOnFailure"], "CONTINUE");
     assert_eq!(sent["Steps"][0]["HadoopJarStep"]["Jar"], "command-runner.jar");
+}
+
+#[tokio::test]
+async fn a_failed_steps_log_under_the_clusters_log_uri_becomes_its_probable_cause() {
+    // GIVEN a step flow failed on a cluster logging to S3 (its step has no log location of its
+    // own: moto refuses StepMonitoringConfiguration)
+    let w = world_behind_proxy().await;
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&integration_tests::world::MOTO.get().unwrap().sdk().await)
+            .force_path_style(true)
+            .build(),
+    );
+    let bucket = format!("shared-logs-{}", FlowId::generate().to_string().to_lowercase());
+    s3.create_bucket().bucket(&bucket).send().await.unwrap();
+    let log_uri = format!("s3://{bucket}/logs/");
+    let cluster_id = logging_cluster(&w.emr_client, "shared-etl", &[], Some(&log_uri)).await;
+    let flow = submit_on(&w, &cluster_id, 7, json!({})).await;
+    let (step, name) = own_step(&w.record(flow).await);
+    send(&w, step_event(cluster_id.as_str(), &step, &name, "FAILED")).await;
+    let failed = w.record(flow).await;
+    assert_eq!(failed.status, FlowStatus::Failed);
+    assert_eq!(
+        failed
+            .failure
+            .as_ref()
+            .unwrap()
+            .failed_step
+            .as_ref()
+            .unwrap()
+            .probable_cause,
+        None
+    );
+    assert_eq!(
+        failed.normalized_instance_hours, None,
+        "the cluster's hours are not the flow's"
+    );
+    // WHEN EMR pushes the step's stderr.gz under the cluster's LogUri and the sweep runs
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut gz, b"INFO start\nException: index 7 has no mapping\n").unwrap();
+    s3.put_object()
+        .bucket(&bucket)
+        .key(format!("logs/{cluster_id}/steps/{step}/stderr.gz"))
+        .body(gz.finish().unwrap().into())
+        .send()
+        .await
+        .unwrap();
+    w.clock.advance(chrono::Duration::minutes(5));
+    let report = ops::sweep(w.svc(), BUDGET).await.unwrap();
+    assert!(report.errors.is_empty(), "{report:?}");
+    // THEN the flow's failed step carries the end of its log as the probable cause
+    let cause = w
+        .record(flow)
+        .await
+        .failure
+        .unwrap()
+        .failed_step
+        .unwrap()
+        .probable_cause;
+    assert_eq!(
+        cause.as_deref(),
+        Some("INFO start\nException: index 7 has no mapping\n")
+    );
 }
