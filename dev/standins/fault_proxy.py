@@ -23,7 +23,10 @@ ThrottlingException, not forwarded), delay (sleep S seconds, then forward), refu
 Stand-ins for what moto 5.2.5 lacks: EMR's CancelSteps is answered here, never forwarded (each
 step SUBMITTED, as EMR answers a request it took; the steps' states do not change, as EMR's do
 not until the step stops). The request bodies of AddJobFlowSteps and CancelSteps are kept in the
-log (`request`), since moto drops what it does not model (ExecutionRoleArn).
+log (`request`), since moto drops what it does not model (ExecutionRoleArn). A step's own log
+location (StepMonitoringConfiguration, which makes moto fail the call) is taken out of
+AddJobFlowSteps before it is forwarded, kept per step id from moto's answer, and put back into
+DescribeStep's answer as the step's LogUri, as EMR reports it.
 
 Usage: python dev/standins/fault_proxy.py --port 8766 --upstream http://127.0.0.1:5000 [--no-serialize]
 """
@@ -86,6 +89,7 @@ class State:
         self.counts: dict[str, int] = {}
         self.bytes: dict[str, int] = {}
         self.log: list[dict] = []
+        self.step_log_uris: dict[str, str] = {}  # step id -> its own LogUri (see the stand-ins)
 
     def take_rule(self, op: str) -> dict | None:
         """The first rule matching `op`, with one use taken from it (dropped when used up)."""
@@ -128,6 +132,29 @@ def cancel_steps_answer(body: bytes, refuse: bool, request_headers) -> tuple[int
     content_type = request_headers.get("content-type", "") or "application/x-amz-json-1.1"
     headers = [("Content-Type", content_type), ("x-amzn-RequestId", str(uuid.uuid4()))]
     return 200, headers, json.dumps({"CancelStepsInfoList": infos}).encode()
+
+
+def without_step_log_uris(body: bytes) -> tuple[bytes, list]:
+    """AddJobFlowSteps' body without StepMonitoringConfiguration, and each step's LogUri."""
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        return body, []
+    uris = []
+    for step in doc.get("Steps", []):
+        monitoring = step.pop("StepMonitoringConfiguration", None) or {}
+        uris.append((monitoring.get("S3MonitoringConfiguration") or {}).get("LogUri"))
+    return (json.dumps(doc).encode() if any(uris) else body), uris
+
+
+def with_step_log_uri(answer: bytes, uris: dict) -> bytes:
+    """DescribeStep's answer with the step's own LogUri, when it was given one."""
+    doc = json.loads(answer or b"{}")
+    step = doc.get("Step") or {}
+    if step.get("Id") in uris:
+        step["LogUri"] = uris[step["Id"]]
+        return json.dumps(doc).encode()
+    return answer
 
 
 def fault_answer(action: str, service: str, request_headers) -> tuple[int, list, bytes]:
@@ -199,6 +226,9 @@ class Handler(BaseHTTPRequestHandler):
                 entry["request"] = None
         state.record(entry)  # before forwarding, so that hanging requests show up too
         sys.stderr.write(f"{self.command} {op} fault={action}\n")
+        log_uris = []
+        if op == "AddJobFlowSteps":
+            body, log_uris = without_step_log_uris(body)
         if op == "CancelSteps" and action in (None, "refuse_cancel"):
             status, headers, answer = cancel_steps_answer(body, action == "refuse_cancel", self.headers)
         elif action in ("fail_500", "throttle"):
@@ -213,6 +243,12 @@ class Handler(BaseHTTPRequestHandler):
                     json.dumps({"__type": "BadGateway", "message": f"fault proxy: {e}"}).encode()
                 state.update(entry, error=str(e))
             state.update(entry, upstream_status=status)
+            if status == 200 and any(log_uris):
+                ids = json.loads(answer or b"{}").get("StepIds", [])
+                with state.lock:
+                    state.step_log_uris.update({i: u for i, u in zip(ids, log_uris) if u})
+            if status == 200 and op == "DescribeStep" and state.step_log_uris:
+                answer = with_step_log_uri(answer, state.step_log_uris)
             if status == 400 and b"ConditionalCheckFailed" in answer:
                 # DynamoDB bills a refused write by the item it kept: say which (see dev/bench/bench.py).
                 try:

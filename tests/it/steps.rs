@@ -765,3 +765,103 @@ async fn a_failed_steps_log_under_the_clusters_log_uri_becomes_its_probable_caus
         Some("INFO start\nException: index 7 has no mapping\n")
     );
 }
+
+/// A step flow whose step has a log location of its own and a runtime role (API shape).
+const OWN_LOGS: &str = r#"
+name: own-logs
+version: "1"
+parameters:
+  type: object
+  required: [cluster_id, bucket]
+  properties:
+    cluster_id: {type: string}
+    bucket: {type: string}
+examples:
+  - {cluster_id: j-2AXXXXXXGAPLF, bucket: b}
+cluster:
+  id: "{{ cluster_id }}"
+  execution_role_arn: arn:aws:iam::123456789012:role/index-updater
+steps:
+  - Name: index with its own logs
+    HadoopJarStep:
+      Jar: command-runner.jar
+      Args: [spark-submit, "s3://{{ bucket }}/index.py"]
+    StepMonitoringConfiguration:
+      S3MonitoringConfiguration:
+        LogUri: "s3://{{ bucket }}/step-logs/"
+"#;
+
+#[tokio::test]
+async fn a_failed_steps_own_log_location_wins_over_the_clusters() {
+    // GIVEN a cluster logging to one place, and a step flow whose step logs to another
+    let w = world_behind_proxy().await;
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&integration_tests::world::MOTO.get().unwrap().sdk().await)
+            .force_path_style(true)
+            .build(),
+    );
+    let bucket = format!("own-logs-{}", FlowId::generate().to_string().to_lowercase());
+    s3.create_bucket().bucket(&bucket).send().await.unwrap();
+    let cluster_logs = format!("s3://{bucket}/cluster-logs/");
+    let cluster_id = logging_cluster(&w.emr_client, "shared-etl", &[], Some(&cluster_logs)).await;
+    let submitter = ops::Submitter {
+        catalog: emr_flows::catalog::definition::Catalog::from_sources(&[("own-logs.yaml", OWN_LOGS)])
+            .unwrap(),
+        policy: w.submitter.policy.clone(),
+        services: w.svc().clone(),
+        region: "us-east-1".into(),
+    };
+    let answer = ops::submit(
+        &submitter,
+        json!({"flow": "own-logs", "params": {"cluster_id": cluster_id.as_str(), "bucket": bucket}}),
+    )
+    .await
+    .unwrap();
+    let ops::SubmitAnswer::Launched(submitted) = answer else {
+        panic!("a launch")
+    };
+    let sent = (w.proxy.as_ref().unwrap().requests().await["log"]
+        .as_array()
+        .unwrap()
+        .iter())
+    .find(|e| e["op"] == "AddJobFlowSteps")
+    .unwrap()["request"]
+        .clone();
+    assert_eq!(
+        sent["ExecutionRoleArn"],
+        "arn:aws:iam::123456789012:role/index-updater"
+    );
+    assert_eq!(
+        sent["Steps"][0]["StepMonitoringConfiguration"]["S3MonitoringConfiguration"]["LogUri"],
+        format!("s3://{bucket}/step-logs/")
+    );
+    let (step, name) = own_step(&w.record(submitted.flow_id).await);
+    send(&w, step_event(cluster_id.as_str(), &step, &name, "FAILED")).await;
+    // WHEN EMR pushes a log in both places
+    for (prefix, text) in [
+        ("cluster-logs", "the cluster's\n"),
+        ("step-logs", "the step's own\n"),
+    ] {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        std::io::Write::write_all(&mut gz, text.as_bytes()).unwrap();
+        s3.put_object()
+            .bucket(&bucket)
+            .key(format!("{prefix}/{cluster_id}/steps/{step}/stderr.gz"))
+            .body(gz.finish().unwrap().into())
+            .send()
+            .await
+            .unwrap();
+    }
+    w.clock.advance(chrono::Duration::minutes(5));
+    ops::sweep(w.svc(), BUDGET).await.unwrap();
+    // THEN the probable cause is the step's own log
+    let cause = w
+        .record(submitted.flow_id)
+        .await
+        .failure
+        .unwrap()
+        .failed_step
+        .unwrap()
+        .probable_cause;
+    assert_eq!(cause.as_deref(), Some("the step's own\n"));
+}
