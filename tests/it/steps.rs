@@ -865,3 +865,40 @@ async fn a_failed_steps_own_log_location_wins_over_the_clusters() {
         .probable_cause;
     assert_eq!(cause.as_deref(), Some("the step's own\n"));
 }
+
+#[tokio::test]
+async fn a_quiet_step_flow_is_repaired_from_its_own_steps_by_id() {
+    // GIVEN two step flows and an operator's step on one cluster, and every event lost
+    let w = world_behind_proxy().await;
+    let cluster_id = shared_cluster(&w.emr_client, "shared-etl", &[]).await;
+    let first = submit_on(&w, &cluster_id, 1, json!({})).await;
+    let second = submit_on(&w, &cluster_id, 2, json!({})).await;
+    operator_step(&w, &cluster_id, "adhoc-debug").await;
+    w.proxy.as_ref().unwrap().clear_requests().await;
+    // WHEN the sweep finds them quiet past REPAIR_AFTER
+    w.clock.advance(chrono::Duration::minutes(11));
+    let report = ops::sweep(w.svc(), BUDGET).await.unwrap();
+    assert!(report.errors.is_empty(), "{report:?}");
+    // THEN each asked EMR for its own step by id (moto runs the cluster's first step), and
+    // holds only that step
+    let log = w.proxy.as_ref().unwrap().requests().await["log"].clone();
+    let by_ids = (log.as_array().unwrap().iter())
+        .filter(|e| e["op"] == "ListSteps")
+        .count();
+    assert_eq!(by_ids, 2, "one ListSteps by step ids per flow");
+    let first = w.record(first).await;
+    assert_eq!(first.status, FlowStatus::Running, "moto reports its step RUNNING");
+    let second = w.record(second).await;
+    assert_eq!(
+        second.status,
+        FlowStatus::Starting,
+        "moto reports its step PENDING"
+    );
+    for record in [&first, &second] {
+        assert_eq!(record.steps.len(), 1);
+        assert!(
+            record.last_contact_at > Some(record.submitted_at),
+            "checked by the sweep"
+        );
+    }
+}
