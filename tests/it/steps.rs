@@ -557,6 +557,17 @@ async fn step_flows_run_end_to_end_through_the_real_functions() {
         .await
         .unwrap_err();
     assert_eq!(refused["errorType"], "ValidationError", "{refused}");
+    // A flow with the shortest max_runtime, swept by hand once it passed.
+    let timed = functions
+        .invoke(
+            "submit",
+            &json!({"flow": "pages-es-index-shared", "max_runtime": "1m",
+                    "params": {"domain_id": 99, "cluster_id": cluster_id.as_str()}}),
+        )
+        .await
+        .unwrap();
+    let timed_at = std::time::Instant::now();
+    let timed_id = timed["flow_id"].as_str().unwrap().to_owned();
 
     // WHEN twenty flows are submitted on it and their events arrive interleaved and duplicated,
     // with an operator's step among them
@@ -613,12 +624,53 @@ async fn step_flows_run_end_to_end_through_the_real_functions() {
     for answer in futures_util::future::join_all(sends).await {
         answer.unwrap();
     }
-    // The late RUNNING of a step may arrive after its end: either order ends the same way.
+    // One of the running flows is terminated: CancelSteps for its step, taken by EMR, not yet
+    // carried out; then EMR reports the step cancelled.
+    let (cancelled, step, name) = &flows[19];
+    let answer = functions
+        .invoke("terminate", &json!({"flow_id": cancelled}))
+        .await
+        .unwrap();
+    assert_eq!(answer["status"], "RUNNING", "{answer}");
+    assert!(answer["termination_accepted_at"].is_string(), "{answer}");
+    assert_eq!(
+        answer["emr_answer"],
+        format!("CancelSteps: {step} SUBMITTED"),
+        "{answer}"
+    );
+    let event = step_event(c, step, name, "CANCELLED");
+    functions.invoke("on-state-change", &event).await.unwrap();
+    // The max_runtime flow: past its deadline, the sweep cancels its step; EMR's CANCELLED
+    // ends it TIMED_OUT.
+    let wait = Duration::from_secs(62).saturating_sub(timed_at.elapsed());
+    tokio::time::sleep(wait).await;
+    let swept = functions
+        .invoke("on-state-change", &json!({"reconcile": true}))
+        .await
+        .unwrap();
+    assert_eq!(swept["reconciled"]["errors"], json!([]), "{swept}");
+    let record = functions.record(&timed_id).await;
+    assert!(record["termination"]["accepted_at"].is_string(), "{record}");
+    let (timed_step, timed_step_record) = record["steps"].as_object().unwrap().iter().next().unwrap();
+    let event = step_event(
+        c,
+        timed_step,
+        timed_step_record["name"].as_str().unwrap(),
+        "CANCELLED",
+    );
+    functions.invoke("on-state-change", &event).await.unwrap();
+    let record = functions.record(&timed_id).await;
+    assert_eq!(
+        (&record["status"], &record["failure"]["code"]),
+        (&json!("TIMED_OUT"), &json!(MAX_RUNTIME_EXCEEDED)),
+        "{record}"
+    );
+    // The cluster ends under the four flows still running.
     let ending = cluster_event("cluster-TERMINATED-USER_REQUEST.json", &cluster_id);
     let answer = functions.invoke("on-state-change", &ending).await.unwrap();
     assert_eq!(
         answer["applied_to_flows"]["flows"].as_array().map(Vec::len),
-        Some(5),
+        Some(4),
         "{answer}"
     );
 
@@ -628,6 +680,7 @@ async fn step_flows_run_end_to_end_through_the_real_functions() {
         let (status, code) = match i {
             0..10 => ("SUCCEEDED", Value::Null),
             10..15 => ("FAILED", json!("STEP_FAILURE")),
+            19 => ("CANCELLED", Value::Null),
             _ => ("FAILED", json!(CLUSTER_ENDED)),
         };
         assert_eq!(
@@ -641,8 +694,13 @@ async fn step_flows_run_end_to_end_through_the_real_functions() {
         );
     }
     let counts = proxy.counts().await;
-    assert_eq!(counts.get("AddJobFlowSteps"), Some(&20), "{counts:?}");
-    assert_eq!(counts.get("TerminateJobFlows"), None, "{counts:?}");
+    assert_eq!(counts.get("AddJobFlowSteps"), Some(&21), "{counts:?}");
+    assert_eq!(counts.get("CancelSteps"), Some(&2), "{counts:?}");
+    assert_eq!(
+        counts.get("TerminateJobFlows"),
+        None,
+        "the shared cluster is never terminated"
+    );
 }
 
 async fn operator_step_on(emr: &aws_sdk_emr::Client, cluster_id: &ClusterId) -> String {
