@@ -576,12 +576,17 @@ pub fn terminated(answer: &Value) -> String {
         Some(at) => format!("EMR accepted it {}", when(&Value::from(at))),
         None => "EMR has not accepted it yet (the cluster is terminated as soon as it is known)".into(),
     };
-    format!(
+    let mut line = format!(
         "termination requested for flow {} (cluster {}, {}): {accepted}",
         text(&answer["flow_id"]),
         text(&answer["cluster_id"]),
         status(text(&answer["status"]))
-    )
+    );
+    // A step flow: CancelSteps' answer per step (SUBMITTED is not yet CANCELLED).
+    if let Some(said) = answer["emr_answer"].as_str() {
+        line.push_str(&format!("; EMR answered {said}"));
+    }
+    line
 }
 
 #[cfg(test)]
@@ -667,6 +672,23 @@ mod tests {
             text,
             "STEP_FAILURE: Shut down as step failed\nstep SparkPi (s-1) FAILED\n  reason: Unknown error\n  \
              log: s3://l/stderr.gz\nprobable cause (last 3 lines of the step's stderr):\n  | line 18\n  | line 19\n  | line 20"
+        );
+    }
+
+    #[test]
+    fn a_step_flows_termination_says_what_emr_answered() {
+        console::set_colors_enabled(false);
+        let answer = json!({"flow_id": "01JA", "cluster_id": "j-1", "status": "RUNNING",
+                            "termination_accepted_at": "2026-11-29T10:08:01Z",
+                            "emr_answer": "CancelSteps: s-2 SUBMITTED"});
+        let text = terminated(&answer);
+        assert!(
+            text.ends_with("; EMR answered CancelSteps: s-2 SUBMITTED"),
+            "{text}"
+        );
+        assert!(
+            text.starts_with("termination requested for flow 01JA (cluster j-1, "),
+            "{text}"
         );
     }
 
