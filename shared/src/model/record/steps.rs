@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::super::outcome::{ClusterFacts, TerminationKind, decide_steps_outcome};
+use super::super::outcome::{ClusterFacts, decide_steps_outcome};
 use super::super::{ClusterState, FlowStatus, StepState, Target};
 use super::{
     FailedStep, FailureCause, FlowRecord, ListedStep, MAX_RUNTIME_EXCEEDED, StepFailureDetails, StepId,
@@ -181,10 +181,5 @@ impl FlowRecord {
             .filter(|(_, s)| s.state.rank() < StepState::Completed.rank())
             .map(|(id, _)| id.clone())
             .collect()
-    }
-
-    /// The kind of cancellation asked for, if EMR took it.
-    pub fn cancelled_by_us(&self) -> Option<TerminationKind> {
-        self.accepted_termination()
     }
 }
