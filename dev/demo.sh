@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The main job, end to end, on local stand-ins: moto serves DynamoDB and EMR, `cargo lambda
+# The main job, end to end, on local stand-ins: moto serves DynamoDB, EMR and EMR Serverless, `cargo lambda
 # watch` serves the four functions, and a local receiver verifies each signed callback: v1 with
 # the Standard Webhooks reference library, v1a (ed25519) with PyPI cryptography and the public
 # key only. EMR's state changes are driven by invoking
@@ -33,8 +33,10 @@ field() { python3 -c "import json,sys; d=json.load(sys.stdin); print(eval('d'+sy
 say "Building the functions"
 cargo build --quiet --workspace --bins
 
-say "Starting moto (DynamoDB + EMR) on :$moto_port"
+say "Starting moto (DynamoDB, EMR, EventBridge, SQS) on :$moto_port"
 start_moto "$moto_port" "$table"
+echo "A rule on the default bus takes every flow event (Flow Status Change) to an SQS queue"
+events_queue=$(flow_events_rule "$moto_port")
 
 say "Starting the callback receiver on :$receiver_port"
 start_receiver "$receiver_port"
@@ -77,12 +79,30 @@ print(json.dumps({k: r[k] for k in keep if k in r}, indent=2))'
 run_flow spark-pi '{"partitions": 100}' lifecycle-success
 run_flow pages-es-index-updater '{"domain_id": 7}' lifecycle-failure
 
+# The third flow runs on EMR Serverless: a job run on an application (moto's, born STARTED),
+# followed through EMR Serverless' job-run events, which dev/standins/drive.py sends as
+# EventBridge would (its first attempt fails and is retried; the final utilization update
+# gives the billed figures).
+say "An EMR Serverless application (moto) for spark-pi-serverless"
+echo "\$ aws emr-serverless create-application --name demo --release-label emr-7.1.0 --type SPARK"
+application_id=$(aws emr-serverless create-application --endpoint-url "http://127.0.0.1:$moto_port" \
+  --name demo --release-label emr-7.1.0 --type SPARK --query applicationId --output text)
+echo "application $application_id"
+printf '{"flow": "spark-pi-serverless", "params": {"application_id": "%s", "partitions": 100}, "callbacks": [{"http": {"url": "http://127.0.0.1:%s/callbacks"}}]}\n' \
+  "$application_id" "$receiver_port" >"$work/submit.json"
+say "Submit spark-pi-serverless"
+json <"$work/submit.json"
+invoke submit "$work/submit.json" | tee "$work/submitted.json" | json
+flow_id=$(field '["flow_id"]' <"$work/submitted.json")
+say "EMR Serverless' events for its job run, as EventBridge delivers them to on-state-change"
+"$root/.venv/bin/python" dev/standins/drive.py "$flow_id" --retry --endpoint-url "http://127.0.0.1:$lambda_port"
+
 say "What the callback receiver verified (Standard Webhooks: v1 by the PyPI reference library with the shared secret, v1a by PyPI cryptography with the public key alone)"
 grep -E 'callback verified|REJECTED' "$work/receiver.log"
 verified=$(grep -c 'callback verified (v1, v1a)' "$work/receiver.log" || true)
 rejected=$(grep -c 'REJECTED' "$work/receiver.log" || true)
-if [[ $verified -ne 2 || $rejected -ne 0 ]]; then
-  echo "expected 2 callbacks verified with both signatures and none rejected; got $verified and $rejected" >&2
+if [[ $verified -ne 3 || $rejected -ne 0 ]]; then
+  echo "expected 3 callbacks verified with both signatures and none rejected; got $verified and $rejected" >&2
   exit 1
 fi
 
@@ -103,4 +123,38 @@ say "The reconcile sweep, by hand (it runs every 5 minutes in AWS): nothing is l
 echo '{"reconcile": true}' >"$work/reconcile.json"
 echo "\$ aws lambda invoke --function-name on-state-change --payload file://reconcile.json out.json"
 invoke on-state-change "$work/reconcile.json" | json
-say "Demo complete: one flow SUCCEEDED, one FAILED with its cause, both called back and verified (v1 and v1a)."
+say "A flow followed with the command line while dev/standins/drive.py plays EMR"
+cli=(env EMR_FLOWS_LAMBDA_URL="http://127.0.0.1:$lambda_port" "${CARGO_TARGET_DIR:-target}/debug/emr-flows")
+echo "\$ emr-flows submit spark-pi -p partitions=10 --json"
+"${cli[@]}" --json submit spark-pi -p partitions=10 | tee "$work/cli-submitted.json" | json
+cli_flow=$(field '["flow_id"]' <"$work/cli-submitted.json")
+echo "\$ emr-flows watch $cli_flow    # with drive.py in another shell"
+"${cli[@]}" watch "$cli_flow" --interval 200ms >"$work/watch.out" 2>&1 &
+watcher=$!
+sleep 1
+python3 dev/standins/drive.py "$cli_flow" --endpoint-url "http://127.0.0.1:$lambda_port" >"$work/drive.out"
+if ! wait "$watcher"; then
+  cat "$work/watch.out"; echo "emr-flows watch did not end with SUCCEEDED (exit 0)" >&2; exit 1
+fi
+cat "$work/watch.out"
+
+say "What the rule on the flow events received (SQS), one event per status change"
+python3 - "$events_queue" "http://127.0.0.1:$moto_port" <<'PY'
+import collections, json, sys
+import boto3
+queue, endpoint = sys.argv[1:]
+sqs = boto3.client("sqs", endpoint_url=endpoint)
+seen = collections.defaultdict(list)
+while messages := sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", []):
+    for m in messages:
+        detail = json.loads(m["Body"])["detail"]
+        seen[(detail["flow_id"], detail["flow"])].append(detail["status"])
+        sqs.delete_message(QueueUrl=queue, ReceiptHandle=m["ReceiptHandle"])
+for (flow_id, flow), statuses in seen.items():
+    print(f"  {flow_id}  {flow:24} {' -> '.join(statuses)}")
+ends = sorted(s[-1] for s in seen.values())
+if len(seen) != 4 or ends != ["FAILED", "SUCCEEDED", "SUCCEEDED", "SUCCEEDED"] or any(len(s) != len(set(s)) for s in seen.values()):
+    sys.exit(f"expected four flows' events, each status once, one ending FAILED, three SUCCEEDED; got {dict(seen)}")
+PY
+
+say "Demo complete: two cluster flows SUCCEEDED (one followed with the command line), one FAILED with its cause, one EMR Serverless flow SUCCEEDED after a retried attempt; callbacks verified (v1 and v1a), every status change published as a flow event."

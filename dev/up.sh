@@ -39,6 +39,7 @@ echo "building the functions (the first build takes a few minutes)…"
 cargo build --quiet --workspace --bins
 
 start_moto "$moto_port" "$table"
+events_queue=$(flow_events_rule "$moto_port")
 start_receiver "$receiver_port"
 
 functions_env "$table" "$moto_port"
@@ -65,7 +66,8 @@ cat <<TEXT
 
 emr-flows is up (Ctrl-C or \`make down\` stops it; logs in .local/):
   functions  http://127.0.0.1:$lambda_port   (aws lambda invoke --endpoint-url …)
-  moto       http://127.0.0.1:$moto_port   (DynamoDB table $table, EMR)
+  moto       http://127.0.0.1:$moto_port   (DynamoDB table $table, EMR, EventBridge, SQS)
+  flow events  a rule on the default bus takes them to $events_queue
   receiver   http://127.0.0.1:$receiver_port/callbacks   (verifies v1 and v1a signatures; .local/receiver.log)
   v1a public key  $public_key   (list {"signing_keys": true} answers it too)
 
@@ -77,6 +79,7 @@ In another shell:
   .venv/bin/python dev/standins/drive.py FLOW_ID --fail-step 1   # or the first step fails
   aws lambda invoke --endpoint-url \$EMR_FLOWS_LAMBDA_URL --function-name list --payload '{"flow_id": "FLOW_ID"}' /dev/stdout
   tail .local/receiver.log                                        # the verified callback
+  aws --endpoint-url \$EMR_FLOWS_MOTO_URL sqs receive-message --max-number-of-messages 10 --queue-url $events_queue   # the flow events
   emr-flows submit spark-pi -p partitions=100 --wait              # or the command line (make cli), drive.py in another shell
   # a function error's type and message (the CLI shows only "(500)"):
   .venv/bin/cargo-lambda lambda invoke --invoke-address 127.0.0.1 --invoke-port $lambda_port submit --data-ascii '{"flow": "no-such-flow"}'

@@ -300,6 +300,21 @@ pub fn flow(record: &Value, now: SystemTime, width: Option<u16>) -> String {
             }
         }
     }
+    if let Some(events) = record["flow_events"].as_object().filter(|e| !e.is_empty()) {
+        let bus = record["event_bus"].as_str().unwrap_or("-");
+        let _ = writeln!(out, "\n{} (EventBridge bus {bus})", style("flow events").bold());
+        // In the order the flow reached them.
+        let mut events: Vec<(&String, &Value)> = events.iter().collect();
+        events.sort_by_key(|(_, e)| e["history"][0]["at"].as_str().map(str::to_owned));
+        for (status, event) in events {
+            let attempts = event["attempts"].as_u64().unwrap_or(0);
+            let mut line = format!("  {status:<10} {}, {attempts} attempt(s)", text(&event["status"]));
+            if let Some(error) = event["last_error"].as_str() {
+                let _ = write!(line, ", last error: {error}");
+            }
+            let _ = writeln!(out, "{line}");
+        }
+    }
     out.trim_end().to_owned()
 }
 
@@ -386,12 +401,25 @@ pub fn definitions(catalog: &Value, width: Option<u16>) -> String {
             vec![
                 text(&d["name"]).to_owned(),
                 text(&d["version"]).to_owned(),
+                d["target"].as_str().unwrap_or("cluster").to_owned(),
                 parameters.join(", "),
+                d["max_runtime"].as_str().unwrap_or("-").to_owned(),
                 text(&d["description"]).to_owned(),
             ]
         })
         .collect();
-    table(&["NAME", "VERSION", "PARAMETERS", "DESCRIPTION"], rows, width)
+    table(
+        &[
+            "NAME",
+            "VERSION",
+            "TARGET",
+            "PARAMETERS",
+            "MAX RUNTIME",
+            "DESCRIPTION",
+        ],
+        rows,
+        width,
+    )
 }
 
 /// `definitions NAME`: its parameters with types, defaults and constraints, and its
@@ -405,6 +433,12 @@ pub fn definition(definition: &Value, width: Option<u16>) -> String {
     if let Some(description) = definition["description"].as_str() {
         let _ = writeln!(out, "  {description}");
     }
+    let _ = writeln!(
+        out,
+        "  runs on: {}; max runtime: {}",
+        definition["target"].as_str().unwrap_or("cluster"),
+        definition["max_runtime"].as_str().unwrap_or("none")
+    );
     let parameters = &definition["parameters"];
     let required: Vec<&str> = (parameters["required"].as_array().into_iter().flatten())
         .filter_map(Value::as_str)
@@ -708,7 +742,14 @@ mod tests {
             "deliveries": {"0": {"outcome": "CANCELLED", "status": "DELIVERED", "attempts": 2,
                                   "delivered_at": "2026-11-29T10:10:00Z",
                                   "history": [{"attempt": 1, "at": "2026-11-29T10:09:01Z", "http_status": 503, "error": "HTTP 503"},
-                                              {"attempt": 2, "at": "2026-11-29T10:10:00Z", "http_status": 200}]}}
+                                              {"attempt": 2, "at": "2026-11-29T10:10:00Z", "http_status": 200}]}},
+            "event_bus": "default",
+            "flow_events": {
+                "STARTING": {"outcome": "STARTING", "status": "DELIVERED", "attempts": 1,
+                             "history": [{"attempt": 1, "at": "2026-11-29T10:00:01Z", "result": "DELIVERED"}]},
+                "CANCELLED": {"outcome": "CANCELLED", "status": "PENDING", "attempts": 1,
+                              "last_error": "PutEvents failed: throttled",
+                              "history": [{"attempt": 1, "at": "2026-11-29T10:09:01Z", "result": "FAILED"}]}}
         });
         let text = flow(&record, at("2026-11-29T11:00:00Z"), None);
         for expected in [
@@ -720,6 +761,9 @@ mod tests {
             "0  https://hooks.example.com/emr?***  DELIVERED of CANCELLED, 2 attempt(s), delivered 2026-11-29T10:10:00Z",
             "#1 2026-11-29T10:09:01Z  HTTP 503: HTTP 503",
             "#2 2026-11-29T10:10:00Z  HTTP 200",
+            "flow events (EventBridge bus default)",
+            "STARTING   DELIVERED, 1 attempt(s)",
+            "CANCELLED  PENDING, 1 attempt(s), last error: PutEvents failed: throttled",
         ] {
             assert!(text.contains(expected), "{expected:?} not in\n{text}");
         }
@@ -741,5 +785,9 @@ mod tests {
         let two = text.find("Two").unwrap();
         assert!(one < two, "steps in job-flow order:\n{text}");
         assert!(text.contains("(+4m)"), "{text}");
+        assert!(
+            text.find("STARTING   ").unwrap() < text.find("CANCELLED  PENDING").unwrap(),
+            "flow events in the order reached:\n{text}"
+        );
     }
 }

@@ -6,7 +6,9 @@ bytes).
 It submits spark-pi flows of 1, 50 and 256 steps (the definition's one step plus steps first
 seen in events, as EMR reports steps added to a running cluster), drives each through its
 lifecycle (cluster STARTING, RUNNING, each step RUNNING then COMPLETED, cluster TERMINATED),
-then reads the flows back with `list` and cancels one more flow with `terminate`. It prints:
+then reads the flows back with `list` and cancels one more flow with `terminate`. Flows publish
+their status changes to moto's default EventBridge bus, as a deployed stack's do by default
+(`--no-flow-events`: a stack without them). It prints:
 
 - init ms: from the process's start to its first `next` call (median of several cold starts);
 - per invocation type: wall ms (event handed out to answer received), CPU ms (all the
@@ -397,6 +399,7 @@ class Bench:
                "TABLE_NAME": self.table_name,
                "CALLBACK_SIGNING_SECRET": "whsec_" + base64.b64encode(bytes(range(32))).decode(),
                "CALLBACK_ALLOW_LOCAL": "true",
+               **({"FLOW_EVENT_BUS": "default"} if self.args.flow_events else {}),
                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256", "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
                "AWS_LAMBDA_LOG_GROUP_NAME": "bench", "AWS_LAMBDA_LOG_STREAM_NAME": "bench"}
         self.functions = {f: Function(f, binaries[f], env, self.procs) for f in FUNCTIONS}
@@ -683,6 +686,9 @@ def main() -> None:
     parser.add_argument("--target-dir", default=str(ROOT / "target"))
     parser.add_argument("--no-callback", dest="callback", action="store_false",
                         help="submit flows without their HTTPS callback")
+    parser.add_argument("--no-flow-events", dest="flow_events", action="store_false",
+                        help="a stack without flow events (FlowEventBus empty); by default flows "
+                             "publish to moto's default bus, as a deployed stack's do")
     parser.add_argument("--profile", default="release", help="release (of record) or debug")
     parser.add_argument("--shared-flows", default="1,10,100,1000",
                         type=lambda s: [int(x) for x in s.split(",") if x],

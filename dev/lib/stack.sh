@@ -85,7 +85,23 @@ AWS_MAX_ATTEMPTS=3
 CALLBACK_SIGNING_SECRET="$secret"
 CALLBACK_SIGNING_KEY="$signing_key"
 CALLBACK_ALLOW_LOCAL=true
+# Flow events to moto's default EventBridge bus (see flow_events_rule).
+FLOW_EVENT_BUS=default
 ENV
+}
+
+# flow_events_rule MOTO_PORT: a rule on moto's default bus taking every flow event to the SQS
+# queue emr-flows-flow-events, as a system that watches flows would subscribe; prints its URL.
+flow_events_rule() {
+  local moto="--endpoint-url http://127.0.0.1:$1" queue=emr-flows-flow-events
+  # shellcheck disable=SC2086
+  {
+    aws $moto sqs create-queue --queue-name "$queue" --query QueueUrl --output text
+    aws $moto events put-rule --name "$queue" --event-pattern \
+      '{"source": ["emr-flows"], "detail-type": ["Flow Status Change"]}' >/dev/null
+    aws $moto events put-targets --rule "$queue" \
+      --targets "Id=queue,Arn=arn:aws:sqs:us-east-1:123456789012:$queue" >/dev/null
+  }
 }
 
 # start_functions PORT: the four functions under `cargo lambda watch` on PORT, with

@@ -13,9 +13,13 @@ RUNNING then COMPLETED (step N FAILED with --fail-step N; the steps after it run
 ActionOnFailure CONTINUE): the cluster is shared, and never ends for one flow. With
 --end-cluster, the cluster then ends (TERMINATED, USER_REQUEST), as when an operator ends it
 under flows still running (use it with steps left RUNNING: --leave-running).
+A flow on EMR Serverless (target serverless_job_run) gets its job run's events instead (EMR
+Serverless user guide, "Automating EMR Serverless with Amazon EventBridge"): SUBMITTED, PENDING,
+SCHEDULED, RUNNING, then SUCCESS, or FAILED with --fail; with --retry, the first attempt fails
+and a "Job Run Retry" starts attempt 2 first; then the final "Job Resource Utilization Update".
 
     source .local/env            # after `make up`
-    python dev/standins/drive.py FLOW_ID [--fail-step N] [--endpoint-url URL]
+    python dev/standins/drive.py FLOW_ID [--fail-step N | --fail] [--retry] [--endpoint-url URL]
 
 Exit status 0 when every event applied; 1 otherwise.
 """
@@ -31,12 +35,12 @@ import boto3
 from botocore.config import Config
 
 
-def emr_event(detail_type, detail):
+def emr_event(detail_type, detail, source="aws.emr"):
     return {
         "version": "0",
         "id": str(uuid.uuid4()),
         "detail-type": detail_type,
-        "source": "aws.emr",
+        "source": source,
         "account": "123456789012",
         "time": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "region": "us-east-1",
@@ -76,6 +80,51 @@ def step_lifecycle(record, fail_step, leave_running, end_cluster):
         yield cluster(cluster_id, "shared", "TERMINATED", "USER_REQUEST", "Terminated by user request")
 
 
+def now():
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def job_run_lifecycle(record, fail, retry):
+    """A job run's events, as EMR Serverless sends them (the published RUNNING event's shape)."""
+    run = record["job_run"]
+    app, run_id = run["application_id"], run["job_run_id"]
+    arn = f"arn:aws:emr-serverless:us-east-1:123456789012:/applications/{app}/jobruns/{run_id}"
+    created = now()
+
+    def state(previous, current):
+        return emr_event("EMR Serverless Job Run State Change", {
+            "jobRunId": run_id, "applicationId": app, "arn": arn, "releaseLabel": "emr-7.1.0",
+            "state": current, "previousState": previous, "jobRunName": run.get("name", ""),
+            "createdBy": "arn:aws:sts::123456789012:assumed-role/emr-flows-submit/submit",
+            "createdAt": created, "updatedAt": now(),
+        }, source="aws.emr-serverless")
+
+    states = ["SUBMITTED", "PENDING", "SCHEDULED", "RUNNING"]
+    previous = None
+    for s in states:
+        yield state(previous, s)
+        previous = s
+    if retry:
+        yield emr_event("EMR Serverless Job Run Retry", {
+            "jobRunId": run_id, "applicationId": app, "arn": arn, "releaseLabel": "emr-7.1.0",
+            "previousAttempt": 1, "previousAttemptState": "FAILED",
+            "previousAttemptCreatedAt": created, "previousAttemptEndedAt": now(),
+            "newAttempt": 2, "newAttemptCreatedAt": now(),
+        }, source="aws.emr-serverless")
+        for s in ["PENDING", "SCHEDULED", "RUNNING"]:
+            yield state(previous, s)
+            previous = s
+    yield state(previous, "FAILED" if fail else "SUCCESS")
+    figures = {"vCPUHour": 0.106, "memoryGBHour": 0.531, "storageGBHour": 0.0}
+    yield emr_event("EMR Serverless Job Resource Utilization Update", {
+        "applicationId": app, "jobRunId": run_id, "attempt": 2 if retry else 1, "mode": "BATCH",
+        "createdAt": created, "startedAt": created, "calculatedFrom": created, "calculatedTo": now(),
+        "resourceUtilizationFinal": True,
+        "resourceUtilizationForInterval": figures, "billedResourceUtilizationForInterval": figures,
+        "totalResourceUtilization": figures, "totalBilledResourceUtilization": figures,
+    }, source="aws.emr-serverless")
+
+
 def lifecycle(record, fail_step):
     cluster_id, name = record["cluster_id"], record.get("cluster_name") or record["flow"]
     steps = sorted(record["steps"].items(), key=lambda kv: kv[1]["index"])
@@ -102,6 +151,9 @@ def main():
                         help="a step flow: its steps start and stay RUNNING")
     parser.add_argument("--end-cluster", action="store_true",
                         help="a step flow: the shared cluster then ends (TERMINATED, USER_REQUEST)")
+    parser.add_argument("--fail", action="store_true", help="a job run ends FAILED")
+    parser.add_argument("--retry", action="store_true",
+                        help="a job run's first attempt fails and EMR Serverless retries it")
     parser.add_argument("--endpoint-url", default=os.environ.get("EMR_FLOWS_LAMBDA_URL"),
                         help="the functions (default: $EMR_FLOWS_LAMBDA_URL from .local/env)")
     args = parser.parse_args()
@@ -123,19 +175,25 @@ def main():
     record, error = invoke("list", {"flow_id": args.flow_id})
     if error:
         sys.exit(f"list {args.flow_id}: {error.get('errorType', '')} {error.get('errorMessage')}")
-    if not record.get("cluster_id"):
-        sys.exit(f"flow {args.flow_id} has no cluster yet (status {record['status']})")
-    if args.fail_step is not None and not 1 <= args.fail_step <= len(record["steps"]):
-        sys.exit(f"--fail-step {args.fail_step}: steps are numbered 1 to {len(record['steps'])}")
+    if record.get("target") == "serverless_job_run":
+        if not (record.get("job_run") or {}).get("job_run_id"):
+            sys.exit(f"flow {args.flow_id} has no job run yet (status {record['status']})")
+        events = job_run_lifecycle(record, args.fail, args.retry)
+    else:
+        if not record.get("cluster_id"):
+            sys.exit(f"flow {args.flow_id} has no cluster yet (status {record['status']})")
+        if args.fail_step is not None and not 1 <= args.fail_step <= len(record["steps"]):
+            sys.exit(f"--fail-step {args.fail_step}: steps are numbered 1 to {len(record['steps'])}")
+        if record.get("target") == "steps":
+            events = step_lifecycle(record, args.fail_step, args.leave_running, args.end_cluster)
+        else:
+            events = lifecycle(record, args.fail_step)
 
     ok = True
-    if record.get("target") == "steps":
-        events = step_lifecycle(record, args.fail_step, args.leave_running, args.end_cluster)
-    else:
-        events = lifecycle(record, args.fail_step)
     for event in events:
         d = event["detail"]
-        what = f"{event['detail-type']}: {d.get('stepId', d['clusterId'])} {d['state']}"
+        subject = d.get("stepId") or d.get("clusterId") or d.get("jobRunId")
+        what = f"{event['detail-type']}: {subject} {d.get('state', d.get('newAttempt', ''))}"
         answer, error = invoke("on-state-change", event)
         if error:
             ok = False
@@ -144,7 +202,8 @@ def main():
             applied = answer.get("applied") or answer.get("applied_to_flows") or answer
             print(f"  {what:<60} -> flow {applied.get('status', applied) if isinstance(applied, dict) else applied}")
     record, _ = invoke("list", {"flow_id": args.flow_id})
-    print(json.dumps({k: record.get(k) for k in ("flow_id", "status", "failure", "deliveries")}, indent=2))
+    keep = ("flow_id", "status", "target", "job_run", "failure", "deliveries")
+    print(json.dumps({k: record.get(k) for k in keep if k in record}, indent=2))
     return 0 if ok else 1
 
 

@@ -14,11 +14,17 @@ are), and injects faults configured at run time through a control API (never for
                             and key: the request's Key, or a PutItem's Item)
   DELETE /__proxy/requests  clears the record
   POST   /__proxy/pause     forwarded requests wait (hang) until POST /__proxy/resume
+  POST   /__proxy/tokens    {"dedupe": true|false}: answer a repeated `clientToken` (a JSON body's
+                            member) with the first request's answer, not forwarded, as EMR
+                            Serverless and EMR on EKS do (moto starts a second run)
 
 Actions: drop_after (forward, then close the connection without answering), error_500
 (forward, then answer 500), fail_500 (answer 500, not forwarded), throttle (answer 400
 ThrottlingException, not forwarded), delay (sleep S seconds, then forward), refuse_cancel
-(CancelSteps only: every step answered FAILED with a reason).
+(CancelSteps only: every step answered FAILED with a reason), answer (answer
+"status" (default 200) with the JSON "body", not forwarded), patch (forward, then answer with
+"body" merged into the JSON answer, objects member by member: what moto leaves out, such as
+GetJobRun's stateDetails).
 
 Stand-ins for what moto 5.2.5 lacks: EMR's CancelSteps is answered here, never forwarded (each
 step SUBMITTED, as EMR answers a request it took; the steps' states do not change, as EMR's do
@@ -27,6 +33,9 @@ log (`request`), since moto drops what it does not model (ExecutionRoleArn). A s
 location (StepMonitoringConfiguration, which makes moto fail the call) is taken out of
 AddJobFlowSteps before it is forwarded, kept per step id from moto's answer, and put back into
 DescribeStep's answer as the step's LogUri, as EMR reports it.
+
+EMR Serverless' REST operations are named by the API (StartJobRun, GetJobRun, ListJobRuns,
+CancelJobRun); other REST operations as METHOD plus their first path segments.
 
 Usage: python dev/standins/fault_proxy.py --port 8766 --upstream http://127.0.0.1:5000 [--no-serialize]
 """
@@ -45,9 +54,16 @@ import urllib.parse
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-ACTIONS = {"drop_after", "error_500", "fail_500", "throttle", "delay", "refuse_cancel"}
+ACTIONS = {"drop_after", "error_500", "fail_500", "throttle", "delay", "refuse_cancel", "answer", "patch"}
 # EMR operations whose request body the log keeps.
 KEPT_BODIES = {"AddJobFlowSteps", "CancelSteps"}
+# EMR Serverless' job-run routes (botocore's emr-serverless model), by method and path shape.
+SERVERLESS_ROUTES = [
+    ("POST", re.compile(r"^/applications/[^/]+/jobruns$"), "StartJobRun"),
+    ("GET", re.compile(r"^/applications/[^/]+/jobruns$"), "ListJobRuns"),
+    ("GET", re.compile(r"^/applications/[^/]+/jobruns/[^/]+$"), "GetJobRun"),
+    ("DELETE", re.compile(r"^/applications/[^/]+/jobruns/[^/]+$"), "CancelJobRun"),
+]
 # Per-connection headers (RFC 9110 §7.6.1) are not relayed; Content-Length is recomputed.
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding",
               "upgrade", "expect", "content-length", "proxy-authenticate", "proxy-authorization"}
@@ -68,6 +84,10 @@ def operation(method: str, path: str, headers, body: bytes) -> tuple[str, str]:
         form.update(urllib.parse.parse_qs(body.decode("utf-8", "replace")))
     if "Action" in form:
         return service, form["Action"][0]
+    if service == "emr-serverless":
+        for method_, route, name in SERVERLESS_ROUTES:
+            if method == method_ and route.match(url.path):
+                return service, name
     # REST (Lambda, S3): METHOD plus the API-version segments and one more,
     # e.g. "POST /2015-03-31/functions" or "PUT /bucket".
     segments = [s for s in url.path.split("/") if s]
@@ -90,6 +110,8 @@ class State:
         self.bytes: dict[str, int] = {}
         self.log: list[dict] = []
         self.step_log_uris: dict[str, str] = {}  # step id -> its own LogUri (see the stand-ins)
+        self.dedupe_tokens = False
+        self.token_answers: dict[str, tuple[int, list, bytes]] = {}
 
     def take_rule(self, op: str) -> dict | None:
         """The first rule matching `op`, with one use taken from it (dropped when used up)."""
@@ -118,7 +140,8 @@ def parse_rule(body: bytes) -> dict:
     if not isinstance(doc, dict) or doc.get("action") not in ACTIONS:
         raise ValueError(f"expected an object with action in {sorted(ACTIONS)}")
     rule = {"operation": str(doc.get("operation", "*")), "action": doc["action"],
-            "times": int(doc.get("times", 1)), "seconds": float(doc.get("seconds", 0))}
+            "times": int(doc.get("times", 1)), "seconds": float(doc.get("seconds", 0)),
+            "status": int(doc.get("status", 200)), "body": doc.get("body")}
     if rule["times"] < 1 or rule["seconds"] < 0:
         raise ValueError("times must be at least 1 and seconds not negative")
     return rule
@@ -155,6 +178,22 @@ def with_step_log_uri(answer: bytes, uris: dict) -> bytes:
         step["LogUri"] = uris[step["Id"]]
         return json.dumps(doc).encode()
     return answer
+
+
+def merge(answer, patch):
+    """`patch` merged into `answer`: objects member by member, anything else replaced."""
+    if isinstance(answer, dict) and isinstance(patch, dict):
+        return {**answer, **{k: merge(answer.get(k), v) for k, v in patch.items()}}
+    return patch
+
+
+def client_token(body: bytes) -> str | None:
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        return None
+    token = doc.get("clientToken") if isinstance(doc, dict) else None
+    return token if isinstance(token, str) else None
 
 
 def fault_answer(action: str, service: str, request_headers) -> tuple[int, list, bytes]:
@@ -229,10 +268,20 @@ class Handler(BaseHTTPRequestHandler):
         log_uris = []
         if op == "AddJobFlowSteps":
             body, log_uris = without_step_log_uris(body)
+        token = client_token(body) if state.dedupe_tokens and self.command == "POST" else None
+        with state.lock:
+            repeated = state.token_answers.get(f"{self.path} {token}") if token else None
         if op == "CancelSteps" and action in (None, "refuse_cancel"):
             status, headers, answer = cancel_steps_answer(body, action == "refuse_cancel", self.headers)
         elif action in ("fail_500", "throttle"):
             status, headers, answer = fault_answer(action, service, self.headers)
+        elif action == "answer":
+            status, headers = rule["status"], [("Content-Type", "application/json"),
+                                               ("x-amzn-RequestId", str(uuid.uuid4()))]
+            answer = json.dumps(rule["body"]).encode()
+        elif repeated is not None:
+            status, headers, answer = repeated
+            state.update(entry, deduplicated=True)
         else:
             if action == "delay":
                 time.sleep(rule["seconds"])  # outside the serialization lock: others go on
@@ -249,6 +298,11 @@ class Handler(BaseHTTPRequestHandler):
                     state.step_log_uris.update({i: u for i, u in zip(ids, log_uris) if u})
             if status == 200 and op == "DescribeStep" and state.step_log_uris:
                 answer = with_step_log_uri(answer, state.step_log_uris)
+            if token and status == 200:
+                with state.lock:
+                    state.token_answers[f"{self.path} {token}"] = (status, headers, answer)
+            if action == "patch" and status == 200:
+                answer = json.dumps(merge(json.loads(answer or b"{}"), rule["body"])).encode()
             if status == 400 and b"ConditionalCheckFailed" in answer:
                 # DynamoDB bills a refused write by the item it kept: say which (see dev/bench/bench.py).
                 try:
@@ -304,6 +358,11 @@ class Handler(BaseHTTPRequestHandler):
         elif route == ("DELETE", "/__proxy/requests"):
             with state.lock:
                 state.counts, state.bytes, state.log = {}, {}, []
+        elif route == ("POST", "/__proxy/tokens"):
+            doc = json.loads(body or b"{}")
+            with state.lock:
+                state.dedupe_tokens = bool(doc.get("dedupe"))
+                state.token_answers.clear()
         elif route in (("POST", "/__proxy/pause"), ("POST", "/__proxy/resume")):
             (state.resumed.clear if route[1].endswith("pause") else state.resumed.set)()
         elif route == ("GET", "/__proxy/requests"):

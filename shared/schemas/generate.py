@@ -1,4 +1,4 @@
-"""Writes two JSON Schemas generated from EMR's service model, beside this file:
+"""Writes JSON Schemas generated from the EMR service models, beside this file:
 
 - shared/schemas/run-job-flow.schema.json: the EMR RunJobFlow request, which every rendered
   request is checked against before EMR is called;
@@ -7,6 +7,11 @@
   `{{ template }}` string, plus the step short forms. The catalog check validates every
   definition against it, and editors with the YAML language server complete and check
   definitions with it (`# yaml-language-server: $schema=../schemas/flow-definition.schema.json`).
+
+- shared/schemas/start-job-run-serverless.schema.json: the EMR Serverless StartJobRun request
+  (`aws emr-serverless start-job-run --cli-input-json` shape) without `clientToken`, which
+  emr-flows derives from the flow id; a definition's `serverless_job_run` is checked against it
+  (see `serverless_schema`).
 
 The source is the EMR service model that botocore ships (the same API description the AWS SDKs
 are generated from): every member, type, enum, required member and length/range limit of
@@ -304,6 +309,14 @@ def main() -> None:
         "else": {"$ref": "#/$defs/ShortStep"},
     }
     templated["ShortStep"] = SHORT_STEP
+    # The EMR Serverless run section: its shapes prefixed `Serverless`, templates allowed too.
+    serverless = serverless_schema(templated=True)
+    templated.update(serverless["defs"])
+    DEFINITION_PROPERTIES["serverless_job_run"] = {
+        **serverless["root"],
+        "description": "the run section of a job run on EMR Serverless: the StartJobRun request in its API shape "
+        "(clientToken and the emr-flows:* tags are emr-flows' own); instead of job_flow",
+    }
     for key, schema in SHORT_FORMS.items():
         templated[f"{key.capitalize()}Step"] = schema
     definition = {
@@ -321,5 +334,109 @@ def main() -> None:
     print(f"wrote {DEFINITION_OUT}")
 
 
+SERVERLESS_OUT = SCHEMAS / "start-job-run-serverless.schema.json"
+
+# The model's patterns are Java regexes and unanchored; these are the ones worth checking
+# before the call, anchored and written for any JSON Schema engine (the role ARN's
+# `\u002F`-escapes as `/`). Every other pattern is left out, as for RunJobFlow.
+SERVERLESS_PATTERNS = {
+    "ApplicationId": "^[0-9a-z]+$",
+    "IAMRoleArn": "^arn:aws[a-zA-Z0-9-]*:iam::[0-9]{12}:role/([!-~]+/)?[A-Za-z0-9_+=,.@-]+$",
+    "TagKey": "^[A-Za-z0-9 /_.:=+@-]+$",
+    "TagValue": "^[A-Za-z0-9 /_.:=+@-]*$",
+    "LogGroupName": "^[.\\-_/#A-Za-z0-9]+$",
+    "String256": "\\S",
+    "EntryPointPath": "\\S",
+}
+
+
+def serverless_schema(templated: bool = False) -> dict:
+    """The EMR Serverless StartJobRun request (botocore's emr-serverless model) as a JSON Schema:
+    members as `additionalProperties: false` objects, types, enums, length, item and range
+    limits, the patterns of SERVERLESS_PATTERNS, a union (`jobDriver`) as exactly one member.
+    `clientToken` is left out: emr-flows sets it. With `templated`, a number, boolean or enum
+    may also be a `{{ template }}` (the definition format); its `$defs` names are prefixed
+    `Serverless` so they sit beside EMR's in one document."""
+    model_path = next((pathlib.Path(botocore.__file__).parent / "data/emr-serverless").glob("*/service-2.json.gz"))
+    shapes = json.loads(gzip.decompress(model_path.read_bytes()))["shapes"]
+    prefix = "Serverless" if templated else ""
+    defs: dict[str, dict] = {}
+
+    def ref(name: str) -> dict:
+        if name not in defs:
+            defs[name] = {}
+            defs[name] = convert(name, shapes[name])
+        return {"$ref": f"#/$defs/{prefix}{name}"}
+
+    def convert(name: str, shape: dict) -> dict:
+        kind = shape["type"]
+        if kind == "structure":
+            members = {m: s for m, s in shape["members"].items() if m != "clientToken"}
+            schema = {
+                "type": "object",
+                "additionalProperties": False,
+                "properties": {m: ref(s["shape"]) for m, s in members.items()},
+            }
+            required = [r for r in shape.get("required", []) if r != "clientToken"]
+            if required:
+                schema["required"] = required
+            if shape.get("union"):
+                schema["minProperties"] = schema["maxProperties"] = 1
+            return schema
+        if kind == "list":
+            schema, bounds = {"type": "array", "items": ref(shape["member"]["shape"])}, {"min": "minItems", "max": "maxItems"}
+        elif kind == "map":
+            schema = {
+                "type": "object",
+                "propertyNames": ref(shape["key"]["shape"]),
+                "additionalProperties": ref(shape["value"]["shape"]),
+            }
+            bounds = {"min": "minProperties", "max": "maxProperties"}
+        elif kind == "string":
+            schema = {"type": "string"}
+            if "enum" in shape:
+                schema["enum"] = shape["enum"]
+            if name in SERVERLESS_PATTERNS:
+                schema["pattern"] = SERVERLESS_PATTERNS[name]
+            bounds = {"min": "minLength", "max": "maxLength"}
+        elif kind in ("integer", "long"):
+            schema, bounds = {"type": "integer"}, {"min": "minimum", "max": "maximum"}
+        elif kind in ("double", "float"):
+            schema, bounds = {"type": "number"}, {"min": "minimum", "max": "maximum"}
+        elif kind == "boolean":
+            schema, bounds = {"type": "boolean"}, {}
+        else:
+            raise SystemExit(f"unknown shape type {kind}")
+        for key, keyword in bounds.items():
+            if key in shape:
+                schema[keyword] = shape[key]
+        if templated and (kind in ("integer", "long", "double", "float", "boolean") or "enum" in shape or "pattern" in schema):
+            # A number, boolean, enum or patterned string may be a template that renders to one.
+            return {"anyOf": [schema, TEMPLATE]}
+        return schema
+
+    root = ref("StartJobRunRequest")
+    return {
+        "root": root,
+        "defs": {f"{prefix}{k}": v for k, v in sorted(defs.items())},
+        "version": model_path.parent.name,
+    }
+
+
+def write_serverless() -> None:
+    generated = serverless_schema()
+    schema = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$comment": f"Generated by shared/schemas/generate.py from botocore {botocore.__version__}'s EMR Serverless "
+        f"service model ({generated['version']}), without clientToken (emr-flows sets it). Do not edit by hand.",
+        "title": "EMR Serverless StartJobRun request",
+        **generated["root"],
+        "$defs": generated["defs"],
+    }
+    SERVERLESS_OUT.write_text(json.dumps(schema, indent=1) + "\n")
+    print(f"wrote {SERVERLESS_OUT} ({len(generated['defs'])} shapes)")
+
+
 if __name__ == "__main__":
     main()
+    write_serverless()

@@ -11,6 +11,7 @@
 //! | `CALLBACK_HEADER_SECRETS` | submit, on-state-change, terminate | comma-separated ARN patterns (`*` wildcards within a segment) of the Secrets Manager secrets a callback header may name; empty: none |
 //! | `CALLBACK_LAMBDA_ALLOW` | submit | comma-separated function name/ARN patterns (`*` and `?` within a segment; each checked against Lambda's grammar at start-up: [`crate::model::lambda_function::check_pattern`]) |
 //! | `CALLBACK_ALLOW_LOCAL` | submit, on-state-change | `true` allows loopback/private callback URLs and plain `http://` to loopback (local development only) |
+//! | `FLOW_EVENT_BUS` | submit, on-state-change, terminate | the EventBridge bus (name or ARN) flows submitted now publish their status changes to (`Flow Status Change`); unset or empty: no flow events |
 //! | `STACK_NAME` | all | the CloudFormation stack's name: the `emr-flows:stack` tag of every cluster launched and the metrics' `stack` dimension; `local` when unset |
 //! | `AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_<SERVICE>` | all | read by the SDK: local stand-ins |
 
@@ -21,6 +22,8 @@ use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::layer::SubscriberExt;
 
 use crate::aws::emr::Emr;
+use crate::aws::emr_serverless::EmrServerless;
+use crate::aws::eventbridge::EventBridge;
 use crate::aws::secrets::{CachedSecret, TaggedSecrets};
 use crate::aws::step_logs::StepLogs;
 use crate::callback::{CallbackPolicy, Dispatcher, SigningKeys};
@@ -122,7 +125,7 @@ fn log_filter(lambda_level: Option<&str>, rust_log: Option<&str>) -> Targets {
 /// - credentials: `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN` (Lambda sets
 ///   them from the execution role), cached by the SDK's lazy identity cache;
 /// - endpoints: `AWS_ENDPOINT_URL_<SERVICE>` (the SDK's names: `AWS_ENDPOINT_URL_DYNAMODB`,
-///   `_EMR`, `_LAMBDA`, `_S3`, `_SECRETS_MANAGER`), else `AWS_ENDPOINT_URL`, else AWS's;
+///   `_EMR`, `_EMR_SERVERLESS`, `_LAMBDA`, `_S3`, `_SECRETS_MANAGER`), else `AWS_ENDPOINT_URL`, else AWS's;
 /// - retries: the standard mode, `AWS_MAX_ATTEMPTS` attempts (default 3).
 ///
 /// Not `aws_config::from_env()`'s default chains: profile files, SSO, web identity, container
@@ -218,22 +221,29 @@ fn step_cluster_tags(text: &str) -> Result<std::collections::BTreeMap<String, St
         .collect()
 }
 
+/// The EMR Serverless client for the stack `STACK_NAME` ([`stack_name`]).
+pub fn emr_serverless(sdk: &aws_config::SdkConfig) -> EmrServerless {
+    EmrServerless::for_stack(aws_sdk_emrserverless::Client::new(sdk), stack_name())
+}
+
 /// Step logs in S3 (on-state-change; the other functions pass [`StepLogs::none`] to
 /// [`services`] and so carry no S3 client).
 pub fn logs(sdk: &aws_config::SdkConfig) -> StepLogs {
     StepLogs::new(aws_sdk_s3::Client::new(sdk))
 }
 
-/// What on-state-change, terminate and submit work with: store, EMR, callbacks, `logs`, the
-/// system clock.
+/// What on-state-change, terminate and submit work with: store, EMR, callbacks, `logs`, flow
+/// events (to `FLOW_EVENT_BUS`), the system clock.
 ///
 /// Errors: [`Error::Internal`] naming a missing variable.
 pub fn services(sdk: &aws_config::SdkConfig, logs: StepLogs) -> Result<Services, Error> {
     Ok(Services {
         store: store(sdk)?,
         emr: emr(sdk)?,
+        emr_serverless: emr_serverless(sdk),
         dispatcher: dispatcher(sdk)?,
         logs,
+        events: EventBridge::new(aws_sdk_eventbridge::Client::new(sdk), optional("FLOW_EVENT_BUS")),
         clock: Clock::system(),
     })
 }

@@ -7,13 +7,16 @@
 //!
 //! 1. Pure, no AWS types, no I/O, no clock:
 //!    - [`model`]: ids, flow, cluster and step states, callback targets, the flow record
-//!      (`model/record.rs`), what it runs on (`model/target.rs`), its deliveries
-//!      (`model/delivery.rs`) and the outcome rule (`model/outcome.rs`).
+//!      (`model/record.rs`; a job run's part in `model/record/job_run.rs`), what it runs on
+//!      (`model/target.rs`), EMR Serverless job runs' ids, states and figures
+//!      (`model/job_run.rs`), its deliveries (`model/delivery.rs`) and the outcome rules
+//!      (`model/outcome.rs`: a cluster's and a job run's).
 //!    - [`error`]: the error every operation returns and how callers see it.
 //!    - [`catalog`]: flow definitions (`catalog/definition/`: the types, the checks one phase
 //!      each, the YAML reader) embedded from `shared/flows/`; templates, step short forms, the
 //!      RunJobFlow request in EMR's shape, AddJobFlowSteps' for steps on a long-running cluster
-//!      (`catalog/cluster_steps.rs`), and rendering (definition + parameters + overrides →
+//!      (`catalog/cluster_steps.rs`), the StartJobRun request in EMR Serverless' shape
+//!      (`catalog/serverless_job_run.rs`), and rendering (definition + parameters + overrides →
 //!      the exact request). Imports `model` and `error`.
 //!    - [`callback`]'s pure half: submit-time policy (`policy.rs`), the address registries
 //!      (`address.rs`), masking (`mask.rs`), the document (`document.rs`), Standard Webhooks
@@ -21,7 +24,8 @@
 //! 2. Adapters, each the only place its SDK's types appear; they import floor 1 only:
 //!    - [`store`]: the DynamoDB flow record store (a flow item and one item per step;
 //!      conditional writes only; `store/fast.rs` for warm events).
-//!    - [`aws`]: one module per AWS service: EMR (`aws/emr.rs`), a failed step's log in S3
+//!    - [`aws`]: one module per AWS service: EMR (`aws/emr.rs`), EMR Serverless
+//!      (`aws/emr_serverless.rs`), a failed step's or job run's log in S3
 //!      (`aws/step_logs.rs`), Secrets Manager (`aws/secrets.rs`), CloudWatch metrics
 //!      (`aws/metrics.rs`).
 //!    - [`callback`]'s delivering half: the signing material (`keys.rs`) and one attempt to call
@@ -30,8 +34,9 @@
 //! 3. [`services`]: the adapters bundled (`Services`) and the clock operations read.
 //! 4. [`targets`]: the run targets behind one seam (what each supplies, what stays shared, how
 //!    to add one: `targets/mod.rs`): [`targets::cluster`] (launch, lost launches, events,
-//!    facts, repair, cancel, late cause) and [`targets::steps`] (steps on a long-running
-//!    cluster, each flow owning only its own). A target never calls an operation.
+//!    facts, repair, cancel, late cause), [`targets::steps`] (steps on a long-running cluster,
+//!    each flow owning only its own) and [`targets::serverless`] (an EMR Serverless job run).
+//!    A target never calls an operation.
 //! 5. [`ops`]: one module per operation (submit, the event path, the reconcile sweep,
 //!    terminate, list), and the work they share (`follow_up`, `deliveries`, private to `ops`).
 //! 6. [`config`]: environment variables and AWS clients, read once at start-up by the binaries.

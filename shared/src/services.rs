@@ -5,6 +5,8 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Duration, Utc};
 
 use crate::aws::emr::Emr;
+use crate::aws::emr_serverless::EmrServerless;
+use crate::aws::eventbridge::EventBridge;
 use crate::aws::step_logs::StepLogs;
 use crate::callback::Dispatcher;
 use crate::store::FlowStore;
@@ -46,8 +48,12 @@ impl Clock {
 pub struct Services {
     pub store: FlowStore,
     pub emr: Emr,
+    /// EMR Serverless (the `serverless_job_run` target).
+    pub emr_serverless: EmrServerless,
     pub dispatcher: Dispatcher,
     /// Reads failed steps' logs from S3.
     pub logs: StepLogs,
+    /// Publishes flow events.
+    pub events: EventBridge,
     pub clock: Clock,
 }

@@ -86,6 +86,11 @@ async fn world() -> World {
             services: Services {
                 store: FlowStore::new(dynamodb.clone(), table),
                 emr: Emr::new(aws_sdk_emr::Client::new(&sdk)),
+                events: emr_flows::aws::eventbridge::EventBridge::none(),
+                emr_serverless: emr_flows::aws::emr_serverless::EmrServerless::for_stack(
+                    aws_sdk_emrserverless::Client::new(&sdk),
+                    emr_flows::catalog::job_flow::LOCAL_STACK,
+                ),
                 dispatcher: Dispatcher::with_signing(aws_sdk_lambda::Client::new(&sdk), signing(), true)
                     .unwrap()
                     .with_header_secrets(

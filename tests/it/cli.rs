@@ -12,9 +12,10 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use aws_sdk_lambda::primitives::Blob;
+use integration_tests::functions::Functions;
 use integration_tests::{
-    Moto, Receiver, Service, TEST_PUBLIC_KEY, TEST_SECRET, TEST_SIGNING_KEY, create_table, free_port, root,
-    unique_table, venv_bin,
+    Moto, Receiver, Service, TEST_PUBLIC_KEY, TEST_SECRET, create_table, free_port, root, unique_table,
+    venv_bin,
 };
 use serde_json::{Value, json};
 
@@ -28,7 +29,7 @@ struct Stand {
     api: String,
     receiver_url: String,
     bin: PathBuf,
-    _services: (Moto, Receiver, Service, Service),
+    _services: (Moto, Receiver, Functions, Service),
 }
 
 static STAND: OnceLock<Stand> = OnceLock::new();
@@ -39,51 +40,23 @@ fn stand() -> &'static Stand {
         let bin = build_cli();
         let moto = Moto::start();
         let table = unique_table("cli");
-        // A runtime of its own on a thread of its own: the first caller may be inside one.
+        // The table and the functions, on a runtime of its own on a thread of its own: the first
+        // caller may be inside one.
         let (endpoint, name) = (moto.endpoint.clone(), table.clone());
-        std::thread::spawn(move || {
+        let watch = std::thread::spawn(move || {
             tokio::runtime::Runtime::new().unwrap().block_on(async {
                 create_table(
                     &aws_sdk_dynamodb::Client::new(&integration_tests::sdk_for(&endpoint).await),
                     &name,
                 )
                 .await;
-            });
+                Functions::start(&endpoint, &name, &[]).await
+            })
         })
         .join()
         .unwrap();
         let receiver = Receiver::trusting(free_port(), Some(TEST_SECRET), Some(TEST_PUBLIC_KEY));
-        let port = free_port();
-        let env_file = std::env::temp_dir().join(format!("emr-flows-cli-{port}.env"));
-        std::fs::write(
-            &env_file,
-            format!(
-                "TABLE_NAME={table}\nAWS_ENDPOINT_URL={}\nAWS_REGION=us-east-1\nAWS_ACCESS_KEY_ID=testing\n\
-                 AWS_SECRET_ACCESS_KEY=testing\nCALLBACK_SIGNING_SECRET=\"{TEST_SECRET}\"\n\
-                 CALLBACK_SIGNING_KEY=\"{TEST_SIGNING_KEY}\"\nCALLBACK_ALLOW_LOCAL=true\n",
-                moto.endpoint
-            ),
-        )
-        .unwrap();
-        let port_text = port.to_string();
-        let watch = Service::start(
-            &venv_bin("cargo-lambda"),
-            &[
-                "lambda",
-                "watch",
-                "--invoke-address",
-                "127.0.0.1",
-                "--invoke-port",
-                &port_text,
-                "--ignore-changes",
-                "--env-file",
-                env_file.to_str().unwrap(),
-            ],
-            &[],
-            &std::env::temp_dir().join(format!("emr-flows-cli-watch-{port}.log")),
-        );
-        integration_tests::wait_for_port(port, "cargo lambda watch", Duration::from_secs(120));
-        let functions = format!("http://127.0.0.1:{port}");
+        let functions = watch.endpoint.clone();
         let api_port = free_port();
         let api = Service::start(
             &venv_bin("python"),
@@ -606,6 +579,10 @@ fn definitions_signing_keys_ls_and_a_dry_run_with_typed_overrides() {
         "{run}"
     );
     let run = stand.run(&["definitions", "spark-pi"]);
+    assert!(
+        run.stdout.contains("runs on: cluster; max runtime: none"),
+        "{run}"
+    );
     let row = (run.stdout.lines())
         .find(|l| l.trim_start().starts_with("partitions"))
         .unwrap_or_else(|| panic!("{run}"));

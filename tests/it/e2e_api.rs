@@ -3,99 +3,50 @@
 //! `events/api/` exactly as API Gateway invokes them, and `dev/admin/redrive.py` moving a queue of
 //! Lambda destination records back through on-state-change.
 
-use std::time::Duration;
-
-use aws_sdk_lambda::primitives::Blob;
+use integration_tests::functions::Functions;
 use integration_tests::{
-    Moto, Service, TEST_PUBLIC_KEY, TEST_SECRET, TEST_SIGNING_KEY, create_table, event, free_port, root,
-    unique_table, venv_bin,
+    Moto, TEST_PUBLIC_KEY, TEST_SIGNING_KEY, create_table, event, root, unique_table, venv_bin,
 };
 use serde_json::{Value, json};
 
 const EXAMPLE_FLOW_ID: &str = "01JDQ3V4X8M6Z0B1C2D3E4F5G6";
 
-struct Functions {
-    lambda: aws_sdk_lambda::Client,
-    endpoint: String,
-    _watch: Service,
+/// Starts the functions configured for `moto` and `table`: `v1` signed with the harness's
+/// secret, `v1a` with [`TEST_SIGNING_KEY`] read from a Secrets Manager secret
+/// (`CALLBACK_SIGNING_KEY_ARN`, the key itself unset), as a deployed stack reads it.
+async fn start(moto: &Moto, table: &str) -> Functions {
+    let key_arn = aws_sdk_secretsmanager::Client::new(&moto.sdk().await)
+        .create_secret()
+        .name(unique_table("emr-flows/signing-key"))
+        .secret_string(TEST_SIGNING_KEY)
+        .send()
+        .await
+        .unwrap()
+        .arn()
+        .unwrap()
+        .to_owned();
+    Functions::start(
+        &moto.endpoint,
+        table,
+        &[
+            ("CALLBACK_SIGNING_KEY_ARN", &key_arn),
+            ("CALLBACK_SIGNING_KEY", ""),
+        ],
+    )
+    .await
 }
 
-impl Functions {
-    /// Starts `cargo lambda watch` with the functions configured for `moto` and `table`: `v1`
-    /// signed with [`TEST_SECRET`], `v1a` with [`TEST_SIGNING_KEY`] read from a Secrets
-    /// Manager secret (`CALLBACK_SIGNING_KEY_ARN`), as a deployed stack reads it.
-    async fn start(moto: &Moto, table: &str) -> Self {
-        let key_arn = aws_sdk_secretsmanager::Client::new(&moto.sdk().await)
-            .create_secret()
-            .name(unique_table("emr-flows/signing-key"))
-            .secret_string(TEST_SIGNING_KEY)
-            .send()
-            .await
-            .unwrap()
-            .arn()
-            .unwrap()
-            .to_owned();
-        let port = free_port();
-        let env_file = std::env::temp_dir().join(format!("emr-flows-e2e-api-{port}.env"));
-        std::fs::write(
-            &env_file,
-            format!(
-                "TABLE_NAME={table}\nAWS_ENDPOINT_URL={}\nAWS_REGION=us-east-1\nAWS_ACCESS_KEY_ID=testing\n\
-                 AWS_SECRET_ACCESS_KEY=testing\nCALLBACK_SIGNING_SECRET=\"{TEST_SECRET}\"\n\
-                 CALLBACK_SIGNING_KEY_ARN={key_arn}\nCALLBACK_ALLOW_LOCAL=true\n",
-                moto.endpoint
-            ),
-        )
-        .unwrap();
-        let log = std::env::temp_dir().join(format!("emr-flows-watch-api-{port}.log"));
-        let port_text = port.to_string();
-        let args = [
-            "lambda",
-            "watch",
-            "--invoke-address",
-            "127.0.0.1",
-            "--invoke-port",
-            &port_text,
-            "--ignore-changes",
-            "--env-file",
-            env_file.to_str().unwrap(),
-        ];
-        let watch = Service::start(&venv_bin("cargo-lambda"), &args, &[], &log);
-        integration_tests::wait_for_port(port, "cargo lambda watch", Duration::from_secs(120));
-        let endpoint = format!("http://127.0.0.1:{port}");
-        let sdk = integration_tests::hermetic_config()
-            .endpoint_url(&endpoint)
-            .region(aws_config::Region::new("us-east-1"))
-            .credentials_provider(aws_sdk_lambda::config::Credentials::new(
-                "testing", "testing", None, None, "e2e",
-            ))
-            .load()
-            .await;
-        Self {
-            lambda: aws_sdk_lambda::Client::new(&sdk),
-            endpoint,
-            _watch: watch,
-        }
-    }
+/// The functions as API Gateway reaches them.
+trait Routes {
+    async fn answer(&self, function: &str, payload: &Value) -> Value;
+    async fn route(&self, function: &str, name: &str, flow_id: &str) -> (u64, Value);
+}
 
+impl Routes for Functions {
     /// Invokes `function` with `payload` and answers what it returned (for an API event, the
-    /// HTTP response API Gateway would send).
-    async fn invoke(&self, function: &str, payload: &Value) -> Value {
-        let output = self
-            .lambda
-            .invoke()
-            .function_name(function)
-            .payload(Blob::new(serde_json::to_vec(payload).unwrap()))
-            .send()
-            .await
-            .unwrap_or_else(|e| {
-                panic!(
-                    "invoke {function}: {}",
-                    aws_sdk_lambda::error::DisplayErrorContext(&e)
-                )
-            });
-        assert!(output.function_error().is_none(), "{function} failed");
-        serde_json::from_slice(output.payload().unwrap().as_ref()).unwrap()
+    /// HTTP response API Gateway would send); a function error fails the test.
+    async fn answer(&self, function: &str, payload: &Value) -> Value {
+        (self.invoke(function, payload).await).unwrap_or_else(|e| panic!("{function} failed: {e}"))
     }
 
     /// Invokes `function` with the API Gateway sample `name` (its example flow id replaced):
@@ -103,7 +54,7 @@ impl Functions {
     async fn route(&self, function: &str, name: &str, flow_id: &str) -> (u64, Value) {
         let text = std::fs::read_to_string(root().join("events/api").join(name)).unwrap();
         let event: Value = serde_json::from_str(&text.replace(EXAMPLE_FLOW_ID, flow_id)).unwrap();
-        let response = self.invoke(function, &event).await;
+        let response = self.answer(function, &event).await;
         let status = response["statusCode"]
             .as_u64()
             .unwrap_or_else(|| panic!("{response}"));
@@ -120,7 +71,7 @@ async fn every_route_through_the_real_binaries_and_a_redrive_of_failed_events() 
     let sdk = moto.sdk().await;
     let table = unique_table("e2e-api");
     create_table(&aws_sdk_dynamodb::Client::new(&sdk), &table).await;
-    let functions = Functions::start(&moto, &table).await;
+    let functions = start(&moto, &table).await;
 
     // Every route, as API Gateway invokes the functions
     let (status, submitted) = functions.route("submit", "submit.json", "").await;
@@ -159,7 +110,7 @@ async fn every_route_through_the_real_binaries_and_a_redrive_of_failed_events() 
     );
 
     // The lifecycle driver of `make up` plays a failure with the flow's real ids
-    let submitted = functions.invoke("submit", &json!({"flow": "spark-pi"})).await;
+    let submitted = functions.answer("submit", &json!({"flow": "spark-pi"})).await;
     let driven = submitted["flow_id"].as_str().unwrap().to_owned();
     let drive = integration_tests::command(venv_bin("python"))
         .arg(root().join("dev/standins/drive.py"))
@@ -176,15 +127,15 @@ async fn every_route_through_the_real_binaries_and_a_redrive_of_failed_events() 
         played.contains("TERMINATED_WITH_ERRORS -> flow FAILED"),
         "{played}"
     );
-    let record = functions.invoke("list", &json!({ "flow_id": driven })).await;
+    let record = functions.answer("list", &json!({ "flow_id": driven })).await;
     assert_eq!(record["failure"]["code"], "STEP_FAILURE", "{record}");
 
     // GIVEN a flow whose end failed every retry: FailedEventsQueue holds its events as Lambda
     // destination records
-    let submitted = functions.invoke("submit", &json!({"flow": "spark-pi"})).await;
+    let submitted = functions.answer("submit", &json!({"flow": "spark-pi"})).await;
     let flow_id = submitted["flow_id"].as_str().unwrap().to_owned();
     let cluster_id = submitted["cluster_id"].as_str().unwrap().to_owned();
-    let record = functions.invoke("list", &json!({ "flow_id": flow_id })).await;
+    let record = functions.answer("list", &json!({ "flow_id": flow_id })).await;
     let step_id = record["steps"]
         .as_object()
         .unwrap()
@@ -246,7 +197,7 @@ async fn every_route_through_the_real_binaries_and_a_redrive_of_failed_events() 
         "{report}"
     );
     assert!(report.trim_end().ends_with("2 applied, 0 kept"), "{report}");
-    let record = functions.invoke("list", &json!({ "flow_id": flow_id })).await;
+    let record = functions.answer("list", &json!({ "flow_id": flow_id })).await;
     assert_eq!(record["status"], "SUCCEEDED");
 }
 

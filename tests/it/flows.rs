@@ -520,6 +520,7 @@ async fn list_answers_one_flow_in_full_and_a_definitions_history() {
         "newest first"
     );
     assert_eq!(page["flows"][0]["target"], "cluster", "{page}");
+    assert!(page["flows"][0].get("ended_at").is_none(), "still active: {page}");
     let token = page["next_token"].clone();
     let next = ops::list(
         &w.submitter.catalog,
@@ -529,6 +530,20 @@ async fn list_answers_one_flow_in_full_and_a_definitions_history() {
     .await
     .unwrap();
     assert_eq!(next["flows"][0]["flow_id"], first.flow_id.to_string());
+
+    // An ended flow's summary says when it ended, as its record does.
+    let (ended, _, end) = w.run_to_end(json!({"flow": "spark-pi"})).await;
+    end.unwrap();
+    let page = ops::list(
+        &w.submitter.catalog,
+        &w.svc().store,
+        json!({"flow": "spark-pi", "limit": 1}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(page["flows"][0]["flow_id"], ended.to_string());
+    let ended_at = w.record(ended).await.ended_at.unwrap();
+    assert_eq!(page["flows"][0]["ended_at"], json!(ended_at), "{page}");
 
     let err = ops::list(
         &w.submitter.catalog,
@@ -782,6 +797,8 @@ async fn list_answers_the_catalog_with_what_callers_may_override() {
     for (definition, listed) in w.submitter.catalog.iter().zip(listed) {
         assert_eq!(listed["parameters"], definition.spec.parameters);
         assert_eq!(listed["overridable"], json!(definition.spec.overridable));
+        assert_eq!(listed["target"], json!(definition.target));
+        assert_eq!(listed["max_runtime"], json!(definition.spec.max_runtime));
     }
     let spark_pi = listed.iter().find(|d| d["name"] == "spark-pi").unwrap();
     assert_eq!(spark_pi["parameters"]["properties"]["partitions"]["default"], 10);

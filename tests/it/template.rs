@@ -145,3 +145,42 @@ fn the_http_api_routes_are_the_ones_the_functions_serve() {
     let api = &template["Resources"]["FlowsApi"]["Properties"]["Auth"];
     assert_eq!(api["DefaultAuthorizer"], "AWS_IAM");
 }
+
+#[test]
+fn on_state_change_gets_the_job_run_events_it_parses_and_submit_passes_roles_only_to_emr_serverless() {
+    use emr_flows::targets::serverless::events::{
+        JOB_RUN_RETRY, JOB_RUN_STATE_CHANGE, RESOURCE_UTILIZATION_UPDATE, SOURCE,
+    };
+    let text = std::fs::read_to_string(root().join("template.yaml")).unwrap();
+    let template: Value = serde_saphyr::from_str(&text).unwrap();
+    // GIVEN on-state-change's EventBridge rules
+    let events = template["Resources"]["OnStateChangeFunction"]["Properties"]["Events"]
+        .as_object()
+        .unwrap();
+    let rule = (events.values())
+        .find(|e| e["Properties"]["Pattern"]["source"][0] == SOURCE)
+        .expect("a rule for aws.emr-serverless");
+    // THEN the EMR Serverless one sends exactly the detail types the code follows
+    let mut types: Vec<&str> = (rule["Properties"]["Pattern"]["detail-type"]
+        .as_array()
+        .unwrap()
+        .iter())
+    .map(|t| t.as_str().unwrap())
+    .collect();
+    types.sort();
+    let mut parsed = vec![JOB_RUN_STATE_CHANGE, JOB_RUN_RETRY, RESOURCE_UTILIZATION_UPDATE];
+    parsed.sort();
+    assert_eq!(types, parsed);
+    assert!(
+        rule["Properties"]["DeadLetterConfig"].is_object(),
+        "undeliverable events are kept"
+    );
+    // AND submit passes execution roles to EMR Serverless only
+    let text =
+        serde_json::to_string(&template["Resources"]["SubmitFunction"]["Properties"]["Policies"]).unwrap();
+    assert!(
+        text.contains("\"iam:PassedToService\":\"emr-serverless.amazonaws.com\""),
+        "{text:.400}"
+    );
+    assert!(text.contains("emr-serverless:StartJobRun"));
+}

@@ -14,6 +14,8 @@ use crate::{Service, TEST_SECRET, TEST_SIGNING_KEY, free_port, hermetic_config, 
 /// The functions under one `cargo lambda watch`; it stops when dropped.
 pub struct Functions {
     pub lambda: aws_sdk_lambda::Client,
+    /// Where `cargo lambda watch` answers Lambda's Invoke API (`http://127.0.0.1:PORT`).
+    pub endpoint: String,
     /// What the functions printed: their JSON logs and metric (EMF) lines.
     pub log: PathBuf,
     _watch: Service,
@@ -22,7 +24,8 @@ pub struct Functions {
 impl Functions {
     /// Starts the functions for the stand-in at `endpoint` and the table `table`, signing with
     /// [`TEST_SECRET`] and [`TEST_SIGNING_KEY`], local callback targets allowed, the stack
-    /// `e2e-stack`, and `extra` variables on top (e.g. `CALLBACK_LAMBDA_ALLOW`).
+    /// `e2e-stack`, and `extra` variables on top (e.g. `CALLBACK_LAMBDA_ALLOW`; one named like
+    /// a default replaces it).
     pub async fn start(endpoint: &str, table: &str, extra: &[(&str, &str)]) -> Self {
         let port = free_port();
         let env_file = std::env::temp_dir().join(format!("emr-flows-functions-{port}.env"));
@@ -39,6 +42,7 @@ impl Functions {
             ("CALLBACK_ALLOW_LOCAL", "true".into()),
             ("STACK_NAME", "e2e-stack".into()),
         ];
+        env.retain(|(k, _)| !extra.iter().any(|(e, _)| e == k));
         env.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
         let text: String = env.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
         std::fs::write(&env_file, text).unwrap();
@@ -57,8 +61,9 @@ impl Functions {
         ];
         let watch = Service::start(&venv_bin("cargo-lambda"), &args, &[], &log);
         wait_for_port(port, "cargo lambda watch", Duration::from_secs(120));
+        let endpoint = format!("http://127.0.0.1:{port}");
         let sdk = hermetic_config()
-            .endpoint_url(format!("http://127.0.0.1:{port}"))
+            .endpoint_url(&endpoint)
             .region(aws_config::Region::new("us-east-1"))
             .credentials_provider(aws_sdk_lambda::config::Credentials::new(
                 "testing", "testing", None, None, "e2e",
@@ -69,6 +74,7 @@ impl Functions {
             .await;
         Self {
             lambda: aws_sdk_lambda::Client::new(&sdk),
+            endpoint,
             log,
             _watch: watch,
         }

@@ -94,6 +94,24 @@ impl FaultProxy {
         self.control(Method::POST, "faults", Some(rule)).await;
     }
 
+    /// Makes the next `times` requests of `operation` get `body`: with `"answer"`, answered
+    /// `status` with `body` (not forwarded); with `"patch"`, forwarded and answered with `body`
+    /// merged into the upstream's JSON answer, objects member by member (what moto leaves out:
+    /// GetJobRun's `stateDetails`, a run's state).
+    pub async fn fault_with(&self, operation: &str, action: &str, times: u32, status: u16, body: Value) {
+        let rule =
+            json!({"operation": operation, "action": action, "times": times, "status": status, "body": body});
+        self.control(Method::POST, "faults", Some(rule)).await;
+    }
+
+    /// With `on`, a request repeating a `clientToken` (a JSON body's member) on the same path is
+    /// answered with the first one's answer and not forwarded, as EMR Serverless deduplicates
+    /// StartJobRun (moto does not); off, every request is forwarded. Forgets the tokens seen.
+    pub async fn dedupe_tokens(&self, on: bool) {
+        self.control(Method::POST, "tokens", Some(json!({"dedupe": on})))
+            .await;
+    }
+
     /// Removes every fault rule not used up yet.
     pub async fn clear_faults(&self) {
         self.control(Method::DELETE, "faults", None).await;

@@ -61,6 +61,11 @@ async fn world_at(endpoint: &str, proxy: Option<FaultProxy>) -> World {
     let services = Services {
         store: FlowStore::new(aws_sdk_dynamodb::Client::new(&sdk), table),
         emr: Emr::new(aws_sdk_emr::Client::new(&sdk)),
+        events: emr_flows::aws::eventbridge::EventBridge::none(),
+        emr_serverless: emr_flows::aws::emr_serverless::EmrServerless::for_stack(
+            aws_sdk_emrserverless::Client::new(&sdk),
+            emr_flows::catalog::job_flow::LOCAL_STACK,
+        ),
         // Both schemes, as a default deployment signs: v1 with TEST_SECRET, v1a with TEST_SIGNING_KEY.
         dispatcher: Dispatcher::with_signing(
             aws_sdk_lambda::Client::new(&sdk),

@@ -625,16 +625,17 @@ pub struct ClusterDescriptionWithId {
 }
 
 /// Whether an error code is one of the AWS throttling codes (the request was not applied).
-fn is_throttling(code: Option<&str>) -> bool {
+pub(crate) fn is_throttling(code: Option<&str>) -> bool {
     matches!(
         code,
         Some("ThrottlingException" | "Throttling" | "TooManyRequestsException" | "RequestLimitExceeded")
     )
 }
 
-/// Replaces the serialized request body with the checked API-shape document.
+/// Replaces the serialized request body with the checked API-shape document (RunJobFlow, and
+/// EMR Serverless' StartJobRun: the interceptor trait is the smithy runtime's, shared by the SDKs).
 #[derive(Debug)]
-struct ExactBody(Vec<u8>);
+pub(crate) struct ExactBody(pub(crate) Vec<u8>);
 
 impl Intercept for ExactBody {
     fn name(&self) -> &'static str {

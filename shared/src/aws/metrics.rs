@@ -12,15 +12,12 @@
 //! Namespace [`NAMESPACE`]; every metric carries the dimension `stack` (the stack's name,
 //! [`crate::config::stack_name`]). The flow metrics are written twice: with the `flow`
 //! dimension (the definition's name: the dashboard's lines) and without it (the stack's
-//! total: what the alarms watch, since an alarm cannot sum over a dimension's values).
+//! total: what the alarms watch, since an alarm cannot sum over a dimension's values); the
+//! submitted and ended counts a third time with the `target` dimension (`cluster`,
+//! `serverless_job_run`: the dashboard's per-target lines).
 //!
-//! | metric | unit | dimensions | when |
-//! | --- | --- | --- | --- |
-//! | `FlowsSubmitted` | Count | stack (, flow) | RunJobFlow accepted a flow's cluster |
-//! | `FlowsSucceeded`, `FlowsFailed`, `FlowsCancelled`, `FlowsTimedOut` | Count | stack (, flow) | a flow's record reached that terminal status (counted once: the write that made it so) |
-//! | `DeliveriesFailed` | Count | stack (, flow) | a callback delivery was given up after its last attempt |
-//! | `EventLag` | Seconds | stack | an EMR event arrived: now − the event's `time` |
-//! | `AwsApiErrors` | Count | stack, service | an AWS call failed (`DynamoDB`, `EMR`, `S3`, `Lambda`, `SecretsManager`) |
+//! The metrics, their units and dimensions and what each counts are tabled once, in the
+//! README's "Metrics and the dashboard"; the names are the constants below.
 //!
 //! This module must not call AWS, read the flow record store or log anything but its own
 //! failures.
@@ -31,7 +28,7 @@ use std::sync::OnceLock;
 use ::metrics::{Unit, counter, describe_counter, describe_histogram, histogram};
 use metrics_cloudwatch_embedded::{Builder, Collector};
 
-use crate::model::FlowStatus;
+use crate::model::{FlowStatus, Target};
 
 /// The CloudWatch namespace of every metric.
 pub const NAMESPACE: &str = "emr-flows";
@@ -46,6 +43,8 @@ pub const AWS_API_ERRORS: &str = "AwsApiErrors";
 
 /// The dimension naming the flow definition.
 pub const FLOW_DIMENSION: &str = "flow";
+/// The dimension naming the run target ([`Target::as_str`]) of the flow counts.
+pub const TARGET_DIMENSION: &str = "target";
 /// The dimension naming the stack (every metric).
 pub const STACK_DIMENSION: &str = "stack";
 /// The dimension naming the AWS service of [`AWS_API_ERRORS`].
@@ -122,9 +121,15 @@ fn per_flow(name: &'static str, flow: &str) {
     counter!(name).increment(1);
 }
 
-/// A flow of definition `flow` was launched (RunJobFlow answered with a cluster id).
-pub fn flow_submitted(flow: &str) {
-    per_flow(FLOWS_SUBMITTED, flow);
+/// Counts `name` once for `flow`, once in the stack's total and once for `target`.
+fn per_flow_and_target(name: &'static str, flow: &str, target: Target) {
+    per_flow(name, flow);
+    counter!(name, TARGET_DIMENSION => target.as_str()).increment(1);
+}
+
+/// A flow of definition `flow` on `target` was submitted (its record written, its launch sent).
+pub fn flow_submitted(flow: &str, target: Target) {
+    per_flow_and_target(FLOWS_SUBMITTED, flow, target);
 }
 
 /// The metric counting flows that end in `status`; `None` for an active status.
@@ -138,14 +143,14 @@ pub fn ended_metric(status: FlowStatus) -> Option<&'static str> {
     }
 }
 
-/// A flow of definition `flow` moved from `before` to `after`: counted when it has just ended
-/// (`before` active, `after` terminal), otherwise nothing.
-pub fn flow_transition(flow: &str, before: FlowStatus, after: FlowStatus) {
+/// A flow of definition `flow` on `target` moved from `before` to `after`: counted when it has
+/// just ended (`before` active, `after` terminal), otherwise nothing.
+pub fn flow_transition(flow: &str, target: Target, before: FlowStatus, after: FlowStatus) {
     if before.is_terminal() {
         return;
     }
     if let Some(name) = ended_metric(after) {
-        per_flow(name, flow);
+        per_flow_and_target(name, flow, target);
     }
 }
 
@@ -216,11 +221,12 @@ mod tests {
 
         // WHEN a flow is submitted, ends twice (a repeated write: counted once), another
         // flow times out, a delivery is given up, an event arrives late, an AWS call fails
-        flow_submitted(flow);
-        flow_transition(flow, FlowStatus::Running, FlowStatus::Succeeded);
-        flow_transition(flow, FlowStatus::Succeeded, FlowStatus::Succeeded);
-        flow_transition(flow, FlowStatus::Starting, FlowStatus::Running);
-        flow_transition(flow, FlowStatus::Running, FlowStatus::TimedOut);
+        let job_run = Target::ServerlessJobRun;
+        flow_submitted(flow, job_run);
+        flow_transition(flow, job_run, FlowStatus::Running, FlowStatus::Succeeded);
+        flow_transition(flow, job_run, FlowStatus::Succeeded, FlowStatus::Succeeded);
+        flow_transition(flow, job_run, FlowStatus::Starting, FlowStatus::Running);
+        flow_transition(flow, job_run, FlowStatus::Running, FlowStatus::TimedOut);
         delivery_given_up(flow);
         event_lag(chrono::Duration::milliseconds(2500));
         event_lag(chrono::Duration::seconds(-3));
@@ -289,6 +295,17 @@ mod tests {
             .filter_map(Value::as_f64)
             .collect();
         assert!(values.contains(&2.5) && values.contains(&0.0), "{values:?}");
+
+        // AND the submitted and ended flows are counted by target too
+        let per_target = documents(&out, TARGET_DIMENSION, "serverless_job_run");
+        assert_eq!(per_target.len(), 1, "{out}");
+        assert_eq!(dimensions(&per_target[0]), ["stack", "target"]);
+        assert!(per_target[0][FLOWS_SUCCEEDED].as_u64() >= Some(1));
+        assert!(per_target[0][FLOWS_SUBMITTED].as_u64() >= Some(1));
+        assert!(
+            per_target[0].get(DELIVERIES_FAILED).is_none(),
+            "deliveries are per flow"
+        );
 
         // AND AWS API errors are counted by service
         let errors = documents(&out, SERVICE_DIMENSION, "SecretsManager");

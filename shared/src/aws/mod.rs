@@ -3,7 +3,10 @@
 //!
 //! - [`emr`]: EMR (RunJobFlow never retried blindly, DescribeCluster, ListClusters, ListSteps,
 //!   DescribeStep, TerminateJobFlows).
+//! - [`emr_serverless`]: EMR Serverless (StartJobRun never retried blindly, GetJobRun,
+//!   ListJobRuns, CancelJobRun).
 //! - [`step_logs`]: a failed step's `stderr.gz` in S3.
+//! - [`eventbridge`]: flow events (`Flow Status Change`) published with PutEvents.
 //! - [`secrets`]: Secrets Manager: the callback signing secrets and keys, and header values
 //!   named by reference with their tags, cached with a bounded age.
 //! - [`metrics`]: CloudWatch Embedded Metric Format lines (flows ended, deliveries given up,
@@ -13,6 +16,8 @@
 //! whose dispatch calls Lambda and HTTPS endpoints.
 
 pub mod emr;
+pub mod emr_serverless;
+pub mod eventbridge;
 pub mod metrics;
 pub mod secrets;
 pub mod step_logs;

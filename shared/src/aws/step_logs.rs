@@ -1,6 +1,7 @@
 //! The step log adapter: the end of a failed step's `stderr.gz`, which EMR pushes to the
 //! cluster's `LogUri` every few minutes (`<LogUri>/<cluster-id>/steps/<step-id>/stderr.gz`,
-//! Amazon EMR management guide, "View log files archived to Amazon S3").
+//! Amazon EMR management guide, "View log files archived to Amazon S3"), and of an EMR
+//! Serverless job run's driver `stderr.gz` (refreshed every 15 s under the run's `logUri`).
 
 use std::fmt;
 use std::io::Read;
@@ -116,12 +117,35 @@ impl StepLogs {
         step_id: &StepId,
         max_bytes: usize,
     ) -> Result<Option<String>, Error> {
-        let (Some(objects), Some((bucket, key))) =
-            (&self.objects, stderr_location(log_uri, cluster_id, step_id))
-        else {
+        match stderr_location(log_uri, cluster_id, step_id) {
+            Some((bucket, key)) => self.tail(&bucket, &key, max_bytes).await,
+            None => Ok(None),
+        }
+    }
+
+    /// The last `max_bytes` of the gzip log at `uri` (`s3://bucket/key`, as an EMR Serverless
+    /// job run's driver `stderr.gz`; see [`crate::model::JobRunRecord::driver_stderr_key`]),
+    /// like [`StepLogs::stderr_tail`]. `Ok(None)` while there is no such object, when `uri` is
+    /// not S3, or for [`StepLogs::none`].
+    ///
+    /// Errors: as [`StepLogs::stderr_tail`]'s.
+    pub async fn log_tail(&self, uri: &str, max_bytes: usize) -> Result<Option<String>, Error> {
+        let rest = ["s3://", "s3n://", "s3a://"]
+            .iter()
+            .find_map(|scheme| uri.strip_prefix(scheme));
+        match rest.and_then(|r| r.split_once('/')) {
+            Some((bucket, key)) if !bucket.is_empty() && !key.is_empty() => {
+                self.tail(bucket, key, max_bytes).await
+            }
+            _ => Ok(None),
+        }
+    }
+
+    async fn tail(&self, bucket: &str, key: &str, max_bytes: usize) -> Result<Option<String>, Error> {
+        let Some(objects) = &self.objects else {
             return Ok(None);
         };
-        let Some(bytes) = objects.read(&bucket, &key).await? else {
+        let Some(bytes) = objects.read(bucket, key).await? else {
             return Ok(None);
         };
         let tail = gunzip_tail(bytes.as_ref(), max_bytes)
@@ -178,6 +202,8 @@ mod tests {
         let tail = logs.stderr_tail("s3://logs/emr/", &cluster, &step, 4096).await;
         // THEN there is none, as while EMR has not pushed it
         assert_eq!(tail.unwrap(), None);
+        let uri = "s3://logs/x/applications/a/jobs/r/SPARK_DRIVER/stderr.gz";
+        assert_eq!(logs.log_tail(uri, 4096).await.unwrap(), None);
     }
 
     #[test]

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::model::{FailureCause, FlowId, FlowRecord, FlowStatus, Target};
+use crate::model::{FailureCause, FlowId, FlowRecord, FlowStatus, JobRunRecord, Target};
 
 /// One step as a callback reports it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -39,11 +39,28 @@ pub struct CallbackDocument {
     /// The cluster's `NormalizedInstanceHours` when EMR reported it by the time of sending.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub normalized_instance_hours: Option<i32>,
+    /// The flow's EMR Serverless job run (target `serverless_job_run`): its ids, state,
+    /// attempt, log location and billed vCPU-hours, memory GB-hours and storage GB-hours
+    /// (`billed`, final once `billed_final`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_run: Option<JobRunRecord>,
     pub submitted_at: DateTime<Utc>,
     pub ended_at: Option<DateTime<Utc>>,
 }
 
+/// The `type` of a flow event's detail (see [`CallbackDocument::flow_event`]).
+pub const FLOW_EVENT_KIND: &str = "flow.status_changed";
+
 impl CallbackDocument {
+    /// A flow event's detail (EventBridge, `Flow Status Change`): the record's document with
+    /// `status` the status the event reports and `type` [`FLOW_EVENT_KIND`], as JSON.
+    pub fn flow_event(record: &FlowRecord, status: FlowStatus) -> String {
+        let mut document = Self::for_record(record);
+        document.kind = FLOW_EVENT_KIND.into();
+        document.status = status;
+        serde_json::to_string(&document).unwrap_or_default()
+    }
+
     /// The document for a flow record (normally one that just reached a terminal status).
     pub fn for_record(record: &FlowRecord) -> Self {
         Self {
@@ -67,6 +84,7 @@ impl CallbackDocument {
             failure: record.failure.clone(),
             artifacts: record.artifacts.clone(),
             normalized_instance_hours: record.normalized_instance_hours,
+            job_run: record.job_run.clone(),
             submitted_at: record.submitted_at,
             ended_at: record.ended_at,
         }

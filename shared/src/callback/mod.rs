@@ -28,7 +28,7 @@ pub mod signature;
 pub use crate::model::{CallbackTarget, HeaderValue, HttpTarget, SecretRef};
 pub use address::is_local;
 pub use dispatch::{Dispatcher, HTTP_CONNECT_TIMEOUT, HTTP_TIMEOUT};
-pub use document::{CallbackDocument, StepSummary};
+pub use document::{CallbackDocument, FLOW_EVENT_KIND, StepSummary};
 pub use keys::SigningKeys;
 pub use mask::{MASK, Shown, mask_url, masked};
 pub use policy::{

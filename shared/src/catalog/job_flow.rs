@@ -63,31 +63,7 @@ impl JobFlow {
     pub fn check(path: &str, mut request: Value) -> Result<Self, Vec<Problem>> {
         let schema = &*RUN_JOB_FLOW;
         coerce(&schema.document, &schema.document, &mut request);
-        let mut problems: Vec<Problem> = schema
-            .validator
-            .iter_errors(&request)
-            .flat_map(|e| {
-                let at = pointer_to_path(path, e.instance_path().as_str());
-                match e.kind() {
-                    // One problem per unexpected key, at the key's own path.
-                    ValidationErrorKind::AdditionalProperties { unexpected } => {
-                        let node = node_at(&schema.document, &request, e.instance_path().as_str());
-                        let known = member_names(&schema.document, node);
-                        unexpected
-                            .iter()
-                            .map(|key| {
-                                let hint = did_you_mean(key, known.iter().map(String::as_str));
-                                Problem::new(
-                                    format!("{at}.{key}"),
-                                    format!("is not a member of this EMR shape{hint}"),
-                                )
-                            })
-                            .collect()
-                    }
-                    _ => vec![Problem::new(at, e.to_string())],
-                }
-            })
-            .collect();
+        let mut problems = schema_problems(&schema.document, &schema.validator, path, &request, "EMR");
         let Value::Object(request) = request else {
             return Err(problems);
         };
@@ -188,6 +164,41 @@ fn check_tags(path: &str, request: &Map<String, Value>) -> Vec<Problem> {
     problems
 }
 
+/// Every problem `validator` (compiled from `document`) finds in `request`, each at its path
+/// under `path`; an unexpected key is one problem at the key's own path, with the nearest
+/// member `service`'s shape knows.
+pub(crate) fn schema_problems(
+    document: &Value,
+    validator: &jsonschema::Validator,
+    path: &str,
+    request: &Value,
+    service: &str,
+) -> Vec<Problem> {
+    validator
+        .iter_errors(request)
+        .flat_map(|e| {
+            let at = pointer_to_path(path, e.instance_path().as_str());
+            match e.kind() {
+                ValidationErrorKind::AdditionalProperties { unexpected } => {
+                    let node = node_at(document, request, e.instance_path().as_str());
+                    let known = member_names(document, node);
+                    unexpected
+                        .iter()
+                        .map(|key| {
+                            let hint = did_you_mean(key, known.iter().map(String::as_str));
+                            Problem::new(
+                                format!("{at}.{key}"),
+                                format!("is not a member of this {service} shape{hint}"),
+                            )
+                        })
+                        .collect()
+                }
+                _ => vec![Problem::new(at, e.to_string())],
+            }
+        })
+        .collect()
+}
+
 /// A decimal that holds a whole number (`7.0`, `1e2`) as that integer; `None` for anything else,
 /// and for magnitudes past 2^53, where a double is no longer exact.
 pub(crate) fn whole_number(n: &serde_json::Number) -> Option<i64> {
@@ -270,7 +281,7 @@ pub(crate) fn resolve<'a>(root: &'a Value, mut node: &'a Value) -> &'a Value {
 
 /// Converts strings to integers, numbers and booleans where the schema wants those and the
 /// string holds one. Anything else is left for the validator to report.
-fn coerce(root: &Value, node: &Value, value: &mut Value) {
+pub(crate) fn coerce(root: &Value, node: &Value, value: &mut Value) {
     let node = resolve(root, node);
     let wants = node.get("type").and_then(Value::as_str);
     match value {

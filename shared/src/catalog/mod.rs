@@ -8,12 +8,15 @@
 //! - [`job_flow`]: the RunJobFlow request in EMR's API shape, checked against EMR's model.
 //! - [`cluster_steps`]: the `cluster` section with its `steps`: AddJobFlowSteps' request for
 //!   steps on a long-running cluster, each step marked with its flow.
+//! - [`serverless_job_run`]: the EMR Serverless StartJobRun request in its API shape, checked
+//!   against EMR Serverless' model.
 //! - [`render`]: definition + parameters + overrides → the exact request, artifacts, params.
 
 pub mod cluster_steps;
 pub mod definition;
 pub mod job_flow;
 pub mod render;
+pub mod serverless_job_run;
 pub mod steps;
 pub mod template;
 

@@ -19,6 +19,7 @@ use sha2::{Digest, Sha256};
 use crate::catalog::cluster_steps::StepsRequest;
 use crate::catalog::definition::{Definition, Overridable};
 use crate::catalog::job_flow::{FLOW_ID_TAG, FLOW_TAG, JobFlow, STACK_TAG};
+use crate::catalog::serverless_job_run::ServerlessJobRun;
 use crate::catalog::steps::to_step_config;
 use crate::catalog::template::{Context, environment, is_template, pointer_to_path};
 use crate::error::{Error, Problem};
@@ -45,6 +46,8 @@ pub enum Request {
     JobFlow(JobFlow),
     /// AddJobFlowSteps, for steps on a long-running cluster ([`Target::Steps`]).
     Steps(StepsRequest),
+    /// StartJobRun, for a job run on EMR Serverless ([`Target::ServerlessJobRun`]).
+    ServerlessJobRun(ServerlessJobRun),
 }
 
 impl Request {
@@ -53,14 +56,16 @@ impl Request {
         match self {
             Self::JobFlow(_) => Target::Cluster,
             Self::Steps(_) => Target::Steps,
+            Self::ServerlessJobRun(_) => Target::ServerlessJobRun,
         }
     }
 
-    /// The run's name as the request gives it (RunJobFlow's `Name`).
+    /// The run's name as the request gives it (RunJobFlow's `Name`, StartJobRun's `name`).
     pub fn name(&self) -> &str {
         match self {
             Self::JobFlow(job_flow) => job_flow.name(),
             Self::Steps(steps) => steps.name(),
+            Self::ServerlessJobRun(run) => run.name().unwrap_or_default(),
         }
     }
 
@@ -69,6 +74,7 @@ impl Request {
         match self {
             Self::JobFlow(job_flow) => job_flow.as_json(),
             Self::Steps(steps) => steps.as_json(),
+            Self::ServerlessJobRun(run) => run.as_json(),
         }
     }
 
@@ -77,6 +83,7 @@ impl Request {
         match self {
             Self::JobFlow(job_flow) => job_flow.to_body(),
             Self::Steps(steps) => steps.to_body(),
+            Self::ServerlessJobRun(run) => run.to_body(),
         }
     }
 }
@@ -130,6 +137,7 @@ impl Definition {
         let request = match self.target {
             Target::Cluster => self.job_flow(section, steps, overrides, &context.region, &tags)?,
             Target::Steps => self.cluster_steps(section, steps, overrides, context)?,
+            Target::ServerlessJobRun => self.serverless_job_run(section, steps, overrides, context, &tags)?,
         };
         let request_digest = format!("sha256:{}", hex::encode(Sha256::digest(request.to_body())));
         Ok(Rendered {
@@ -190,6 +198,39 @@ impl Definition {
         let request = StepsRequest::check(section, steps, &context.region, context.flow_id)
             .map_err(Error::Validation)?;
         Ok(Request::Steps(request))
+    }
+
+    /// The StartJobRun request: the rendered `serverless_job_run` with `overrides` merged,
+    /// checked against EMR Serverless' model, named after the definition when it has no
+    /// `name`, tagged with `tags` and given the flow's `clientToken`. `steps` belong to
+    /// `job_flow`: any is a problem.
+    fn serverless_job_run(
+        &self,
+        mut run: Value,
+        steps: Vec<Value>,
+        overrides: &Value,
+        context: &Context,
+        tags: &[(&str, &str)],
+    ) -> Result<Request, Error> {
+        let path = Target::ServerlessJobRun.section();
+        let mut problems = Vec::new();
+        if !steps.is_empty() {
+            problems.push(Problem::new(
+                "steps",
+                format!("only a `job_flow` has steps; a `{path}` runs its jobDriver"),
+            ));
+        }
+        problems.extend(self.merge_overrides(&mut run, overrides));
+        if !problems.is_empty() {
+            return Err(Error::Validation(problems));
+        }
+        let run = ServerlessJobRun::check(path, run)
+            .map_err(Error::Validation)?
+            .with_default_name(&self.spec.name)
+            .with_tags(path, tags)
+            .map_err(Error::Validation)?
+            .with_client_token(context.flow_id);
+        Ok(Request::ServerlessJobRun(run))
     }
 
     /// The template variables: the parameters and the built-ins.

@@ -6,6 +6,7 @@
 //! - [`record`]: the flow record and every change a fact can make to it.
 //! - [`outcome`]: what EMR's facts (cluster state, reason, steps, our own accepted
 //!   termination) mean for a flow: the one outcome rule.
+//! - [`job_run`]: EMR Serverless job runs: ids, states, resource figures, the facts about one.
 //! - [`delivery`]: one callback's delivery: claims, attempts and the retry schedule.
 //! - [`retry_after`]: a receiver's `Retry-After` (RFC 9110 §10.2.3), parsed and bounded.
 //! - [`lambda_function`]: Lambda function names and ARNs as Invoke takes them, checked.
@@ -17,6 +18,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 pub mod delivery;
+pub mod job_run;
 pub mod lambda_function;
 pub mod outcome;
 pub mod record;
@@ -24,7 +26,10 @@ pub mod retry_after;
 pub mod target;
 
 pub use delivery::{AttemptOutcome, Delivery, DeliveryStatus, MAX_DELIVERY_ATTEMPTS};
-pub use outcome::{ClusterFacts, TerminationKind, decide_outcome, decide_steps_outcome};
+pub use job_run::{ApplicationId, JobRunFacts, JobRunId, JobRunState, ResourceUtilization};
+pub use outcome::{
+    ClusterFacts, TerminationKind, decide_job_run_outcome, decide_outcome, decide_steps_outcome,
+};
 pub use record::*;
 pub use target::Target;
 

@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::job_run::JobRunState;
 use super::{ClusterState, FlowStatus, ListedStep, StepFailureDetails, StepId, StepRecord, StepState};
 
 /// Reason codes (`StateChangeReason.Code`) that mean the cluster itself failed (EMR API
@@ -167,6 +168,94 @@ pub fn decide_steps_outcome(
         _ => {}
     }
     cluster_ended.then_some(FlowStatus::Failed)
+}
+
+/// How an EMR Serverless job run's state decides its flow's outcome (the README's "EMR
+/// Serverless" table, each row a case tested below):
+///
+/// | run state | outcome |
+/// | --- | --- |
+/// | `SUCCESS` | `SUCCEEDED` (a terminate of ours that came too late does not undo it) |
+/// | `FAILED` | `FAILED` |
+/// | `CANCELLED`, our accepted terminate | `CANCELLED` |
+/// | `CANCELLED`, our accepted `max_runtime` termination | `TIMED_OUT` |
+/// | `CANCELLED`, the run's `executionTimeoutMinutes` passed | `TIMED_OUT` |
+/// | `CANCELLED`, otherwise (someone else cancelled it) | `CANCELLED` |
+/// | anything else, known or not (`QUEUED`, `CANCELLING`, …) | none: the flow stays active |
+///
+/// `termination` is the kind of a termination emr-flows asked for *and EMR Serverless
+/// accepted*; `execution_timeout_elapsed` whether the run had reached its own execution
+/// timeout (EMR Serverless reports a timeout as `CANCELLED`: only the figures tell them apart).
+pub fn decide_job_run_outcome(
+    state: &JobRunState,
+    termination: Option<TerminationKind>,
+    execution_timeout_elapsed: bool,
+) -> Option<FlowStatus> {
+    match state {
+        JobRunState::Success => Some(FlowStatus::Succeeded),
+        JobRunState::Failed => Some(FlowStatus::Failed),
+        JobRunState::Cancelled => Some(match termination {
+            Some(TerminationKind::Cancel) => FlowStatus::Cancelled,
+            Some(TerminationKind::Timeout) => FlowStatus::TimedOut,
+            None if execution_timeout_elapsed => FlowStatus::TimedOut,
+            None => FlowStatus::Cancelled,
+        }),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod job_run_tests {
+    use super::*;
+    use FlowStatus::*;
+    use TerminationKind::*;
+
+    fn decide(state: &str, t: Option<TerminationKind>, timeout: bool) -> Option<FlowStatus> {
+        decide_job_run_outcome(&JobRunState::from(state), t, timeout)
+    }
+
+    #[test]
+    fn success_is_success_whatever_we_asked() {
+        for t in [None, Some(Cancel), Some(Timeout)] {
+            assert_eq!(decide("SUCCESS", t, false), Some(Succeeded), "{t:?}");
+            assert_eq!(decide("SUCCESS", t, true), Some(Succeeded), "{t:?}");
+        }
+    }
+
+    #[test]
+    fn failed_is_failure_whatever_we_asked() {
+        for t in [None, Some(Cancel), Some(Timeout)] {
+            assert_eq!(decide("FAILED", t, false), Some(Failed), "{t:?}");
+        }
+    }
+
+    #[test]
+    fn a_cancelled_run_is_told_apart_by_the_record_and_its_timeout() {
+        assert_eq!(decide("CANCELLED", Some(Cancel), false), Some(Cancelled));
+        assert_eq!(decide("CANCELLED", Some(Cancel), true), Some(Cancelled));
+        assert_eq!(decide("CANCELLED", Some(Timeout), false), Some(TimedOut));
+        assert_eq!(decide("CANCELLED", None, true), Some(TimedOut));
+        assert_eq!(decide("CANCELLED", None, false), Some(Cancelled));
+    }
+
+    #[test]
+    fn active_and_unknown_states_never_end_a_flow() {
+        for state in [
+            "SUBMITTED",
+            "PENDING",
+            "SCHEDULED",
+            "QUEUED",
+            "RUNNING",
+            "CANCELLING",
+            "SUCCEEDED",
+            "COMPLETED",
+            "",
+        ] {
+            for t in [None, Some(Cancel), Some(Timeout)] {
+                assert_eq!(decide(state, t, true), None, "{state} {t:?}");
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -37,10 +37,16 @@ pub struct ListedStep {
 }
 
 mod cause;
+mod flow_events;
+mod job_run;
 mod steps;
 mod termination;
 
 pub use cause::{FailedStep, FailureCause, StepFailureDetails};
+pub use job_run::{
+    DEFAULT_EXECUTION_TIMEOUT_MINUTES, EXECUTION_TIMEOUT, ExtraJobRun, JOB_RUN_CANCELLED, JOB_RUN_FAILED,
+    JobRunRecord, NO_S3_LOGS, NO_STATE_DETAILS, START_JOB_RUN_FAILED, START_JOB_RUN_LOST,
+};
 pub use steps::{ADD_STEPS_LOST, CLUSTER_ENDED};
 pub use termination::{ExtraCluster, Termination};
 
@@ -82,6 +88,14 @@ pub struct FlowRecord {
     /// Callback deliveries by key (`"0"`, `"1"`, … in `callbacks` order).
     #[serde(default)]
     pub deliveries: BTreeMap<String, Delivery>,
+    /// The EventBridge bus (name or ARN) the flow's status changes are published to, as
+    /// configured when it was submitted (`FLOW_EVENT_BUS`); none: no flow events.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_bus: Option<String>,
+    /// The publication of each status the flow reached, by status (`"RUNNING"`): see
+    /// `model/record/flow_events.rs`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub flow_events: BTreeMap<String, Delivery>,
     /// The caller's idempotency key, when submit was given one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idempotency_key: Option<String>,
@@ -108,6 +122,10 @@ pub struct FlowRecord {
     /// `NormalizedInstanceHours` of its own.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub step_seconds: BTreeMap<StepId, u64>,
+    /// The flow's EMR Serverless job run (target `serverless_job_run`): its application from
+    /// submit on, its id once started, state, attempt, log location and billed resources.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_run: Option<JobRunRecord>,
     pub submitted_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -177,6 +195,8 @@ impl FlowRecord {
             failure: None,
             termination: None,
             deliveries: BTreeMap::new(),
+            event_bus: None,
+            flow_events: BTreeMap::new(),
             idempotency_key: None,
             launch_error: None,
             extra_clusters: Vec::new(),
@@ -184,6 +204,7 @@ impl FlowRecord {
             last_contact_at: None,
             normalized_instance_hours: None,
             step_seconds: BTreeMap::new(),
+            job_run: None,
             submitted_at,
             updated_at: submitted_at,
             ended_at: None,
@@ -213,6 +234,7 @@ impl FlowRecord {
         }
         self.status = status;
         self.touch(now);
+        self.note_status_event(now);
         true
     }
 
@@ -265,7 +287,13 @@ impl FlowRecord {
         }
         self.finish(
             FlowStatus::Failed,
-            Some(FailureCause::ours(LAUNCH_FAILED, message.to_owned())),
+            Some(FailureCause::ours(
+                match self.target {
+                    Target::Cluster | Target::Steps => LAUNCH_FAILED,
+                    Target::ServerlessJobRun => START_JOB_RUN_FAILED,
+                },
+                message.to_owned(),
+            )),
             now,
         )
     }
@@ -276,8 +304,13 @@ impl FlowRecord {
         if self.status != FlowStatus::Pending {
             return false;
         }
+        let (what, call) = match self.target {
+            Target::Cluster => ("cluster", "RunJobFlow"),
+            Target::ServerlessJobRun => ("job run", "StartJobRun"),
+            Target::Steps => ("step", "AddJobFlowSteps"),
+        };
         let message = format!(
-            "no cluster carries this flow's tag {} after RunJobFlow ({})",
+            "no {what} carries this flow's tag {} after {call} ({})",
             LAUNCH_GRACE,
             self.launch_error
                 .as_deref()
@@ -285,7 +318,14 @@ impl FlowRecord {
         );
         self.finish(
             FlowStatus::Failed,
-            Some(FailureCause::ours(LAUNCH_LOST, message)),
+            Some(FailureCause::ours(
+                match self.target {
+                    Target::Cluster => LAUNCH_LOST,
+                    Target::ServerlessJobRun => START_JOB_RUN_LOST,
+                    Target::Steps => ADD_STEPS_LOST,
+                },
+                message,
+            )),
             now,
         )
     }
@@ -499,6 +539,11 @@ impl FlowRecord {
         true
     }
 
+    /// Whether the flow's run is known: its cluster, or its job run's id.
+    pub fn run_known(&self) -> bool {
+        self.cluster_id.is_some() || self.job_run_id().is_some()
+    }
+
     /// The sweep asked EMR about the cluster and found nothing new.
     pub fn checked(&mut self, now: DateTime<Utc>) -> bool {
         self.last_contact_at = Some(now);
@@ -548,8 +593,8 @@ impl FlowRecord {
 
     /// When the reconcile sweep should next look at this flow, or `None` when it never needs
     /// to: a pending launch after [`LAUNCH_GRACE`], an active flow without word from EMR for
-    /// [`REPAIR_AFTER`] or past its deadline, a due termination, a due delivery, a missing
-    /// failure cause.
+    /// [`REPAIR_AFTER`] or past its deadline, a due termination, a due delivery or flow
+    /// event, a missing failure cause.
     pub fn next_sweep_at(&self) -> Option<DateTime<Utc>> {
         let mut times = Vec::new();
         match self.status {
@@ -572,16 +617,17 @@ impl FlowRecord {
             );
         }
         times.extend(
-            (self.deliveries.values())
+            (self.deliveries.values().chain(self.flow_events.values()))
                 .filter(|d| d.status == DeliveryStatus::Pending)
                 .filter_map(|d| d.next_attempt_at),
         );
         if let Some(end) = self.ended_at
-            && self
+            && (self
                 .failure
                 .as_ref()
                 .and_then(|f| f.failed_step.as_ref())
                 .is_some()
+                || self.job_run.is_some())
             && self.cause_pending(end)
         {
             let next = self.last_contact_at.unwrap_or(end) + CAUSE_RETRY;

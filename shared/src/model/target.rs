@@ -18,17 +18,21 @@ pub enum Target {
     /// Steps added to a long-running cluster that is not the flow's (AddJobFlowSteps;
     /// definition section `cluster`, with `steps`): the flow owns only its own steps.
     Steps,
+    /// A job run on an EMR Serverless application, started with StartJobRun (definition
+    /// section `serverless_job_run`).
+    ServerlessJobRun,
 }
 
 impl Target {
     /// Every target, in the order the definition format lists their sections.
-    pub const ALL: [Target; 2] = [Target::Cluster, Target::Steps];
+    pub const ALL: [Target; 3] = [Target::Cluster, Target::Steps, Target::ServerlessJobRun];
 
     /// The definition section that describes a run on this target (`job_flow`, `cluster`).
     pub fn section(self) -> &'static str {
         match self {
             Self::Cluster => "job_flow",
             Self::Steps => "cluster",
+            Self::ServerlessJobRun => "serverless_job_run",
         }
     }
 
@@ -37,6 +41,7 @@ impl Target {
         match self {
             Self::Cluster => "cluster",
             Self::Steps => "steps",
+            Self::ServerlessJobRun => "serverless_job_run",
         }
     }
 }
@@ -55,6 +60,7 @@ mod tests {
     fn stored_by_its_name_and_absent_means_cluster() {
         for target in Target::ALL {
             assert_eq!(serde_json::to_value(target).unwrap(), target.as_str());
+            assert_eq!(target.to_string(), target.as_str(), "shown as stored");
         }
         #[derive(Deserialize)]
         struct Old {

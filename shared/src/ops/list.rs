@@ -36,8 +36,9 @@ pub struct ListRequest {
 }
 
 /// Answers a [`ListRequest`]: the flow record, a page `{"flows": […], "next_token"?}`, or
-/// `{"definitions": [{"name", "version", "description", "parameters", "overridable"}…]}`
-/// (overridable: each JSON Pointer a caller may override → the JSON Schema of its value).
+/// `{"definitions": [{"name", "version", "description", "target", "parameters", "overridable",
+/// "max_runtime"}…]}` (overridable: each JSON Pointer a caller may override → the JSON Schema
+/// of its value; max_runtime: the definition's limit as written, `"6h"`, or `null`).
 ///
 /// Errors: [`Error::Validation`] for a request that asks for none or several of these, or
 /// for the signing keys (see [`list_with_keys`]); [`Error::FlowNotFound`];
@@ -103,8 +104,9 @@ async fn answer(
             .iter()
             .map(|d| {
                 serde_json::json!({"name": d.spec.name, "version": d.spec.version,
-                    "description": d.spec.description, "parameters": d.spec.parameters,
-                    "overridable": d.spec.overridable})
+                    "description": d.spec.description, "target": d.target,
+                    "parameters": d.spec.parameters, "overridable": d.spec.overridable,
+                    "max_runtime": d.spec.max_runtime})
             })
             .collect();
         return Ok(serde_json::json!({ "definitions": definitions }));

@@ -10,8 +10,9 @@
 //! - [`reconcile`]: the scheduled sweep: repair missed events, recover lost launches, enforce
 //!   `max_runtime`, retry deliveries and terminations, fetch late failure causes.
 //! - `follow_up` (private): the work a written record asks for, whoever wrote it: a
-//!   termination due (through its run target), due deliveries.
+//!   termination due (through its run target), due deliveries and flow events.
 //! - `deliveries` (private): callback deliveries: claim, send, record.
+//! - `flow_events` (private): flow events (EventBridge): publish, record.
 //! - [`terminate`]: record a termination request and carry it out.
 //! - [`list`]: one flow, active flows, a definition's history, the catalog, the signing keys.
 
@@ -21,6 +22,7 @@ use serde_json::Value;
 use crate::error::{Error, Problem};
 
 mod deliveries;
+mod flow_events;
 mod follow_up;
 pub mod list;
 pub mod reconcile;

@@ -109,7 +109,7 @@ pub async fn reconcile_flow(svc: &Services, flow_id: FlowId) -> Result<bool, Err
     let target = Target::of(record);
     if record.status == FlowStatus::Pending && now >= record.submitted_at + LAUNCH_GRACE {
         read = target.recover_launch(svc, read).await?;
-    } else if !record.status.is_terminal() && record.cluster_id.is_some() {
+    } else if !record.status.is_terminal() && record.run_known() {
         if record.overdue(now) {
             let (written, requested) = svc
                 .store

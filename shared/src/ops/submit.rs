@@ -15,7 +15,7 @@ use crate::callback::{CallbackPolicy, CallbackTarget};
 use crate::catalog::definition::Catalog;
 use crate::catalog::template::Context;
 use crate::error::Error;
-use crate::model::{ClusterId, FlowId, FlowRecord, FlowStatus};
+use crate::model::{ApplicationId, ClusterId, FlowId, FlowRecord, FlowStatus, JobRunId, JobRunRecord};
 use crate::store::{self, Created, FlowStore, IdempotencyClaim};
 
 use crate::catalog::render::Request;
@@ -63,6 +63,26 @@ pub struct SubmitResponse {
     pub flow_id: FlowId,
     pub cluster_id: Option<ClusterId>,
     pub status: FlowStatus,
+    /// A job run's application (target `serverless_job_run`; absent for clusters).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub application_id: Option<ApplicationId>,
+    /// A job run's id, once started (absent for clusters, and while a lost answer is looked for).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_run_id: Option<JobRunId>,
+}
+
+impl SubmitResponse {
+    /// The answer for `record`: its ids and status.
+    fn of(record: FlowRecord) -> Self {
+        let job_run_id = record.job_run_id().cloned();
+        Self {
+            flow_id: record.flow_id,
+            application_id: record.job_run.map(|r| r.application_id),
+            job_run_id,
+            cluster_id: record.cluster_id,
+            status: record.status,
+        }
+    }
 }
 
 /// submit's answer for a dry run: what would be sent to EMR and recorded.
@@ -147,7 +167,7 @@ pub async fn submit(s: &Submitter, request: Value) -> Result<SubmitAnswer, Error
     // resolved by looking there.
     let cluster_id = match &request_to_send {
         Request::Steps(steps) => steps.cluster_id(),
-        Request::JobFlow(_) => None,
+        Request::JobFlow(_) | Request::ServerlessJobRun(_) => None,
     };
     let record = FlowRecord {
         cluster_id,
@@ -161,6 +181,19 @@ pub async fn submit(s: &Submitter, request: Value) -> Result<SubmitAnswer, Error
         idempotency_key: request.idempotency_key.clone(),
         deadline_at: max_runtime.map(|d| now + d),
         target: request_to_send.target(),
+        event_bus: svc.events.bus().map(str::to_owned),
+        job_run: match &request_to_send {
+            Request::JobFlow(_) | Request::Steps(_) => None,
+            Request::ServerlessJobRun(run) => Some(JobRunRecord {
+                driver_log_folder: run.driver_log_folder().to_owned(),
+                ..JobRunRecord::new(
+                    run.application_id(),
+                    run.name().unwrap_or_default(),
+                    run.log_uri(),
+                    run.execution_timeout_minutes(),
+                )
+            }),
+        },
         ..FlowRecord::pending(
             flow_id,
             &definition.spec.name,
@@ -202,9 +235,9 @@ pub async fn submit(s: &Submitter, request: Value) -> Result<SubmitAnswer, Error
         return replay(svc, claim.as_ref(), existing).await;
     }
     tracing::info!(%flow_id, flow = %record.flow, digest = %record.request_digest, "flow recorded; launching its job flow");
-    let flow = record.flow.clone();
+    let (flow, record_target) = (record.flow.clone(), record.target);
     let answer = launch(svc, &request_to_send, &record).await?;
-    crate::aws::metrics::flow_submitted(&flow);
+    crate::aws::metrics::flow_submitted(&flow, record_target);
     Ok(answer)
 }
 
@@ -229,11 +262,7 @@ async fn launch(svc: &Services, request: &Request, record: &FlowRecord) -> Resul
         }
     };
     let record = follow_up(svc, written).await?.record;
-    Ok(SubmitAnswer::Launched(SubmitResponse {
-        flow_id: record.flow_id,
-        cluster_id: record.cluster_id,
-        status: record.status,
-    }))
+    Ok(SubmitAnswer::Launched(SubmitResponse::of(record)))
 }
 
 /// The answer for a key claimed before: the same flow for the same request, a conflict for
@@ -252,11 +281,7 @@ async fn replay(
     }
     let record = svc.store.read(existing.flow_id).await?.record;
     tracing::info!(flow_id = %record.flow_id, key = %existing.key, "idempotency key seen before; answering its flow");
-    Ok(SubmitAnswer::Launched(SubmitResponse {
-        flow_id: record.flow_id,
-        cluster_id: record.cluster_id,
-        status: record.status,
-    }))
+    Ok(SubmitAnswer::Launched(SubmitResponse::of(record)))
 }
 
 /// `sha256:…` of the request as the caller sent it, without its idempotency key (keys of JSON

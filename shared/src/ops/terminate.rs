@@ -71,7 +71,7 @@ pub async fn terminate(svc: &Services, request: Value) -> Result<TerminateRespon
         .termination
         .as_ref()
         .is_some_and(|t| t.accepted_at.is_none());
-    if unanswered && record.cluster_id.is_some() && record.cluster_may_run() {
+    if unanswered && record.run_known() && record.cluster_may_run() {
         let (updated, result) = Target::of(&written.record).cancel(svc, written).await?;
         result?;
         written = updated;

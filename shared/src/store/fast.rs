@@ -90,6 +90,10 @@ pub struct FastWrite {
     pub status: FlowStatus,
     /// Whether the record changed (a duplicate or late event changes nothing).
     pub changed: bool,
+    /// Whether the write moved the status of a flow that publishes flow events (it has an
+    /// `event_bus`): the new status's event is then for the caller to record
+    /// ([`crate::model::FlowRecord::note_status_event`]), which this write could not.
+    pub event_due: bool,
 }
 
 /// The statuses a non-terminal event may touch: a flow that has its cluster and has not ended.
@@ -153,6 +157,7 @@ impl FlowStore {
                 return Ok(FastWrite {
                     status,
                     changed: false,
+                    event_due: false,
                 });
             }
         }
@@ -162,6 +167,7 @@ impl FlowStore {
         Ok(FastWrite {
             status: flow.status,
             changed: step_changed || flow.changed,
+            event_due: flow.event_due,
         })
     }
 
@@ -170,6 +176,7 @@ impl FlowStore {
         Ok(FastWrite {
             status: self.flow_status(flow_id).await?,
             changed: false,
+            event_due: false,
         })
     }
 
@@ -334,6 +341,8 @@ impl FlowStore {
                     status: after,
                     // The condition held, so a given cluster state was new.
                     changed: cluster_state.is_some() || before != after,
+                    event_due: before != after
+                        && (output.attributes.as_ref()).is_some_and(|old| old.contains_key("event_bus")),
                 })
             }
             Err(e) => {
@@ -350,6 +359,7 @@ impl FlowStore {
                     Some(Some(status)) => Ok(FastWrite {
                         status,
                         changed: false,
+                        event_due: false,
                     }),
                     Some(None) => Err(Error::FlowNotFound(flow_id.to_string())),
                     None => Err(upstream("UpdateItem")(e)),

@@ -27,6 +27,9 @@ pub struct FlowSummary {
     pub cluster_id: Option<ClusterId>,
     pub submitted_at: chrono::DateTime<chrono::Utc>,
     pub updated_at: chrono::DateTime<chrono::Utc>,
+    /// When the flow ended (absent while it is active).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// A page of flows, newest first; pass `next_token` back for the next page.

@@ -57,7 +57,7 @@ const SETTLING_VALUE: &str = "SETTLING";
 pub const SWEEP_AT_ATTRIBUTE: &str = "sweep_at";
 /// What a listing summary ([`FlowSummary`]) shows besides `flow_id`: the listing indexes
 /// project these (a test holds `template.yaml` to it).
-pub const SUMMARY_ATTRIBUTES: [&str; 7] = [
+pub const SUMMARY_ATTRIBUTES: [&str; 8] = [
     "flow",
     "status",
     "target",
@@ -65,6 +65,7 @@ pub const SUMMARY_ATTRIBUTES: [&str; 7] = [
     "steps_cluster_id",
     "submitted_at",
     "updated_at",
+    "ended_at",
 ];
 /// The table's TTL attribute (epoch seconds) for idempotency keys.
 pub const EXPIRES_AT_ATTRIBUTE: &str = "expires_at";
@@ -434,7 +435,12 @@ impl FlowStore {
             }
             if let Some(version) = self.replace(&read, &record).await? {
                 // Counted by the one write that ends the flow, whichever operation made it.
-                crate::aws::metrics::flow_transition(&record.flow, read.record.status, record.status);
+                crate::aws::metrics::flow_transition(
+                    &record.flow,
+                    record.target,
+                    read.record.status,
+                    record.status,
+                );
                 let sweep_at = record.next_sweep_at();
                 return Ok((
                     Versioned {

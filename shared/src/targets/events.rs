@@ -1,12 +1,14 @@
 //! on-state-change's input, routed: the reconcile sweep's tick (an EventBridge scheduled event,
 //! source `aws.events`, detail type "Scheduled Event", or `{"reconcile": true}` by hand), or an
-//! event from a run target's source, parsed by that target (`aws.emr`: [`cluster::events`]).
+//! event from a run target's source, parsed by that target (`aws.emr`: [`cluster::events`];
+//! `aws.emr-serverless`: [`serverless::events`]).
 
 use serde_json::Value;
 
 use crate::error::Error;
 
 use super::cluster::{self, events::EmrEvent};
+use super::serverless::{self, events::JobRunEvent};
 
 /// The detail type of EventBridge's scheduled events (the reconcile sweep's tick).
 pub const SCHEDULED_EVENT: &str = "Scheduled Event";
@@ -28,6 +30,8 @@ pub enum Input {
 pub enum TargetEvent {
     /// `aws.emr`: a cluster or step of a cluster.
     Cluster(EmrEvent),
+    /// `aws.emr-serverless`: a job run's state change, retry or resource utilization.
+    ServerlessJobRun(JobRunEvent),
 }
 
 /// The EventBridge event's `time` (RFC 3339, when EventBridge received the event: EventBridge
@@ -42,7 +46,7 @@ pub fn event_time(event: &Value) -> Option<chrono::DateTime<chrono::Utc>> {
 /// Parses on-state-change's input: a run target's event, a scheduled event, or `{"reconcile": true}`.
 ///
 /// Errors: [`Error::Validation`] naming what is malformed, or the source when it is neither
-/// `aws.emr` nor a scheduled event.
+/// `aws.emr`, `aws.emr-serverless` nor a scheduled event.
 pub fn parse_input(input: Value) -> Result<Input, Error> {
     if input.get("reconcile") == Some(&Value::Bool(true)) && input.as_object().is_some_and(|o| o.len() == 1) {
         return Ok(Input::Reconcile);
@@ -51,6 +55,12 @@ pub fn parse_input(input: Value) -> Result<Input, Error> {
         && input.get("detail-type").and_then(Value::as_str) == Some(SCHEDULED_EVENT)
     {
         return Ok(Input::Reconcile);
+    }
+    if input.get("source").and_then(Value::as_str) == Some(serverless::events::SOURCE) {
+        return Ok(match serverless::events::parse(input)? {
+            Some(event) => Input::Event(Box::new(TargetEvent::ServerlessJobRun(event))),
+            None => Input::Unfollowed("not a job run state change, retry or utilization update"),
+        });
     }
     Ok(match cluster::events::parse(input)? {
         Some(event) => Input::Event(Box::new(TargetEvent::Cluster(event))),
@@ -116,5 +126,25 @@ mod tests {
         };
         assert!(matches!(*event, TargetEvent::Cluster(EmrEvent::Cluster(_))));
         assert!(parse_input(serde_json::json!([1])).is_err());
+    }
+
+    #[test]
+    fn emr_serverless_events_go_to_the_job_run_target_and_application_events_are_unfollowed() {
+        let Input::Event(event) = parse_input(real("serverless-job-RUNNING.json")).unwrap() else {
+            panic!("a job run event")
+        };
+        assert!(matches!(*event, TargetEvent::ServerlessJobRun(_)));
+        assert!(matches!(
+            parse_input(real("serverless-application-CREATING.json")).unwrap(),
+            Input::Unfollowed(_)
+        ));
+        let mut broken = real("serverless-job-RUNNING.json");
+        broken["detail"]["applicationId"] = 7.into();
+        assert!(
+            parse_input(broken)
+                .unwrap_err()
+                .to_string()
+                .contains("applicationId")
+        );
     }
 }

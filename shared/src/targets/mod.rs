@@ -1,6 +1,7 @@
 //! Run targets: what a flow runs on, and the seam each one plugs into: [`cluster`] (an EMR
-//! cluster of the flow's own) and [`steps`] (steps on a long-running cluster that is not the
-//! flow's); EMR Serverless and EMR on EKS job runs each come as one more module here.
+//! cluster of the flow's own), [`steps`] (steps on a long-running cluster that is not the
+//! flow's) and [`serverless`] (a job run on an EMR Serverless application); EMR on EKS job runs
+//! come as one more module here.
 //!
 //! # What a target supplies
 //!
@@ -55,6 +56,7 @@
 pub mod cluster;
 pub mod events;
 pub mod seam;
+pub mod serverless;
 pub mod steps;
 
 pub use events::{Input, TargetEvent, event_time, parse_input};
@@ -85,6 +87,7 @@ impl Target {
         match self {
             Self::Cluster => cluster::launch::recover_launch(svc, read).await,
             Self::Steps => steps::launch::recover_launch(svc, read).await,
+            Self::ServerlessJobRun => serverless::launch::recover_launch(svc, read).await,
         }
     }
 
@@ -96,6 +99,7 @@ impl Target {
         match self {
             Self::Cluster => cluster::facts::repair(svc, read).await,
             Self::Steps => steps::facts::repair(svc, read).await,
+            Self::ServerlessJobRun => serverless::facts::repair(svc, read).await,
         }
     }
 
@@ -111,6 +115,7 @@ impl Target {
         match self {
             Self::Cluster => cluster::facts::cancel(svc, read).await,
             Self::Steps => steps::facts::cancel(svc, read).await,
+            Self::ServerlessJobRun => serverless::facts::cancel(svc, read).await,
         }
     }
 
@@ -121,6 +126,7 @@ impl Target {
         match self {
             Self::Cluster => cluster::facts::fetch_cause(svc, record).await,
             Self::Steps => steps::facts::fetch_cause(svc, record).await,
+            Self::ServerlessJobRun => serverless::facts::fetch_cause(svc, record).await,
         }
     }
 }
@@ -131,6 +137,7 @@ impl Target {
 pub async fn launch(svc: &Services, request: &Request, record: &FlowRecord) -> Result<Launched, Error> {
     match request {
         Request::JobFlow(job_flow) => cluster::launch::launch(svc, job_flow, record).await,
+        Request::ServerlessJobRun(run) => serverless::launch::launch(svc, run, record).await,
         // Boxed: the futures of both launches inline would nest too deep for the compiler's
         // layout queries in the submit function's binary.
         Request::Steps(steps) => Box::pin(steps::launch::launch(svc, steps, record)).await,
@@ -148,6 +155,7 @@ pub async fn resolve(svc: &Services, request: Request) -> Result<Request, Error>
         Request::Steps(steps) => Ok(Request::Steps(
             Box::pin(steps::launch::resolve(svc, &steps)).await?,
         )),
+        Request::ServerlessJobRun(_) => Ok(request),
     }
 }
 
@@ -182,5 +190,6 @@ pub async fn apply_event(svc: &Services, event: TargetEvent) -> Result<Applied, 
             })
         }
         TargetEvent::Cluster(event) => cluster::apply_event(svc, event).await,
+        TargetEvent::ServerlessJobRun(event) => serverless::apply_event(svc, event).await,
     }
 }

@@ -8,8 +8,8 @@ use std::sync::LazyLock;
 use jsonschema::error::ValidationErrorKind;
 use serde_json::Value;
 
-use crate::catalog::job_flow;
 use crate::catalog::template::{self, Context, pointer_to_path};
+use crate::catalog::{job_flow, serverless_job_run};
 use crate::error::{Error, Problem, did_you_mean};
 use crate::model::{FlowId, Target};
 
@@ -353,11 +353,15 @@ pub(super) fn check_source(
     };
     let (rendered, mut later) = examples(&definition);
     let request = rendered.unwrap_or_else(|| definition.section().clone());
-    match target {
-        Target::Cluster => later.extend(overridable_reach(&definition, &request)),
+    let schema = match target {
+        Target::Cluster => Some(job_flow::schema_document()),
+        Target::ServerlessJobRun => Some(serverless_job_run::schema_document()),
         // Overrides of a step flow reach AddJobFlowSteps' request (`/Steps/0/…`); each is
         // checked against EMR's model when rendered.
-        Target::Steps => {}
+        Target::Steps => None,
+    };
+    if let Some(schema) = schema {
+        later.extend(overridable_reach(&definition, schema, &request));
     }
     locate(later, &source, &mut found);
     if found.is_empty() {
@@ -643,8 +647,7 @@ fn examples(definition: &Definition) -> (Option<Value>, Vec<Problem>) {
 
 /// Each overridable path names something an override can reach in `job_flow` (the rendered
 /// request, or the definition's as written when no example rendered).
-fn overridable_reach(definition: &Definition, job_flow: &Value) -> Vec<Problem> {
-    let root = job_flow::schema_document();
+fn overridable_reach(definition: &Definition, root: &Value, job_flow: &Value) -> Vec<Problem> {
     (definition.overridable.iter())
         .filter_map(|entry| {
             never_matches(root, root, Some(job_flow), &entry.tokens, "").map(|why| {

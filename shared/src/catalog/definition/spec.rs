@@ -44,6 +44,10 @@ pub struct FlowDefinition {
     /// and/or `tags`) and the steps' runtime role (see [`crate::catalog::cluster_steps`]).
     #[serde(default)]
     pub cluster: Option<Value>,
+    /// The run section of a job run on EMR Serverless: the templated StartJobRun request, in
+    /// its API shape (see [`crate::catalog::serverless_job_run`]).
+    #[serde(default)]
+    pub serverless_job_run: Option<Value>,
     /// Templated steps appended to `job_flow.Steps` (or added to the `cluster`): `StepConfig`s or short forms (see
     /// [`crate::catalog::steps`]).
     #[serde(default)]
@@ -89,6 +93,7 @@ impl FlowDefinition {
         match target {
             Target::Cluster => self.job_flow.as_ref(),
             Target::Steps => self.cluster.as_ref(),
+            Target::ServerlessJobRun => self.serverless_job_run.as_ref(),
         }
     }
 

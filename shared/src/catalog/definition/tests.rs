@@ -144,7 +144,7 @@ fn a_definition_without_a_run_section_is_told_which_sections_there_are() {
         problems,
         [Problem::new(
             "",
-            "a definition needs a run section: one of `job_flow`, `cluster` (line 1, column 1)"
+            "a definition needs a run section: one of `job_flow`, `cluster`, `serverless_job_run` (line 1, column 1)"
         )]
     );
     let checked = Definition::parse("t.yaml", MINIMAL_CLUSTER).unwrap();
@@ -166,6 +166,42 @@ fn a_definition_without_a_run_section_is_told_which_sections_there_are() {
     let checked = Definition::parse("s.yaml", steps).unwrap();
     assert_eq!(checked.target, Target::Steps);
     assert_eq!(checked.section()["id"], "j-ABC");
+}
+
+const MINIMAL_SERVERLESS: &str = "name: s\nversion: '1'\nexamples: [{}]\nserverless_job_run:\n  applicationId: 00f1982r1uukb925\n  executionRoleArn: arn:aws:iam::123456789012:role/R\n  jobDriver: {sparkSubmit: {entryPoint: s3://b/pi.py}}\n";
+
+#[test]
+fn a_serverless_definition_is_checked_against_emr_serverless_model_where_it_was_written() {
+    // GIVEN a definition with a serverless_job_run section THEN its target is the job run
+    let checked = Definition::parse("s.yaml", MINIMAL_SERVERLESS).unwrap();
+    assert_eq!(checked.target, Target::ServerlessJobRun);
+    // A misspelled member, a bad id and steps (a job_flow's) are each named, with their line
+    let broken = MINIMAL_SERVERLESS
+        .replace("entryPoint", "entrypoint")
+        .replace("00f1982r1uukb925", "App-1")
+        + "steps: [{name: x, script: {script: s3://b/x.sh}}]\n";
+    let Err(Error::Definition { problems, .. }) = Definition::parse("s.yaml", &broken) else {
+        panic!("expected a definition error");
+    };
+    let text = format!("{problems:?}");
+    for expected in [
+        "serverless_job_run.jobDriver.sparkSubmit.entrypoint",
+        "serverless_job_run.applicationId",
+        "only a `job_flow` has steps",
+        "line 7",
+    ] {
+        assert!(text.contains(expected), "{expected} in {text}");
+    }
+    // AND two run sections are one too many
+    let both = format!("{MINIMAL_SERVERLESS}job_flow: {{Name: t}}\n");
+    let Err(Error::Definition { problems, .. }) = Definition::parse("s.yaml", &both) else {
+        panic!("expected a definition error");
+    };
+    assert!(
+        format!("{problems:?}")
+            .contains("exactly one run section, not 2 (`job_flow` and `serverless_job_run`)"),
+        "{problems:?}"
+    );
 }
 
 const MINIMAL_CLUSTER: &str = "name: t\nversion: '1'\nexamples: [{}]\njob_flow:\n  Name: t\n  ReleaseLabel: emr-7.5.0\n  Instances: {InstanceCount: 1, MasterInstanceType: m5.xlarge}\n  JobFlowRole: EMR_EC2_DefaultRole\n  ServiceRole: EMR_DefaultRole\n";

@@ -1,6 +1,6 @@
 use super::*;
 use crate::catalog::definition::Catalog;
-use crate::model::FlowId;
+use crate::model::{FlowId, Target};
 use chrono::{TimeZone, Utc};
 use serde_json::json;
 
@@ -74,7 +74,12 @@ fn every_catalog_definition_renders_with_its_examples() {
         for example in &definition.spec.examples {
             let rendered = definition.render(example.clone(), &Value::Null, &context());
             let rendered = rendered.unwrap_or_else(|e| panic!("{}: {e}", definition.spec.name));
-            assert!(!json_of(&rendered.request)["Steps"].as_array().unwrap().is_empty());
+            let request = json_of(&rendered.request);
+            match rendered.request.target() {
+                Target::Cluster => assert!(!request["Steps"].as_array().unwrap().is_empty()),
+                Target::ServerlessJobRun => assert!(request["jobDriver"].is_object()),
+                Target::Steps => assert!(!request["Steps"].as_array().unwrap().is_empty()),
+            }
         }
     }
 }
@@ -572,4 +577,52 @@ mod never_panics {
 fn pointers_become_readable_paths() {
     assert_eq!(pointer_to_path("params", ""), "params");
     assert_eq!(pointer_to_path("params", "/a/0/b~1c"), "params.a[0].b/c");
+}
+
+#[test]
+fn a_serverless_job_run_renders_with_the_flows_token_tags_and_overrides() {
+    // GIVEN the catalog's EMR Serverless definition
+    let catalog = Catalog::embedded().unwrap();
+    let definition = catalog.get("spark-pi-serverless").unwrap();
+    let ctx = context();
+    // WHEN a flow is rendered with a parameter and an allowed override
+    let rendered = definition
+        .render(
+            json!({"application_id": "00f1982r1uukb925", "partitions": 7}),
+            &json!({"executionTimeoutMinutes": 30}),
+            &ctx,
+        )
+        .unwrap();
+    // THEN the request is StartJobRun's, with the flow's token and tags, and the override
+    assert_eq!(rendered.request.target(), Target::ServerlessJobRun);
+    let request = json_of(&rendered.request);
+    assert_eq!(request["applicationId"], "00f1982r1uukb925");
+    assert_eq!(request["clientToken"], format!("emr-flows-{}", ctx.flow_id));
+    assert_eq!(request["tags"]["emr-flows:flow-id"], ctx.flow_id.to_string());
+    assert_eq!(request["tags"]["emr-flows:stack"], "test-stack");
+    assert_eq!(request["executionTimeoutMinutes"], 30);
+    assert_eq!(
+        request["jobDriver"]["sparkSubmit"]["entryPointArguments"],
+        json!(["7"])
+    );
+    assert_eq!(rendered.request.name(), format!("spark-pi {}", ctx.flow_id));
+    // AND an override outside the allowed paths, or past the schema, is refused by its path
+    let err = definition
+        .render(
+            json!({"application_id": "00f1982r1uukb925"}),
+            &json!({"executionRoleArn": "arn:aws:iam::123456789012:role/Admin", "executionTimeoutMinutes": 0}),
+            &ctx,
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("overrides.executionRoleArn"), "{err}");
+    assert!(err.contains("overrides.executionTimeoutMinutes"), "{err}");
+    // AND a run without a name is named after the definition (a lost launch is found by it)
+    let unnamed = Definition::parse(
+        "t.yaml",
+        "name: t\nversion: '1'\nexamples: [{}]\nserverless_job_run:\n  applicationId: 00f1982r1uukb925\n  executionRoleArn: arn:aws:iam::123456789012:role/R\n  jobDriver: {hive: {query: s3://b/q.ql}}\n",
+    )
+    .unwrap();
+    let rendered = unnamed.render(json!({}), &Value::Null, &ctx).unwrap();
+    assert_eq!(rendered.request.name(), "t");
 }

@@ -53,6 +53,14 @@ pub struct FailureCause {
     pub message: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failed_step: Option<FailedStep>,
+    /// A job run's probable cause: the last lines (at most [`MAX_PROBABLE_CAUSE_BYTES`]) of its
+    /// driver's `stderr.gz` (a cluster's is its failed step's, in `failed_step`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probable_cause: Option<String>,
+    /// Where a job run's probable cause was read (`s3://…/SPARK_DRIVER/stderr.gz`), or why
+    /// there is none to read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_location: Option<String>,
 }
 
 impl FailureCause {
@@ -79,6 +87,7 @@ impl FailureCause {
             code,
             message: message.map(|m| bounded(&m, MAX_MESSAGE_BYTES)),
             failed_step,
+            ..Self::default()
         }
     }
 
@@ -86,7 +95,7 @@ impl FailureCause {
         Self {
             code: Some(code.to_owned()),
             message: Some(bounded(&message, MAX_MESSAGE_BYTES)),
-            failed_step: None,
+            ..Self::default()
         }
     }
 }
@@ -94,7 +103,11 @@ impl FailureCause {
 impl FlowRecord {
     /// Whether the failed step's details or log are still missing, within [`CAUSE_WINDOW`] of
     /// the end.
+    /// A failed job run's, likewise: its driver log ([`FlowRecord::job_run_cause_pending`]).
     pub fn cause_pending(&self, now: DateTime<Utc>) -> bool {
+        if self.job_run.is_some() {
+            return self.job_run_cause_pending(now);
+        }
         let missing = self
             .failure
             .as_ref()
@@ -146,7 +159,7 @@ impl FlowRecord {
 }
 
 /// The last `max` bytes of `text`, from a line start when one is near (a log's last lines).
-fn tail(text: &str, max: usize) -> String {
+pub(super) fn tail(text: &str, max: usize) -> String {
     if text.len() <= max {
         return text.to_owned();
     }

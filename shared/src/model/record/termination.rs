@@ -55,12 +55,14 @@ impl FlowRecord {
     /// Whether the flow's cluster may still run (and cost money): the flow is active, or it
     /// ended while the cluster waited (`KeepJobFlowAliveWhenNoSteps`) and EMR has not reported
     /// it terminated since.
+    /// A job run, likewise: the flow is active, or its run was not seen ended.
     pub fn cluster_may_run(&self) -> bool {
         if self.target == super::super::Target::Steps {
             return self.own_steps_may_run();
         }
         !self.status.is_terminal()
             || (self.cluster_id.is_some() && !self.cluster_state.as_ref().is_some_and(ClusterState::is_ended))
+            || (self.job_run.as_ref()).is_some_and(|r| r.job_run_id.is_some() && r.may_run())
     }
 
     /// Records a request to terminate the flow's cluster (`reason` bounded by the caller's
@@ -93,7 +95,7 @@ impl FlowRecord {
     /// accepted yet, the cluster is known and may run, and the last refused attempt (if any) is
     /// [`TERMINATION_RETRY`] old, at most [`MAX_TERMINATION_ATTEMPTS`] times.
     pub fn termination_due(&self, now: DateTime<Utc>) -> bool {
-        self.cluster_id.is_some()
+        self.run_known()
             && self.cluster_may_run()
             && self.termination.as_ref().is_some_and(|t| {
                 t.accepted_at.is_none()

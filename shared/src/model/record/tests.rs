@@ -4,6 +4,7 @@
 
 use super::*;
 use crate::model::delivery::MAX_DELIVERY_ATTEMPTS;
+use crate::model::{ApplicationId, JobRunFacts, JobRunId, JobRunState, ResourceUtilization};
 use proptest::prelude::*;
 
 fn t0() -> DateTime<Utc> {
@@ -1093,6 +1094,347 @@ fn a_probable_cause_is_the_logs_end_cut_at_a_character_boundary_and_a_line() {
     let cause = step.probable_cause.as_deref().unwrap();
     assert_eq!(cause, format!("{}\n", "é".repeat(2047)));
     assert!(cause.len() <= MAX_PROBABLE_CAUSE_BYTES);
+}
+
+// EMR Serverless job runs: the same promises, from a job run's facts.
+
+fn job_run_record(callbacks: usize, timeout_minutes: Option<u64>) -> FlowRecord {
+    let app = ApplicationId::parse("00f1982r1uukb925").unwrap();
+    FlowRecord {
+        target: Target::ServerlessJobRun,
+        job_run: Some(JobRunRecord::new(
+            app,
+            "spark-pi",
+            Some("s3://logs/serverless/"),
+            timeout_minutes,
+        )),
+        ..record(callbacks)
+    }
+}
+
+fn run_id() -> JobRunId {
+    JobRunId::parse("00f1cbn5g4bb0c01").unwrap()
+}
+
+fn run_facts(state: &str) -> JobRunFacts {
+    JobRunFacts::state(JobRunState::from(state))
+}
+
+#[test]
+fn a_job_run_starts_once_and_follows_its_states_forward() {
+    // GIVEN a pending job-run flow WHEN StartJobRun answers THEN it is STARTING with the run
+    let mut r = job_run_record(1, None);
+    assert!(r.job_run_started(&run_id(), t0()));
+    assert!(
+        !r.job_run_started(&JobRunId::parse("other").unwrap(), t0()),
+        "once"
+    );
+    assert_eq!(
+        (r.status, r.job_run_id()),
+        (FlowStatus::Starting, Some(&run_id()))
+    );
+    // WHEN RUNNING, then a late SCHEDULED, then an unknown state arrive
+    assert!(r.apply_job_run(&run_facts("RUNNING"), t0()));
+    assert!(
+        !r.apply_job_run(&run_facts("SCHEDULED"), t0()),
+        "late: nothing changes"
+    );
+    r.apply_job_run(&run_facts("QUEUED"), t0());
+    r.apply_job_run(&run_facts("SOMETHING_NEW"), t0());
+    // THEN the flow runs, its run's state never went back, nothing ended
+    assert_eq!(r.status, FlowStatus::Running);
+    assert_eq!(r.job_run.as_ref().unwrap().state, Some(JobRunState::Running));
+    assert!(r.deliveries.is_empty());
+    // AND a retry starts the next attempt's states afresh, and moves the log under attempts/2/
+    assert!(r.apply_job_run(
+        &JobRunFacts {
+            attempt: Some(2),
+            ..JobRunFacts::default()
+        },
+        t0()
+    ));
+    let run = r.job_run.as_ref().unwrap();
+    assert_eq!((run.attempt, run.state.clone()), (2, None));
+    assert_eq!(
+        run.driver_stderr_key().unwrap(),
+        "s3://logs/serverless/applications/00f1982r1uukb925/jobs/00f1cbn5g4bb0c01/attempts/2/SPARK_DRIVER/stderr.gz"
+    );
+    assert!(r.apply_job_run(&run_facts("PENDING"), t0()));
+    assert_eq!(r.status, FlowStatus::Running, "never backwards");
+    // AND a Hive job's driver log is under HIVE_DRIVER
+    r.job_run.as_mut().unwrap().driver_log_folder = "HIVE_DRIVER".into();
+    let key = r.job_run.as_ref().unwrap().driver_stderr_key().unwrap();
+    assert!(key.ends_with("/attempts/2/HIVE_DRIVER/stderr.gz"), "{key}");
+}
+
+#[test]
+fn a_failed_run_keeps_its_state_details_bounded_and_says_when_it_has_no_s3_logs() {
+    // GIVEN a run that failed with stateDetails longer than a record keeps
+    let mut r = job_run_record(1, None);
+    r.job_run_started(&run_id(), t0());
+    let details = "Job failed, please check complete logs. ".repeat(100);
+    let facts = JobRunFacts {
+        state_details: Some(details.clone()),
+        ..run_facts("FAILED")
+    };
+    assert!(r.apply_job_run(&facts, t0()));
+    // THEN the flow FAILED with them, bounded, and its driver log is due
+    let failure = r.failure.clone().unwrap();
+    assert_eq!(failure.code.as_deref(), Some(JOB_RUN_FAILED));
+    let message = failure.message.unwrap();
+    assert!(message.len() <= MAX_MESSAGE_BYTES && message.ends_with('…'));
+    assert!(details.starts_with(message.trim_end_matches('…')));
+    assert!(r.cause_pending(t0()));
+    assert!(r.next_sweep_at().is_some());
+    // WHEN the log arrives THEN it is the probable cause, and nothing more is due
+    let at = r.job_run.as_ref().unwrap().driver_stderr_key().unwrap();
+    assert!(r.add_job_run_cause(Some(&at), Some("boom\n".into()), t0()));
+    assert_eq!(
+        r.failure.as_ref().unwrap().probable_cause.as_deref(),
+        Some("boom\n")
+    );
+    assert!(!r.cause_pending(t0()));
+    // AND a run whose stateDetails GetJobRun did not give at its end has them read later
+    let mut late = job_run_record(0, None);
+    late.job_run.as_mut().unwrap().log_uri = None;
+    late.job_run_started(&run_id(), t0());
+    late.apply_job_run(&run_facts("FAILED"), t0());
+    assert_eq!(
+        late.failure.as_ref().unwrap().message.as_deref(),
+        Some(NO_STATE_DETAILS)
+    );
+    assert!(late.cause_pending(t0()), "the details are due");
+    assert!(!late.add_state_details("  ", t0()));
+    assert!(late.add_state_details("ExitCode: 1", t0()));
+    assert_eq!(
+        late.failure.as_ref().unwrap().message.as_deref(),
+        Some("ExitCode: 1")
+    );
+    assert!(!late.add_state_details("again", t0()), "once");
+    assert!(!late.cause_pending(t0()));
+
+    // AND a run without an S3 log location says so, and nothing is fetched for it
+    let mut r = job_run_record(0, None);
+    r.job_run.as_mut().unwrap().log_uri = None;
+    r.job_run_started(&run_id(), t0());
+    let failed = JobRunFacts {
+        state_details: Some("ExitCode: 1".into()),
+        ..run_facts("FAILED")
+    };
+    r.apply_job_run(&failed, t0());
+    assert_eq!(
+        r.failure.as_ref().unwrap().log_location.as_deref(),
+        Some(NO_S3_LOGS)
+    );
+    assert!(!r.cause_pending(t0()));
+}
+
+#[test]
+fn a_cancelled_run_is_told_apart_by_what_we_asked_and_its_own_timeout() {
+    let ended = |termination: Option<(TerminationKind, Result<(), String>)>, ran_minutes: i64| {
+        let mut r = job_run_record(0, Some(60));
+        r.job_run_started(&run_id(), t0());
+        if let Some((kind, result)) = termination {
+            r.request_termination(kind, None, t0());
+            r.termination_attempted(result, t0());
+        }
+        let facts = JobRunFacts {
+            created_at: Some(t0()),
+            updated_at: Some(t0() + Duration::minutes(ran_minutes)),
+            ..run_facts("CANCELLED")
+        };
+        r.apply_job_run(&facts, t0());
+        (r.status, r.failure.and_then(|f| f.code))
+    };
+    assert_eq!(
+        ended(Some((TerminationKind::Cancel, Ok(()))), 5).0,
+        FlowStatus::Cancelled
+    );
+    assert_eq!(
+        ended(Some((TerminationKind::Timeout, Ok(()))), 5),
+        (FlowStatus::TimedOut, Some(MAX_RUNTIME_EXCEEDED.to_owned()))
+    );
+    assert_eq!(
+        ended(None, 61),
+        (FlowStatus::TimedOut, Some(EXECUTION_TIMEOUT.to_owned()))
+    );
+    assert_eq!(
+        ended(None, 5),
+        (FlowStatus::Cancelled, Some(JOB_RUN_CANCELLED.to_owned()))
+    );
+    // A refused cancel of ours counts for nothing.
+    assert_eq!(
+        ended(Some((TerminationKind::Cancel, Err("refused".into()))), 5),
+        (FlowStatus::Cancelled, Some(JOB_RUN_CANCELLED.to_owned()))
+    );
+}
+
+/// How a job run's lifecycle ends, in the property test.
+#[derive(Debug, Clone, Copy)]
+enum RunEnding {
+    Success,
+    Failure,
+    RetryThenSuccess,
+    RetryThenFailure,
+    OurCancel,
+    OurTimeout,
+    ServiceTimeout,
+    CancelledByOthers,
+    OurCancelTooLate,
+}
+
+fn run_ending() -> impl Strategy<Value = RunEnding> {
+    prop_oneof![
+        Just(RunEnding::Success),
+        Just(RunEnding::Failure),
+        Just(RunEnding::RetryThenSuccess),
+        Just(RunEnding::RetryThenFailure),
+        Just(RunEnding::OurCancel),
+        Just(RunEnding::OurTimeout),
+        Just(RunEnding::ServiceTimeout),
+        Just(RunEnding::CancelledByOthers),
+        Just(RunEnding::OurCancelTooLate),
+    ]
+}
+
+/// The run's truth over time: `(attempt, state)` per step; the last is the end.
+fn run_timeline(ending: RunEnding) -> Vec<(u32, &'static str)> {
+    let mut t = vec![(1, "SUBMITTED"), (1, "PENDING"), (1, "SCHEDULED"), (1, "RUNNING")];
+    if matches!(ending, RunEnding::RetryThenSuccess | RunEnding::RetryThenFailure) {
+        t.extend([(2, "PENDING"), (2, "SCHEDULED"), (2, "RUNNING")]);
+    }
+    t.push(match ending {
+        RunEnding::Success | RunEnding::RetryThenSuccess | RunEnding::OurCancelTooLate => {
+            (t.last().unwrap().0, "SUCCESS")
+        }
+        RunEnding::Failure | RunEnding::RetryThenFailure => (t.last().unwrap().0, "FAILED"),
+        _ => (1, "CANCELLING"),
+    });
+    if !t.last().unwrap().1.starts_with('S') && t.last().unwrap().1 != "FAILED" {
+        t.push((1, "CANCELLED"));
+    }
+    t
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(400))]
+
+    #[test]
+    fn any_order_loss_and_duplication_of_job_run_events_with_sweeps_ends_right(
+        ending in run_ending(),
+        fates in fates(),
+        sweep_every in 1usize..8,
+        send_fails in prop::collection::vec(any::<bool>(), 40),
+    ) {
+        let truth = run_timeline(ending);
+        let last = truth.len() - 1;
+        // The run was created at minute 0; a service timeout makes its end 61 minutes later.
+        let ran = if matches!(ending, RunEnding::ServiceTimeout) { 61 } else { 5 };
+        let times = |i: usize| (Some(t0()), Some(t0() + Duration::minutes(if i == last { ran } else { 1 })));
+        // Events: a state change per step, a retry event when the attempt moves, the final
+        // utilization update after the end.
+        let mut events: Vec<(usize, JobRunFacts)> = Vec::new();
+        for (i, (attempt, state)) in truth.iter().enumerate() {
+            if i > 0 && *attempt != truth[i - 1].0 {
+                events.push((i, JobRunFacts { attempt: Some(*attempt), ..JobRunFacts::default() }));
+            }
+            let (created_at, updated_at) = times(i);
+            events.push((i, JobRunFacts { created_at, updated_at, ..run_facts(state) }));
+        }
+        let billed = ResourceUtilization { vcpu_hour: 0.106, memory_gb_hour: 0.531, storage_gb_hour: 0.0 };
+        events.push((last, JobRunFacts { billed: Some(billed), billed_final: true, ..JobRunFacts::default() }));
+        let mut arrivals: Vec<(usize, usize, JobRunFacts)> = Vec::new();
+        let mut final_delivered = false;
+        for (i, (time, facts)) in events.into_iter().enumerate() {
+            let fate = &fates[i % fates.len()];
+            for copy in 0..fate.copies {
+                final_delivered |= facts.billed_final;
+                arrivals.push((time + fate.delay + copy as usize, i, facts.clone()));
+            }
+        }
+        arrivals.sort_by_key(|(at, i, _)| (*at, *i));
+
+        let mut r = job_run_record(2, Some(60));
+        r.job_run_started(&run_id(), t0());
+        let mut sends = [0u32; 2];
+        let mut successes = [0u32; 2];
+        let mut fail = send_fails.iter().cycle();
+        let mut now = t0();
+        let ask_at = last.saturating_sub(1);
+        let ours = match ending {
+            RunEnding::OurCancel | RunEnding::OurCancelTooLate => Some(TerminationKind::Cancel),
+            RunEnding::OurTimeout => Some(TerminationKind::Timeout),
+            _ => None,
+        };
+        // GetJobRun as the sweep reads it: the truth as of now, with the billed figure (not final).
+        let get_job_run = |w: usize| {
+            let (attempt, state) = truth[w.min(last)];
+            let (created_at, updated_at) = times(w.min(last));
+            JobRunFacts {
+                attempt: Some(attempt),
+                billed: Some(ResourceUtilization::default()),
+                execution_timeout_minutes: Some(60),
+                created_at,
+                updated_at,
+                ..run_facts(state)
+            }
+        };
+        let mut deliver = |r: &mut FlowRecord, now: DateTime<Utc>, receivers_down: bool| {
+            for (key, attempt) in r.claim_deliveries(now) {
+                let i: usize = key.parse().unwrap();
+                sends[i] += 1;
+                let outcome = if receivers_down && *fail.next().unwrap() {
+                    AttemptOutcome::Failed { http_status: Some(503), error: "down".into() }
+                } else {
+                    successes[i] += 1;
+                    AttemptOutcome::Delivered { http_status: Some(200) }
+                };
+                r.record_delivery(&key, attempt, &outcome, now);
+            }
+        };
+        let horizon = arrivals.last().map_or(last, |(at, _, _)| *at).max(last);
+        let mut next = arrivals.into_iter().peekable();
+        for w in 0..=horizon {
+            now += Duration::minutes(1);
+            if w == ask_at && let Some(kind) = ours {
+                r.request_termination(kind, None, now);
+                r.termination_attempted(Ok(()), now);
+            }
+            while let Some((_, _, facts)) = next.next_if(|(at, _, _)| *at == w) {
+                r.apply_job_run(&facts, now);
+                deliver(&mut r, now, true);
+            }
+            if w % sweep_every == 0 {
+                r.apply_job_run(&get_job_run(w), now);
+                deliver(&mut r, now, true);
+            }
+        }
+        r.apply_job_run(&get_job_run(last), now);
+        for _ in 0..20 {
+            now += Duration::hours(11);
+            deliver(&mut r, now, false);
+        }
+        let expected = match ending {
+            RunEnding::Success | RunEnding::RetryThenSuccess | RunEnding::OurCancelTooLate => FlowStatus::Succeeded,
+            RunEnding::Failure | RunEnding::RetryThenFailure => FlowStatus::Failed,
+            RunEnding::OurCancel | RunEnding::CancelledByOthers => FlowStatus::Cancelled,
+            RunEnding::OurTimeout | RunEnding::ServiceTimeout => FlowStatus::TimedOut,
+        };
+        prop_assert_eq!(r.status, expected);
+        let run = r.job_run.as_ref().unwrap();
+        prop_assert_eq!(run.state.as_ref().map(|s| s.is_ended()), Some(true));
+        prop_assert_eq!(run.attempt, truth[last].0.max(truth.iter().map(|t| t.0).max().unwrap()));
+        if final_delivered {
+            prop_assert!(run.billed_final);
+            prop_assert_eq!(run.billed, Some(billed));
+        }
+        for i in 0..2 {
+            let d = &r.deliveries[&i.to_string()];
+            prop_assert_eq!(d.attempts, sends[i], "every send counted");
+            prop_assert_eq!(successes[i], 1, "exactly one successful send");
+            prop_assert_eq!(d.status, DeliveryStatus::Delivered);
+        }
+    }
 }
 
 /// How a step flow on a shared cluster ends, in the property test below.

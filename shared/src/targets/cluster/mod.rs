@@ -65,12 +65,18 @@ pub async fn apply_event(svc: &Services, event: EmrEvent) -> Result<Applied, Err
                     true,
                 )
                 .await?;
+            if write.event_due {
+                follow_up.push(svc.store.read(flow_id).await?);
+            }
             (write.status, write.changed)
         }
         EmrEvent::Cluster(change) if !change.facts.may_end_flow() => {
             let write = (svc.store)
                 .cluster_event(flow_id, &change.facts.state, svc.clock.now())
                 .await?;
+            if write.event_due {
+                follow_up.push(svc.store.read(flow_id).await?);
+            }
             (write.status, write.changed)
         }
         // A state that may end the flow: read once, decide from all the facts; what is due

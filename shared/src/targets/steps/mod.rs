@@ -47,11 +47,16 @@ pub async fn apply_step_event(svc: &Services, flow_id: FlowId, step: StepChange)
                 false,
             )
             .await?;
+        // The write moved the flow to RUNNING: its flow event is recorded from the record.
+        let follow_up = match write.event_due {
+            true => vec![svc.store.read(flow_id).await?],
+            false => Vec::new(),
+        };
         return Ok(Applied::Flow {
             flow_id,
             status: write.status,
             changed: write.changed,
-            follow_up: Vec::new(),
+            follow_up,
         });
     }
     let read = svc.store.read(flow_id).await?;

@@ -1,0 +1,76 @@
+//! The EMR Serverless target: a flow that runs as one job run on an EMR Serverless application
+//! (StartJobRun), followed through the service's job-run events ([`events`]), its outcome
+//! decided from the run's facts by [`crate::model::outcome::decide_job_run_outcome`].
+//!
+//! - [`launch`]: StartJobRun with the flow's client token and tags; a lost answer resolved by
+//!   the flow's tag (ListJobRuns, GetJobRun) or the same token again; extra runs cancelled.
+//! - [`facts`]: the run's facts applied to the record (GetJobRun's `stateDetails`, figures and
+//!   timeout read when an event ends the run), the sweep's repair, cancellation, and a failed
+//!   run's driver log.
+//!
+//! Nothing here calls back into the operations: what a changed record asks for next
+//! (deliveries, a termination due) is carried out by the caller (`ops`).
+
+pub mod events;
+pub mod facts;
+pub mod launch;
+
+use crate::error::Error;
+use crate::services::Services;
+use crate::targets::seam::Applied;
+
+use events::JobRunEvent;
+use launch::Tagged;
+
+/// Applies one EMR Serverless event to the flow whose run it concerns: the run's flow-id tag
+/// is read with GetJobRun (which also gives what an ending needs: `stateDetails`, figures,
+/// timeout); a run the flow's record does not name yet is adopted (its launch answer was lost)
+/// or cancelled as an extra.
+///
+/// Requests per event: GetJobRun, then DynamoDB's read and (when anything changed) one
+/// conditional write.
+/// Errors: [`Error::Upstream`] when DynamoDB or EMR Serverless fail.
+pub async fn apply_event(svc: &Services, event: JobRunEvent) -> Result<Applied, Error> {
+    let JobRunEvent {
+        application_id,
+        job_run_id,
+        facts,
+        ..
+    } = event;
+    let Some((flow_id, description)) = svc
+        .emr_serverless
+        .tagged_flow_id(&application_id, &job_run_id)
+        .await?
+    else {
+        tracing::info!(%job_run_id, "event for a job run that is no flow's; ignored");
+        return Ok(Applied::Ignored(format!("job run {job_run_id} is no flow's")));
+    };
+    let Some(mut read) = svc.store.get(flow_id).await? else {
+        return Ok(Applied::Ignored(format!(
+            "job run {job_run_id} is tagged for flow {flow_id}, which this table does not hold"
+        )));
+    };
+    let mut follow_up = Vec::new();
+    if read.record.job_run_id() != Some(&job_run_id) {
+        match launch::adopt_or_cancel(svc, read, &job_run_id).await? {
+            Tagged::Own(_) => {}
+            Tagged::Adopted(written) => follow_up.push(*written),
+            Tagged::Extra(flow_id) => {
+                return Ok(Applied::Ignored(format!(
+                    "job run {job_run_id} is an extra run of flow {flow_id}; cancelled"
+                )));
+            }
+        }
+        read = svc.store.read(flow_id).await?;
+    }
+    let (written, changed) = facts::apply_facts(svc, read, facts, Some(&description)).await?;
+    let status = written.record.status;
+    follow_up.push(written);
+    tracing::info!(%flow_id, %job_run_id, %status, changed, "job run event applied");
+    Ok(Applied::Flow {
+        flow_id,
+        status,
+        changed,
+        follow_up,
+    })
+}
