@@ -203,6 +203,17 @@ pub fn flow(record: &Value, now: SystemTime, width: Option<u16>) -> String {
             ),
         );
     }
+    if let Some(steps) = record["step_seconds"].as_object().filter(|s| !s.is_empty()) {
+        // A step flow's cost: its steps' run time (the shared cluster's hours are not its own).
+        let seconds: u64 = steps.values().filter_map(Value::as_u64).sum();
+        field(
+            "cost",
+            format!(
+                "{seconds} s of step run time ({} step(s); the cluster is shared)",
+                steps.len()
+            ),
+        );
+    }
     if let Some(key) = record["idempotency_key"].as_str() {
         field("idempotency key", key.to_owned());
     }
@@ -265,7 +276,16 @@ pub fn flow(record: &Value, now: SystemTime, width: Option<u16>) -> String {
             Some(at) => format!("accepted by EMR {}", when(&Value::from(at))),
             None => "not accepted by EMR yet".into(),
         };
-        let _ = writeln!(out, "  {accepted}; {attempts} TerminateJobFlows call(s)");
+        // A step flow's termination cancels its steps; the shared cluster is never ended.
+        let call = if record["target"] == "steps" {
+            "CancelSteps"
+        } else {
+            "TerminateJobFlows"
+        };
+        let _ = writeln!(out, "  {accepted}; {attempts} {call} call(s)");
+        if let Some(answer) = termination.get("answer").and_then(Value::as_str) {
+            let _ = writeln!(out, "  EMR answered: {answer}");
+        }
         if let Some(error) = termination.get("last_error").and_then(Value::as_str) {
             let _ = writeln!(out, "  last error: {error}");
         }
@@ -639,12 +659,17 @@ pub fn terminated(answer: &Value) -> String {
         Some(at) => format!("EMR accepted it {}", when(&Value::from(at))),
         None => "EMR has not accepted it yet (the cluster is terminated as soon as it is known)".into(),
     };
-    format!(
+    let mut line = format!(
         "termination requested for flow {} (cluster {}, {}): {accepted}",
         text(&answer["flow_id"]),
         text(&answer["cluster_id"]),
         status(text(&answer["status"]))
-    )
+    );
+    // A step flow: CancelSteps' answer per step (SUBMITTED is not yet CANCELLED).
+    if let Some(said) = answer["emr_answer"].as_str() {
+        line.push_str(&format!("; EMR answered {said}"));
+    }
+    line
 }
 
 #[cfg(test)]
@@ -765,6 +790,23 @@ mod tests {
     }
 
     #[test]
+    fn a_step_flows_termination_says_what_emr_answered() {
+        console::set_colors_enabled(false);
+        let answer = json!({"flow_id": "01JA", "cluster_id": "j-1", "status": "RUNNING",
+                            "termination_accepted_at": "2026-11-29T10:08:01Z",
+                            "emr_answer": "CancelSteps: s-2 SUBMITTED"});
+        let text = terminated(&answer);
+        assert!(
+            text.ends_with("; EMR answered CancelSteps: s-2 SUBMITTED"),
+            "{text}"
+        );
+        assert!(
+            text.starts_with("termination requested for flow 01JA (cluster j-1, "),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn show_has_steps_failure_termination_and_deliveries() {
         console::set_colors_enabled(false);
         let record = json!({
@@ -804,6 +846,20 @@ mod tests {
             "CANCELLED  PENDING, 1 attempt(s), last error: PutEvents failed: throttled",
         ] {
             assert!(text.contains(expected), "{expected:?} not in\n{text}");
+        }
+        // A step flow: its steps' run time, and CancelSteps with what EMR answered.
+        let mut steps = record.clone();
+        steps["target"] = "steps".into();
+        steps.as_object_mut().unwrap().remove("normalized_instance_hours");
+        steps["step_seconds"] = json!({"s-1": 240, "s-2": 60});
+        steps["termination"]["answer"] = "CancelSteps: s-2 SUBMITTED".into();
+        let shown = flow(&steps, at("2026-11-29T11:00:00Z"), None);
+        for expected in [
+            "300 s of step run time (2 step(s); the cluster is shared)",
+            "1 CancelSteps call(s)",
+            "EMR answered: CancelSteps: s-2 SUBMITTED",
+        ] {
+            assert!(shown.contains(expected), "{expected:?} not in\n{shown}");
         }
         let one = text.find("One").unwrap();
         let two = text.find("Two").unwrap();

@@ -37,6 +37,8 @@ def describe(answer):
     if "applied" in answer:
         a = answer["applied"]
         return f"applied {a['flow_id']} {a['status']}" + ("" if a.get("changed") else " (no change)")
+    if "applied_to_flows" in answer:  # a shared cluster that ended under several step flows
+        return "; ".join(describe({"applied": a}) for a in answer["applied_to_flows"]["flows"])
     if "ignored" in answer:
         return f"ignored: {answer['ignored']['reason']}"
     return json.dumps(answer)

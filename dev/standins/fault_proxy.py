@@ -29,7 +29,10 @@ GetJobRun's stateDetails).
 Stand-ins for what moto 5.2.5 lacks: EMR's CancelSteps is answered here, never forwarded (each
 step SUBMITTED, as EMR answers a request it took; the steps' states do not change, as EMR's do
 not until the step stops). The request bodies of AddJobFlowSteps and CancelSteps are kept in the
-log (`request`), since moto drops what it does not model (ExecutionRoleArn).
+log (`request`), since moto drops what it does not model (ExecutionRoleArn). A step's own log
+location (StepMonitoringConfiguration, which makes moto fail the call) is taken out of
+AddJobFlowSteps before it is forwarded, kept per step id from moto's answer, and put back into
+DescribeStep's answer as the step's LogUri, as EMR reports it.
 
 EMR Serverless' REST operations are named by the API (StartJobRun, GetJobRun, ListJobRuns,
 CancelJobRun); other REST operations as METHOD plus their first path segments.
@@ -106,6 +109,7 @@ class State:
         self.counts: dict[str, int] = {}
         self.bytes: dict[str, int] = {}
         self.log: list[dict] = []
+        self.step_log_uris: dict[str, str] = {}  # step id -> its own LogUri (see the stand-ins)
         self.dedupe_tokens = False
         self.token_answers: dict[str, tuple[int, list, bytes]] = {}
 
@@ -151,6 +155,29 @@ def cancel_steps_answer(body: bytes, refuse: bool, request_headers) -> tuple[int
     content_type = request_headers.get("content-type", "") or "application/x-amz-json-1.1"
     headers = [("Content-Type", content_type), ("x-amzn-RequestId", str(uuid.uuid4()))]
     return 200, headers, json.dumps({"CancelStepsInfoList": infos}).encode()
+
+
+def without_step_log_uris(body: bytes) -> tuple[bytes, list]:
+    """AddJobFlowSteps' body without StepMonitoringConfiguration, and each step's LogUri."""
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        return body, []
+    uris = []
+    for step in doc.get("Steps", []):
+        monitoring = step.pop("StepMonitoringConfiguration", None) or {}
+        uris.append((monitoring.get("S3MonitoringConfiguration") or {}).get("LogUri"))
+    return (json.dumps(doc).encode() if any(uris) else body), uris
+
+
+def with_step_log_uri(answer: bytes, uris: dict) -> bytes:
+    """DescribeStep's answer with the step's own LogUri, when it was given one."""
+    doc = json.loads(answer or b"{}")
+    step = doc.get("Step") or {}
+    if step.get("Id") in uris:
+        step["LogUri"] = uris[step["Id"]]
+        return json.dumps(doc).encode()
+    return answer
 
 
 def merge(answer, patch):
@@ -238,6 +265,9 @@ class Handler(BaseHTTPRequestHandler):
                 entry["request"] = None
         state.record(entry)  # before forwarding, so that hanging requests show up too
         sys.stderr.write(f"{self.command} {op} fault={action}\n")
+        log_uris = []
+        if op == "AddJobFlowSteps":
+            body, log_uris = without_step_log_uris(body)
         token = client_token(body) if state.dedupe_tokens and self.command == "POST" else None
         with state.lock:
             repeated = state.token_answers.get(f"{self.path} {token}") if token else None
@@ -262,6 +292,12 @@ class Handler(BaseHTTPRequestHandler):
                     json.dumps({"__type": "BadGateway", "message": f"fault proxy: {e}"}).encode()
                 state.update(entry, error=str(e))
             state.update(entry, upstream_status=status)
+            if status == 200 and any(log_uris):
+                ids = json.loads(answer or b"{}").get("StepIds", [])
+                with state.lock:
+                    state.step_log_uris.update({i: u for i, u in zip(ids, log_uris) if u})
+            if status == 200 and op == "DescribeStep" and state.step_log_uris:
+                answer = with_step_log_uri(answer, state.step_log_uris)
             if token and status == 200:
                 with state.lock:
                     state.token_answers[f"{self.path} {token}"] = (status, headers, answer)

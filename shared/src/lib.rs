@@ -14,7 +14,8 @@
 //!    - [`error`]: the error every operation returns and how callers see it.
 //!    - [`catalog`]: flow definitions (`catalog/definition/`: the types, the checks one phase
 //!      each, the YAML reader) embedded from `shared/flows/`; templates, step short forms, the
-//!      RunJobFlow request in EMR's shape, the StartJobRun request in EMR Serverless' shape
+//!      RunJobFlow request in EMR's shape, AddJobFlowSteps' for steps on a long-running cluster
+//!      (`catalog/cluster_steps.rs`), the StartJobRun request in EMR Serverless' shape
 //!      (`catalog/serverless_job_run.rs`), and rendering (definition + parameters + overrides →
 //!      the exact request). Imports `model` and `error`.
 //!    - [`callback`]'s pure half: submit-time policy (`policy.rs`), the address registries
@@ -32,9 +33,10 @@
 //!      `aws::metrics`.
 //! 3. [`services`]: the adapters bundled (`Services`) and the clock operations read.
 //! 4. [`targets`]: the run targets behind one seam (what each supplies, what stays shared, how
-//!    to add one: `targets/mod.rs`); today [`targets::cluster`] (launch, lost launches,
-//!    events, facts, repair, cancel, late cause) and [`targets::serverless`] (the same for an
-//!    EMR Serverless job run). A target never calls an operation.
+//!    to add one: `targets/mod.rs`): [`targets::cluster`] (launch, lost launches, events,
+//!    facts, repair, cancel, late cause), [`targets::steps`] (steps on a long-running cluster,
+//!    each flow owning only its own) and [`targets::serverless`] (an EMR Serverless job run).
+//!    A target never calls an operation.
 //! 5. [`ops`]: one module per operation (submit, the event path, the reconcile sweep,
 //!    terminate, list), and the work they share (`follow_up`, `deliveries`, private to `ops`).
 //! 6. [`config`]: environment variables and AWS clients, read once at start-up by the binaries.

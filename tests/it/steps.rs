@@ -21,9 +21,20 @@ const BUDGET: Duration = Duration::from_secs(60);
 
 /// A long-running cluster in moto (kept alive without steps), named `name`, tagged `tags`.
 async fn shared_cluster(emr: &aws_sdk_emr::Client, name: &str, tags: &[(&str, &str)]) -> ClusterId {
+    logging_cluster(emr, name, tags, None).await
+}
+
+/// [`shared_cluster`] with the cluster's `LogUri`.
+async fn logging_cluster(
+    emr: &aws_sdk_emr::Client,
+    name: &str,
+    tags: &[(&str, &str)],
+    log_uri: Option<&str>,
+) -> ClusterId {
     let launched = emr
         .run_job_flow()
         .name(name)
+        .set_log_uri(log_uri.map(str::to_owned))
         .release_label("emr-7.13.0")
         .instances(
             aws_sdk_emr::types::JobFlowInstancesConfig::builder()
@@ -132,6 +143,17 @@ async fn two_flows_on_one_cluster_each_own_only_their_steps() {
     let ((a_step, a_name), (b_step, b_name)) = (own_step(&ra), own_step(&rb));
     assert_eq!(a_name, format!("index domain 7 [flow {a}]"));
     assert_ne!(a_step, b_step);
+    // Listed with the cluster their steps run on.
+    let active = ops::list(&w.submitter.catalog, &w.svc().store, json!({"status": "active"}))
+        .await
+        .unwrap();
+    for flow in active["flows"].as_array().unwrap() {
+        assert_eq!(
+            (&flow["target"], &flow["cluster_id"]),
+            (&json!("steps"), &json!(cluster_id.as_str())),
+            "{flow}"
+        );
+    }
     let adhoc = operator_step(&w, &cluster_id, "adhoc-debug").await;
     let c = cluster_id.as_str();
 
@@ -535,6 +557,17 @@ async fn step_flows_run_end_to_end_through_the_real_functions() {
         .await
         .unwrap_err();
     assert_eq!(refused["errorType"], "ValidationError", "{refused}");
+    // A flow with the shortest max_runtime, swept by hand once it passed.
+    let timed = functions
+        .invoke(
+            "submit",
+            &json!({"flow": "pages-es-index-shared", "max_runtime": "1m",
+                    "params": {"domain_id": 99, "cluster_id": cluster_id.as_str()}}),
+        )
+        .await
+        .unwrap();
+    let timed_at = std::time::Instant::now();
+    let timed_id = timed["flow_id"].as_str().unwrap().to_owned();
 
     // WHEN twenty flows are submitted on it and their events arrive interleaved and duplicated,
     // with an operator's step among them
@@ -591,12 +624,53 @@ async fn step_flows_run_end_to_end_through_the_real_functions() {
     for answer in futures_util::future::join_all(sends).await {
         answer.unwrap();
     }
-    // The late RUNNING of a step may arrive after its end: either order ends the same way.
+    // One of the running flows is terminated: CancelSteps for its step, taken by EMR, not yet
+    // carried out; then EMR reports the step cancelled.
+    let (cancelled, step, name) = &flows[19];
+    let answer = functions
+        .invoke("terminate", &json!({"flow_id": cancelled}))
+        .await
+        .unwrap();
+    assert_eq!(answer["status"], "RUNNING", "{answer}");
+    assert!(answer["termination_accepted_at"].is_string(), "{answer}");
+    assert_eq!(
+        answer["emr_answer"],
+        format!("CancelSteps: {step} SUBMITTED"),
+        "{answer}"
+    );
+    let event = step_event(c, step, name, "CANCELLED");
+    functions.invoke("on-state-change", &event).await.unwrap();
+    // The max_runtime flow: past its deadline, the sweep cancels its step; EMR's CANCELLED
+    // ends it TIMED_OUT.
+    let wait = Duration::from_secs(62).saturating_sub(timed_at.elapsed());
+    tokio::time::sleep(wait).await;
+    let swept = functions
+        .invoke("on-state-change", &json!({"reconcile": true}))
+        .await
+        .unwrap();
+    assert_eq!(swept["reconciled"]["errors"], json!([]), "{swept}");
+    let record = functions.record(&timed_id).await;
+    assert!(record["termination"]["accepted_at"].is_string(), "{record}");
+    let (timed_step, timed_step_record) = record["steps"].as_object().unwrap().iter().next().unwrap();
+    let event = step_event(
+        c,
+        timed_step,
+        timed_step_record["name"].as_str().unwrap(),
+        "CANCELLED",
+    );
+    functions.invoke("on-state-change", &event).await.unwrap();
+    let record = functions.record(&timed_id).await;
+    assert_eq!(
+        (&record["status"], &record["failure"]["code"]),
+        (&json!("TIMED_OUT"), &json!(MAX_RUNTIME_EXCEEDED)),
+        "{record}"
+    );
+    // The cluster ends under the four flows still running.
     let ending = cluster_event("cluster-TERMINATED-USER_REQUEST.json", &cluster_id);
     let answer = functions.invoke("on-state-change", &ending).await.unwrap();
     assert_eq!(
         answer["applied_to_flows"]["flows"].as_array().map(Vec::len),
-        Some(5),
+        Some(4),
         "{answer}"
     );
 
@@ -606,6 +680,7 @@ async fn step_flows_run_end_to_end_through_the_real_functions() {
         let (status, code) = match i {
             0..10 => ("SUCCEEDED", Value::Null),
             10..15 => ("FAILED", json!("STEP_FAILURE")),
+            19 => ("CANCELLED", Value::Null),
             _ => ("FAILED", json!(CLUSTER_ENDED)),
         };
         assert_eq!(
@@ -619,8 +694,13 @@ async fn step_flows_run_end_to_end_through_the_real_functions() {
         );
     }
     let counts = proxy.counts().await;
-    assert_eq!(counts.get("AddJobFlowSteps"), Some(&20), "{counts:?}");
-    assert_eq!(counts.get("TerminateJobFlows"), None, "{counts:?}");
+    assert_eq!(counts.get("AddJobFlowSteps"), Some(&21), "{counts:?}");
+    assert_eq!(counts.get("CancelSteps"), Some(&2), "{counts:?}");
+    assert_eq!(
+        counts.get("TerminateJobFlows"),
+        None,
+        "the shared cluster is never terminated"
+    );
 }
 
 async fn operator_step_on(emr: &aws_sdk_emr::Client, cluster_id: &ClusterId) -> String {
@@ -642,4 +722,241 @@ async fn operator_step_on(emr: &aws_sdk_emr::Client, cluster_id: &ClusterId) -> 
         .await
         .unwrap();
     added.step_ids()[0].clone()
+}
+
+#[tokio::test]
+async fn the_runtime_role_and_the_marked_steps_reach_add_job_flow_steps_as_checked() {
+    // moto drops ExecutionRoleArn: the proxy keeps the request as sent.
+    let w = world_behind_proxy().await;
+    let cluster_id = shared_cluster(&w.emr_client, "shared-etl", &[]).await;
+    let flow_id = FlowId::generate();
+    let role = "arn:aws:iam::123456789012:role/index-updater";
+    let request = emr_flows::catalog::cluster_steps::StepsRequest::check(
+        json!({"id": cluster_id.as_str(), "execution_role_arn": role}),
+        vec![json!({"name": "index domain 7", "spark": {"application": "s3://b/index.py"}})],
+        "us-east-1",
+        flow_id,
+    )
+    .unwrap();
+    let added = w
+        .svc()
+        .emr
+        .add_job_flow_steps(&cluster_id, request.steps(), request.execution_role_arn())
+        .await;
+    assert!(
+        matches!(&added, emr_flows::aws::emr::AddSteps::Added(ids) if ids.len() == 1),
+        "{added:?}"
+    );
+    let log = w.proxy.as_ref().unwrap().requests().await["log"].clone();
+    let sent = (log.as_array().unwrap().iter())
+        .find(|e| e["op"] == "AddJobFlowSteps")
+        .expect("AddJobFlowSteps sent")["request"]
+        .clone();
+    assert_eq!(sent["JobFlowId"], cluster_id.as_str());
+    assert_eq!(sent["ExecutionRoleArn"], role);
+    assert_eq!(
+        sent["Steps"][0]["Name"],
+        format!("index domain 7 [flow {flow_id}]")
+    );
+    assert_eq!(sent["Steps"][0]["ActionOnFailure"], "CONTINUE");
+    assert_eq!(sent["Steps"][0]["HadoopJarStep"]["Jar"], "command-runner.jar");
+}
+
+#[tokio::test]
+async fn a_failed_steps_log_under_the_clusters_log_uri_becomes_its_probable_cause() {
+    // GIVEN a step flow failed on a cluster logging to S3 (its step has no log location of its
+    // own: moto refuses StepMonitoringConfiguration)
+    let w = world_behind_proxy().await;
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&integration_tests::world::MOTO.get().unwrap().sdk().await)
+            .force_path_style(true)
+            .build(),
+    );
+    let bucket = format!("shared-logs-{}", FlowId::generate().to_string().to_lowercase());
+    s3.create_bucket().bucket(&bucket).send().await.unwrap();
+    let log_uri = format!("s3://{bucket}/logs/");
+    let cluster_id = logging_cluster(&w.emr_client, "shared-etl", &[], Some(&log_uri)).await;
+    let flow = submit_on(&w, &cluster_id, 7, json!({})).await;
+    let (step, name) = own_step(&w.record(flow).await);
+    send(&w, step_event(cluster_id.as_str(), &step, &name, "FAILED")).await;
+    let failed = w.record(flow).await;
+    assert_eq!(failed.status, FlowStatus::Failed);
+    assert_eq!(
+        failed
+            .failure
+            .as_ref()
+            .unwrap()
+            .failed_step
+            .as_ref()
+            .unwrap()
+            .probable_cause,
+        None
+    );
+    assert_eq!(
+        failed.normalized_instance_hours, None,
+        "the cluster's hours are not the flow's"
+    );
+    // WHEN EMR pushes the step's stderr.gz under the cluster's LogUri and the sweep runs
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut gz, b"INFO start\nException: index 7 has no mapping\n").unwrap();
+    s3.put_object()
+        .bucket(&bucket)
+        .key(format!("logs/{cluster_id}/steps/{step}/stderr.gz"))
+        .body(gz.finish().unwrap().into())
+        .send()
+        .await
+        .unwrap();
+    w.clock.advance(chrono::Duration::minutes(5));
+    let report = ops::sweep(w.svc(), BUDGET).await.unwrap();
+    assert!(report.errors.is_empty(), "{report:?}");
+    // THEN the flow's failed step carries the end of its log as the probable cause
+    let cause = w
+        .record(flow)
+        .await
+        .failure
+        .unwrap()
+        .failed_step
+        .unwrap()
+        .probable_cause;
+    assert_eq!(
+        cause.as_deref(),
+        Some("INFO start\nException: index 7 has no mapping\n")
+    );
+}
+
+/// A step flow whose step has a log location of its own and a runtime role (API shape).
+const OWN_LOGS: &str = r#"
+name: own-logs
+version: "1"
+parameters:
+  type: object
+  required: [cluster_id, bucket]
+  properties:
+    cluster_id: {type: string}
+    bucket: {type: string}
+examples:
+  - {cluster_id: j-2AXXXXXXGAPLF, bucket: b}
+cluster:
+  id: "{{ cluster_id }}"
+  execution_role_arn: arn:aws:iam::123456789012:role/index-updater
+steps:
+  - Name: index with its own logs
+    HadoopJarStep:
+      Jar: command-runner.jar
+      Args: [spark-submit, "s3://{{ bucket }}/index.py"]
+    StepMonitoringConfiguration:
+      S3MonitoringConfiguration:
+        LogUri: "s3://{{ bucket }}/step-logs/"
+"#;
+
+#[tokio::test]
+async fn a_failed_steps_own_log_location_wins_over_the_clusters() {
+    // GIVEN a cluster logging to one place, and a step flow whose step logs to another
+    let w = world_behind_proxy().await;
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&integration_tests::world::MOTO.get().unwrap().sdk().await)
+            .force_path_style(true)
+            .build(),
+    );
+    let bucket = format!("own-logs-{}", FlowId::generate().to_string().to_lowercase());
+    s3.create_bucket().bucket(&bucket).send().await.unwrap();
+    let cluster_logs = format!("s3://{bucket}/cluster-logs/");
+    let cluster_id = logging_cluster(&w.emr_client, "shared-etl", &[], Some(&cluster_logs)).await;
+    let submitter = ops::Submitter {
+        catalog: emr_flows::catalog::definition::Catalog::from_sources(&[("own-logs.yaml", OWN_LOGS)])
+            .unwrap(),
+        policy: w.submitter.policy.clone(),
+        services: w.svc().clone(),
+        region: "us-east-1".into(),
+    };
+    let answer = ops::submit(
+        &submitter,
+        json!({"flow": "own-logs", "params": {"cluster_id": cluster_id.as_str(), "bucket": bucket}}),
+    )
+    .await
+    .unwrap();
+    let ops::SubmitAnswer::Launched(submitted) = answer else {
+        panic!("a launch")
+    };
+    let sent = (w.proxy.as_ref().unwrap().requests().await["log"]
+        .as_array()
+        .unwrap()
+        .iter())
+    .find(|e| e["op"] == "AddJobFlowSteps")
+    .unwrap()["request"]
+        .clone();
+    assert_eq!(
+        sent["ExecutionRoleArn"],
+        "arn:aws:iam::123456789012:role/index-updater"
+    );
+    assert_eq!(
+        sent["Steps"][0]["StepMonitoringConfiguration"]["S3MonitoringConfiguration"]["LogUri"],
+        format!("s3://{bucket}/step-logs/")
+    );
+    let (step, name) = own_step(&w.record(submitted.flow_id).await);
+    send(&w, step_event(cluster_id.as_str(), &step, &name, "FAILED")).await;
+    // WHEN EMR pushes a log in both places
+    for (prefix, text) in [
+        ("cluster-logs", "the cluster's\n"),
+        ("step-logs", "the step's own\n"),
+    ] {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        std::io::Write::write_all(&mut gz, text.as_bytes()).unwrap();
+        s3.put_object()
+            .bucket(&bucket)
+            .key(format!("{prefix}/{cluster_id}/steps/{step}/stderr.gz"))
+            .body(gz.finish().unwrap().into())
+            .send()
+            .await
+            .unwrap();
+    }
+    w.clock.advance(chrono::Duration::minutes(5));
+    ops::sweep(w.svc(), BUDGET).await.unwrap();
+    // THEN the probable cause is the step's own log
+    let cause = w
+        .record(submitted.flow_id)
+        .await
+        .failure
+        .unwrap()
+        .failed_step
+        .unwrap()
+        .probable_cause;
+    assert_eq!(cause.as_deref(), Some("the step's own\n"));
+}
+
+#[tokio::test]
+async fn a_quiet_step_flow_is_repaired_from_its_own_steps_by_id() {
+    // GIVEN two step flows and an operator's step on one cluster, and every event lost
+    let w = world_behind_proxy().await;
+    let cluster_id = shared_cluster(&w.emr_client, "shared-etl", &[]).await;
+    let first = submit_on(&w, &cluster_id, 1, json!({})).await;
+    let second = submit_on(&w, &cluster_id, 2, json!({})).await;
+    operator_step(&w, &cluster_id, "adhoc-debug").await;
+    w.proxy.as_ref().unwrap().clear_requests().await;
+    // WHEN the sweep finds them quiet past REPAIR_AFTER
+    w.clock.advance(chrono::Duration::minutes(11));
+    let report = ops::sweep(w.svc(), BUDGET).await.unwrap();
+    assert!(report.errors.is_empty(), "{report:?}");
+    // THEN each asked EMR for its own step by id (moto runs the cluster's first step), and
+    // holds only that step
+    let log = w.proxy.as_ref().unwrap().requests().await["log"].clone();
+    let by_ids = (log.as_array().unwrap().iter())
+        .filter(|e| e["op"] == "ListSteps")
+        .count();
+    assert_eq!(by_ids, 2, "one ListSteps by step ids per flow");
+    let first = w.record(first).await;
+    assert_eq!(first.status, FlowStatus::Running, "moto reports its step RUNNING");
+    let second = w.record(second).await;
+    assert_eq!(
+        second.status,
+        FlowStatus::Starting,
+        "moto reports its step PENDING"
+    );
+    for record in [&first, &second] {
+        assert_eq!(record.steps.len(), 1);
+        assert!(
+            record.last_contact_at > Some(record.submitted_at),
+            "checked by the sweep"
+        );
+    }
 }

@@ -1,7 +1,9 @@
 //! The fault proxy of `dev/standins/fault_proxy.py`, between the functions' AWS SDK and moto: it
 //! forwards every request, one at a time (so that moto's conditional writes are atomic, as
 //! DynamoDB's are), counts requests by operation and injects faults on demand through its
-//! control API under `/__proxy/`.
+//! control API under `/__proxy/`. It also stands in for what moto lacks of steps on a
+//! long-running cluster: CancelSteps, and a step's own log location (see the script's doc);
+//! the log keeps AddJobFlowSteps' and CancelSteps' request bodies (`request`).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -83,6 +85,8 @@ impl FaultProxy {
     /// - `"fail_500"`: not forwarded, answered 500 `InternalFailure`;
     /// - `"throttle"`: not forwarded, answered 400 `ThrottlingException`;
     /// - `"delay"`: forwarded after `seconds` seconds (other requests go on meanwhile).
+    /// - `"refuse_cancel"`: CancelSteps only (which the proxy answers itself, moto lacking it:
+    ///   every step `SUBMITTED`), every step answered `FAILED` with a reason.
     ///
     /// `seconds` matters to `"delay"` only.
     pub async fn fault(&self, operation: &str, action: &str, times: u32, seconds: f64) {

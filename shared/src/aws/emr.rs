@@ -460,6 +460,21 @@ impl Emr {
         cluster_id: &ClusterId,
         step_ids: &[StepId],
     ) -> Result<Vec<ListedStep>, Error> {
+        Ok(self
+            .timed_steps_by_ids(cluster_id, step_ids)
+            .await?
+            .into_iter()
+            .map(|(step, _)| step)
+            .collect())
+    }
+
+    /// [`Emr::steps_by_ids`], each step with its run time in seconds once it ended (its
+    /// timeline's `StartDateTime` to `EndDateTime`).
+    pub async fn timed_steps_by_ids(
+        &self,
+        cluster_id: &ClusterId,
+        step_ids: &[StepId],
+    ) -> Result<Vec<(ListedStep, Option<u64>)>, Error> {
         let mut found = std::collections::HashMap::new();
         for chunk in step_ids.chunks(LIST_STEPS_IDS) {
             let output = self
@@ -474,14 +489,20 @@ impl Emr {
                 let (Some(id), Some(status)) = (summary.id(), summary.status()) else {
                     continue;
                 };
-                found.insert(
-                    id.to_owned(),
-                    ListedStep {
-                        id: StepId::parse(id).map_err(Error::Internal)?,
-                        name: summary.name().unwrap_or_default().to_owned(),
-                        state: StepState::from(status.state().map(|s| s.as_str()).unwrap_or("").to_owned()),
-                    },
-                );
+                let timeline = status.timeline();
+                let seconds = match (
+                    timeline.and_then(|t| t.start_date_time()),
+                    timeline.and_then(|t| t.end_date_time()),
+                ) {
+                    (Some(start), Some(end)) => u64::try_from(end.secs() - start.secs()).ok(),
+                    _ => None,
+                };
+                let step = ListedStep {
+                    id: StepId::parse(id).map_err(Error::Internal)?,
+                    name: summary.name().unwrap_or_default().to_owned(),
+                    state: StepState::from(status.state().map(|s| s.as_str()).unwrap_or("").to_owned()),
+                };
+                found.insert(id.to_owned(), (step, seconds));
             }
         }
         Ok(step_ids

@@ -117,6 +117,11 @@ pub struct FlowRecord {
     /// DescribeCluster's `NormalizedInstanceHours` once the cluster ended.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub normalized_instance_hours: Option<i32>,
+    /// A step flow's cost: each of its ended steps' run time in seconds (ListSteps'
+    /// `StartDateTime` to `EndDateTime`). Its cluster is shared, so it has no
+    /// `NormalizedInstanceHours` of its own.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub step_seconds: BTreeMap<StepId, u64>,
     /// The flow's EMR Serverless job run (target `serverless_job_run`): its application from
     /// submit on, its id once started, state, attempt, log location and billed resources.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -198,6 +203,7 @@ impl FlowRecord {
             deadline_at: None,
             last_contact_at: None,
             normalized_instance_hours: None,
+            step_seconds: BTreeMap::new(),
             job_run: None,
             submitted_at,
             updated_at: submitted_at,
@@ -350,7 +356,11 @@ impl FlowRecord {
         }
         let next_index = self.steps.len() as u32;
         let full = self.steps.len() >= MAX_RECORDED_STEPS;
-        let owned = self.owns_step(id);
+        // Ownership: a step the record does not hold is taken in only where it can be the
+        // flow's ([`FlowRecord::owns_step`]); one that is not changes nothing, status included.
+        if !self.owns_step(id) {
+            return false;
+        }
         let mut changed = match self.steps.get_mut(id) {
             Some(step) => {
                 let mut changed = false;
@@ -366,9 +376,6 @@ impl FlowRecord {
                 changed
             }
             None if full => false,
-            // Ownership: a step the record does not hold is taken in only where it can be the
-            // flow's ([`FlowRecord::owns_step`]).
-            None if !owned => false,
             None => {
                 let step = StepRecord {
                     index: index.unwrap_or(next_index),

@@ -37,8 +37,13 @@ pub struct TerminateResponse {
     pub status: FlowStatus,
     /// When termination was first requested; `None` for a flow whose cluster had already ended.
     pub termination_requested_at: Option<DateTime<Utc>>,
-    /// When EMR accepted TerminateJobFlows; `None` while the cluster is not known yet.
+    /// When EMR accepted TerminateJobFlows; `None` while the cluster is not known yet. For a
+    /// step flow, when EMR took CancelSteps for every step (which is not yet `CANCELLED`).
     pub termination_accepted_at: Option<DateTime<Utc>>,
+    /// What EMR answered, when it says more than yes or no (a step flow: CancelSteps' answer per
+    /// step, `SUBMITTED` or `FAILED` with the reason).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub emr_answer: Option<String>,
 }
 
 /// Records the termination request and asks EMR to terminate the flow's cluster. Idempotent:
@@ -78,5 +83,6 @@ pub async fn terminate(svc: &Services, request: Value) -> Result<TerminateRespon
         status: record.status,
         termination_requested_at: record.termination.as_ref().map(|t| t.requested_at),
         termination_accepted_at: record.termination.as_ref().and_then(|t| t.accepted_at),
+        emr_answer: record.termination.as_ref().and_then(|t| t.answer.clone()),
     })
 }

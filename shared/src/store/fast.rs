@@ -137,12 +137,16 @@ impl FlowStore {
         };
         let step_changed = match self.step_forward(&step).await? {
             Some(moved) => moved,
-            None if !adopt => false,
-            None => {
-                // Unknown to the record: taken in only while the flow is followed. A transaction
-                // refused because the step appeared meanwhile tries the forward move once more.
-                self.adopt_step(&step).await? || self.step_forward(&step).await?.unwrap_or(false)
-            }
+            // Unknown to the record: taken in only with `adopt` and while the flow is followed.
+            // A transaction refused because the step appeared meanwhile tries the forward move
+            // once more.
+            None if adopt && self.adopt_step(&step).await? => true,
+            None if adopt => match self.step_forward(&step).await? {
+                Some(moved) => moved,
+                None => return self.unchanged(flow_id).await,
+            },
+            // Not the flow's: nothing of the flow changes, its status neither.
+            None => return self.unchanged(flow_id).await,
         };
         let running = matches!(state, StepState::Running | StepState::Completed);
         if !step_changed {
@@ -164,6 +168,15 @@ impl FlowStore {
             status: flow.status,
             changed: step_changed || flow.changed,
             event_due: flow.event_due,
+        })
+    }
+
+    /// The flow's status, for an event that changes nothing of it.
+    async fn unchanged(&self, flow_id: FlowId) -> Result<FastWrite, Error> {
+        Ok(FastWrite {
+            status: self.flow_status(flow_id).await?,
+            changed: false,
+            event_due: false,
         })
     }
 

@@ -21,7 +21,9 @@ pub struct FlowSummary {
     /// What the flow runs on (see [`crate::model::Target`]).
     #[serde(default)]
     pub target: Target,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The flow's cluster: its own, or (a step flow) the shared one its steps run on, which
+    /// the flow item keeps as `steps_cluster_id` (see [`super::items`]).
+    #[serde(default, skip_serializing_if = "Option::is_none", alias = "steps_cluster_id")]
     pub cluster_id: Option<ClusterId>,
     pub submitted_at: chrono::DateTime<chrono::Utc>,
     pub updated_at: chrono::DateTime<chrono::Utc>,

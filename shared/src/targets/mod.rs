@@ -1,7 +1,7 @@
-//! Run targets: what a flow runs on, and the seam each one plugs into. Today two targets exist,
-//! [`cluster`] (an EMR cluster of the flow's own) and [`serverless`] (a job run on an EMR
-//! Serverless application); EMR on EKS job runs and steps on a long-running cluster each come
-//! as one more module here.
+//! Run targets: what a flow runs on, and the seam each one plugs into: [`cluster`] (an EMR
+//! cluster of the flow's own), [`steps`] (steps on a long-running cluster that is not the
+//! flow's) and [`serverless`] (a job run on an EMR Serverless application); EMR on EKS job runs
+//! come as one more module here.
 //!
 //! # What a target supplies
 //!
@@ -19,6 +19,14 @@
 //! | where its driver or step logs are | a failed step's `stderr.gz` under `LogUri` | [`Target::fetch_cause`], reading through `aws::step_logs` |
 //! | its cost figures | NormalizedInstanceHours | the facts it records |
 //! | its AWS calls | `aws::emr` | one adapter per service in `aws/` |
+//!
+//! The steps target supplies: `steps`, `cluster` with `steps` (AddJobFlowSteps' request, each
+//! step marked with its flow: `catalog::cluster_steps`); AddJobFlowSteps, the cluster found by
+//! id, name or tags at submit ([`resolve`]); a lost answer found by the marker (ListSteps);
+//! CancelSteps; ListSteps by the flow's step ids; the same `aws.emr` events, a step routed by
+//! its marker and a cluster's end to its active step flows (a sparse index); its own rule
+//! ([`crate::model::decide_steps_outcome`]); the step's own `LogUri`, else the cluster's; each
+//! step's run time as its cost.
 //!
 //! # What stays shared
 //!

@@ -405,3 +405,33 @@ fn scalars_where_emr_wants_strings_are_taken_as_written() {
         1
     );
 }
+
+#[test]
+fn a_step_flow_that_could_end_its_shared_cluster_is_refused_at_check_with_its_place() {
+    // GIVEN the catalog's step flow with a step that would terminate the cluster on failure
+    let yaml = include_str!("../../../flows/pages-es-index-shared.yaml").replace(
+        "action_on_failure: CONTINUE",
+        "action_on_failure: TERMINATE_CLUSTER",
+    );
+    // WHEN it is checked THEN the step is named where it is written, with the reason
+    let found = texts(&problems("pages-es-index-shared.yaml", &yaml));
+    assert!(
+        found
+            .iter()
+            .any(|f| f.starts_with("30:5: steps[0].ActionOnFailure: ")
+                && f.contains("TERMINATE_CLUSTER would end a shared cluster")),
+        "{}",
+        found.join("\n")
+    );
+    // AND a cluster section naming no cluster is refused too
+    let yaml = include_str!("../../../flows/pages-es-index-shared.yaml")
+        .replace("cluster:\n  id: \"{{ cluster_id }}\"", "cluster: {}");
+    let found = texts(&problems("pages-es-index-shared.yaml", &yaml));
+    assert!(
+        found
+            .iter()
+            .any(|f| f.starts_with("27:10: cluster: ") && f.contains("names no cluster: give `id`")),
+        "{}",
+        found.join("\n")
+    );
+}

@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::super::outcome::{ClusterFacts, TerminationKind, decide_steps_outcome};
+use super::super::outcome::{ClusterFacts, decide_steps_outcome};
 use super::super::{ClusterState, FlowStatus, StepState, Target};
 use super::{
     FailedStep, FailureCause, FlowRecord, ListedStep, MAX_RUNTIME_EXCEEDED, StepFailureDetails, StepId,
@@ -159,16 +159,27 @@ impl FlowRecord {
                 && !self.cluster_state.as_ref().is_some_and(ClusterState::is_ended)
     }
 
+    /// Notes the run time (seconds) of the flow's own ended steps, for its cost. Returns
+    /// whether anything changed.
+    pub fn note_step_seconds(&mut self, times: &[(StepId, u64)], now: DateTime<Utc>) -> bool {
+        let mut changed = false;
+        for (id, seconds) in times {
+            if self.steps.contains_key(id) && self.step_seconds.get(id) != Some(seconds) {
+                self.step_seconds.insert(id.clone(), *seconds);
+                changed = true;
+            }
+        }
+        if changed {
+            self.touch(now);
+        }
+        changed
+    }
+
     /// The flow's steps still pending or running, in order (what CancelSteps is asked for).
     pub fn unfinished_steps(&self) -> Vec<StepId> {
         (self.ordered_steps().into_iter())
             .filter(|(_, s)| s.state.rank() < StepState::Completed.rank())
             .map(|(id, _)| id.clone())
             .collect()
-    }
-
-    /// The kind of cancellation asked for, if EMR took it.
-    pub fn cancelled_by_us(&self) -> Option<TerminationKind> {
-        self.accepted_termination()
     }
 }

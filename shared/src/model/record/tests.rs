@@ -1617,3 +1617,62 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_step_flow_notes_its_own_steps_run_time_only() {
+    // GIVEN a step flow with two steps
+    let mut r = FlowRecord {
+        target: Target::Steps,
+        ..record(0)
+    };
+    r.started(&cluster(), &listed(&[StepPending, StepPending]), t0());
+    // WHEN run times come for its steps and for a step that is not its own
+    let other = StepId::parse("s-OPERATOR0").unwrap();
+    assert!(r.note_step_seconds(&[(step_id(0), 42), (other.clone(), 7)], t0()));
+    // THEN only its own are kept, and the same figures again change nothing
+    assert_eq!(r.step_seconds.len(), 1);
+    assert_eq!(r.step_seconds[&step_id(0)], 42);
+    assert!(!r.note_step_seconds(&[(step_id(0), 42)], t0()));
+    // AND the record keeps them as seconds by step id
+    let json = serde_json::to_value(&r).unwrap();
+    assert_eq!(json["step_seconds"]["s-0"], 42);
+    assert!(
+        serde_json::to_value(record(0))
+            .unwrap()
+            .get("step_seconds")
+            .is_none()
+    );
+}
+
+#[test]
+fn a_step_flow_never_takes_in_a_step_it_did_not_add() {
+    // GIVEN a running step flow, and a cluster flow on its own cluster
+    let mut steps = FlowRecord {
+        target: Target::Steps,
+        ..record(0)
+    };
+    steps.started(&cluster(), &listed(&[StepRunning]), t0());
+    let mut own = started(1, 0);
+    let stray = StepId::parse("s-OPERATOR0").unwrap();
+    // WHEN a step neither launched is reported running
+    // THEN the step flow ignores it; the cluster flow, whose cluster it runs on, takes it in
+    assert!(!steps.apply_step(&stray, "adhoc-debug", &StepRunning, None, t0()));
+    assert!(!steps.apply_own_steps(
+        &[ListedStep {
+            id: stray.clone(),
+            name: "adhoc-debug".into(),
+            state: StepFailed
+        }],
+        None,
+        None,
+        t0()
+    ));
+    assert_eq!(steps.steps.len(), 1);
+    assert!(own.apply_step(&stray, "adhoc-debug", &StepRunning, None, t0()));
+    // AND once the cluster flow ended, no step is taken in any more
+    own.apply_cluster(&facts("WAITING", None, Some(&[Completed])), t0());
+    assert_eq!(own.status, FlowStatus::Succeeded);
+    let late = StepId::parse("s-OPERATOR1").unwrap();
+    assert!(!own.owns_step(&late));
+    assert!(!own.apply_step(&late, "adhoc-debug", &StepFailed, None, t0()));
+}

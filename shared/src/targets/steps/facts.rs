@@ -34,11 +34,41 @@ pub async fn apply_steps(
         }
         _ => None,
     };
+    // The flow ends: its steps' run times (its cost) are read once, for the ending's write.
+    let times = if preview.status.is_terminal() && !read.record.status.is_terminal() {
+        run_times(svc, &read.record, cluster_id).await
+    } else {
+        Vec::new()
+    };
     svc.store
         .update_from(read, |r| {
-            r.apply_own_steps(steps, cluster, details.clone(), svc.clock.now())
+            let now = svc.clock.now();
+            let applied = r.apply_own_steps(steps, cluster, details.clone(), now);
+            if applied {
+                r.note_step_seconds(&times, now);
+            }
+            applied
         })
         .await
+}
+
+/// The run time in seconds of the flow's ended steps (ListSteps by their ids); none (logged)
+/// when EMR fails: the cost is then left out.
+async fn run_times(svc: &Services, record: &FlowRecord, cluster_id: &ClusterId) -> Vec<(StepId, u64)> {
+    let ids: Vec<StepId> = record
+        .ordered_steps()
+        .into_iter()
+        .map(|(id, _)| id.clone())
+        .collect();
+    match svc.emr.timed_steps_by_ids(cluster_id, &ids).await {
+        Ok(steps) => (steps.into_iter())
+            .filter_map(|(step, seconds)| Some((step.id, seconds?)))
+            .collect(),
+        Err(e) => {
+            tracing::warn!(flow_id = %record.flow_id, error = %e, "ListSteps failed; step run times left out");
+            Vec::new()
+        }
+    }
 }
 
 async fn failure_details(

@@ -19,7 +19,7 @@ use crate::catalog::cluster_steps::marked_flow;
 use crate::error::Error;
 use crate::model::{ClusterId, FlowId, ListedStep, StepState, Target};
 use crate::services::Services;
-use crate::targets::cluster::events::{ClusterChange, StepChange};
+use crate::targets::cluster::events::{ClusterChange, EmrEvent, StepChange};
 use crate::targets::seam::Applied;
 
 /// The flow a step event's step is marked with, if any (see
@@ -60,7 +60,11 @@ pub async fn apply_step_event(svc: &Services, flow_id: FlowId, step: StepChange)
         });
     }
     let read = svc.store.read(flow_id).await?;
-    if read.record.target != Target::Steps || !read.record.steps.contains_key(&step.step_id) {
+    if read.record.target == Target::Cluster {
+        // A cluster flow's step whose name happens to end like a marker: its cluster's rules.
+        return Box::pin(crate::targets::cluster::apply_event(svc, EmrEvent::Step(step))).await;
+    }
+    if !read.record.steps.contains_key(&step.step_id) {
         tracing::info!(%flow_id, step_id = %step.step_id, "a marked step the flow does not hold; ignored");
         return Ok(Applied::Flow {
             flow_id,
