@@ -13,15 +13,10 @@
 //! resolves the endpoint, signs, retries and parses the answer; nothing of the request is lost in
 //! a translation to builder calls, and a member EMR adds tomorrow works once the schema has it.
 
-use std::time::Duration;
-
-use aws_sdk_emr::config::interceptors::BeforeTransmitInterceptorContextMut;
 use aws_sdk_emr::config::retry::RetryConfig;
-use aws_sdk_emr::config::{ConfigBag, Intercept, RuntimeComponents};
-use aws_sdk_emr::error::{BoxError, ProvideErrorMetadata, SdkError};
-use aws_smithy_types::body::SdkBody;
 use chrono::{DateTime, Utc};
 
+use crate::aws::once::{ExactBody, Sent, send_once};
 use crate::catalog::job_flow::{FLOW_ID_TAG, JobFlow, LOCAL_STACK, STACK_TAG};
 use crate::error::Error;
 use crate::model::{
@@ -85,9 +80,6 @@ pub struct ClusterDescription {
     pub tags: std::collections::BTreeMap<String, String>,
 }
 
-/// How many times RunJobFlow is sent when EMR throttles it (a throttled request was not applied).
-const RUN_JOB_FLOW_TRIES: usize = 4;
-
 /// The EMR client.
 #[derive(Debug, Clone)]
 pub struct Emr {
@@ -146,49 +138,22 @@ impl Emr {
     /// Launches `request` (from [`crate::catalog::render::Rendered::request`]) exactly as it is, sending
     /// it again only when EMR throttled it (jittered waits); never after an unclear failure.
     pub async fn run_job_flow(&self, request: &JobFlow) -> Launch {
-        let mut waits = backon::BackoffBuilder::build(
-            backon::ExponentialBuilder::default()
-                .with_min_delay(Duration::from_millis(200))
-                .with_max_delay(Duration::from_secs(2))
-                .with_max_times(RUN_JOB_FLOW_TRIES - 1)
-                .with_jitter(),
-        );
-        loop {
-            let result = self
-                .client
-                .run_job_flow()
+        let sent = send_once("EMR", "RunJobFlow", || {
+            (self.client.run_job_flow())
                 .customize()
                 .config_override(aws_sdk_emr::Config::builder().retry_config(RetryConfig::disabled()))
                 .interceptor(ExactBody(request.to_body()))
                 .send()
-                .await;
-            let error = match result {
-                Ok(output) => {
-                    return match output.job_flow_id().map(ClusterId::parse) {
-                        Some(Ok(id)) => Launch::Launched(id),
-                        // Launched, but we cannot tell which cluster: the tag search finds it.
-                        other => Launch::Unknown(format!("RunJobFlow answered JobFlowId {other:?}")),
-                    };
-                }
-                Err(e) => e,
-            };
-            let message = crate::error::sdk_message(&error);
-            crate::aws::metrics::aws_api_error("EMR");
-            match &error {
-                SdkError::ServiceError(e) if e.raw().status().as_u16() < 500 => {
-                    if is_throttling(e.err().code())
-                        && let Some(wait) = waits.next()
-                    {
-                        tracing::warn!(?wait, "RunJobFlow throttled; sending it again");
-                        tokio::time::sleep(wait).await;
-                        continue;
-                    }
-                    return Launch::Refused(message);
-                }
-                // Never sent: nothing can run.
-                SdkError::ConstructionFailure(_) => return Launch::Refused(message),
-                _ => return Launch::Unknown(message),
-            }
+        })
+        .await;
+        match sent {
+            Sent::Answered(output) => match output.job_flow_id().map(ClusterId::parse) {
+                Some(Ok(id)) => Launch::Launched(id),
+                // Launched, but we cannot tell which cluster: the tag search finds it.
+                other => Launch::Unknown(format!("RunJobFlow answered JobFlowId {other:?}")),
+            },
+            Sent::Refused(message) => Launch::Refused(message),
+            Sent::Unknown(message) => Launch::Unknown(message),
         }
     }
 
@@ -363,50 +328,26 @@ impl Emr {
             body["ExecutionRoleArn"] = role.into();
         }
         let body = serde_json::to_vec(&body).unwrap_or_default();
-        let mut waits = backon::BackoffBuilder::build(
-            backon::ExponentialBuilder::default()
-                .with_min_delay(Duration::from_millis(200))
-                .with_max_delay(Duration::from_secs(2))
-                .with_max_times(RUN_JOB_FLOW_TRIES - 1)
-                .with_jitter(),
-        );
-        loop {
-            let result = self
-                .client
-                .add_job_flow_steps()
+        let sent = send_once("EMR", "AddJobFlowSteps", || {
+            (self.client.add_job_flow_steps())
                 .job_flow_id(cluster_id.as_str())
                 .customize()
                 .config_override(aws_sdk_emr::Config::builder().retry_config(RetryConfig::disabled()))
                 .interceptor(ExactBody(body.clone()))
                 .send()
-                .await;
-            let error = match result {
-                Ok(output) => {
-                    let ids: Result<Vec<StepId>, String> =
-                        output.step_ids().iter().map(|id| StepId::parse(id)).collect();
-                    return match ids {
-                        Ok(ids) if ids.len() == steps.len() => AddSteps::Added(ids),
-                        other => AddSteps::Unknown(format!("AddJobFlowSteps answered StepIds {other:?}")),
-                    };
+        })
+        .await;
+        match sent {
+            Sent::Answered(output) => {
+                let ids: Result<Vec<StepId>, String> =
+                    output.step_ids().iter().map(|id| StepId::parse(id)).collect();
+                match ids {
+                    Ok(ids) if ids.len() == steps.len() => AddSteps::Added(ids),
+                    other => AddSteps::Unknown(format!("AddJobFlowSteps answered StepIds {other:?}")),
                 }
-                Err(e) => e,
-            };
-            let message = crate::error::sdk_message(&error);
-            crate::aws::metrics::aws_api_error("EMR");
-            match &error {
-                SdkError::ServiceError(e) if e.raw().status().as_u16() < 500 => {
-                    if is_throttling(e.err().code())
-                        && let Some(wait) = waits.next()
-                    {
-                        tracing::warn!(?wait, "AddJobFlowSteps throttled; sending it again");
-                        tokio::time::sleep(wait).await;
-                        continue;
-                    }
-                    return AddSteps::Refused(message);
-                }
-                SdkError::ConstructionFailure(_) => return AddSteps::Refused(message),
-                _ => return AddSteps::Unknown(message),
             }
+            Sent::Refused(message) => AddSteps::Refused(message),
+            Sent::Unknown(message) => AddSteps::Unknown(message),
         }
     }
 
@@ -622,37 +563,4 @@ impl Emr {
 pub struct ClusterDescriptionWithId {
     pub id: ClusterId,
     pub description: ClusterDescription,
-}
-
-/// Whether an error code is one of the AWS throttling codes (the request was not applied).
-pub(crate) fn is_throttling(code: Option<&str>) -> bool {
-    matches!(
-        code,
-        Some("ThrottlingException" | "Throttling" | "TooManyRequestsException" | "RequestLimitExceeded")
-    )
-}
-
-/// Replaces the serialized request body with the checked API-shape document (RunJobFlow, and
-/// EMR Serverless' StartJobRun: the interceptor trait is the smithy runtime's, shared by the SDKs).
-#[derive(Debug)]
-pub(crate) struct ExactBody(pub(crate) Vec<u8>);
-
-impl Intercept for ExactBody {
-    fn name(&self) -> &'static str {
-        "ExactRequestBody"
-    }
-
-    fn modify_before_signing(
-        &self,
-        context: &mut BeforeTransmitInterceptorContextMut<'_>,
-        _: &RuntimeComponents,
-        _: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        let request = context.request_mut();
-        request
-            .headers_mut()
-            .insert("content-length", self.0.len().to_string());
-        *request.body_mut() = SdkBody::from(self.0.clone());
-        Ok(())
-    }
 }

@@ -11,13 +11,10 @@
 //! API-shape document (as for RunJobFlow, see [`crate::aws::emr`]); the SDK still resolves the
 //! endpoint, puts `applicationId` in the path, signs and parses the answer.
 
-use std::time::Duration;
-
 use aws_sdk_emrserverless::config::retry::RetryConfig;
-use aws_sdk_emrserverless::error::{ProvideErrorMetadata, SdkError};
 use chrono::{DateTime, Utc};
 
-use crate::aws::emr::{ExactBody, is_throttling};
+use crate::aws::once::{ExactBody, Sent, send_once};
 use crate::catalog::job_flow::{FLOW_ID_TAG, STACK_TAG};
 use crate::catalog::serverless_job_run::ServerlessJobRun;
 use crate::error::Error;
@@ -47,9 +44,6 @@ pub struct JobRunDescription {
     /// `configurationOverrides.monitoringConfiguration.s3MonitoringConfiguration.logUri`.
     pub log_uri: Option<String>,
 }
-
-/// How many times StartJobRun is sent when throttled.
-const START_JOB_RUN_TRIES: usize = 4;
 
 /// The EMR Serverless client.
 #[derive(Debug, Clone)]
@@ -87,17 +81,8 @@ impl EmrServerless {
     /// throttled.
     pub async fn start_job_run(&self, request: &ServerlessJobRun) -> Start {
         let client_token = request.client_token().unwrap_or_default();
-        let mut waits = backon::BackoffBuilder::build(
-            backon::ExponentialBuilder::default()
-                .with_min_delay(Duration::from_millis(200))
-                .with_max_delay(Duration::from_secs(2))
-                .with_max_times(START_JOB_RUN_TRIES - 1)
-                .with_jitter(),
-        );
-        loop {
-            let result = self
-                .client
-                .start_job_run()
+        let sent = send_once("EMR Serverless", "StartJobRun", || {
+            (self.client.start_job_run())
                 .application_id(request.application_id().as_str())
                 .execution_role_arn(request.execution_role_arn())
                 .client_token(client_token)
@@ -107,32 +92,15 @@ impl EmrServerless {
                 )
                 .interceptor(ExactBody(request.body()))
                 .send()
-                .await;
-            let error = match result {
-                Ok(output) => {
-                    return match JobRunId::parse(output.job_run_id()) {
-                        Ok(id) => Start::Started(id),
-                        Err(e) => Start::Unknown(format!("StartJobRun answered {e}")),
-                    };
-                }
-                Err(e) => e,
-            };
-            let message = crate::error::sdk_message(&error);
-            crate::aws::metrics::aws_api_error("EMR Serverless");
-            match &error {
-                SdkError::ServiceError(e) if e.raw().status().as_u16() < 500 => {
-                    if is_throttling(e.err().code())
-                        && let Some(wait) = waits.next()
-                    {
-                        tracing::warn!(?wait, "StartJobRun throttled; sending it again");
-                        tokio::time::sleep(wait).await;
-                        continue;
-                    }
-                    return Start::Refused(message);
-                }
-                SdkError::ConstructionFailure(_) => return Start::Refused(message),
-                _ => return Start::Unknown(message),
-            }
+        })
+        .await;
+        match sent {
+            Sent::Answered(output) => match JobRunId::parse(output.job_run_id()) {
+                Ok(id) => Start::Started(id),
+                Err(e) => Start::Unknown(format!("StartJobRun answered {e}")),
+            },
+            Sent::Refused(message) => Start::Refused(message),
+            Sent::Unknown(message) => Start::Unknown(message),
         }
     }
 

@@ -9,6 +9,7 @@
 //! - [`eventbridge`]: flow events (`Flow Status Change`) published with PutEvents.
 //! - [`secrets`]: Secrets Manager: the callback signing secrets and keys, and header values
 //!   named by reference with their tags, cached with a bounded age.
+//! - [`once`]: the calls that start a run, sent as checked and again only when throttled.
 //! - [`metrics`]: CloudWatch Embedded Metric Format lines (flows ended, deliveries given up,
 //!   event lag, AWS API errors) behind plain functions.
 //!
@@ -19,5 +20,6 @@ pub mod emr;
 pub mod emr_serverless;
 pub mod eventbridge;
 pub mod metrics;
+pub mod once;
 pub mod secrets;
 pub mod step_logs;
