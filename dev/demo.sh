@@ -32,6 +32,7 @@ field() { python3 -c "import json,sys; d=json.load(sys.stdin); print(eval('d'+sy
 
 say "Building the functions"
 cargo build --quiet --workspace --bins
+check_definitions
 
 say "Starting moto (DynamoDB, EMR, EventBridge, SQS) on :$moto_port"
 start_moto "$moto_port" "$table"

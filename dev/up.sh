@@ -37,6 +37,7 @@ cleanup_on_exit
 
 echo "building the functions (the first build takes a few minutes)…"
 cargo build --quiet --workspace --bins
+check_definitions
 
 start_moto "$moto_port" "$table"
 events_queue=$(flow_events_rule "$moto_port")

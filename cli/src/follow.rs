@@ -253,7 +253,7 @@ pub async fn follow(
     let print = |bar: &Option<ProgressBar>, text: String| match (show, bar) {
         (Show::Quiet, _) => {}
         (Show::Bar, Some(bar)) => bar.println(text),
-        _ => println!("{text}"),
+        _ => crate::print_line(text),
     };
     loop {
         match functions.call(&Call::Flow(flow_id.to_owned())).await {

@@ -34,6 +34,17 @@ use crate::error::{Failure, exit};
 use crate::follow::Show;
 use crate::target::{Call, Functions};
 
+/// Prints a line on stdout. A reader that went away (`emr-flows show X | head -2`) ends the
+/// program quietly, as the coreutils do, rather than with a panic.
+pub(crate) fn print_line(text: impl std::fmt::Display) {
+    use std::io::Write as _;
+    if let Err(e) = writeln!(std::io::stdout().lock(), "{text}")
+        && e.kind() == std::io::ErrorKind::BrokenPipe
+    {
+        std::process::exit(0);
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // Colours only on a terminal, and never with NO_COLOR set (https://no-color.org/).
@@ -49,7 +60,7 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(failure) => {
             if json {
-                println!("{}", failure.to_document());
+                print_line(failure.to_document());
             }
             eprintln!("{} {failure}", style("error:").for_stderr().red().bold());
             ExitCode::from(failure.exit_code())
@@ -84,12 +95,9 @@ impl Out {
     /// Prints `answer` as JSON with `--json`, else `text` of it.
     fn print(&self, answer: &Value, text: impl FnOnce(&Value) -> String) {
         if self.json {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(answer).expect("a JSON value serializes")
-            );
+            print_line(serde_json::to_string_pretty(answer).expect("a JSON value serializes"));
         } else {
-            println!("{}", text(answer));
+            print_line(text(answer));
         }
     }
 }
@@ -146,7 +154,7 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
                 return Ok(exit::OK);
             }
             if !out.json {
-                println!("{}", view::terminated(&answer));
+                print_line(view::terminated(&answer));
             }
             watch(&functions, &flow_id, follow.interval, &out).await
         }
@@ -235,7 +243,7 @@ async fn submit_flow(
         return Ok(exit::OK);
     }
     if !out.json {
-        println!("{}", view::submitted(&answer, &submit.flow, false));
+        print_line(view::submitted(&answer, &submit.flow, false));
     }
     let flow_id = answer["flow_id"]
         .as_str()

@@ -23,6 +23,11 @@ pub struct Asked<'a> {
     pub dry_run: bool,
 }
 
+/// The longest list an override may reach into: more than any list of a run request (EMR's
+/// longest, RunJobFlow's steps, holds 256); the list up to the index is sent, so a larger one
+/// would only cost memory.
+pub const MAX_OVERRIDE_INDEX: usize = 1000;
+
 /// submit's request for `asked`, typed by `definition` (`None`: the catalog does not know the
 /// flow; values are read as JSON where they are JSON, and submit names the flow's problem).
 pub fn submit_request(asked: &Asked<'_>, definition: Option<&Value>) -> Result<Value, Failure> {
@@ -40,6 +45,15 @@ pub fn submit_request(asked: &Asked<'_>, definition: Option<&Value>) -> Result<V
     for assignment in asked.overrides {
         let (pointer, text) = split(assignment, "--override", "POINTER=VALUE")?;
         let tokens = tokens(pointer)?;
+        if let Some(i) = tokens
+            .iter()
+            .filter_map(|t| index(t))
+            .find(|&i| i >= MAX_OVERRIDE_INDEX)
+        {
+            return Err(Failure::Usage(format!(
+                "--override {pointer}: index {i} is past any list a request holds (at most {MAX_OVERRIDE_INDEX} elements)"
+            )));
+        }
         let schema = definition.and_then(|d| overridable_schema(d, &tokens));
         set(&mut overrides, &tokens, typed(text, schema));
     }

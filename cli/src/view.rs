@@ -655,6 +655,13 @@ pub fn dry_run(answer: &Value) -> String {
 
 /// `terminate`'s answer.
 pub fn terminated(answer: &Value) -> String {
+    if answer["termination_requested_at"].is_null() && TERMINAL.contains(&text(&answer["status"])) {
+        return format!(
+            "nothing to terminate: flow {} had already ended {}",
+            text(&answer["flow_id"]),
+            status(text(&answer["status"]))
+        );
+    }
     let accepted = match answer["termination_accepted_at"].as_str() {
         Some(at) => format!("EMR accepted it {}", when(&Value::from(at))),
         None => "EMR has not accepted it yet (the cluster is terminated as soon as it is known)".into(),
@@ -679,6 +686,24 @@ mod tests {
 
     fn at(text: &str) -> SystemTime {
         parse(&json!(text)).unwrap()
+    }
+
+    #[test]
+    fn terminating_an_ended_flow_says_nothing_was_asked() {
+        console::set_colors_enabled(false);
+        let answer = json!({"flow_id": "01JA", "cluster_id": "j-1", "status": "SUCCEEDED",
+                            "termination_requested_at": null, "termination_accepted_at": null});
+        assert_eq!(
+            terminated(&answer),
+            "nothing to terminate: flow 01JA had already ended SUCCEEDED"
+        );
+        let asked = json!({"flow_id": "01JA", "cluster_id": "j-1", "status": "RUNNING",
+                           "termination_requested_at": "2026-11-29T10:08:00Z", "termination_accepted_at": null});
+        assert!(
+            terminated(&asked).starts_with("termination requested for flow 01JA"),
+            "{}",
+            terminated(&asked)
+        );
     }
 
     #[test]

@@ -60,6 +60,14 @@ fn usage_errors_exit_2_before_anything_is_called() {
         &["submit", "spark-pi", "--dry-run", "--wait"],
         &["--local", "submit", "spark-pi", "-p", "partitions"],
         &["--local", "submit", "spark-pi", "--override", "Instances/0=1"],
+        // An index past any list: refused, never a list of a hundred billion elements built.
+        &[
+            "--local",
+            "submit",
+            "spark-pi",
+            "--override",
+            "/Instances/InstanceGroups/99999999999/InstanceType=m5.xlarge",
+        ],
         &["--local", "--api", "https://x.example", "ls"],
         &["ls", "--limit", "101"],
         &["watch", "01J", "--interval", "fast"],

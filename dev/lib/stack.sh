@@ -56,6 +56,17 @@ wait_port() {
   echo "$2 did not start; see $work/$3" >&2; tail -20 "$work/$3" >&2; exit 1
 }
 
+# check_definitions: every definition in shared/flows/ checked as `make check` does (after
+# `cargo build --workspace --bins`); a broken one stops here, named with its problems, instead
+# of functions that fail at every start.
+check_definitions() {
+  "${CARGO_TARGET_DIR:-target}/debug/check-definitions" >"$work/definitions.log" 2>&1 || {
+    cat "$work/definitions.log" >&2
+    echo "the flow definitions above have problems: fix them first (make check lists them)" >&2
+    exit 1
+  }
+}
+
 # start_moto PORT TABLE: moto on PORT, with the flow table TABLE as template.yaml defines it
 # (create-local-table: `cargo build --workspace --bins` first).
 start_moto() {

@@ -468,15 +468,23 @@ fn merge(
             }
         }
         (Value::Array(target), Value::Array(patch)) if patch.iter().any(Value::is_object) => {
-            for (i, value) in patch.iter().enumerate() {
+            let len = target.len();
+            for (i, (existing, value)) in target.iter_mut().zip(patch).enumerate() {
                 path.push(Segment::Index(i));
-                match target.get_mut(i) {
-                    Some(existing) => merge(existing, value, path, allow, problems),
-                    None => problems.push(Problem::new(
-                        display(path),
-                        format!("does not exist in the definition (it has {} elements); overrides change, never add", target.len()),
-                    )),
-                }
+                merge(existing, value, path, allow, problems);
+                path.pop();
+            }
+            if patch.len() > len {
+                // Named once, at the last element (the one asked for; the ones before it are
+                // `{}`, "leave it"), however long the list: never one problem per element.
+                path.push(Segment::Index(patch.len() - 1));
+                problems.push(Problem::new(
+                    display(path),
+                    format!(
+                        "does not exist in the definition (it has {len} elements; this list has {}); overrides change, never add",
+                        patch.len()
+                    ),
+                ));
                 path.pop();
             }
         }

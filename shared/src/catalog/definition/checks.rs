@@ -491,6 +491,20 @@ fn parameters(document: &Value, problems: &mut Vec<Problem>) -> (Value, Option<j
             "is a built-in variable and cannot be a parameter",
         ));
     }
+    // A default is filled in before the parameters are validated: one its own property refuses
+    // would be blamed on every caller who left it out.
+    for (name, property) in properties.into_iter().flatten() {
+        let (Some(default), Ok(check)) = (property.get("default"), jsonschema::validator_for(property))
+        else {
+            continue;
+        };
+        for e in check.iter_errors(default) {
+            problems.push(Problem::new(
+                format!("parameters.properties.{name}.default"),
+                format!("is refused by its own schema: {e}"),
+            ));
+        }
+    }
     let schema = jsonschema::validator_for(&parameters)
         .map_err(|e| {
             problems.push(Problem::new(

@@ -207,6 +207,26 @@ fn a_serverless_definition_is_checked_against_emr_serverless_model_where_it_was_
 const MINIMAL_CLUSTER: &str = "name: t\nversion: '1'\nexamples: [{}]\njob_flow:\n  Name: t\n  ReleaseLabel: emr-7.5.0\n  Instances: {InstanceCount: 1, MasterInstanceType: m5.xlarge}\n  JobFlowRole: EMR_EC2_DefaultRole\n  ServiceRole: EMR_DefaultRole\n";
 
 #[test]
+fn a_default_its_own_schema_refuses_is_the_definitions_problem_at_its_place() {
+    let yaml = "name: mine\nversion: '1'\nparameters:\n  type: object\n  properties:\n    partitions: {type: integer, minimum: 1, default: ten}\nexamples: [{partitions: 2}]\njob_flow:\n  Name: t\n  ReleaseLabel: emr-7.5.0\n  Instances: {InstanceCount: 1, MasterInstanceType: m5.xlarge}\n  JobFlowRole: EMR_EC2_DefaultRole\n  ServiceRole: EMR_DefaultRole\n";
+    let Err(Error::Definition { problems, .. }) = Definition::parse("mine.yaml", yaml) else {
+        panic!("expected a definition error");
+    };
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert_eq!(problems[0].path, "parameters.properties.partitions.default");
+    assert!(
+        problems[0]
+            .message
+            .starts_with("is refused by its own schema: \"ten\" is not of type \"integer\""),
+        "{problems:?}"
+    );
+    assert!(
+        problems[0].message.ends_with("(line 6, column 54)"),
+        "{problems:?}"
+    );
+}
+
+#[test]
 fn a_broken_definition_gets_every_problem_named_at_once() {
     let yaml = "name: other\nversion: '1'\nparameters:\n  type: object\n  properties:\n    flow_id: {type: string}\njob_flow: []\n";
     let Err(Error::Definition { name, problems }) = Definition::parse("mine.yaml", yaml) else {

@@ -161,6 +161,28 @@ fn overrides_merge_deeply_where_allowed() {
 }
 
 #[test]
+fn an_override_past_a_lists_end_is_named_once_however_long_the_list() {
+    // GIVEN a request whose InstanceGroups (2 in the definition) is padded to a million
+    // elements, the last one asked for (as a client pads up to the index it names)
+    let mut groups = vec![json!({}); 1_000_000];
+    groups[999_999] = json!({"InstanceCount": 3});
+    let overrides = json!({"Instances": {"InstanceGroups": groups}});
+    let Err(Error::Validation(problems)) =
+        definition(MINIMAL).render(json!({"domain_id": 1}), &overrides, &context())
+    else {
+        panic!("expected a validation error");
+    };
+    // THEN one problem names that element and the list's length, not one per element
+    assert_eq!(
+        problems,
+        [Problem::new(
+            "overrides.Instances.InstanceGroups[999999]",
+            "does not exist in the definition (it has 2 elements; this list has 1000000); overrides change, never add"
+        )]
+    );
+}
+
+#[test]
 fn overrides_outside_the_allowed_paths_are_refused_with_their_paths() {
     let overrides = json!({
         "Instances": {"InstanceGroups": [{"InstanceType": "x1.32xlarge"}, {}, {"InstanceCount": 1}]},
