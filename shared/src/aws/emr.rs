@@ -62,6 +62,14 @@ pub const STEP_CLUSTER_STATES: [&str; 4] = ["STARTING", "BOOTSTRAPPING", "RUNNIN
 /// How many step ids one ListSteps takes (`StepIds`, EMR API reference).
 pub const LIST_STEPS_IDS: usize = 10;
 
+/// A step as DescribeStep tells it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StepDescription {
+    pub failure_details: Option<StepFailureDetails>,
+    /// The step's own log location, when it was added with one.
+    pub log_uri: Option<String>,
+}
+
 /// A cluster as DescribeCluster tells it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClusterDescription {
@@ -288,12 +296,13 @@ impl Emr {
         Ok(steps)
     }
 
-    /// DescribeStep's `Status.FailureDetails`, when EMR has any.
-    pub async fn step_failure_details(
+    /// DescribeStep: the step's `Status.FailureDetails` and its own `LogUri` (its
+    /// `StepMonitoringConfiguration`), each when EMR has one.
+    pub async fn describe_step(
         &self,
         cluster_id: &ClusterId,
         step_id: &StepId,
-    ) -> Result<Option<StepFailureDetails>, Error> {
+    ) -> Result<StepDescription, Error> {
         let output = self
             .client
             .describe_step()
@@ -302,15 +311,17 @@ impl Emr {
             .send()
             .await
             .map_err(upstream("DescribeStep"))?;
-        Ok(output
-            .step()
-            .and_then(|s| s.status())
-            .and_then(|s| s.failure_details())
-            .map(|d| StepFailureDetails {
-                reason: d.reason().map(str::to_owned),
-                message: d.message().map(str::to_owned),
-                log_file: d.log_file().map(str::to_owned),
-            }))
+        let step = output.step();
+        Ok(StepDescription {
+            failure_details: (step.and_then(|s| s.status()).and_then(|s| s.failure_details())).map(|d| {
+                StepFailureDetails {
+                    reason: d.reason().map(str::to_owned),
+                    message: d.message().map(str::to_owned),
+                    log_file: d.log_file().map(str::to_owned),
+                }
+            }),
+            log_uri: step.and_then(|s| s.log_uri()).map(str::to_owned),
+        })
     }
 
     /// Adds `steps` (API-shape `StepConfig`s, sent exactly as checked) to the cluster, with the
@@ -495,23 +506,6 @@ impl Emr {
             }
         }
         Ok(found)
-    }
-
-    /// The step's own `LogUri` (its `StepMonitoringConfiguration`), when it has one.
-    pub async fn step_log_uri(
-        &self,
-        cluster_id: &ClusterId,
-        step_id: &StepId,
-    ) -> Result<Option<String>, Error> {
-        let output = self
-            .client
-            .describe_step()
-            .cluster_id(cluster_id.as_str())
-            .step_id(step_id.as_str())
-            .send()
-            .await
-            .map_err(upstream("DescribeStep"))?;
-        Ok(output.step().and_then(|s| s.log_uri()).map(str::to_owned))
     }
 
     /// Asks EMR to cancel the steps (CancelSteps, `SEND_INTERRUPT`): asynchronous and not

@@ -3,7 +3,7 @@
 //! (DescribeStep) and the cluster's NormalizedInstanceHours fetched when the facts may end the
 //! flow; the cluster's termination; a failed step's late cause and `stderr.gz`.
 
-use crate::aws::emr::ClusterDescription;
+use crate::aws::emr::{ClusterDescription, StepDescription};
 use crate::error::Error;
 use crate::model::{
     ClusterFacts, ClusterId, FlowId, FlowRecord, MAX_PROBABLE_CAUSE_BYTES, StepFailureDetails, StepId,
@@ -58,14 +58,14 @@ pub async fn apply_facts(
 
 /// DescribeStep's failure details, or `None` (logged) when EMR has none yet or fails: the cause
 /// is then recorded without them and fetched again by the sweep.
-async fn failure_details(
+pub(crate) async fn failure_details(
     svc: &Services,
     flow_id: FlowId,
     cluster_id: &ClusterId,
     step_id: &StepId,
 ) -> Option<StepFailureDetails> {
-    match svc.emr.step_failure_details(cluster_id, step_id).await {
-        Ok(details) => details,
+    match svc.emr.describe_step(cluster_id, step_id).await {
+        Ok(step) => step.failure_details,
         Err(e) => {
             tracing::warn!(%flow_id, %step_id, error = %e, "DescribeStep failed; cause recorded without details");
             None
@@ -130,12 +130,34 @@ pub async fn cancel(svc: &Services, read: Versioned) -> Result<(Versioned, Resul
     Ok((written, result))
 }
 
+/// Where a failed step's `stderr.gz` is looked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StepLog {
+    /// Under the cluster's `LogUri` (a cluster of the flow's own: its steps log there).
+    Cluster,
+    /// Under the step's own log location when it has one (its `StepMonitoringConfiguration`,
+    /// from DescribeStep), else the cluster's: a step flow's steps on a shared cluster.
+    OwnFirst,
+}
+
 /// Fetches a failed flow's missing cause again: DescribeStep's FailureDetails and the end of the
 /// step's `stderr.gz` under the cluster's `LogUri` (EMR analyses and pushes logs minutes after a
 /// step ends). Failures are logged; the sweep tries again within the window.
 ///
 /// Errors: [`Error::Upstream`] when DynamoDB fails.
 pub async fn fetch_cause(svc: &Services, record: &FlowRecord) -> Result<FlowRecord, Error> {
+    fetch_step_cause(svc, record, StepLog::Cluster).await
+}
+
+/// [`fetch_cause`] for a failed step logging where `log` says. One DescribeStep answers both
+/// what a cause may lack: the step's FailureDetails and its own log location.
+///
+/// Errors: [`Error::Upstream`] when DynamoDB fails.
+pub(crate) async fn fetch_step_cause(
+    svc: &Services,
+    record: &FlowRecord,
+    log: StepLog,
+) -> Result<FlowRecord, Error> {
     let (Some(cluster_id), Some(step)) = (
         record.cluster_id.as_ref(),
         record.failure.as_ref().and_then(|f| f.failed_step.as_ref()),
@@ -143,34 +165,41 @@ pub async fn fetch_cause(svc: &Services, record: &FlowRecord) -> Result<FlowReco
         return Ok(record.clone());
     };
     let flow_id = record.flow_id;
-    let details = if step
-        .failure_details
-        .as_ref()
-        .is_none_or(StepFailureDetails::is_empty)
-    {
-        failure_details(svc, flow_id, cluster_id, &step.id).await
-    } else {
-        None
-    };
-    let mut probable_cause = None;
-    if step.probable_cause.is_none() {
-        match svc.emr.describe(cluster_id).await {
-            Ok(Some(ClusterDescription {
-                log_uri: Some(log_uri),
-                ..
-            })) => {
-                match svc
-                    .logs
-                    .stderr_tail(&log_uri, cluster_id, &step.id, MAX_PROBABLE_CAUSE_BYTES)
-                    .await
-                {
-                    Ok(text) => probable_cause = text,
-                    Err(e) => tracing::warn!(%flow_id, step_id = %step.id, error = %e, "step log not read"),
-                }
-            }
-            Ok(_) => {}
+    let want_details = (step.failure_details.as_ref()).is_none_or(StepFailureDetails::is_empty);
+    let want_cause = step.probable_cause.is_none();
+    let described = if want_details || (want_cause && log == StepLog::OwnFirst) {
+        match svc.emr.describe_step(cluster_id, &step.id).await {
+            Ok(described) => described,
             Err(e) => {
-                tracing::warn!(%flow_id, %cluster_id, error = %e, "DescribeCluster failed; step log not read")
+                tracing::warn!(%flow_id, step_id = %step.id, error = %e, "DescribeStep failed; cause recorded without details, the cluster's log location used");
+                StepDescription::default()
+            }
+        }
+    } else {
+        StepDescription::default()
+    };
+    let details = described.failure_details.filter(|_| want_details);
+    let mut probable_cause = None;
+    if want_cause {
+        let own = described.log_uri.filter(|_| log == StepLog::OwnFirst);
+        let log_uri = match own {
+            Some(uri) => Some(uri),
+            None => match svc.emr.describe(cluster_id).await {
+                Ok(description) => description.and_then(|d| d.log_uri),
+                Err(e) => {
+                    tracing::warn!(%flow_id, %cluster_id, error = %e, "DescribeCluster failed; step log not read");
+                    None
+                }
+            },
+        };
+        if let Some(log_uri) = log_uri {
+            match svc
+                .logs
+                .stderr_tail(&log_uri, cluster_id, &step.id, MAX_PROBABLE_CAUSE_BYTES)
+                .await
+            {
+                Ok(text) => probable_cause = text,
+                Err(e) => tracing::warn!(%flow_id, step_id = %step.id, error = %e, "step log not read"),
             }
         }
     }

@@ -3,14 +3,14 @@
 //! the cancellation of its steps (CancelSteps, never TerminateJobFlows); a failed step's late
 //! cause and `stderr.gz` (the step's own log location wins over the cluster's).
 
-use crate::aws::emr::ClusterDescription;
 use crate::error::Error;
 use crate::model::{
-    ClusterFacts, ClusterId, FlowRecord, ListedStep, MAX_PROBABLE_CAUSE_BYTES, MAX_TERMINATION_ATTEMPTS,
-    StepFailureDetails, StepId, StepState, TERMINATION_RETRY,
+    ClusterFacts, ClusterId, FlowRecord, ListedStep, MAX_TERMINATION_ATTEMPTS, StepId, StepState,
+    TERMINATION_RETRY,
 };
 use crate::services::Services;
 use crate::store::Versioned;
+use crate::targets::cluster::facts::{self as cluster_facts, StepLog, failure_details};
 
 /// Applies `steps` (the flow's own, as EMR reports them) and the cluster's facts when it ended,
 /// fetching the first failed step's FailureDetails (DescribeStep) when the steps fail the flow.
@@ -28,7 +28,7 @@ pub async fn apply_steps(
     preview.apply_own_steps(steps, cluster, None, svc.clock.now());
     let details = match preview.failure.as_ref().and_then(|f| f.failed_step.as_ref()) {
         Some(step) if step.state == StepState::Failed => {
-            failure_details(svc, &read.record, cluster_id, &step.id)
+            failure_details(svc, read.record.flow_id, cluster_id, &step.id)
                 .await
                 .map(|d| (step.id.clone(), d))
         }
@@ -67,21 +67,6 @@ async fn run_times(svc: &Services, record: &FlowRecord, cluster_id: &ClusterId) 
         Err(e) => {
             tracing::warn!(flow_id = %record.flow_id, error = %e, "ListSteps failed; step run times left out");
             Vec::new()
-        }
-    }
-}
-
-async fn failure_details(
-    svc: &Services,
-    record: &FlowRecord,
-    cluster_id: &ClusterId,
-    step_id: &StepId,
-) -> Option<StepFailureDetails> {
-    match svc.emr.step_failure_details(cluster_id, step_id).await {
-        Ok(details) => details,
-        Err(e) => {
-            tracing::warn!(flow_id = %record.flow_id, %step_id, error = %e, "DescribeStep failed; cause recorded without details");
-            None
         }
     }
 }
@@ -233,59 +218,5 @@ async fn send_cancel(
 ///
 /// Errors: [`Error::Upstream`] when DynamoDB fails.
 pub async fn fetch_cause(svc: &Services, record: &FlowRecord) -> Result<FlowRecord, Error> {
-    let (Some(cluster_id), Some(step)) = (
-        record.cluster_id.as_ref(),
-        record.failure.as_ref().and_then(|f| f.failed_step.as_ref()),
-    ) else {
-        return Ok(record.clone());
-    };
-    let flow_id = record.flow_id;
-    let details = if step
-        .failure_details
-        .as_ref()
-        .is_none_or(StepFailureDetails::is_empty)
-    {
-        failure_details(svc, record, cluster_id, &step.id).await
-    } else {
-        None
-    };
-    let mut probable_cause = None;
-    if step.probable_cause.is_none() {
-        let own = match svc.emr.step_log_uri(cluster_id, &step.id).await {
-            Ok(uri) => uri,
-            Err(e) => {
-                tracing::warn!(%flow_id, step_id = %step.id, error = %e, "DescribeStep failed; the cluster's log location is used");
-                None
-            }
-        };
-        let log_uri = match own {
-            Some(uri) => Some(uri),
-            None => match svc.emr.describe(cluster_id).await {
-                Ok(Some(ClusterDescription { log_uri, .. })) => log_uri,
-                Ok(None) => None,
-                Err(e) => {
-                    tracing::warn!(%flow_id, %cluster_id, error = %e, "DescribeCluster failed; step log not read");
-                    None
-                }
-            },
-        };
-        if let Some(log_uri) = log_uri {
-            match svc
-                .logs
-                .stderr_tail(&log_uri, cluster_id, &step.id, MAX_PROBABLE_CAUSE_BYTES)
-                .await
-            {
-                Ok(text) => probable_cause = text,
-                Err(e) => tracing::warn!(%flow_id, step_id = %step.id, error = %e, "step log not read"),
-            }
-        }
-    }
-    let step_id = step.id.clone();
-    let (record, _) = svc
-        .store
-        .update(flow_id, |r| {
-            r.add_cause(&step_id, details.clone(), probable_cause.clone(), svc.clock.now())
-        })
-        .await?;
-    Ok(record)
+    cluster_facts::fetch_step_cause(svc, record, StepLog::OwnFirst).await
 }
