@@ -12,63 +12,25 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-/// Declares a validated EMR Serverless id: 1 to 64 lower-case letters or digits (the API's
-/// `[0-9a-z]+` with its length limits).
-macro_rules! serverless_id {
-    ($(#[$doc:meta])* $name:ident, $what:literal) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-        #[serde(try_from = "String", into = "String")]
-        pub struct $name(String);
-
-        impl $name {
-            /// Parses 1 to 64 lower-case letters or digits.
-            pub fn parse(s: &str) -> Result<Self, String> {
-                let ok = (1..=64).contains(&s.len())
-                    && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
-                if ok {
-                    Ok(Self(s.to_owned()))
-                } else {
-                    Err(format!(concat!("`{}` is not ", $what, " (1 to 64 of [0-9a-z])"), s))
-                }
-            }
-
-            /// The id as EMR Serverless writes it.
-            pub fn as_str(&self) -> &str {
-                &self.0
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
-            }
-        }
-
-        impl TryFrom<String> for $name {
-            type Error = String;
-            fn try_from(s: String) -> Result<Self, String> {
-                Self::parse(&s)
-            }
-        }
-
-        impl From<$name> for String {
-            fn from(id: $name) -> Self {
-                id.0
-            }
-        }
-    };
+/// EMR Serverless' ids: 1 to 64 lower-case letters or digits (the API's `[0-9a-z]+` with its
+/// length limits).
+fn serverless_id(s: &str) -> bool {
+    (1..=64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
 }
 
-serverless_id!(
+checked_id!(
     /// An EMR Serverless application id (`00f1982r1uukb925`).
     ApplicationId,
-    "an EMR Serverless application id"
+    "an EMR Serverless application id",
+    "1 to 64 of [0-9a-z]",
+    serverless_id
 );
-serverless_id!(
+checked_id!(
     /// An EMR Serverless job run id (`00f1cbn5g4bb0c01`).
     JobRunId,
-    "an EMR Serverless job run id"
+    "an EMR Serverless job run id",
+    "1 to 64 of [0-9a-z]",
+    serverless_id
 );
 
 /// An EMR Serverless job run state (`JobRunState`). `QUEUED` is newer than older SDKs; a state

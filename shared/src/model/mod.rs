@@ -17,6 +17,60 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+/// Declares a validated string id, serialized as its text: `$valid` decides whether a text is
+/// one, `$form` says the form in the error and the docs (`` `j-…` ``).
+macro_rules! checked_id {
+    ($(#[$doc:meta])* $name:ident, $what:literal, $form:literal, $valid:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(String);
+
+        impl $name {
+            #[doc = concat!("Parses ", $what, " (", $form, "); anything else is an error naming it.")]
+            pub fn parse(s: &str) -> Result<Self, String> {
+                let valid: fn(&str) -> bool = $valid;
+                if valid(s) {
+                    Ok(Self(s.to_owned()))
+                } else {
+                    Err(format!(concat!("`{}` is not ", $what, " (", $form, ")"), s))
+                }
+            }
+
+            /// The id as the service writes it.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = String;
+            fn try_from(s: String) -> Result<Self, String> {
+                Self::parse(&s)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(id: $name) -> Self {
+                id.0
+            }
+        }
+    };
+}
+
+/// EMR's ids: `prefix` and 1 to 64 upper-case letters or digits.
+fn emr_id(s: &str, prefix: &str) -> bool {
+    s.strip_prefix(prefix).is_some_and(|rest| {
+        (1..=64).contains(&rest.len()) && rest.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+    })
+}
+
 pub mod delivery;
 pub mod job_run;
 pub mod lambda_function;
@@ -77,66 +131,19 @@ impl From<FlowId> for String {
     }
 }
 
-/// Declares a validated string id with an EMR prefix (`j-…`, `s-…`).
-macro_rules! emr_id {
-    ($(#[$doc:meta])* $name:ident, $prefix:literal, $what:literal) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-        #[serde(try_from = "String", into = "String")]
-        pub struct $name(String);
-
-        impl $name {
-            #[doc = concat!("Parses `", $prefix, "` followed by 1 to 64 upper-case letters or digits.")]
-            pub fn parse(s: &str) -> Result<Self, String> {
-                let ok = s.strip_prefix($prefix).is_some_and(|rest| {
-                    (1..=64).contains(&rest.len())
-                        && rest.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
-                });
-                if ok {
-                    Ok(Self(s.to_owned()))
-                } else {
-                    Err(format!(concat!("`{}` is not ", $what, " (`", $prefix, "…`)"), s))
-                }
-            }
-
-            /// The id as EMR writes it.
-            pub fn as_str(&self) -> &str {
-                &self.0
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
-            }
-        }
-
-        impl TryFrom<String> for $name {
-            type Error = String;
-            fn try_from(s: String) -> Result<Self, String> {
-                Self::parse(&s)
-            }
-        }
-
-        impl From<$name> for String {
-            fn from(id: $name) -> Self {
-                id.0
-            }
-        }
-    };
-}
-
-emr_id!(
+checked_id!(
     /// An EMR cluster id, `j-…` (the same value as the job flow id).
     ClusterId,
-    "j-",
-    "an EMR cluster id"
+    "an EMR cluster id",
+    "`j-…`",
+    |s| emr_id(s, "j-")
 );
-emr_id!(
+checked_id!(
     /// An EMR step id, `s-…`.
     StepId,
-    "s-",
-    "an EMR step id"
+    "an EMR step id",
+    "`s-…`",
+    |s| emr_id(s, "s-")
 );
 
 /// Where a flow is in its lifecycle: `PENDING` → `STARTING` → `RUNNING` → one terminal status.
