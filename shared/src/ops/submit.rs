@@ -15,7 +15,7 @@ use crate::callback::{CallbackPolicy, CallbackTarget};
 use crate::catalog::definition::Catalog;
 use crate::catalog::template::Context;
 use crate::error::Error;
-use crate::model::{ApplicationId, ClusterId, FlowId, FlowRecord, FlowStatus, JobRunId, JobRunRecord};
+use crate::model::{ApplicationId, ClusterId, FlowId, FlowRecord, FlowStatus, JobRunId};
 use crate::store::{self, Created, FlowStore, IdempotencyClaim};
 
 use crate::catalog::render::Request;
@@ -163,45 +163,28 @@ pub async fn submit(s: &Submitter, request: Value) -> Result<SubmitAnswer, Error
     };
     // What the request names is found before anything is written (a step flow's cluster).
     let request_to_send = targets::resolve(svc, rendered.request).await?;
-    // A step flow knows its (shared) cluster from the start: a lost AddJobFlowSteps answer is
-    // resolved by looking there.
-    let cluster_id = match &request_to_send {
-        Request::Steps(steps) => steps.cluster_id(),
-        Request::JobFlow(_) | Request::ServerlessJobRun(_) => None,
-    };
-    let record = FlowRecord {
-        cluster_id,
-        request_digest: rendered.request_digest.clone(),
-        params: rendered.params,
-        callbacks: (definition.spec.callbacks.iter())
-            .chain(&request.callbacks)
-            .cloned()
-            .collect(),
-        artifacts: rendered.artifacts,
-        idempotency_key: request.idempotency_key.clone(),
-        deadline_at: max_runtime.map(|d| now + d),
-        target: request_to_send.target(),
-        event_bus: svc.events.bus().map(str::to_owned),
-        job_run: match &request_to_send {
-            Request::JobFlow(_) | Request::Steps(_) => None,
-            Request::ServerlessJobRun(run) => Some(JobRunRecord {
-                driver_log_folder: run.driver_log_folder().to_owned(),
-                ..JobRunRecord::new(
-                    run.application_id(),
-                    run.name().unwrap_or_default(),
-                    run.log_uri(),
-                    run.execution_timeout_minutes(),
-                )
-            }),
+    let record = targets::pending(
+        FlowRecord {
+            request_digest: rendered.request_digest.clone(),
+            params: rendered.params,
+            callbacks: (definition.spec.callbacks.iter())
+                .chain(&request.callbacks)
+                .cloned()
+                .collect(),
+            artifacts: rendered.artifacts,
+            idempotency_key: request.idempotency_key.clone(),
+            deadline_at: max_runtime.map(|d| now + d),
+            event_bus: svc.events.bus().map(str::to_owned),
+            ..FlowRecord::pending(
+                flow_id,
+                &definition.spec.name,
+                &definition.spec.version,
+                request_to_send.name(),
+                now,
+            )
         },
-        ..FlowRecord::pending(
-            flow_id,
-            &definition.spec.name,
-            &definition.spec.version,
-            request_to_send.name(),
-            now,
-        )
-    };
+        &request_to_send,
+    );
     let size = FlowStore::record_size(&record)?;
     if size > MAX_RECORD_BYTES {
         return Err(Error::invalid(

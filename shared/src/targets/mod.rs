@@ -144,6 +144,22 @@ pub async fn launch(svc: &Services, request: &Request, record: &FlowRecord) -> R
     }
 }
 
+/// The record of a flow about to launch `request`, as its target knows it before the launch:
+/// the target, and what the request names (a step flow's shared cluster, from the start, so a
+/// lost AddJobFlowSteps answer is resolved by looking there; a job run's application, name,
+/// log location and timeout).
+pub fn pending(record: FlowRecord, request: &Request) -> FlowRecord {
+    let record = FlowRecord {
+        target: request.target(),
+        ..record
+    };
+    match request {
+        Request::JobFlow(_) => record,
+        Request::Steps(steps) => steps::launch::pending(record, steps),
+        Request::ServerlessJobRun(run) => serverless::launch::pending(record, run),
+    }
+}
+
 /// Resolves what a request names before anything is written: the long-running cluster of a
 /// step flow (found by id, name or tags, and checked as one this stack may use). Other
 /// requests are complete as rendered.

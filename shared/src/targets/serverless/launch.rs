@@ -10,7 +10,7 @@
 use crate::aws::emr_serverless::Start;
 use crate::catalog::serverless_job_run::ServerlessJobRun;
 use crate::error::Error;
-use crate::model::{FlowId, FlowRecord, JobRunId};
+use crate::model::{FlowId, FlowRecord, JobRunId, JobRunRecord};
 use crate::services::Services;
 use crate::store::Versioned;
 
@@ -19,6 +19,23 @@ use crate::store::Versioned;
 /// costs only listing), and wide enough for moto, which dates every run at midnight.
 pub const LIST_WINDOW: chrono::Duration = chrono::Duration::days(1);
 use crate::targets::seam::Launched;
+
+/// A job-run flow's record before launch: the run's application, name, log location, driver
+/// log folder and execution timeout, from the request.
+pub fn pending(record: FlowRecord, run: &ServerlessJobRun) -> FlowRecord {
+    FlowRecord {
+        job_run: Some(JobRunRecord {
+            driver_log_folder: run.driver_log_folder().to_owned(),
+            ..JobRunRecord::new(
+                run.application_id(),
+                run.name().unwrap_or_default(),
+                run.log_uri(),
+                run.execution_timeout_minutes(),
+            )
+        }),
+        ..record
+    }
+}
 
 /// Sends StartJobRun for the flow recorded as `record` and records what came of it; a lost
 /// answer is followed at once by a look for the flow's tagged runs (and the call repeated with

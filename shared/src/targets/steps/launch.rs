@@ -12,6 +12,14 @@ use crate::store::Versioned;
 use crate::targets::cluster::launch::CLOCK_SKEW;
 use crate::targets::seam::Launched;
 
+/// A step flow's record before launch: its shared cluster is known from the start.
+pub fn pending(record: FlowRecord, steps: &StepsRequest) -> FlowRecord {
+    FlowRecord {
+        cluster_id: steps.cluster_id(),
+        ..record
+    }
+}
+
 /// Finds the cluster `request` names (by id, or by name and/or tags among clusters in
 /// STARTING, BOOTSTRAPPING, RUNNING or WAITING) and checks that this stack may add steps to it
 /// (the tags the template's `StepClusterTags` names). Returns the request for that cluster.
