@@ -738,11 +738,7 @@ async fn the_runtime_role_and_the_marked_steps_reach_add_job_flow_steps_as_check
         flow_id,
     )
     .unwrap();
-    let added = w
-        .svc()
-        .emr
-        .add_job_flow_steps(&cluster_id, request.steps(), request.execution_role_arn())
-        .await;
+    let added = w.svc().emr.add_job_flow_steps(&cluster_id, &request).await;
     assert!(
         matches!(&added, emr_flows::aws::emr::AddSteps::Added(ids) if ids.len() == 1),
         "{added:?}"

@@ -17,6 +17,7 @@ use aws_sdk_emr::config::retry::RetryConfig;
 use chrono::{DateTime, Utc};
 
 use crate::aws::once::{ExactBody, Sent, send_once};
+use crate::catalog::cluster_steps::StepsRequest;
 use crate::catalog::job_flow::{FLOW_ID_TAG, JobFlow, LOCAL_STACK, STACK_TAG};
 use crate::error::Error;
 use crate::model::{
@@ -324,21 +325,13 @@ impl Emr {
         })
     }
 
-    /// Adds `steps` (API-shape `StepConfig`s, sent exactly as checked) to the cluster, with the
-    /// runtime role `execution_role_arn` when given. AddJobFlowSteps has no idempotency token, so
-    /// it is sent again only when EMR throttled it; an unclear failure is [`AddSteps::Unknown`]
-    /// and the steps are then looked for by their flow's marker ([`Emr::marked_steps`]).
-    pub async fn add_job_flow_steps(
-        &self,
-        cluster_id: &ClusterId,
-        steps: &[serde_json::Value],
-        execution_role_arn: Option<&str>,
-    ) -> AddSteps {
-        let mut body = serde_json::json!({"JobFlowId": cluster_id.as_str(), "Steps": steps});
-        if let Some(role) = execution_role_arn {
-            body["ExecutionRoleArn"] = role.into();
-        }
-        let body = serde_json::to_vec(&body).unwrap_or_default();
+    /// Adds the request's steps to the cluster `cluster_id` (its `JobFlowId`), sent exactly as
+    /// checked (API-shape `StepConfig`s, the runtime role when given). AddJobFlowSteps has no
+    /// idempotency token, so it is sent again only when EMR throttled it; an unclear failure is
+    /// [`AddSteps::Unknown`] and the steps are then looked for by their flow's marker
+    /// ([`Emr::marked_steps`]).
+    pub async fn add_job_flow_steps(&self, cluster_id: &ClusterId, request: &StepsRequest) -> AddSteps {
+        let (body, steps) = (request.to_body(), request.steps());
         let sent = send_once("EMR", "AddJobFlowSteps", || {
             (self.client.add_job_flow_steps())
                 .job_flow_id(cluster_id.as_str())

@@ -1,8 +1,12 @@
-//! The types a run target answers the operations with (kept apart from the dispatch in
-//! [`super`], so targets import them without importing the dispatch that imports them).
+//! The types a run target answers the operations with, and the follow-up of its writes without
+//! a read (kept apart from the dispatch in [`super`], so targets import them without importing
+//! the dispatch that imports them).
 
+use crate::error::Error;
 use crate::model::{FlowId, FlowStatus};
+use crate::services::Services;
 use crate::store::Versioned;
+use crate::store::fast::FastWrite;
 
 /// What came of launching a flow's run, recorded.
 #[derive(Debug)]
@@ -39,4 +43,19 @@ pub enum Applied {
     /// The event concerned several flows (a shared cluster that ended under several step
     /// flows, and maybe the flow whose own cluster it is): one [`Applied::Flow`] each.
     Flows(Vec<Applied>),
+}
+
+/// The follow-up of a write without a read (`store::fast`): nothing, or the record read once
+/// when that write moved the flow's status, so that its flow event is recorded from it.
+///
+/// Errors: [`Error::Upstream`], [`Error::FlowNotFound`].
+pub(crate) async fn after_fast_write(
+    svc: &Services,
+    flow_id: FlowId,
+    write: &FastWrite,
+) -> Result<Vec<Versioned>, Error> {
+    Ok(match write.event_due {
+        true => vec![svc.store.read(flow_id).await?],
+        false => Vec::new(),
+    })
 }

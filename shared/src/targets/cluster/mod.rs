@@ -17,7 +17,7 @@ pub mod launch;
 
 use crate::error::Error;
 use crate::services::Services;
-use crate::targets::seam::Applied;
+use crate::targets::seam::{Applied, after_fast_write};
 
 use events::EmrEvent;
 use launch::Tagged;
@@ -65,18 +65,14 @@ pub async fn apply_event(svc: &Services, event: EmrEvent) -> Result<Applied, Err
                     true,
                 )
                 .await?;
-            if write.event_due {
-                follow_up.push(svc.store.read(flow_id).await?);
-            }
+            follow_up.extend(after_fast_write(svc, flow_id, &write).await?);
             (write.status, write.changed)
         }
         EmrEvent::Cluster(change) if !change.facts.may_end_flow() => {
             let write = (svc.store)
                 .cluster_event(flow_id, &change.facts.state, svc.clock.now())
                 .await?;
-            if write.event_due {
-                follow_up.push(svc.store.read(flow_id).await?);
-            }
+            follow_up.extend(after_fast_write(svc, flow_id, &write).await?);
             (write.status, write.changed)
         }
         // A state that may end the flow: read once, decide from all the facts; what is due

@@ -92,11 +92,7 @@ pub async fn launch(svc: &Services, request: &StepsRequest, record: &FlowRecord)
             "flow {flow_id}: steps launched before their cluster was found"
         )));
     };
-    let steps: Vec<ListedStep> = match svc
-        .emr
-        .add_job_flow_steps(&cluster_id, request.steps(), request.execution_role_arn())
-        .await
-    {
+    let steps: Vec<ListedStep> = match svc.emr.add_job_flow_steps(&cluster_id, request).await {
         AddSteps::Added(ids) => (ids.into_iter().zip(request.steps()))
             .map(|(id, config)| ListedStep {
                 id,

@@ -20,7 +20,7 @@ use crate::error::Error;
 use crate::model::{ClusterId, FlowId, ListedStep, StepState, Target};
 use crate::services::Services;
 use crate::targets::cluster::events::{ClusterChange, EmrEvent, StepChange};
-use crate::targets::seam::Applied;
+use crate::targets::seam::{Applied, after_fast_write};
 
 /// The flow a step event's step is marked with, if any (see
 /// [`crate::catalog::cluster_steps::marker`]).
@@ -47,11 +47,7 @@ pub async fn apply_step_event(svc: &Services, flow_id: FlowId, step: StepChange)
                 false,
             )
             .await?;
-        // The write moved the flow to RUNNING: its flow event is recorded from the record.
-        let follow_up = match write.event_due {
-            true => vec![svc.store.read(flow_id).await?],
-            false => Vec::new(),
-        };
+        let follow_up = after_fast_write(svc, flow_id, &write).await?;
         return Ok(Applied::Flow {
             flow_id,
             status: write.status,
