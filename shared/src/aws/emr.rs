@@ -399,22 +399,8 @@ impl Emr {
     }
 
     /// The steps `step_ids` of the cluster, as ListSteps reports them ([`LIST_STEPS_IDS`] a
-    /// call), in the order given; a step EMR does not list is left out.
-    pub async fn steps_by_ids(
-        &self,
-        cluster_id: &ClusterId,
-        step_ids: &[StepId],
-    ) -> Result<Vec<ListedStep>, Error> {
-        Ok(self
-            .timed_steps_by_ids(cluster_id, step_ids)
-            .await?
-            .into_iter()
-            .map(|(step, _)| step)
-            .collect())
-    }
-
-    /// [`Emr::steps_by_ids`], each step with its run time in seconds once it ended (its
-    /// timeline's `StartDateTime` to `EndDateTime`).
+    /// call), in the order given, each with its run time in seconds once it ended (its
+    /// timeline's `StartDateTime` to `EndDateTime`); a step EMR does not list is left out.
     pub async fn timed_steps_by_ids(
         &self,
         cluster_id: &ClusterId,

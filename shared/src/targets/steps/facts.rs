@@ -14,7 +14,8 @@ use crate::targets::cluster::facts::{self as cluster_facts, StepLog, failure_det
 
 /// Applies `steps` (the flow's own, as EMR reports them) and the cluster's facts when it ended,
 /// fetching the first failed step's FailureDetails (DescribeStep) when the steps fail the flow.
-/// Returns the record as written (or read) and whether it changed.
+/// `times` are the run times ListSteps gave with `steps`; without them (a step event), they are
+/// read when the flow ends. Returns the record as written (or read) and whether it changed.
 ///
 /// Errors: [`Error::Upstream`], [`Error::FlowNotFound`].
 pub async fn apply_steps(
@@ -22,6 +23,7 @@ pub async fn apply_steps(
     read: Versioned,
     cluster_id: &ClusterId,
     steps: &[ListedStep],
+    times: Option<Vec<(StepId, u64)>>,
     cluster: Option<&ClusterFacts>,
 ) -> Result<(Versioned, bool), Error> {
     let mut preview = read.record.clone();
@@ -34,11 +36,12 @@ pub async fn apply_steps(
         }
         _ => None,
     };
-    // The flow ends: its steps' run times (its cost) are read once, for the ending's write.
-    let times = if preview.status.is_terminal() && !read.record.status.is_terminal() {
-        run_times(svc, &read.record, cluster_id).await
-    } else {
-        Vec::new()
+    // The flow ends: its steps' run times (its cost) go with the ending's write, read now
+    // unless ListSteps gave them with the steps.
+    let times = match times {
+        _ if !preview.status.is_terminal() || read.record.status.is_terminal() => Vec::new(),
+        Some(times) => times,
+        None => run_times(svc, &read.record, cluster_id).await,
     };
     svc.store
         .update_from(read, |r| {
@@ -71,18 +74,23 @@ async fn run_times(svc: &Services, record: &FlowRecord, cluster_id: &ClusterId) 
     }
 }
 
-/// The flow's own steps as ListSteps reports them (by their ids, ten a call).
+/// The flow's own steps as ListSteps reports them (by their ids, ten a call), and the run times
+/// of those that ended.
 async fn own_steps(
     svc: &Services,
     record: &FlowRecord,
     cluster_id: &ClusterId,
-) -> Result<Vec<ListedStep>, Error> {
+) -> Result<(Vec<ListedStep>, Vec<(StepId, u64)>), Error> {
     let ids: Vec<StepId> = record
         .ordered_steps()
         .into_iter()
         .map(|(id, _)| id.clone())
         .collect();
-    svc.emr.steps_by_ids(cluster_id, &ids).await
+    let timed = svc.emr.timed_steps_by_ids(cluster_id, &ids).await?;
+    let times = (timed.iter())
+        .filter_map(|(step, seconds)| Some((step.id.clone(), (*seconds)?)))
+        .collect();
+    Ok((timed.into_iter().map(|(step, _)| step).collect(), times))
 }
 
 /// The shared cluster `cluster_id` ended (`facts`): each of its active step flows is read, its
@@ -102,8 +110,8 @@ pub async fn apply_cluster_end(
         let Some(read) = svc.store.get(flow_id).await? else {
             continue;
         };
-        let steps = own_steps(svc, &read.record, cluster_id).await?;
-        applied.push(apply_steps(svc, read, cluster_id, &steps, Some(facts)).await?);
+        let (steps, times) = own_steps(svc, &read.record, cluster_id).await?;
+        applied.push(apply_steps(svc, read, cluster_id, &steps, Some(times), Some(facts)).await?);
     }
     Ok(applied)
 }
@@ -118,9 +126,10 @@ pub async fn repair(svc: &Services, read: Versioned) -> Result<Versioned, Error>
     let Some(cluster_id) = read.record.cluster_id.clone() else {
         return Ok(read);
     };
-    let steps = own_steps(svc, &read.record, &cluster_id).await?;
+    let (steps, times) = own_steps(svc, &read.record, &cluster_id).await?;
     let cluster = svc.emr.describe(&cluster_id).await?.map(|d| d.facts);
-    let (mut written, changed) = apply_steps(svc, read, &cluster_id, &steps, cluster.as_ref()).await?;
+    let (mut written, changed) =
+        apply_steps(svc, read, &cluster_id, &steps, Some(times), cluster.as_ref()).await?;
     if changed {
         tracing::warn!(%flow_id, %cluster_id, status = %written.record.status, "repaired from EMR: events were missed");
     }

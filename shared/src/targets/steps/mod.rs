@@ -74,7 +74,7 @@ pub async fn apply_step_event(svc: &Services, flow_id: FlowId, step: StepChange)
         name: step.name.clone(),
         state: step.state.clone(),
     };
-    let (written, changed) = facts::apply_steps(svc, read, &step.cluster_id, &[listed], None).await?;
+    let (written, changed) = facts::apply_steps(svc, read, &step.cluster_id, &[listed], None, None).await?;
     tracing::info!(%flow_id, step_id = %step.step_id, status = %written.record.status, changed, "step event applied");
     Ok(Applied::Flow {
         flow_id,
