@@ -298,36 +298,32 @@ impl FlowRecord {
         )
     }
 
-    /// RunJobFlow's answer was lost and no cluster carries the flow's tag after
-    /// [`LAUNCH_GRACE`]: `PENDING` → `FAILED`.
+    /// The launch's answer was lost and nothing carries the flow's identity after
+    /// [`LAUNCH_GRACE`] (no cluster or job run its tag, no step on the shared cluster its
+    /// marker): `PENDING` → `FAILED` with the target's code.
     pub fn launch_lost(&mut self, now: DateTime<Utc>) -> bool {
         if self.status != FlowStatus::Pending {
             return false;
         }
-        let (what, call) = match self.target {
-            Target::Cluster => ("cluster", "RunJobFlow"),
-            Target::ServerlessJobRun => ("job run", "StartJobRun"),
-            Target::Steps => ("step", "AddJobFlowSteps"),
+        let error = (self.launch_error.as_deref()).unwrap_or("its answer was never recorded");
+        let (code, message) = match self.target {
+            Target::Cluster => (
+                LAUNCH_LOST,
+                format!("no cluster carries this flow's tag {LAUNCH_GRACE} after RunJobFlow ({error})"),
+            ),
+            Target::ServerlessJobRun => (
+                START_JOB_RUN_LOST,
+                format!("no job run carries this flow's tag {LAUNCH_GRACE} after StartJobRun ({error})"),
+            ),
+            Target::Steps => (
+                ADD_STEPS_LOST,
+                format!(
+                    "no step on cluster {} carries this flow's marker after AddJobFlowSteps ({error})",
+                    (self.cluster_id.as_ref()).map_or_else(|| "(none)".to_owned(), ToString::to_string)
+                ),
+            ),
         };
-        let message = format!(
-            "no {what} carries this flow's tag {} after {call} ({})",
-            LAUNCH_GRACE,
-            self.launch_error
-                .as_deref()
-                .unwrap_or("its answer was never recorded")
-        );
-        self.finish(
-            FlowStatus::Failed,
-            Some(FailureCause::ours(
-                match self.target {
-                    Target::Cluster => LAUNCH_LOST,
-                    Target::ServerlessJobRun => START_JOB_RUN_LOST,
-                    Target::Steps => ADD_STEPS_LOST,
-                },
-                message,
-            )),
-            now,
-        )
+        self.finish(FlowStatus::Failed, Some(FailureCause::ours(code, message)), now)
     }
 
     /// Merges EMR's list of the steps (in job-flow order): each step keeps the most advanced

@@ -132,25 +132,6 @@ impl FlowRecord {
         FailureCause::new(None, None, failed_step)
     }
 
-    /// AddJobFlowSteps' answer was lost and no step on the cluster carries the flow's marker:
-    /// `PENDING` → `FAILED` with the cause.
-    pub fn steps_lost(&mut self, cluster_id: &str, now: DateTime<Utc>) -> bool {
-        if self.status != FlowStatus::Pending {
-            return false;
-        }
-        let message = format!(
-            "no step on cluster {cluster_id} carries this flow's marker after AddJobFlowSteps ({})",
-            self.launch_error
-                .as_deref()
-                .unwrap_or("its answer was never recorded")
-        );
-        self.finish(
-            FlowStatus::Failed,
-            Some(FailureCause::ours(ADD_STEPS_LOST, message)),
-            now,
-        )
-    }
-
     /// Whether the flow's own steps may still run (a step flow's [`FlowRecord::cluster_may_run`]:
     /// the cluster is not the flow's, its steps are).
     pub fn own_steps_may_run(&self) -> bool {

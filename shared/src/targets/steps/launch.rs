@@ -178,7 +178,7 @@ pub async fn recover_launch(svc: &Services, read: Versioned) -> Result<Versioned
     if found.is_empty() {
         let (written, ended) = svc
             .store
-            .update_from(read, |r| r.steps_lost(cluster_id.as_str(), svc.clock.now()))
+            .update_from(read, |r| r.launch_lost(svc.clock.now()))
             .await?;
         if ended {
             tracing::error!(%flow_id, %cluster_id, "AddJobFlowSteps' answer was lost and no step carries the flow's marker; flow FAILED");
