@@ -17,12 +17,16 @@ use aws_sdk_emr::config::retry::RetryConfig;
 use chrono::{DateTime, Utc};
 
 use crate::aws::once::{ExactBody, Sent, send_once};
+use crate::aws::upstream;
 use crate::catalog::cluster_steps::StepsRequest;
 use crate::catalog::job_flow::{FLOW_ID_TAG, JobFlow, LOCAL_STACK, STACK_TAG};
 use crate::error::Error;
 use crate::model::{
     ClusterFacts, ClusterId, ClusterState, FlowId, ListedStep, StepFailureDetails, StepId, StepState,
 };
+
+/// The service as errors and the `AwsApiErrors` metric name it.
+const EMR: &str = "EMR";
 
 /// What RunJobFlow came to.
 #[derive(Debug, Clone, PartialEq)]
@@ -99,17 +103,6 @@ pub struct Emr {
     step_cluster_tags: std::collections::BTreeMap<String, String>,
 }
 
-fn upstream<E>(operation: &'static str) -> impl FnOnce(E) -> Error
-where
-    E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-{
-    let map = Error::upstream("EMR", operation);
-    move |e| {
-        crate::aws::metrics::aws_api_error("EMR");
-        map(e)
-    }
-}
-
 impl Emr {
     /// EMR for the stack [`LOCAL_STACK`] (local use and tests).
     pub fn new(client: aws_sdk_emr::Client) -> Self {
@@ -183,7 +176,7 @@ impl Emr {
             .send();
         let mut candidates = Vec::new();
         while let Some(summary) = pages.next().await {
-            let summary = summary.map_err(upstream("ListClusters"))?;
+            let summary = summary.map_err(upstream(EMR, "ListClusters"))?;
             if summary.name() == Some(cluster_name)
                 && let Some(id) = summary.id().and_then(|id| ClusterId::parse(id).ok())
             {
@@ -225,7 +218,7 @@ impl Emr {
             {
                 return Ok(None);
             }
-            Err(e) => return Err(upstream("DescribeCluster")(e)),
+            Err(e) => return Err(upstream(EMR, "DescribeCluster")(e)),
         };
         let Some(cluster) = output.cluster() else {
             return Ok(None);
@@ -283,7 +276,7 @@ impl Emr {
             .send();
         let mut steps = Vec::new();
         while let Some(summary) = pages.next().await {
-            let summary = summary.map_err(upstream("ListSteps"))?;
+            let summary = summary.map_err(upstream(EMR, "ListSteps"))?;
             let (Some(id), Some(status)) = (summary.id(), summary.status()) else {
                 continue;
             };
@@ -311,7 +304,7 @@ impl Emr {
             .step_id(step_id.as_str())
             .send()
             .await
-            .map_err(upstream("DescribeStep"))?;
+            .map_err(upstream(EMR, "DescribeStep"))?;
         let step = output.step();
         Ok(StepDescription {
             failure_details: (step.and_then(|s| s.status()).and_then(|s| s.failure_details())).map(|d| {
@@ -373,7 +366,7 @@ impl Emr {
             .send();
         let mut steps = Vec::new();
         while let Some(summary) = pages.next().await {
-            let summary = summary.map_err(upstream("ListSteps"))?;
+            let summary = summary.map_err(upstream(EMR, "ListSteps"))?;
             let created = (summary.status())
                 .and_then(|s| s.timeline())
                 .and_then(|t| t.creation_date_time())
@@ -415,7 +408,7 @@ impl Emr {
                 .set_step_ids(Some(chunk.iter().map(|id| id.as_str().to_owned()).collect()))
                 .send()
                 .await
-                .map_err(upstream("ListSteps"))?;
+                .map_err(upstream(EMR, "ListSteps"))?;
             for summary in output.steps() {
                 let (Some(id), Some(status)) = (summary.id(), summary.status()) else {
                     continue;
@@ -462,7 +455,7 @@ impl Emr {
             .send();
         let mut candidates = Vec::new();
         while let Some(summary) = pages.next().await {
-            let summary = summary.map_err(upstream("ListClusters"))?;
+            let summary = summary.map_err(upstream(EMR, "ListClusters"))?;
             if name.is_some_and(|n| summary.name() != Some(n)) {
                 continue;
             }
@@ -503,7 +496,7 @@ impl Emr {
             .set_step_ids(Some(step_ids.iter().map(|id| id.as_str().to_owned()).collect()))
             .send()
             .await
-            .map_err(upstream("CancelSteps"))?;
+            .map_err(upstream(EMR, "CancelSteps"))?;
         Ok((output.cancel_steps_info_list().iter())
             .filter_map(|info| {
                 Some(StepCancellation {
@@ -527,7 +520,7 @@ impl Emr {
             .send()
             .await
             .map(|_| ())
-            .map_err(upstream("TerminateJobFlows"))
+            .map_err(upstream(EMR, "TerminateJobFlows"))
     }
 }
 

@@ -15,10 +15,14 @@ use aws_sdk_emrserverless::config::retry::RetryConfig;
 use chrono::{DateTime, Utc};
 
 use crate::aws::once::{ExactBody, Sent, send_once};
+use crate::aws::upstream;
 use crate::catalog::job_flow::{FLOW_ID_TAG, STACK_TAG};
 use crate::catalog::serverless_job_run::ServerlessJobRun;
 use crate::error::Error;
 use crate::model::{ApplicationId, FlowId, JobRunFacts, JobRunId, JobRunState, ResourceUtilization};
+
+/// The service as errors and the `AwsApiErrors` metric name it.
+const EMR_SERVERLESS: &str = "EMR Serverless";
 
 /// What StartJobRun came to.
 #[derive(Debug, Clone, PartialEq)]
@@ -50,17 +54,6 @@ pub struct JobRunDescription {
 pub struct EmrServerless {
     client: aws_sdk_emrserverless::Client,
     stack: String,
-}
-
-fn upstream<E>(operation: &'static str) -> impl FnOnce(E) -> Error
-where
-    E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-{
-    let map = Error::upstream("EMR Serverless", operation);
-    move |e| {
-        crate::aws::metrics::aws_api_error("EMR Serverless");
-        map(e)
-    }
 }
 
 fn time(t: &aws_smithy_types::DateTime) -> Option<DateTime<Utc>> {
@@ -129,7 +122,7 @@ impl EmrServerless {
             {
                 return Ok(None);
             }
-            Err(e) => return Err(upstream("GetJobRun")(e)),
+            Err(e) => return Err(upstream(EMR_SERVERLESS, "GetJobRun")(e)),
         };
         let Some(run) = output.job_run() else {
             return Ok(None);
@@ -221,7 +214,7 @@ impl EmrServerless {
                 {
                     break;
                 }
-                Err(e) => return Err(upstream("ListJobRuns")(e)),
+                Err(e) => return Err(upstream(EMR_SERVERLESS, "ListJobRuns")(e)),
             };
             if summary.name() == Some(name)
                 && let Ok(id) = JobRunId::parse(summary.id())
@@ -255,6 +248,6 @@ impl EmrServerless {
             .send()
             .await
             .map(|_| ())
-            .map_err(upstream("CancelJobRun"))
+            .map_err(upstream(EMR_SERVERLESS, "CancelJobRun"))
     }
 }

@@ -23,3 +23,18 @@ pub mod metrics;
 pub mod once;
 pub mod secrets;
 pub mod step_logs;
+
+use crate::error::Error;
+
+/// Maps a failed call of `service` (`"EMR"`, `"DynamoDB"`, …) to [`Error::Upstream`] with the
+/// service's `code: message`, counting it in the `AwsApiErrors` metric.
+pub(crate) fn upstream<E>(service: &'static str, operation: &'static str) -> impl FnOnce(E) -> Error
+where
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let map = Error::upstream(service, operation);
+    move |e| {
+        metrics::aws_api_error(service);
+        map(e)
+    }
+}

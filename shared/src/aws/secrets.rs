@@ -18,7 +18,11 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::aws::upstream;
 use crate::error::Error;
+
+/// The service as errors and the `AwsApiErrors` metric name it.
+const SECRETS_MANAGER: &str = "SecretsManager";
 
 /// How long a value read from Secrets Manager is used before it is read again.
 pub const MAX_AGE: Duration = Duration::from_secs(300);
@@ -110,8 +114,8 @@ impl CachedSecret {
 /// Errors: [`Error::Upstream`] when the call fails; [`Error::Internal`] when the secret has no
 /// string value (a binary secret) or an empty one.
 async fn secret_string(client: &aws_sdk_secretsmanager::Client, secret_id: &str) -> Result<Arc<str>, Error> {
-    let output =
-        (client.get_secret_value().secret_id(secret_id).send().await).map_err(upstream("GetSecretValue"))?;
+    let output = (client.get_secret_value().secret_id(secret_id).send().await)
+        .map_err(upstream(SECRETS_MANAGER, "GetSecretValue"))?;
     match output.secret_string() {
         Some(value) if !value.trim().is_empty() => Ok(Arc::from(value.trim())),
         _ => Err(Error::Internal(format!(
@@ -181,7 +185,7 @@ impl TaggedSecrets {
             return Ok(secret.clone());
         }
         let described = (self.client.describe_secret().secret_id(secret_id).send().await)
-            .map_err(upstream("DescribeSecret"))?;
+            .map_err(upstream(SECRETS_MANAGER, "DescribeSecret"))?;
         let tags = (described.tags())
             .iter()
             .filter_map(|t| Some((t.key()?.to_owned(), t.value().unwrap_or_default().to_owned())))
@@ -202,16 +206,5 @@ impl TaggedSecrets {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Instant, TaggedSecret)>> {
         self.cached.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
-
-/// A mapper from a Secrets Manager SDK error to [`Error::Upstream`], counted as an AWS API error.
-fn upstream<E>(operation: &'static str) -> impl FnOnce(E) -> Error
-where
-    E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-{
-    move |e| {
-        crate::aws::metrics::aws_api_error("SecretsManager");
-        Error::upstream("SecretsManager", operation)(e)
     }
 }

@@ -27,7 +27,7 @@ use aws_sdk_dynamodb::types::{
 use chrono::{DateTime, Utc};
 
 use super::items::{CLUSTER_RANK_ATTRIBUTE, FLOW_ITEM, ITEM_ATTRIBUTE, RANK_ATTRIBUTE, step_key};
-use super::{FlowStore, VERSION_ATTRIBUTE, timestamp, upstream};
+use super::{DYNAMODB, FlowStore, VERSION_ATTRIBUTE, timestamp, upstream};
 use crate::error::Error;
 use crate::model::{ClusterState, FlowId, FlowStatus, MAX_STEP_NAME_BYTES, StepId, StepState, bounded};
 
@@ -202,7 +202,7 @@ impl FlowStore {
                 Some(UpdateItemError::ConditionalCheckFailedException(c)) => {
                     Ok(c.item().is_some().then_some(false))
                 }
-                _ => Err(upstream("UpdateItem")(e)),
+                _ => Err(upstream(DYNAMODB, "UpdateItem")(e)),
             },
         }
     }
@@ -253,7 +253,7 @@ impl FlowStore {
                     "a step the record does not hold, for a flow not followed; not taken in");
                 Ok(false)
             }
-            Err(e) => Err(upstream("TransactWriteItems")(e)),
+            Err(e) => Err(upstream(DYNAMODB, "TransactWriteItems")(e)),
         }
     }
 
@@ -362,7 +362,7 @@ impl FlowStore {
                         event_due: false,
                     }),
                     Some(None) => Err(Error::FlowNotFound(flow_id.to_string())),
-                    None => Err(upstream("UpdateItem")(e)),
+                    None => Err(upstream(DYNAMODB, "UpdateItem")(e)),
                 }
             }
         }
@@ -383,7 +383,7 @@ impl FlowStore {
             .consistent_read(true)
             .send()
             .await
-            .map_err(upstream("GetItem"))?;
+            .map_err(upstream(DYNAMODB, "GetItem"))?;
         let item = output
             .item
             .ok_or_else(|| Error::FlowNotFound(flow_id.to_string()))?;

@@ -10,7 +10,9 @@ use crate::error::Error;
 use crate::model::{ClusterId, FlowId, FlowStatus, Target};
 
 use super::items::{FLOW_ITEM, ITEM_ATTRIBUTE};
-use super::{ACTIVE_ATTRIBUTE, ACTIVE_INDEX, ACTIVE_VALUE, DEFINITION_INDEX, FlowStore, corrupt, upstream};
+use super::{
+    ACTIVE_ATTRIBUTE, ACTIVE_INDEX, ACTIVE_VALUE, DEFINITION_INDEX, DYNAMODB, FlowStore, corrupt, upstream,
+};
 
 /// One flow in a listing.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -82,7 +84,7 @@ impl FlowStore {
             .set_exclusive_start_key(start)
             .send()
             .await
-            .map_err(upstream("Query"))?;
+            .map_err(upstream(DYNAMODB, "Query"))?;
         let next_token = output
             .last_evaluated_key()
             .and_then(|key| key.get("flow_id"))

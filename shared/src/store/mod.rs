@@ -45,6 +45,11 @@ pub use listing::{FlowSummary, Listing, Page};
 
 use items::{FLOW_ITEM, ITEM_ATTRIBUTE, flow_item, step_item};
 
+pub(crate) use crate::aws::upstream;
+
+/// The service as errors and the `AwsApiErrors` metric name it.
+pub(crate) const DYNAMODB: &str = "DynamoDB";
+
 pub const CLUSTER_INDEX: &str = "by-cluster-id";
 pub const ACTIVE_INDEX: &str = "active-flows";
 pub const DEFINITION_INDEX: &str = "by-flow-definition";
@@ -170,17 +175,6 @@ pub struct FlowStore {
 /// How many cluster → flow mappings a container keeps before it starts afresh.
 pub const CLUSTER_CACHE: usize = 10_000;
 
-fn upstream<E>(operation: &'static str) -> impl FnOnce(E) -> Error
-where
-    E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-{
-    let map = Error::upstream("DynamoDB", operation);
-    move |e| {
-        crate::aws::metrics::aws_api_error("DynamoDB");
-        map(e)
-    }
-}
-
 pub(crate) fn corrupt(e: serde_dynamo::Error) -> Error {
     Error::Internal(format!("flow record does not match the model: {e}"))
 }
@@ -273,7 +267,7 @@ impl FlowStore {
                     ))),
                 }
             }
-            Err(e) => Err(upstream("TransactWriteItems")(e)),
+            Err(e) => Err(upstream(DYNAMODB, "TransactWriteItems")(e)),
         }
     }
 
@@ -292,7 +286,7 @@ impl FlowStore {
             .consistent_read(true)
             .send()
             .await
-            .map_err(upstream("GetItem"))?;
+            .map_err(upstream(DYNAMODB, "GetItem"))?;
         let Some(item) = output.item else {
             return Ok(None);
         };
@@ -331,7 +325,7 @@ impl FlowStore {
         let mut flow = None;
         let mut steps = Vec::new();
         while let Some(item) = pages.next().await {
-            let item = item.map_err(upstream("Query"))?;
+            let item = item.map_err(upstream(DYNAMODB, "Query"))?;
             match item
                 .get(ITEM_ATTRIBUTE)
                 .and_then(|v| v.as_s().ok())
@@ -477,7 +471,7 @@ impl FlowStore {
             .limit(1)
             .send()
             .await
-            .map_err(upstream("Query"))?;
+            .map_err(upstream(DYNAMODB, "Query"))?;
         let flow_id = output
             .items()
             .first()
@@ -509,7 +503,7 @@ impl FlowStore {
             .send();
         let mut flows = Vec::new();
         while let Some(item) = pages.next().await {
-            let item = item.map_err(upstream("Query"))?;
+            let item = item.map_err(upstream(DYNAMODB, "Query"))?;
             if let Some(AttributeValue::S(id)) = item.get("flow_id") {
                 flows.push(FlowId::parse(id).map_err(Error::Internal)?);
             }
@@ -554,7 +548,7 @@ where
     match result {
         Ok(_) => Ok(true),
         Err(e) if e.code() == Some("ConditionalCheckFailedException") => Ok(false),
-        Err(e) => Err(upstream(operation)(e)),
+        Err(e) => Err(upstream(DYNAMODB, operation)(e)),
     }
 }
 

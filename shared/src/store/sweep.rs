@@ -9,7 +9,7 @@ use crate::model::FlowId;
 
 use super::items::ITEM_ATTRIBUTE;
 use super::{
-    ACTIVE_ATTRIBUTE, ACTIVE_INDEX, ACTIVE_VALUE, FlowStore, SETTLING_VALUE, SWEEP_AT_ATTRIBUTE,
+    ACTIVE_ATTRIBUTE, ACTIVE_INDEX, ACTIVE_VALUE, DYNAMODB, FlowStore, SETTLING_VALUE, SWEEP_AT_ATTRIBUTE,
     SWEEP_LEASE_KEY, timestamp, upstream, written,
 };
 
@@ -35,7 +35,7 @@ impl FlowStore {
                 .items()
                 .send();
             while let Some(item) = pages.next().await {
-                let item = item.map_err(upstream("Query"))?;
+                let item = item.map_err(upstream(DYNAMODB, "Query"))?;
                 if let Some(id) = item.get("flow_id").and_then(|v| v.as_s().ok()) {
                     due.push(FlowId::parse(id).map_err(Error::Internal)?);
                 }
