@@ -617,13 +617,8 @@ impl FlowRecord {
                 .filter(|d| d.status == DeliveryStatus::Pending)
                 .filter_map(|d| d.next_attempt_at),
         );
+        // `cause_pending` holds only for a failure whose cause the target can still fetch.
         if let Some(end) = self.ended_at
-            && (self
-                .failure
-                .as_ref()
-                .and_then(|f| f.failed_step.as_ref())
-                .is_some()
-                || self.job_run.is_some())
             && self.cause_pending(end)
         {
             let next = self.last_contact_at.unwrap_or(end) + CAUSE_RETRY;

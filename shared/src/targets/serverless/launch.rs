@@ -14,11 +14,12 @@ use crate::model::{FlowId, FlowRecord, JobRunId, JobRunRecord};
 use crate::services::Services;
 use crate::store::Versioned;
 
+use crate::targets::seam::Launched;
+
 /// How long before its record's creation time a lost launch's run is looked for: clock skew
 /// with room to spare (the candidates are confirmed by their flow-id tag, so a wide window
 /// costs only listing), and wide enough for moto, which dates every run at midnight.
 pub const LIST_WINDOW: chrono::Duration = chrono::Duration::days(1);
-use crate::targets::seam::Launched;
 
 /// A job-run flow's record before launch: the run's application, name, log location, driver
 /// log folder and execution timeout, from the request.
