@@ -128,8 +128,7 @@ pub async fn reconcile_flow(svc: &Services, flow_id: FlowId) -> Result<bool, Err
     }
     read = follow_up(svc, read).await?;
     if read.record.status.is_terminal() && read.record.cause_pending(now) {
-        target.fetch_cause(svc, &read.record).await?;
-        read = svc.store.read(flow_id).await?;
+        read = target.fetch_cause(svc, read).await?;
     }
     // Nothing left due, yet the record still says so (a fast event write leaves `sweep_at` as
     // it was): write it again so it leaves the sweep's list until its next due time.

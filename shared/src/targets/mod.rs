@@ -119,14 +119,15 @@ impl Target {
         }
     }
 
-    /// Fetches an ended flow's missing failure details and probable cause (the log's tail).
+    /// Fetches an ended flow's missing failure details and probable cause (the log's tail) and
+    /// records them, starting from `read`. Returns the record as last written (or `read`).
     ///
     /// Errors: [`Error::Upstream`] when DynamoDB fails.
-    pub async fn fetch_cause(self, svc: &Services, record: &FlowRecord) -> Result<FlowRecord, Error> {
+    pub async fn fetch_cause(self, svc: &Services, read: Versioned) -> Result<Versioned, Error> {
         match self {
-            Self::Cluster => cluster::facts::fetch_cause(svc, record).await,
-            Self::Steps => steps::facts::fetch_cause(svc, record).await,
-            Self::ServerlessJobRun => serverless::facts::fetch_cause(svc, record).await,
+            Self::Cluster => cluster::facts::fetch_cause(svc, read).await,
+            Self::Steps => steps::facts::fetch_cause(svc, read).await,
+            Self::ServerlessJobRun => serverless::facts::fetch_cause(svc, read).await,
         }
     }
 }

@@ -5,9 +5,7 @@
 
 use crate::aws::emr::{ClusterDescription, StepDescription};
 use crate::error::Error;
-use crate::model::{
-    ClusterFacts, ClusterId, FlowId, FlowRecord, MAX_PROBABLE_CAUSE_BYTES, StepFailureDetails, StepId,
-};
+use crate::model::{ClusterFacts, ClusterId, FlowId, MAX_PROBABLE_CAUSE_BYTES, StepFailureDetails, StepId};
 use crate::services::Services;
 use crate::store::Versioned;
 
@@ -145,8 +143,8 @@ pub(crate) enum StepLog {
 /// step ends). Failures are logged; the sweep tries again within the window.
 ///
 /// Errors: [`Error::Upstream`] when DynamoDB fails.
-pub async fn fetch_cause(svc: &Services, record: &FlowRecord) -> Result<FlowRecord, Error> {
-    fetch_step_cause(svc, record, StepLog::Cluster).await
+pub async fn fetch_cause(svc: &Services, read: Versioned) -> Result<Versioned, Error> {
+    fetch_step_cause(svc, read, StepLog::Cluster).await
 }
 
 /// [`fetch_cause`] for a failed step logging where `log` says. One DescribeStep answers both
@@ -155,14 +153,15 @@ pub async fn fetch_cause(svc: &Services, record: &FlowRecord) -> Result<FlowReco
 /// Errors: [`Error::Upstream`] when DynamoDB fails.
 pub(crate) async fn fetch_step_cause(
     svc: &Services,
-    record: &FlowRecord,
+    read: Versioned,
     log: StepLog,
-) -> Result<FlowRecord, Error> {
+) -> Result<Versioned, Error> {
+    let record = &read.record;
     let (Some(cluster_id), Some(step)) = (
         record.cluster_id.as_ref(),
         record.failure.as_ref().and_then(|f| f.failed_step.as_ref()),
     ) else {
-        return Ok(record.clone());
+        return Ok(read);
     };
     let flow_id = record.flow_id;
     let want_details = (step.failure_details.as_ref()).is_none_or(StepFailureDetails::is_empty);
@@ -204,11 +203,11 @@ pub(crate) async fn fetch_step_cause(
         }
     }
     let step_id = step.id.clone();
-    let (record, _) = svc
+    let (written, _) = svc
         .store
-        .update(flow_id, |r| {
+        .update_from(read, |r| {
             r.add_cause(&step_id, details.clone(), probable_cause.clone(), svc.clock.now())
         })
         .await?;
-    Ok(record)
+    Ok(written)
 }

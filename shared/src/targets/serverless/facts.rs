@@ -146,27 +146,24 @@ pub async fn cancel(svc: &Services, read: Versioned) -> Result<(Versioned, Resul
 /// Serverless pushes every 15 seconds. Absent still, the sweep tries again within the window.
 ///
 /// Errors: [`Error::Upstream`] when DynamoDB fails (S3's and GetJobRun's failures are logged).
-pub async fn fetch_cause(svc: &Services, record: &FlowRecord) -> Result<FlowRecord, Error> {
-    let flow_id = record.flow_id;
-    let mut record = record.clone();
-    if record.state_details_missing()
-        && let Some(details) = describe(svc, &record).await.and_then(|d| d.facts.state_details)
+pub async fn fetch_cause(svc: &Services, mut read: Versioned) -> Result<Versioned, Error> {
+    let flow_id = read.record.flow_id;
+    if read.record.state_details_missing()
+        && let Some(details) = describe(svc, &read.record)
+            .await
+            .and_then(|d| d.facts.state_details)
     {
-        record = svc
+        read = svc
             .store
-            .update(flow_id, |r| r.add_state_details(&details, svc.clock.now()))
+            .update_from(read, |r| r.add_state_details(&details, svc.clock.now()))
             .await?
             .0;
     }
-    let Some(key) = record.job_run.as_ref().and_then(|r| r.driver_stderr_key()) else {
-        return Ok(record);
+    let Some(key) = read.record.job_run.as_ref().and_then(|r| r.driver_stderr_key()) else {
+        return Ok(read);
     };
-    if record
-        .failure
-        .as_ref()
-        .is_some_and(|f| f.probable_cause.is_some())
-    {
-        return Ok(record);
+    if (read.record.failure.as_ref()).is_some_and(|f| f.probable_cause.is_some()) {
+        return Ok(read);
     }
     let text = match svc.logs.log_tail(&key, MAX_PROBABLE_CAUSE_BYTES).await {
         Ok(text) => text,
@@ -175,11 +172,11 @@ pub async fn fetch_cause(svc: &Services, record: &FlowRecord) -> Result<FlowReco
             None
         }
     };
-    let (record, _) = svc
+    let (written, _) = svc
         .store
-        .update(flow_id, |r| {
+        .update_from(read, |r| {
             r.add_job_run_cause(Some(&key), text.clone(), svc.clock.now())
         })
         .await?;
-    Ok(record)
+    Ok(written)
 }

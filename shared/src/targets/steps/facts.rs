@@ -226,6 +226,6 @@ async fn send_cancel(
 /// the cluster's. Failures are logged; the sweep tries again within the window.
 ///
 /// Errors: [`Error::Upstream`] when DynamoDB fails.
-pub async fn fetch_cause(svc: &Services, record: &FlowRecord) -> Result<FlowRecord, Error> {
-    cluster_facts::fetch_step_cause(svc, record, StepLog::OwnFirst).await
+pub async fn fetch_cause(svc: &Services, read: Versioned) -> Result<Versioned, Error> {
+    cluster_facts::fetch_step_cause(svc, read, StepLog::OwnFirst).await
 }
