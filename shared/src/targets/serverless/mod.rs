@@ -52,16 +52,19 @@ pub async fn apply_event(svc: &Services, event: JobRunEvent) -> Result<Applied, 
     };
     let mut follow_up = Vec::new();
     if read.record.job_run_id() != Some(&job_run_id) {
-        match launch::adopt_or_cancel(svc, read, &job_run_id).await? {
-            Tagged::Own(_) => {}
-            Tagged::Adopted(written) => follow_up.push(*written),
+        read = match launch::adopt_or_cancel(svc, read, &job_run_id).await? {
+            // Recorded by another writer meanwhile: what it wrote is read.
+            Tagged::Own(_) => svc.store.read(flow_id).await?,
+            Tagged::Adopted(written) => {
+                follow_up.push((*written).clone());
+                *written
+            }
             Tagged::Extra(flow_id) => {
                 return Ok(Applied::Ignored(format!(
                     "job run {job_run_id} is an extra run of flow {flow_id}; cancelled"
                 )));
             }
-        }
-        read = svc.store.read(flow_id).await?;
+        };
     }
     let (written, changed) = facts::apply_facts(svc, read, facts, Some(&description)).await?;
     let status = written.record.status;
