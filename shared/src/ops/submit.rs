@@ -16,7 +16,7 @@ use crate::catalog::definition::Catalog;
 use crate::catalog::template::Context;
 use crate::error::Error;
 use crate::model::{ApplicationId, ClusterId, FlowId, FlowRecord, FlowStatus, JobRunId};
-use crate::store::{self, Created, FlowStore, IdempotencyClaim};
+use crate::store::{self, Created, FlowStore, IdempotencyClaim, Versioned};
 
 use crate::catalog::render::Request;
 use crate::targets::{self, Launched};
@@ -214,12 +214,13 @@ pub async fn submit(s: &Submitter, request: Value) -> Result<SubmitAnswer, Error
         request_digest: request_digest(&request),
         flow_id,
     });
-    if let Created::Existing(existing) = svc.store.create(&record, claim.as_ref(), now).await? {
-        return replay(svc, claim.as_ref(), existing).await;
-    }
+    let created = match svc.store.create(&record, claim.as_ref(), now).await? {
+        Created::New(created) => *created,
+        Created::Existing(existing) => return replay(svc, claim.as_ref(), existing).await,
+    };
     tracing::info!(%flow_id, flow = %record.flow, digest = %record.request_digest, "flow recorded; launching its job flow");
     let (flow, record_target) = (record.flow.clone(), record.target);
-    let answer = launch(svc, &request_to_send, &record).await?;
+    let answer = launch(svc, &request_to_send, created).await?;
     crate::aws::metrics::flow_submitted(&flow, record_target);
     Ok(answer)
 }
@@ -227,8 +228,8 @@ pub async fn submit(s: &Submitter, request: Value) -> Result<SubmitAnswer, Error
 /// Launches the flow's run once and answers with what came of it, after carrying out what the
 /// record then asks for (a termination asked while the launch was unanswered, the failure
 /// callbacks of a refused launch).
-async fn launch(svc: &Services, request: &Request, record: &FlowRecord) -> Result<SubmitAnswer, Error> {
-    let written = match targets::launch(svc, request, record).await? {
+async fn launch(svc: &Services, request: &Request, created: Versioned) -> Result<SubmitAnswer, Error> {
+    let written = match targets::launch(svc, request, created).await? {
         Launched::Started(written) | Launched::Unknown(written) => written,
         Launched::Refused {
             written,

@@ -108,8 +108,8 @@ pub struct IdempotencyClaim {
 /// What [`FlowStore::create`] did.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Created {
-    /// The record was written (and the key, if any, claimed with it).
-    New,
+    /// The record was written (and the key, if any, claimed with it): as written.
+    New(Box<Versioned>),
     /// The key was claimed before, within [`IDEMPOTENCY_WINDOW`]: nothing was written.
     Existing(IdempotencyClaim),
 }
@@ -160,6 +160,17 @@ pub struct Versioned {
     pub version: u64,
     /// The `sweep_at` written with it (see [`FlowRecord::next_sweep_at`]).
     pub sweep_at: Option<DateTime<Utc>>,
+}
+
+impl Versioned {
+    /// `record` as [`FlowStore::create`] writes it: version 1.
+    fn created(record: &FlowRecord) -> Self {
+        Self {
+            record: record.clone(),
+            version: 1,
+            sweep_at: record.next_sweep_at(),
+        }
+    }
 }
 
 /// The DynamoDB flow record store.
@@ -219,7 +230,7 @@ impl FlowStore {
                 .send()
                 .await;
             return match written(result, "PutItem")? {
-                true => Ok(Created::New),
+                true => Ok(Created::New(Box::new(Versioned::created(record)))),
                 false => Err(Error::Conflict(format!("flow {} exists already", record.flow_id))),
             };
         };
@@ -253,7 +264,7 @@ impl FlowStore {
             .send()
             .await;
         match result {
-            Ok(_) => Ok(Created::New),
+            Ok(_) => Ok(Created::New(Box::new(Versioned::created(record)))),
             Err(e)
                 if e.as_service_error()
                     .is_some_and(|e| e.is_transaction_canceled_exception()) =>

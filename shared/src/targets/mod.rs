@@ -132,16 +132,16 @@ impl Target {
     }
 }
 
-/// Launches the run `request` describes for the flow recorded as `record`, once.
+/// Launches the run `request` describes for the flow just recorded as `created`, once.
 ///
 /// Errors: [`Error::Upstream`] when DynamoDB fails (a refusal is [`Launched::Refused`]).
-pub async fn launch(svc: &Services, request: &Request, record: &FlowRecord) -> Result<Launched, Error> {
+pub async fn launch(svc: &Services, request: &Request, created: Versioned) -> Result<Launched, Error> {
     match request {
-        Request::JobFlow(job_flow) => cluster::launch::launch(svc, job_flow, record).await,
-        Request::ServerlessJobRun(run) => serverless::launch::launch(svc, run, record).await,
+        Request::JobFlow(job_flow) => cluster::launch::launch(svc, job_flow, created).await,
+        Request::ServerlessJobRun(run) => serverless::launch::launch(svc, run, created).await,
         // Boxed: the futures of both launches inline would nest too deep for the compiler's
         // layout queries in the submit function's binary.
-        Request::Steps(steps) => Box::pin(steps::launch::launch(svc, steps, record)).await,
+        Request::Steps(steps) => Box::pin(steps::launch::launch(svc, steps, created)).await,
     }
 }
 

@@ -59,3 +59,26 @@ pub(crate) async fn after_fast_write(
         false => Vec::new(),
     })
 }
+
+/// The service refused the launch of the flow recorded as `created`: it ends `FAILED` with the
+/// service's message (its callbacks are the caller's follow-up).
+///
+/// Errors: [`Error::Upstream`], [`Error::FlowNotFound`].
+pub(crate) async fn refused(
+    svc: &Services,
+    created: Versioned,
+    service: &'static str,
+    operation: &'static str,
+    message: String,
+) -> Result<Launched, Error> {
+    let (written, _) = svc
+        .store
+        .update_from(created, |r| r.launch_failed(&message, svc.clock.now()))
+        .await?;
+    Ok(Launched::Refused {
+        written,
+        service,
+        operation,
+        message,
+    })
+}

@@ -12,7 +12,7 @@ use crate::error::Error;
 use crate::model::{ClusterId, FlowId, FlowRecord};
 use crate::services::Services;
 use crate::store::Versioned;
-use crate::targets::seam::Launched;
+use crate::targets::seam::{Launched, refused};
 
 /// How long before its record's creation time a lost launch's cluster is looked for (clock
 /// skew between the function and EMR).
@@ -22,23 +22,13 @@ pub const CLOCK_SKEW: Duration = Duration::minutes(2);
 /// answer is followed at once by a look for the flow's tagged clusters.
 ///
 /// Errors: [`Error::Upstream`] when DynamoDB fails (EMR's refusal is [`Launched::Refused`]).
-pub async fn launch(svc: &Services, request: &JobFlow, record: &FlowRecord) -> Result<Launched, Error> {
-    let flow_id = record.flow_id;
+pub async fn launch(svc: &Services, request: &JobFlow, created: Versioned) -> Result<Launched, Error> {
+    let flow_id = created.record.flow_id;
     let cluster_id = match svc.emr.run_job_flow(request).await {
         Launch::Launched(id) => id,
         Launch::Refused(message) => {
             tracing::error!(%flow_id, error = %message, "EMR refused RunJobFlow; flow FAILED");
-            let read = svc.store.read(flow_id).await?;
-            let (written, _) = svc
-                .store
-                .update_from(read, |r| r.launch_failed(&message, svc.clock.now()))
-                .await?;
-            return Ok(Launched::Refused {
-                written,
-                service: "EMR",
-                operation: "RunJobFlow",
-                message,
-            });
+            return refused(svc, created, "EMR", "RunJobFlow", message).await;
         }
         Launch::Unknown(message) => {
             return launch_unknown(svc, flow_id, &message)
@@ -56,9 +46,7 @@ pub async fn launch(svc: &Services, request: &JobFlow, record: &FlowRecord) -> R
     };
     let (written, started) = svc
         .store
-        .update_from(svc.store.read(flow_id).await?, |r| {
-            r.started(&cluster_id, &steps, svc.clock.now())
-        })
+        .update_from(created, |r| r.started(&cluster_id, &steps, svc.clock.now()))
         .await?;
     if started {
         svc.store.remember(&cluster_id, flow_id);

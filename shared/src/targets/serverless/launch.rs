@@ -14,7 +14,7 @@ use crate::model::{FlowId, FlowRecord, JobRunId, JobRunRecord};
 use crate::services::Services;
 use crate::store::Versioned;
 
-use crate::targets::seam::Launched;
+use crate::targets::seam::{Launched, refused};
 
 /// How long before its record's creation time a lost launch's run is looked for: clock skew
 /// with room to spare (the candidates are confirmed by their flow-id tag, so a wide window
@@ -47,24 +47,14 @@ pub fn pending(record: FlowRecord, run: &ServerlessJobRun) -> FlowRecord {
 pub async fn launch(
     svc: &Services,
     request: &ServerlessJobRun,
-    record: &FlowRecord,
+    created: Versioned,
 ) -> Result<Launched, Error> {
-    let flow_id = record.flow_id;
+    let flow_id = created.record.flow_id;
     let job_run_id = match svc.emr_serverless.start_job_run(request).await {
         Start::Started(id) => id,
         Start::Refused(message) => {
             tracing::error!(%flow_id, error = %message, "EMR Serverless refused StartJobRun; flow FAILED");
-            let read = svc.store.read(flow_id).await?;
-            let (written, _) = svc
-                .store
-                .update_from(read, |r| r.launch_failed(&message, svc.clock.now()))
-                .await?;
-            return Ok(Launched::Refused {
-                written,
-                service: "EMR Serverless",
-                operation: "StartJobRun",
-                message,
-            });
+            return refused(svc, created, "EMR Serverless", "StartJobRun", message).await;
         }
         Start::Unknown(message) => {
             return launch_unknown(svc, request, flow_id, &message)
@@ -72,8 +62,7 @@ pub async fn launch(
                 .map(Launched::Unknown);
         }
     };
-    let read = svc.store.read(flow_id).await?;
-    let written = match adopt_or_cancel(svc, read, &job_run_id).await? {
+    let written = match adopt_or_cancel(svc, created, &job_run_id).await? {
         Tagged::Adopted(written) => *written,
         _ => svc.store.read(flow_id).await?,
     };

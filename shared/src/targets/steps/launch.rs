@@ -10,7 +10,7 @@ use crate::model::{ClusterId, FlowRecord, ListedStep, StepState};
 use crate::services::Services;
 use crate::store::Versioned;
 use crate::targets::cluster::launch::CLOCK_SKEW;
-use crate::targets::seam::Launched;
+use crate::targets::seam::{Launched, refused};
 
 /// A step flow's record before launch: its shared cluster is known from the start.
 pub fn pending(record: FlowRecord, steps: &StepsRequest) -> FlowRecord {
@@ -85,8 +85,8 @@ pub async fn resolve(svc: &Services, request: &StepsRequest) -> Result<StepsRequ
 /// a lost answer is followed at once by a look for the flow's marked steps.
 ///
 /// Errors: [`Error::Upstream`] when DynamoDB fails (EMR's refusal is [`Launched::Refused`]).
-pub async fn launch(svc: &Services, request: &StepsRequest, record: &FlowRecord) -> Result<Launched, Error> {
-    let flow_id = record.flow_id;
+pub async fn launch(svc: &Services, request: &StepsRequest, created: Versioned) -> Result<Launched, Error> {
+    let flow_id = created.record.flow_id;
     let Some(cluster_id) = request.cluster_id() else {
         return Err(Error::Internal(format!(
             "flow {flow_id}: steps launched before their cluster was found"
@@ -102,17 +102,7 @@ pub async fn launch(svc: &Services, request: &StepsRequest, record: &FlowRecord)
             .collect(),
         AddSteps::Refused(message) => {
             tracing::error!(%flow_id, %cluster_id, error = %message, "EMR refused AddJobFlowSteps; flow FAILED");
-            let read = svc.store.read(flow_id).await?;
-            let (written, _) = svc
-                .store
-                .update_from(read, |r| r.launch_failed(&message, svc.clock.now()))
-                .await?;
-            return Ok(Launched::Refused {
-                written,
-                service: "EMR",
-                operation: "AddJobFlowSteps",
-                message,
-            });
+            return refused(svc, created, "EMR", "AddJobFlowSteps", message).await;
         }
         AddSteps::Unknown(message) => {
             tracing::warn!(%flow_id, %cluster_id, error = %message, "AddJobFlowSteps' answer was lost; looking for the flow's marked steps");
