@@ -277,14 +277,7 @@ impl Emr {
         let mut steps = Vec::new();
         while let Some(summary) = pages.next().await {
             let summary = summary.map_err(upstream(EMR, "ListSteps"))?;
-            let (Some(id), Some(status)) = (summary.id(), summary.status()) else {
-                continue;
-            };
-            steps.push(ListedStep {
-                id: StepId::parse(id).map_err(Error::Internal)?,
-                name: summary.name().unwrap_or_default().to_owned(),
-                state: StepState::from(status.state().map(|s| s.as_str()).unwrap_or("").to_owned()),
-            });
+            steps.extend(listed_step(&summary).transpose()?);
         }
         steps.reverse();
         Ok(steps)
@@ -374,18 +367,9 @@ impl Emr {
             if created.is_some_and(|c| c < created_after.timestamp()) {
                 break;
             }
-            let (Some(id), Some(status)) = (summary.id(), summary.status()) else {
-                continue;
-            };
-            let name = summary.name().unwrap_or_default();
-            if !name.ends_with(marker) {
-                continue;
+            if summary.name().unwrap_or_default().ends_with(marker) {
+                steps.extend(listed_step(&summary).transpose()?);
             }
-            steps.push(ListedStep {
-                id: StepId::parse(id).map_err(Error::Internal)?,
-                name: name.to_owned(),
-                state: StepState::from(status.state().map(|s| s.as_str()).unwrap_or("").to_owned()),
-            });
         }
         steps.reverse();
         Ok(steps)
@@ -410,10 +394,10 @@ impl Emr {
                 .await
                 .map_err(upstream(EMR, "ListSteps"))?;
             for summary in output.steps() {
-                let (Some(id), Some(status)) = (summary.id(), summary.status()) else {
+                let Some(step) = listed_step(summary).transpose()? else {
                     continue;
                 };
-                let timeline = status.timeline();
+                let timeline = summary.status().and_then(|s| s.timeline());
                 let seconds = match (
                     timeline.and_then(|t| t.start_date_time()),
                     timeline.and_then(|t| t.end_date_time()),
@@ -421,12 +405,7 @@ impl Emr {
                     (Some(start), Some(end)) => u64::try_from(end.secs() - start.secs()).ok(),
                     _ => None,
                 };
-                let step = ListedStep {
-                    id: StepId::parse(id).map_err(Error::Internal)?,
-                    name: summary.name().unwrap_or_default().to_owned(),
-                    state: StepState::from(status.state().map(|s| s.as_str()).unwrap_or("").to_owned()),
-                };
-                found.insert(id.to_owned(), (step, seconds));
+                found.insert(step.id.as_str().to_owned(), (step, seconds));
             }
         }
         Ok(step_ids
@@ -522,6 +501,18 @@ impl Emr {
             .map(|_| ())
             .map_err(upstream(EMR, "TerminateJobFlows"))
     }
+}
+
+/// A ListSteps summary as the model's step; `None` for one without an id or status.
+///
+/// Errors: [`Error::Internal`] for an id that is not EMR's `s-…`.
+fn listed_step(summary: &aws_sdk_emr::types::StepSummary) -> Option<Result<ListedStep, Error>> {
+    let (id, status) = (summary.id()?, summary.status()?);
+    Some(StepId::parse(id).map_err(Error::Internal).map(|id| ListedStep {
+        id,
+        name: summary.name().unwrap_or_default().to_owned(),
+        state: StepState::from(status.state().map(|s| s.as_str()).unwrap_or("").to_owned()),
+    }))
 }
 
 /// A cluster found by [`Emr::active_clusters`], with its id.
