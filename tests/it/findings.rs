@@ -219,7 +219,12 @@ async fn a_receivers_retry_after_pushes_the_next_attempt_bounded_and_recorded() 
         error.contains("Retry-After was ignored") && error.contains("`soon`"),
         "{d}"
     );
-    assert_eq!(endpoint.requests().len(), 5, "one attempt each");
+    assert_eq!(
+        endpoint.requests().len(),
+        5,
+        "one attempt each: {:?}",
+        endpoint.requests()
+    );
 }
 
 // --- 2. Lambda function names ---------------------------------------------------------------
