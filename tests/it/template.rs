@@ -184,3 +184,48 @@ fn on_state_change_gets_the_job_run_events_it_parses_and_submit_passes_roles_onl
     );
     assert!(text.contains("emr-serverless:StartJobRun"));
 }
+
+#[test]
+fn on_state_change_gets_the_eks_job_run_events_it_parses_and_submit_starts_runs_only_with_the_eks_roles() {
+    use emr_flows::targets::eks::events::{
+        CONTAINERS_JOB_RUN_STATE_CHANGE, JOB_RUN_STATE_CHANGE, NEW_DRIVER_ATTEMPT, SOURCE,
+    };
+    let text = std::fs::read_to_string(root().join("template.yaml")).unwrap();
+    let template: Value = serde_saphyr::from_str(&text).unwrap();
+    // GIVEN on-state-change's EventBridge rules
+    let events = template["Resources"]["OnStateChangeFunction"]["Properties"]["Events"]
+        .as_object()
+        .unwrap();
+    let rule = (events.values())
+        .find(|e| e["Properties"]["Pattern"]["source"][0] == SOURCE)
+        .expect("a rule for aws.emr-containers");
+    // THEN the EMR on EKS one sends exactly the detail types the code follows
+    let mut types: Vec<&str> = (rule["Properties"]["Pattern"]["detail-type"]
+        .as_array()
+        .unwrap()
+        .iter())
+    .map(|t| t.as_str().unwrap())
+    .collect();
+    types.sort();
+    let mut parsed = vec![
+        JOB_RUN_STATE_CHANGE,
+        CONTAINERS_JOB_RUN_STATE_CHANGE,
+        NEW_DRIVER_ATTEMPT,
+    ];
+    parsed.sort();
+    assert_eq!(types, parsed);
+    assert!(
+        rule["Properties"]["DeadLetterConfig"].is_object(),
+        "undeliverable events are kept"
+    );
+    // AND submit starts job runs only with the execution roles EksExecutionRoleArns names (the
+    // condition key EMR on EKS checks), and passes no role to EMR on EKS
+    let text =
+        serde_json::to_string(&template["Resources"]["SubmitFunction"]["Properties"]["Policies"]).unwrap();
+    assert!(
+        text.contains("\"emr-containers:ExecutionRoleArn\":\"EksExecutionRoleArns\""),
+        "{text:.400}"
+    );
+    assert!(text.contains("emr-containers:StartJobRun"));
+    assert!(!text.contains("emr-containers.amazonaws.com"));
+}
