@@ -134,15 +134,24 @@ pub fn flow(record: &Value, now: SystemTime, width: Option<u16>) -> String {
     let mut field = |name: &str, value: String| {
         let _ = writeln!(out, "  {}{value}", style(format!("{name:<16}")).dim());
     };
-    let run = &record["job_run"];
+    // A job run (EMR Serverless' on an application, EMR on EKS' on a virtual cluster).
+    let (run, host) = match &record["eks_job_run"] {
+        eks if eks.is_object() => (
+            eks,
+            format!("virtual cluster {}", text(&eks["virtual_cluster_id"])),
+        ),
+        _ => (
+            &record["job_run"],
+            text(&record["job_run"]["application_id"]).to_owned(),
+        ),
+    };
     let cluster = match (record["cluster_id"].as_str(), record["cluster_state"].as_str()) {
         (Some(id), Some(state)) => format!(" (cluster {id} {state})"),
         (Some(id), None) => format!(" (cluster {id})"),
-        // An EMR Serverless job run: its id on its application, its state and attempt.
+        // A job run: its id on its application or virtual cluster, its state and attempt.
         _ => match (run["job_run_id"].as_str(), run["state"].as_str()) {
             (Some(id), state) => format!(
-                " (job run {id} on {}{}{})",
-                text(&run["application_id"]),
+                " (job run {id} on {host}{}{})",
                 state.map(|s| format!(" {s}")).unwrap_or_default(),
                 match run["attempt"].as_u64() {
                     Some(n) if n > 1 => format!(", attempt {n}"),
@@ -200,6 +209,16 @@ pub fn flow(record: &Value, now: SystemTime, width: Option<u16>) -> String {
                 } else {
                     " so far"
                 }
+            ),
+        );
+    }
+    if let (Some(created), Some(finished)) = (parse(&run["created_at"]), parse(&run["finished_at"])) {
+        // EMR on EKS gives no cost figure: the run's duration stands for it.
+        field(
+            "cost",
+            format!(
+                "ran {} (EMR on EKS reports no cost figure)",
+                short(between(created, finished))
             ),
         );
     }
@@ -618,8 +637,16 @@ pub fn signing_keys(answer: &Value) -> String {
 pub fn submitted(answer: &Value, flow: &str, hint: bool) -> String {
     let cluster = match (answer["cluster_id"].as_str(), answer["job_run_id"].as_str()) {
         (Some(id), _) => format!("cluster {id}"),
+        (None, Some(run)) if answer["virtual_cluster_id"].is_string() => {
+            format!(
+                "job run {run} on virtual cluster {}",
+                text(&answer["virtual_cluster_id"])
+            )
+        }
         (None, Some(run)) => format!("job run {run} on {}", text(&answer["application_id"])),
-        (None, None) if answer["application_id"].is_string() => "no job run yet".into(),
+        (None, None) if answer["application_id"].is_string() || answer["virtual_cluster_id"].is_string() => {
+            "no job run yet".into()
+        }
         (None, None) => "no cluster yet".into(),
     };
     let id = text(&answer["flow_id"]);
@@ -812,6 +839,34 @@ mod tests {
             submitted(&answer, "spark-pi-serverless", false)
                 .contains("(job run 00f1cbn5g4bb0c01 on 00f1982r1uukb925)")
         );
+    }
+
+    #[test]
+    fn show_has_an_eks_job_runs_virtual_cluster_state_and_duration() {
+        console::set_colors_enabled(false);
+        let record = json!({
+            "flow_id": "01JC", "flow": "spark-pi-eks", "definition_version": "1", "status": "SUCCEEDED",
+            "target": "eks_job_run", "params": {}, "submitted_at": "2026-11-29T10:00:00Z",
+            "updated_at": "2026-11-29T10:09:00Z", "ended_at": "2026-11-29T10:09:00Z",
+            "eks_job_run": {"virtual_cluster_id": "kfo3ayx4dkhpbo3bd5rd3a8mq", "job_run_id": "00000002vhh0p0q9jbl",
+                            "name": "pi", "state": "COMPLETED", "attempt": 1,
+                            "created_at": "2026-11-29T10:00:05Z", "finished_at": "2026-11-29T10:08:05Z"}
+        });
+        let text = flow(&record, at("2026-11-29T11:00:00Z"), None);
+        for expected in [
+            "SUCCEEDED (job run 00000002vhh0p0q9jbl on virtual cluster kfo3ayx4dkhpbo3bd5rd3a8mq COMPLETED)",
+            "ran 8m (EMR on EKS reports no cost figure)",
+        ] {
+            assert!(text.contains(expected), "{expected:?} not in\n{text}");
+        }
+        let answer = json!({"flow_id": "01JC", "status": "STARTING", "cluster_id": null,
+                            "virtual_cluster_id": "kfo3ayx4dkhpbo3bd5rd3a8mq", "job_run_id": "00000002vhh0p0q9jbl"});
+        assert!(
+            submitted(&answer, "spark-pi-eks", false)
+                .contains("(job run 00000002vhh0p0q9jbl on virtual cluster kfo3ayx4dkhpbo3bd5rd3a8mq)")
+        );
+        let pending = json!({"flow_id": "01JC", "status": "PENDING", "virtual_cluster_id": "kfo3ayx4dkhpbo3bd5rd3a8mq"});
+        assert!(submitted(&pending, "spark-pi-eks", false).contains("(no job run yet)"));
     }
 
     #[test]

@@ -22,6 +22,7 @@ use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::layer::SubscriberExt;
 
 use crate::aws::emr::Emr;
+use crate::aws::emr_containers::EmrContainers;
 use crate::aws::emr_serverless::EmrServerless;
 use crate::aws::eventbridge::EventBridge;
 use crate::aws::secrets::{CachedSecret, TaggedSecrets};
@@ -226,6 +227,11 @@ pub fn emr_serverless(sdk: &aws_config::SdkConfig) -> EmrServerless {
     EmrServerless::for_stack(aws_sdk_emrserverless::Client::new(sdk), stack_name())
 }
 
+/// The EMR on EKS client for the stack `STACK_NAME` ([`stack_name`]).
+pub fn emr_containers(sdk: &aws_config::SdkConfig) -> EmrContainers {
+    EmrContainers::for_stack(aws_sdk_emrcontainers::Client::new(sdk), stack_name())
+}
+
 /// Step logs in S3 (on-state-change; the other functions pass [`StepLogs::none`] to
 /// [`services`] and so carry no S3 client).
 pub fn logs(sdk: &aws_config::SdkConfig) -> StepLogs {
@@ -241,6 +247,7 @@ pub fn services(sdk: &aws_config::SdkConfig, logs: StepLogs) -> Result<Services,
         store: store(sdk)?,
         emr: emr(sdk)?,
         emr_serverless: emr_serverless(sdk),
+        emr_containers: emr_containers(sdk),
         dispatcher: dispatcher(sdk)?,
         logs,
         events: EventBridge::new(aws_sdk_eventbridge::Client::new(sdk), optional("FLOW_EVENT_BUS")),

@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Duration, Utc};
 
 use crate::aws::emr::Emr;
+use crate::aws::emr_containers::EmrContainers;
 use crate::aws::emr_serverless::EmrServerless;
 use crate::aws::eventbridge::EventBridge;
 use crate::aws::step_logs::StepLogs;
@@ -50,6 +51,8 @@ pub struct Services {
     pub emr: Emr,
     /// EMR Serverless (the `serverless_job_run` target).
     pub emr_serverless: EmrServerless,
+    /// EMR on EKS (the `eks_job_run` target).
+    pub emr_containers: EmrContainers,
     pub dispatcher: Dispatcher,
     /// Reads failed steps' logs from S3.
     pub logs: StepLogs,

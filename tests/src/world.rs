@@ -66,6 +66,10 @@ async fn world_at(endpoint: &str, proxy: Option<FaultProxy>) -> World {
             aws_sdk_emrserverless::Client::new(&sdk),
             emr_flows::catalog::job_flow::LOCAL_STACK,
         ),
+        emr_containers: emr_flows::aws::emr_containers::EmrContainers::for_stack(
+            aws_sdk_emrcontainers::Client::new(&sdk),
+            emr_flows::catalog::job_flow::LOCAL_STACK,
+        ),
         // Both schemes, as a default deployment signs: v1 with TEST_SECRET, v1a with TEST_SIGNING_KEY.
         dispatcher: Dispatcher::with_signing(
             aws_sdk_lambda::Client::new(&sdk),

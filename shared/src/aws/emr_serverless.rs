@@ -14,6 +14,7 @@
 use aws_sdk_emrserverless::config::retry::RetryConfig;
 use chrono::{DateTime, Utc};
 
+pub use crate::aws::once::Start;
 use crate::aws::once::{ExactBody, Sent, send_once};
 use crate::aws::upstream;
 use crate::catalog::job_flow::{FLOW_ID_TAG, STACK_TAG};
@@ -23,17 +24,6 @@ use crate::model::{ApplicationId, FlowId, JobRunFacts, JobRunId, JobRunState, Re
 
 /// The service as errors and the `AwsApiErrors` metric name it.
 const EMR_SERVERLESS: &str = "EMR Serverless";
-
-/// What StartJobRun came to.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Start {
-    /// EMR Serverless started the job run.
-    Started(JobRunId),
-    /// EMR Serverless refused the request (`ValidationException: …`): nothing runs.
-    Refused(String),
-    /// The answer was lost (timeout, dropped connection, server error): the run may exist.
-    Unknown(String),
-}
 
 /// A job run as GetJobRun tells it.
 #[derive(Debug, Clone, PartialEq)]
@@ -72,7 +62,7 @@ impl EmrServerless {
     /// Starts `request` (with its flow's `clientToken`, see
     /// [`ServerlessJobRun::with_client_token`]) exactly as checked; sent again only when
     /// throttled.
-    pub async fn start_job_run(&self, request: &ServerlessJobRun) -> Start {
+    pub async fn start_job_run(&self, request: &ServerlessJobRun) -> Start<JobRunId> {
         let client_token = request.client_token().unwrap_or_default();
         let sent = send_once("EMR Serverless", "StartJobRun", || {
             (self.client.start_job_run())

@@ -5,6 +5,8 @@
 //!   DescribeStep, TerminateJobFlows).
 //! - [`emr_serverless`]: EMR Serverless (StartJobRun never retried blindly, GetJobRun,
 //!   ListJobRuns, CancelJobRun).
+//! - [`emr_containers`]: EMR on EKS (StartJobRun never retried blindly, DescribeJobRun,
+//!   ListJobRuns, CancelJobRun).
 //! - [`step_logs`]: a failed step's `stderr.gz` in S3.
 //! - [`eventbridge`]: flow events (`Flow Status Change`) published with PutEvents.
 //! - [`secrets`]: Secrets Manager: the callback signing secrets and keys, and header values
@@ -17,6 +19,7 @@
 //! whose dispatch calls Lambda and HTTPS endpoints.
 
 pub mod emr;
+pub mod emr_containers;
 pub mod emr_serverless;
 pub mod eventbridge;
 pub mod metrics;

@@ -27,6 +27,17 @@ pub enum Sent<T> {
     Unknown(String),
 }
 
+/// What a StartJobRun came to (EMR Serverless, EMR on EKS): `Id` is the service's job run id.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Start<Id> {
+    /// The service started the job run.
+    Started(Id),
+    /// The service refused the request (`ValidationException: …`): nothing runs.
+    Refused(String),
+    /// The answer was lost (timeout, dropped connection, server error): the run may exist.
+    Unknown(String),
+}
+
 /// Sends the call `send` makes, again after a jittered wait (200 ms to 2 s) only while the
 /// service answers with a throttling code, at most [`TRIES`] times in all. `service` names it
 /// in the AWS API error metric, `operation` in the log. `send` must build the request afresh

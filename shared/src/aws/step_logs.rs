@@ -1,7 +1,9 @@
 //! The step log adapter: the end of a failed step's `stderr.gz`, which EMR pushes to the
 //! cluster's `LogUri` every few minutes (`<LogUri>/<cluster-id>/steps/<step-id>/stderr.gz`,
 //! Amazon EMR management guide, "View log files archived to Amazon S3"), and of an EMR
-//! Serverless job run's driver `stderr.gz` (refreshed every 15 s under the run's `logUri`).
+//! Serverless job run's driver `stderr.gz` (refreshed every 15 s under the run's `logUri`) and
+//! an EMR on EKS job run's (found by listing its containers' folder: no API names the Spark
+//! application whose folder holds it).
 
 use std::fmt;
 use std::io::Read;
@@ -28,9 +30,16 @@ pub struct StepLogs {
     objects: Option<Arc<dyn ReadObject>>,
 }
 
-/// `GetObject` of a whole (small) object: `Ok(None)` when there is no such key or bucket.
+/// `GetObject` of a whole (small) object: `Ok(None)` when there is no such key or bucket; and
+/// the first key under a prefix that ends with a suffix (`ListObjectsV2`).
 trait ReadObject: fmt::Debug + Send + Sync {
     fn read<'a>(&'a self, bucket: &'a str, key: &'a str) -> BoxFuture<'a, Result<Option<Bytes>, Error>>;
+    fn find<'a>(
+        &'a self,
+        bucket: &'a str,
+        prefix: &'a str,
+        suffix: &'a str,
+    ) -> BoxFuture<'a, Result<Option<String>, Error>>;
 }
 
 impl ReadObject for aws_sdk_s3::Client {
@@ -60,6 +69,39 @@ impl ReadObject for aws_sdk_s3::Client {
             Ok(Some(bytes))
         })
     }
+
+    fn find<'a>(
+        &'a self,
+        bucket: &'a str,
+        prefix: &'a str,
+        suffix: &'a str,
+    ) -> BoxFuture<'a, Result<Option<String>, Error>> {
+        Box::pin(async move {
+            let mut pages = (self.list_objects_v2())
+                .bucket(bucket)
+                .prefix(prefix)
+                .into_paginator()
+                .send();
+            while let Some(page) = pages.next().await {
+                let page = match page {
+                    Ok(page) => page,
+                    Err(e) if e.as_service_error().and_then(|e| e.code()) == Some("NoSuchBucket") => {
+                        return Ok(None);
+                    }
+                    Err(e) => return Err(Error::upstream("S3", "ListObjectsV2")(e)),
+                };
+                let found = page
+                    .contents()
+                    .iter()
+                    .filter_map(|o| o.key())
+                    .find(|k| k.ends_with(suffix));
+                if let Some(key) = found {
+                    return Ok(Some(key.to_owned()));
+                }
+            }
+            Ok(None)
+        })
+    }
 }
 
 fn log_failed(message: String) -> Error {
@@ -71,16 +113,20 @@ fn log_failed(message: String) -> Error {
     }
 }
 
+/// `(bucket, key)` of an S3 URI (`s3://`, `s3n://`, `s3a://`); `None` for any other text or an
+/// empty bucket.
+fn s3_parts(uri: &str) -> Option<(&str, &str)> {
+    let rest = ["s3://", "s3n://", "s3a://"]
+        .iter()
+        .find_map(|scheme| uri.strip_prefix(scheme))?;
+    let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
+    (!bucket.is_empty()).then_some((bucket, key))
+}
+
 /// `(bucket, key)` of a step's `stderr.gz` under `log_uri` (`s3://bucket/prefix/`; EMR also
 /// accepts `s3n://`). `None` when `log_uri` is not an S3 URI.
 pub fn stderr_location(log_uri: &str, cluster_id: &ClusterId, step_id: &StepId) -> Option<(String, String)> {
-    let rest = ["s3://", "s3n://", "s3a://"]
-        .iter()
-        .find_map(|scheme| log_uri.strip_prefix(scheme))?;
-    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-    if bucket.is_empty() {
-        return None;
-    }
+    let (bucket, prefix) = s3_parts(log_uri)?;
     let prefix = prefix.trim_end_matches('/');
     let key = if prefix.is_empty() {
         format!("{cluster_id}/steps/{step_id}/stderr.gz")
@@ -130,15 +176,25 @@ impl StepLogs {
     ///
     /// Errors: as [`StepLogs::stderr_tail`]'s.
     pub async fn log_tail(&self, uri: &str, max_bytes: usize) -> Result<Option<String>, Error> {
-        let rest = ["s3://", "s3n://", "s3a://"]
-            .iter()
-            .find_map(|scheme| uri.strip_prefix(scheme));
-        match rest.and_then(|r| r.split_once('/')) {
-            Some((bucket, key)) if !bucket.is_empty() && !key.is_empty() => {
-                self.tail(bucket, key, max_bytes).await
-            }
+        match s3_parts(uri) {
+            Some((bucket, key)) if !key.is_empty() => self.tail(bucket, key, max_bytes).await,
             _ => Ok(None),
         }
+    }
+
+    /// The first object under `prefix_uri` (`s3://bucket/prefix/`) whose key ends with
+    /// `suffix`, as `s3://bucket/key`: an EMR on EKS driver's `stderr.gz` under its run's
+    /// `containers/` folder (see [`crate::model::EksJobRunRecord::containers_prefix`]).
+    /// `Ok(None)` when there is none yet, `prefix_uri` is not S3, or for [`StepLogs::none`].
+    ///
+    /// Errors: [`Error::Upstream`] when S3 fails or refuses (`s3:ListBucket` on the log
+    /// buckets).
+    pub async fn find_log(&self, prefix_uri: &str, suffix: &str) -> Result<Option<String>, Error> {
+        let (Some(objects), Some((bucket, prefix))) = (&self.objects, s3_parts(prefix_uri)) else {
+            return Ok(None);
+        };
+        let key = objects.find(bucket, prefix, suffix).await?;
+        Ok(key.map(|key| format!("s3://{bucket}/{key}")))
     }
 
     async fn tail(&self, bucket: &str, key: &str, max_bytes: usize) -> Result<Option<String>, Error> {

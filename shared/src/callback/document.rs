@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::model::{FailureCause, FlowId, FlowRecord, FlowStatus, JobRunRecord, Target};
+use crate::model::{EksJobRunRecord, FailureCause, FlowId, FlowRecord, FlowStatus, JobRunRecord, Target};
 
 /// One step as a callback reports it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -44,6 +44,11 @@ pub struct CallbackDocument {
     /// (`billed`, final once `billed_final`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job_run: Option<JobRunRecord>,
+    /// The flow's EMR on EKS job run (target `eks_job_run`): its ids, state, attempt, log
+    /// location, and its `created_at` and `finished_at` (EMR on EKS gives no cost figure: the
+    /// run's duration stands for it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eks_job_run: Option<EksJobRunRecord>,
     pub submitted_at: DateTime<Utc>,
     pub ended_at: Option<DateTime<Utc>>,
 }
@@ -85,6 +90,7 @@ impl CallbackDocument {
             artifacts: record.artifacts.clone(),
             normalized_instance_hours: record.normalized_instance_hours,
             job_run: record.job_run.clone(),
+            eks_job_run: record.eks_job_run.clone(),
             submitted_at: record.submitted_at,
             ended_at: record.ended_at,
         }

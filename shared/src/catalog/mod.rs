@@ -10,13 +10,18 @@
 //!   steps on a long-running cluster, each step marked with its flow.
 //! - [`serverless_job_run`]: the EMR Serverless StartJobRun request in its API shape, checked
 //!   against EMR Serverless' model.
+//! - [`eks_job_run`]: the EMR on EKS StartJobRun request in its API shape, checked against
+//!   emr-containers' model.
+//! - [`start_job_run`]: what the two job-run services' StartJobRun requests share.
 //! - [`render`]: definition + parameters + overrides → the exact request, artifacts, params.
 
 pub mod cluster_steps;
 pub mod definition;
+pub mod eks_job_run;
 pub mod job_flow;
 pub mod render;
 pub mod serverless_job_run;
+pub mod start_job_run;
 pub mod steps;
 pub mod template;
 

@@ -18,8 +18,10 @@ use sha2::{Digest, Sha256};
 
 use crate::catalog::cluster_steps::StepsRequest;
 use crate::catalog::definition::{Definition, Overridable};
+use crate::catalog::eks_job_run::EksJobRun;
 use crate::catalog::job_flow::{FLOW_ID_TAG, FLOW_TAG, JobFlow, STACK_TAG};
 use crate::catalog::serverless_job_run::ServerlessJobRun;
+use crate::catalog::start_job_run::{JobRunService, StartJobRun};
 use crate::catalog::steps::to_step_config;
 use crate::catalog::template::{Context, environment, is_template, pointer_to_path};
 use crate::error::{Error, Problem};
@@ -48,6 +50,8 @@ pub enum Request {
     Steps(StepsRequest),
     /// StartJobRun, for a job run on EMR Serverless ([`Target::ServerlessJobRun`]).
     ServerlessJobRun(ServerlessJobRun),
+    /// StartJobRun, for a job run on EMR on EKS ([`Target::EksJobRun`]).
+    EksJobRun(EksJobRun),
 }
 
 impl Request {
@@ -57,6 +61,7 @@ impl Request {
             Self::JobFlow(_) => Target::Cluster,
             Self::Steps(_) => Target::Steps,
             Self::ServerlessJobRun(_) => Target::ServerlessJobRun,
+            Self::EksJobRun(_) => Target::EksJobRun,
         }
     }
 
@@ -66,6 +71,7 @@ impl Request {
             Self::JobFlow(job_flow) => job_flow.name(),
             Self::Steps(steps) => steps.name(),
             Self::ServerlessJobRun(run) => run.name().unwrap_or_default(),
+            Self::EksJobRun(run) => run.name().unwrap_or_default(),
         }
     }
 
@@ -75,6 +81,7 @@ impl Request {
             Self::JobFlow(job_flow) => job_flow.as_json(),
             Self::Steps(steps) => steps.as_json(),
             Self::ServerlessJobRun(run) => run.as_json(),
+            Self::EksJobRun(run) => run.as_json(),
         }
     }
 
@@ -84,6 +91,7 @@ impl Request {
             Self::JobFlow(job_flow) => job_flow.to_body(),
             Self::Steps(steps) => steps.to_body(),
             Self::ServerlessJobRun(run) => run.to_body(),
+            Self::EksJobRun(run) => run.to_body(),
         }
     }
 }
@@ -137,7 +145,22 @@ impl Definition {
         let request = match self.target {
             Target::Cluster => self.job_flow(section, steps, overrides, &context.region, &tags)?,
             Target::Steps => self.cluster_steps(section, steps, overrides, context)?,
-            Target::ServerlessJobRun => self.serverless_job_run(section, steps, overrides, context, &tags)?,
+            Target::ServerlessJobRun => Request::ServerlessJobRun(self.job_run(
+                Target::ServerlessJobRun,
+                section,
+                steps,
+                overrides,
+                context,
+                &tags,
+            )?),
+            Target::EksJobRun => Request::EksJobRun(self.job_run(
+                Target::EksJobRun,
+                section,
+                steps,
+                overrides,
+                context,
+                &tags,
+            )?),
         };
         let request_digest = format!("sha256:{}", hex::encode(Sha256::digest(request.to_body())));
         Ok(Rendered {
@@ -200,19 +223,20 @@ impl Definition {
         Ok(Request::Steps(request))
     }
 
-    /// The StartJobRun request: the rendered `serverless_job_run` with `overrides` merged,
-    /// checked against EMR Serverless' model, named after the definition when it has no
-    /// `name`, tagged with `tags` and given the flow's `clientToken`. `steps` belong to
-    /// `job_flow`: any is a problem.
-    fn serverless_job_run(
+    /// A StartJobRun request (EMR Serverless' or EMR on EKS'): the rendered run section of
+    /// `target` with `overrides` merged, checked against the service's model, named after the
+    /// definition when it has no `name`, tagged with `tags` and given the flow's
+    /// `clientToken`. `steps` belong to `job_flow`: any is a problem.
+    fn job_run<S: JobRunService>(
         &self,
+        target: Target,
         mut run: Value,
         steps: Vec<Value>,
         overrides: &Value,
         context: &Context,
         tags: &[(&str, &str)],
-    ) -> Result<Request, Error> {
-        let path = Target::ServerlessJobRun.section();
+    ) -> Result<StartJobRun<S>, Error> {
+        let path = target.section();
         let mut problems = Vec::new();
         if !steps.is_empty() {
             problems.push(Problem::new(
@@ -224,13 +248,12 @@ impl Definition {
         if !problems.is_empty() {
             return Err(Error::Validation(problems));
         }
-        let run = ServerlessJobRun::check(path, run)
+        Ok(StartJobRun::<S>::check(path, run)
             .map_err(Error::Validation)?
             .with_default_name(&self.spec.name)
             .with_tags(path, tags)
             .map_err(Error::Validation)?
-            .with_client_token(context.flow_id);
-        Ok(Request::ServerlessJobRun(run))
+            .with_client_token(context.flow_id))
     }
 
     /// The template variables: the parameters and the built-ins.

@@ -7,6 +7,7 @@
 //! - [`outcome`]: what EMR's facts (cluster state, reason, steps, our own accepted
 //!   termination) mean for a flow: the one outcome rule.
 //! - [`job_run`]: EMR Serverless job runs: ids, states, resource figures, the facts about one.
+//! - [`eks_job_run`]: EMR on EKS job runs: ids, states, the facts about one.
 //! - [`delivery`]: one callback's delivery: claims, attempts and the retry schedule.
 //! - [`retry_after`]: a receiver's `Retry-After` (RFC 9110 §10.2.3), parsed and bounded.
 //! - [`lambda_function`]: Lambda function names and ARNs as Invoke takes them, checked.
@@ -72,6 +73,7 @@ fn emr_id(s: &str, prefix: &str) -> bool {
 }
 
 pub mod delivery;
+pub mod eks_job_run;
 pub mod job_run;
 pub mod lambda_function;
 pub mod outcome;
@@ -80,9 +82,11 @@ pub mod retry_after;
 pub mod target;
 
 pub use delivery::{AttemptOutcome, Delivery, DeliveryStatus, MAX_DELIVERY_ATTEMPTS};
+pub use eks_job_run::{EksJobRunFacts, EksJobRunId, EksJobRunState, VirtualClusterId};
 pub use job_run::{ApplicationId, JobRunFacts, JobRunId, JobRunState, ResourceUtilization};
 pub use outcome::{
-    ClusterFacts, TerminationKind, decide_job_run_outcome, decide_outcome, decide_steps_outcome,
+    ClusterFacts, TerminationKind, decide_eks_job_run_outcome, decide_job_run_outcome, decide_outcome,
+    decide_steps_outcome,
 };
 pub use record::*;
 pub use target::Target;

@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::eks_job_run::EksJobRunState;
 use super::job_run::JobRunState;
 use super::{ClusterState, FlowStatus, ListedStep, StepFailureDetails, StepId, StepRecord, StepState};
 
@@ -201,6 +202,81 @@ pub fn decide_job_run_outcome(
             None => FlowStatus::Cancelled,
         }),
         _ => None,
+    }
+}
+
+/// How an EMR on EKS job run's state decides its flow's outcome (the README's "EMR on EKS"
+/// table, each row a case tested below):
+///
+/// | run state | outcome |
+/// | --- | --- |
+/// | `COMPLETED` | `SUCCEEDED` (a terminate of ours that came too late does not undo it) |
+/// | `FAILED` | `FAILED` |
+/// | `CANCELLED`, our accepted terminate | `CANCELLED` |
+/// | `CANCELLED`, our accepted `max_runtime` termination | `TIMED_OUT` |
+/// | `CANCELLED`, otherwise (someone else cancelled it) | `CANCELLED` |
+/// | anything else, known or not (`SUBMITTED`, `CANCEL_PENDING`, …) | none: the flow stays active |
+///
+/// `termination` is the kind of a termination emr-flows asked for *and EMR on EKS accepted*.
+/// A run on EKS has no execution timeout of its own (a job stuck 15 minutes in `SUBMITTED` ends
+/// `FAILED`, not `CANCELLED`).
+pub fn decide_eks_job_run_outcome(
+    state: &EksJobRunState,
+    termination: Option<TerminationKind>,
+) -> Option<FlowStatus> {
+    match state {
+        EksJobRunState::Completed => Some(FlowStatus::Succeeded),
+        EksJobRunState::Failed => Some(FlowStatus::Failed),
+        EksJobRunState::Cancelled => Some(match termination {
+            Some(TerminationKind::Timeout) => FlowStatus::TimedOut,
+            Some(TerminationKind::Cancel) | None => FlowStatus::Cancelled,
+        }),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod eks_job_run_tests {
+    use super::*;
+    use FlowStatus::*;
+    use TerminationKind::*;
+
+    fn decide(state: &str, t: Option<TerminationKind>) -> Option<FlowStatus> {
+        decide_eks_job_run_outcome(&EksJobRunState::from(state), t)
+    }
+
+    #[test]
+    fn completed_is_success_and_failed_is_failure_whatever_we_asked() {
+        for t in [None, Some(Cancel), Some(Timeout)] {
+            assert_eq!(decide("COMPLETED", t), Some(Succeeded), "{t:?}");
+            assert_eq!(decide("FAILED", t), Some(Failed), "{t:?}");
+        }
+    }
+
+    #[test]
+    fn a_cancelled_run_is_told_apart_by_the_record() {
+        assert_eq!(decide("CANCELLED", Some(Cancel)), Some(Cancelled));
+        assert_eq!(decide("CANCELLED", Some(Timeout)), Some(TimedOut));
+        assert_eq!(decide("CANCELLED", None), Some(Cancelled));
+    }
+
+    #[test]
+    fn active_and_unknown_states_never_end_a_flow() {
+        // EMR Serverless' words are unknown here: `SUCCESS` is no EKS success.
+        for state in [
+            "PENDING",
+            "SUBMITTED",
+            "RUNNING",
+            "CANCEL_PENDING",
+            "SUCCESS",
+            "SUCCEEDED",
+            "CANCELLING",
+            "",
+        ] {
+            for t in [None, Some(Cancel), Some(Timeout)] {
+                assert_eq!(decide(state, t), None, "{state} {t:?}");
+            }
+        }
     }
 }
 

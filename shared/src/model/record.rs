@@ -37,12 +37,14 @@ pub struct ListedStep {
 }
 
 mod cause;
+mod eks_job_run;
 mod flow_events;
 mod job_run;
 mod steps;
 mod termination;
 
 pub use cause::{FailedStep, FailureCause, StepFailureDetails};
+pub use eks_job_run::{EksJobRunRecord, NO_FAILURE_DETAILS, NO_S3_LOGS_EKS};
 pub use job_run::{
     DEFAULT_EXECUTION_TIMEOUT_MINUTES, EXECUTION_TIMEOUT, ExtraJobRun, JOB_RUN_CANCELLED, JOB_RUN_FAILED,
     JobRunRecord, NO_S3_LOGS, NO_STATE_DETAILS, START_JOB_RUN_FAILED, START_JOB_RUN_LOST,
@@ -126,6 +128,10 @@ pub struct FlowRecord {
     /// submit on, its id once started, state, attempt, log location and billed resources.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job_run: Option<JobRunRecord>,
+    /// The flow's EMR on EKS job run (target `eks_job_run`): its virtual cluster from submit
+    /// on, its id once started, state, attempt, log location and times.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eks_job_run: Option<EksJobRunRecord>,
     pub submitted_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -205,6 +211,7 @@ impl FlowRecord {
             normalized_instance_hours: None,
             step_seconds: BTreeMap::new(),
             job_run: None,
+            eks_job_run: None,
             submitted_at,
             updated_at: submitted_at,
             ended_at: None,
@@ -290,7 +297,7 @@ impl FlowRecord {
             Some(FailureCause::ours(
                 match self.target {
                     Target::Cluster | Target::Steps => LAUNCH_FAILED,
-                    Target::ServerlessJobRun => START_JOB_RUN_FAILED,
+                    Target::ServerlessJobRun | Target::EksJobRun => START_JOB_RUN_FAILED,
                 },
                 message.to_owned(),
             )),
@@ -314,6 +321,12 @@ impl FlowRecord {
             Target::ServerlessJobRun => (
                 START_JOB_RUN_LOST,
                 format!("no job run carries this flow's tag {LAUNCH_GRACE} after StartJobRun ({error})"),
+            ),
+            Target::EksJobRun => (
+                START_JOB_RUN_LOST,
+                format!(
+                    "no job run carries this flow's client token {LAUNCH_GRACE} after StartJobRun ({error})"
+                ),
             ),
             Target::Steps => (
                 ADD_STEPS_LOST,
@@ -537,7 +550,7 @@ impl FlowRecord {
 
     /// Whether the flow's run is known: its cluster, or its job run's id.
     pub fn run_known(&self) -> bool {
-        self.cluster_id.is_some() || self.job_run_id().is_some()
+        self.cluster_id.is_some() || self.job_run_id().is_some() || self.eks_job_run_id().is_some()
     }
 
     /// The sweep asked EMR about the cluster and found nothing new.

@@ -21,11 +21,19 @@ pub enum Target {
     /// A job run on an EMR Serverless application, started with StartJobRun (definition
     /// section `serverless_job_run`).
     ServerlessJobRun,
+    /// A job run on an EMR on EKS virtual cluster, started with emr-containers' StartJobRun
+    /// (definition section `eks_job_run`).
+    EksJobRun,
 }
 
 impl Target {
     /// Every target, in the order the definition format lists their sections.
-    pub const ALL: [Target; 3] = [Target::Cluster, Target::Steps, Target::ServerlessJobRun];
+    pub const ALL: [Target; 4] = [
+        Target::Cluster,
+        Target::Steps,
+        Target::ServerlessJobRun,
+        Target::EksJobRun,
+    ];
 
     /// The definition section that describes a run on this target (`job_flow`, `cluster`).
     pub fn section(self) -> &'static str {
@@ -33,6 +41,7 @@ impl Target {
             Self::Cluster => "job_flow",
             Self::Steps => "cluster",
             Self::ServerlessJobRun => "serverless_job_run",
+            Self::EksJobRun => "eks_job_run",
         }
     }
 
@@ -42,6 +51,7 @@ impl Target {
             Self::Cluster => "cluster",
             Self::Steps => "steps",
             Self::ServerlessJobRun => "serverless_job_run",
+            Self::EksJobRun => "eks_job_run",
         }
     }
 }

@@ -15,7 +15,7 @@ use crate::callback::{CallbackPolicy, CallbackTarget};
 use crate::catalog::definition::Catalog;
 use crate::catalog::template::Context;
 use crate::error::Error;
-use crate::model::{ApplicationId, ClusterId, FlowId, FlowRecord, FlowStatus, JobRunId};
+use crate::model::{ApplicationId, ClusterId, FlowId, FlowRecord, FlowStatus, VirtualClusterId};
 use crate::store::{self, Created, FlowStore, IdempotencyClaim, Versioned};
 
 use crate::catalog::render::Request;
@@ -63,21 +63,27 @@ pub struct SubmitResponse {
     pub flow_id: FlowId,
     pub cluster_id: Option<ClusterId>,
     pub status: FlowStatus,
-    /// A job run's application (target `serverless_job_run`; absent for clusters).
+    /// An EMR Serverless job run's application (target `serverless_job_run`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub application_id: Option<ApplicationId>,
-    /// A job run's id, once started (absent for clusters, and while a lost answer is looked for).
+    /// An EMR on EKS job run's virtual cluster (target `eks_job_run`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub job_run_id: Option<JobRunId>,
+    pub virtual_cluster_id: Option<VirtualClusterId>,
+    /// A job run's id (EMR Serverless' or EMR on EKS'), once started (absent for clusters, and
+    /// while a lost answer is looked for).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_run_id: Option<String>,
 }
 
 impl SubmitResponse {
     /// The answer for `record`: its ids and status.
     fn of(record: FlowRecord) -> Self {
-        let job_run_id = record.job_run_id().cloned();
+        let job_run_id = (record.job_run_id().map(ToString::to_string))
+            .or_else(|| record.eks_job_run_id().map(ToString::to_string));
         Self {
             flow_id: record.flow_id,
             application_id: record.job_run.map(|r| r.application_id),
+            virtual_cluster_id: record.eks_job_run.map(|r| r.virtual_cluster_id),
             job_run_id,
             cluster_id: record.cluster_id,
             status: record.status,

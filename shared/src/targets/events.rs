@@ -1,13 +1,14 @@
 //! on-state-change's input, routed: the reconcile sweep's tick (an EventBridge scheduled event,
 //! source `aws.events`, detail type "Scheduled Event", or `{"reconcile": true}` by hand), or an
 //! event from a run target's source, parsed by that target (`aws.emr`: [`cluster::events`];
-//! `aws.emr-serverless`: [`serverless::events`]).
+//! `aws.emr-serverless`: [`serverless::events`]; `aws.emr-containers`: [`eks::events`]).
 
 use serde_json::Value;
 
 use crate::error::Error;
 
 use super::cluster::{self, events::EmrEvent};
+use super::eks::{self, events::EksJobRunEvent};
 use super::serverless::{self, events::JobRunEvent};
 
 /// The detail type of EventBridge's scheduled events (the reconcile sweep's tick).
@@ -32,6 +33,8 @@ pub enum TargetEvent {
     Cluster(EmrEvent),
     /// `aws.emr-serverless`: a job run's state change, retry or resource utilization.
     ServerlessJobRun(JobRunEvent),
+    /// `aws.emr-containers`: an EMR on EKS job run's state change or new driver attempt.
+    EksJobRun(EksJobRunEvent),
 }
 
 /// The EventBridge event's `time` (RFC 3339, when EventBridge received the event: EventBridge
@@ -46,7 +49,7 @@ pub fn event_time(event: &Value) -> Option<chrono::DateTime<chrono::Utc>> {
 /// Parses on-state-change's input: a run target's event, a scheduled event, or `{"reconcile": true}`.
 ///
 /// Errors: [`Error::Validation`] naming what is malformed, or the source when it is neither
-/// `aws.emr`, `aws.emr-serverless` nor a scheduled event.
+/// `aws.emr`, `aws.emr-serverless`, `aws.emr-containers` nor a scheduled event.
 pub fn parse_input(input: Value) -> Result<Input, Error> {
     if input.get("reconcile") == Some(&Value::Bool(true)) && input.as_object().is_some_and(|o| o.len() == 1) {
         return Ok(Input::Reconcile);
@@ -60,6 +63,12 @@ pub fn parse_input(input: Value) -> Result<Input, Error> {
         return Ok(match serverless::events::parse(input)? {
             Some(event) => Input::Event(Box::new(TargetEvent::ServerlessJobRun(event))),
             None => Input::Unfollowed("not a job run state change, retry or utilization update"),
+        });
+    }
+    if input.get("source").and_then(Value::as_str) == Some(eks::events::SOURCE) {
+        return Ok(match eks::events::parse(input)? {
+            Some(event) => Input::Event(Box::new(TargetEvent::EksJobRun(event))),
+            None => Input::Unfollowed("not a job run state change or new driver attempt"),
         });
     }
     Ok(match cluster::events::parse(input)? {
@@ -126,6 +135,19 @@ mod tests {
         };
         assert!(matches!(*event, TargetEvent::Cluster(EmrEvent::Cluster(_))));
         assert!(parse_input(serde_json::json!([1])).is_err());
+    }
+
+    #[test]
+    fn emr_on_eks_events_go_to_their_target_and_others_of_the_source_are_unfollowed() {
+        let event =
+            eks::events::tests::state_change("kfo3ayx4dkhpbo3bd5rd3a8mq", "00000002vhh0p0q9jbl", "RUNNING");
+        let Input::Event(parsed) = parse_input(event.clone()).unwrap() else {
+            panic!("a job run event")
+        };
+        assert!(matches!(*parsed, TargetEvent::EksJobRun(_)));
+        let mut other = event;
+        other["detail-type"] = "EMR Virtual Cluster State Change".into();
+        assert!(matches!(parse_input(other).unwrap(), Input::Unfollowed(_)));
     }
 
     #[test]

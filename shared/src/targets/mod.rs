@@ -1,7 +1,7 @@
 //! Run targets: what a flow runs on, and the seam each one plugs into: [`cluster`] (an EMR
 //! cluster of the flow's own), [`steps`] (steps on a long-running cluster that is not the
-//! flow's) and [`serverless`] (a job run on an EMR Serverless application); EMR on EKS job runs
-//! come as one more module here.
+//! flow's), [`serverless`] (a job run on an EMR Serverless application) and [`eks`] (a job run
+//! on an EMR on EKS virtual cluster).
 //!
 //! # What a target supplies
 //!
@@ -54,6 +54,7 @@
 //!    and its contract test.
 
 pub mod cluster;
+pub mod eks;
 pub mod events;
 pub mod seam;
 pub mod serverless;
@@ -88,6 +89,7 @@ impl Target {
             Self::Cluster => cluster::launch::recover_launch(svc, read).await,
             Self::Steps => steps::launch::recover_launch(svc, read).await,
             Self::ServerlessJobRun => serverless::launch::recover_launch(svc, read).await,
+            Self::EksJobRun => eks::launch::recover_launch(svc, read).await,
         }
     }
 
@@ -100,6 +102,7 @@ impl Target {
             Self::Cluster => cluster::facts::repair(svc, read).await,
             Self::Steps => steps::facts::repair(svc, read).await,
             Self::ServerlessJobRun => serverless::facts::repair(svc, read).await,
+            Self::EksJobRun => eks::facts::repair(svc, read).await,
         }
     }
 
@@ -116,6 +119,7 @@ impl Target {
             Self::Cluster => cluster::facts::cancel(svc, read).await,
             Self::Steps => steps::facts::cancel(svc, read).await,
             Self::ServerlessJobRun => serverless::facts::cancel(svc, read).await,
+            Self::EksJobRun => eks::facts::cancel(svc, read).await,
         }
     }
 
@@ -128,6 +132,7 @@ impl Target {
             Self::Cluster => cluster::facts::fetch_cause(svc, read).await,
             Self::Steps => steps::facts::fetch_cause(svc, read).await,
             Self::ServerlessJobRun => serverless::facts::fetch_cause(svc, read).await,
+            Self::EksJobRun => eks::facts::fetch_cause(svc, read).await,
         }
     }
 }
@@ -139,6 +144,7 @@ pub async fn launch(svc: &Services, request: &Request, created: Versioned) -> Re
     match request {
         Request::JobFlow(job_flow) => cluster::launch::launch(svc, job_flow, created).await,
         Request::ServerlessJobRun(run) => serverless::launch::launch(svc, run, created).await,
+        Request::EksJobRun(run) => eks::launch::launch(svc, run, created).await,
         // Boxed: the futures of both launches inline would nest too deep for the compiler's
         // layout queries in the submit function's binary.
         Request::Steps(steps) => Box::pin(steps::launch::launch(svc, steps, created)).await,
@@ -147,8 +153,8 @@ pub async fn launch(svc: &Services, request: &Request, created: Versioned) -> Re
 
 /// The record of a flow about to launch `request`, as its target knows it before the launch:
 /// the target, and what the request names (a step flow's shared cluster, from the start, so a
-/// lost AddJobFlowSteps answer is resolved by looking there; a job run's application, name,
-/// log location and timeout).
+/// lost AddJobFlowSteps answer is resolved by looking there; a job run's application or
+/// virtual cluster, name, log location and timeout).
 pub fn pending(record: FlowRecord, request: &Request) -> FlowRecord {
     let record = FlowRecord {
         target: request.target(),
@@ -158,6 +164,7 @@ pub fn pending(record: FlowRecord, request: &Request) -> FlowRecord {
         Request::JobFlow(_) => record,
         Request::Steps(steps) => steps::launch::pending(record, steps),
         Request::ServerlessJobRun(run) => serverless::launch::pending(record, run),
+        Request::EksJobRun(run) => eks::launch::pending(record, run),
     }
 }
 
@@ -172,7 +179,7 @@ pub async fn resolve(svc: &Services, request: Request) -> Result<Request, Error>
         Request::Steps(steps) => Ok(Request::Steps(
             Box::pin(steps::launch::resolve(svc, &steps)).await?,
         )),
-        Request::ServerlessJobRun(_) => Ok(request),
+        Request::ServerlessJobRun(_) | Request::EksJobRun(_) => Ok(request),
     }
 }
 
@@ -208,5 +215,6 @@ pub async fn apply_event(svc: &Services, event: TargetEvent) -> Result<Applied, 
         }
         TargetEvent::Cluster(event) => cluster::apply_event(svc, event).await,
         TargetEvent::ServerlessJobRun(event) => serverless::apply_event(svc, event).await,
+        TargetEvent::EksJobRun(event) => eks::apply_event(svc, event).await,
     }
 }

@@ -26,6 +26,24 @@ pub enum Launched {
     Unknown(Versioned),
 }
 
+/// How long before its record's creation time a lost job-run launch's run is looked for
+/// (EMR Serverless, EMR on EKS): clock skew with room to spare (the candidates are confirmed by
+/// the flow's tag or token, so a wide window costs only listing), and wide enough for moto,
+/// which dates every run at midnight.
+pub const LIST_WINDOW: chrono::Duration = chrono::Duration::days(1);
+
+/// What a job run carrying a flow's identity (its tag or client token) turned out to be.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Tagged {
+    /// The flow's own run, already recorded.
+    Own(FlowId),
+    /// The flow's own run, recorded now: the record as written, whose follow-up work (a
+    /// termination asked while `PENDING`) is the caller's.
+    Adopted(Box<Versioned>),
+    /// Another run of a flow that has one (or has ended): cancelled and noted.
+    Extra(FlowId),
+}
+
 /// What a target's event came to.
 #[derive(Debug)]
 pub enum Applied {

@@ -9,7 +9,7 @@ use jsonschema::error::ValidationErrorKind;
 use serde_json::Value;
 
 use crate::catalog::template::{self, Context, pointer_to_path};
-use crate::catalog::{job_flow, serverless_job_run};
+use crate::catalog::{eks_job_run, job_flow, serverless_job_run};
 use crate::error::{Error, Problem, did_you_mean};
 use crate::model::{FlowId, Target};
 
@@ -356,6 +356,7 @@ pub(super) fn check_source(
     let schema = match target {
         Target::Cluster => Some(job_flow::schema_document()),
         Target::ServerlessJobRun => Some(serverless_job_run::schema_document()),
+        Target::EksJobRun => Some(eks_job_run::schema_document()),
         // Overrides of a step flow reach AddJobFlowSteps' request (`/Steps/0/…`); each is
         // checked against EMR's model when rendered.
         Target::Steps => None,

@@ -48,6 +48,10 @@ pub struct FlowDefinition {
     /// its API shape (see [`crate::catalog::serverless_job_run`]).
     #[serde(default)]
     pub serverless_job_run: Option<Value>,
+    /// The run section of a job run on EMR on EKS: the templated emr-containers StartJobRun
+    /// request, in its API shape (see [`crate::catalog::eks_job_run`]).
+    #[serde(default)]
+    pub eks_job_run: Option<Value>,
     /// Templated steps appended to `job_flow.Steps` (or added to the `cluster`): `StepConfig`s or short forms (see
     /// [`crate::catalog::steps`]).
     #[serde(default)]
@@ -94,6 +98,7 @@ impl FlowDefinition {
             Target::Cluster => self.job_flow.as_ref(),
             Target::Steps => self.cluster.as_ref(),
             Target::ServerlessJobRun => self.serverless_job_run.as_ref(),
+            Target::EksJobRun => self.eks_job_run.as_ref(),
         }
     }
 

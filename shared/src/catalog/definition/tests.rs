@@ -144,7 +144,7 @@ fn a_definition_without_a_run_section_is_told_which_sections_there_are() {
         problems,
         [Problem::new(
             "",
-            "a definition needs a run section: one of `job_flow`, `cluster`, `serverless_job_run` (line 1, column 1)"
+            "a definition needs a run section: one of `job_flow`, `cluster`, `serverless_job_run`, `eks_job_run` (line 1, column 1)"
         )]
     );
     let checked = Definition::parse("t.yaml", MINIMAL_CLUSTER).unwrap();

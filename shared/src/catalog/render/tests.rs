@@ -77,7 +77,7 @@ fn every_catalog_definition_renders_with_its_examples() {
             let request = json_of(&rendered.request);
             match rendered.request.target() {
                 Target::Cluster => assert!(!request["Steps"].as_array().unwrap().is_empty()),
-                Target::ServerlessJobRun => assert!(request["jobDriver"].is_object()),
+                Target::ServerlessJobRun | Target::EksJobRun => assert!(request["jobDriver"].is_object()),
                 Target::Steps => assert!(!request["Steps"].as_array().unwrap().is_empty()),
             }
         }

@@ -105,7 +105,7 @@ impl FlowRecord {
     /// the end.
     /// A failed job run's, likewise: its driver log ([`FlowRecord::job_run_cause_pending`]).
     pub fn cause_pending(&self, now: DateTime<Utc>) -> bool {
-        if self.job_run.is_some() {
+        if self.job_run.is_some() || self.eks_job_run.is_some() {
             return self.job_run_cause_pending(now);
         }
         let missing = self

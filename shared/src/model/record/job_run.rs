@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::super::job_run::{ApplicationId, JobRunFacts, JobRunId, JobRunState, ResourceUtilization};
 use super::super::outcome::{TerminationKind, decide_job_run_outcome};
 use super::super::{FlowStatus, bounded};
+use super::eks_job_run::{NO_FAILURE_DETAILS, NO_S3_LOGS_EKS};
 use super::{
     CAUSE_WINDOW, FailureCause, FlowRecord, MAX_EXTRA_CLUSTERS, MAX_MESSAGE_BYTES, MAX_PROBABLE_CAUSE_BYTES,
 };
@@ -86,16 +87,66 @@ fn default_timeout() -> u64 {
     DEFAULT_EXECUTION_TIMEOUT_MINUTES
 }
 
-/// A second run carrying this flow's tag (a StartJobRun whose answer was lost, sent again where
-/// the service did not deduplicate it): it runs nobody's flow, so it is cancelled.
+/// A second run carrying this flow's tag (EMR Serverless) or client token (EMR on EKS): a
+/// StartJobRun whose answer was lost, sent again where the service did not deduplicate it. It
+/// runs nobody's flow, so it is cancelled. `Id` is the service's job run id.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ExtraJobRun {
-    pub job_run_id: JobRunId,
+pub struct ExtraJobRun<Id = JobRunId> {
+    pub job_run_id: Id,
     pub found_at: DateTime<Utc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cancelled_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
+}
+
+impl<Id: PartialEq + Clone> ExtraJobRun<Id> {
+    /// Notes `job_run_id` in `extras`; `false` when it is `own`, noted before, or the list is
+    /// full ([`MAX_EXTRA_CLUSTERS`]).
+    pub(super) fn note(
+        extras: &mut Vec<Self>,
+        own: Option<&Id>,
+        job_run_id: &Id,
+        now: DateTime<Utc>,
+    ) -> bool {
+        if own == Some(job_run_id)
+            || extras.iter().any(|r| &r.job_run_id == job_run_id)
+            || extras.len() >= MAX_EXTRA_CLUSTERS
+        {
+            return false;
+        }
+        extras.push(Self {
+            job_run_id: job_run_id.clone(),
+            found_at: now,
+            cancelled_at: None,
+            last_error: None,
+        });
+        true
+    }
+
+    /// Records the CancelJobRun call for the extra run `job_run_id`; `false` when it is not
+    /// noted or was cancelled before.
+    pub(super) fn cancelled(
+        extras: &mut [Self],
+        job_run_id: &Id,
+        result: Result<(), String>,
+        now: DateTime<Utc>,
+    ) -> bool {
+        let Some(extra) = extras.iter_mut().find(|e| &e.job_run_id == job_run_id) else {
+            return false;
+        };
+        if extra.cancelled_at.is_some() {
+            return false;
+        }
+        match result {
+            Ok(()) => {
+                extra.cancelled_at = Some(now);
+                extra.last_error = None;
+            }
+            Err(e) => extra.last_error = Some(bounded(&e, MAX_MESSAGE_BYTES)),
+        }
+        true
+    }
 }
 
 impl JobRunRecord {
@@ -292,25 +343,32 @@ impl FlowRecord {
         self.finish(outcome, failure, now) || changed
     }
 
-    /// Whether a failed run's cause is still missing, within [`CAUSE_WINDOW`] of the end: its
-    /// `stateDetails` (GetJobRun gave none when it ended), or its probable cause (its driver's
-    /// `stderr.gz`, for a run whose logs go to S3).
+    /// Whether a failed job run's cause is still missing, within [`CAUSE_WINDOW`] of the end
+    /// (EMR Serverless or EMR on EKS): its failure details (the service gave none when it
+    /// ended), or its probable cause (its driver's `stderr.gz`, for a run whose logs go to S3).
     pub fn job_run_cause_pending(&self, now: DateTime<Utc>) -> bool {
-        let (Some(run), Some(failure)) = (self.job_run.as_ref(), self.failure.as_ref()) else {
+        let (run_known, logs_in_s3) = match (&self.job_run, &self.eks_job_run) {
+            (Some(run), _) => (run.job_run_id.is_some(), run.log_uri.is_some()),
+            (None, Some(run)) => (run.job_run_id.is_some(), run.log_uri.is_some()),
+            (None, None) => return false,
+        };
+        let Some(failure) = self.failure.as_ref() else {
             return false;
         };
-        let missing =
-            self.state_details_missing() || (run.log_uri.is_some() && failure.probable_cause.is_none());
+        let missing = self.state_details_missing() || (logs_in_s3 && failure.probable_cause.is_none());
         self.status == FlowStatus::Failed
-            && run.job_run_id.is_some()
+            && run_known
             && missing
             && self.ended_at.is_some_and(|end| now < end + CAUSE_WINDOW)
     }
 
-    /// Whether a failed run's `stateDetails` are still to be read ([`NO_STATE_DETAILS`]).
+    /// Whether a failed run's details are still to be read: EMR Serverless' `stateDetails`
+    /// ([`NO_STATE_DETAILS`]), EMR on EKS' `failureReason` and `stateDetails`
+    /// ([`NO_FAILURE_DETAILS`]).
     pub fn state_details_missing(&self) -> bool {
         self.failure.as_ref().is_some_and(|f| {
-            f.code.as_deref() == Some(JOB_RUN_FAILED) && f.message.as_deref() == Some(NO_STATE_DETAILS)
+            f.code.as_deref() == Some(JOB_RUN_FAILED)
+                && matches!(f.message.as_deref(), Some(NO_STATE_DETAILS | NO_FAILURE_DETAILS))
         })
     }
 
@@ -335,15 +393,21 @@ impl FlowRecord {
         text: Option<String>,
         now: DateTime<Utc>,
     ) -> bool {
-        let no_logs = self.job_run.as_ref().is_some_and(|r| r.log_uri.is_none());
+        let no_logs = match (&self.job_run, &self.eks_job_run) {
+            (Some(run), _) => run.log_uri.is_none().then_some(NO_S3_LOGS),
+            (None, Some(run)) => run.log_uri.is_none().then_some(NO_S3_LOGS_EKS),
+            (None, None) => None,
+        };
         let Some(failure) = self.failure.as_mut() else {
             return false;
         };
         let mut changed = false;
         let location = match location {
             Some(location) => location.to_owned(),
-            None if no_logs => NO_S3_LOGS.to_owned(),
-            None => return false,
+            None => match no_logs {
+                Some(no_logs) => no_logs.to_owned(),
+                None => return false,
+            },
         };
         if failure.log_location.as_deref() != Some(location.as_str()) {
             failure.log_location = Some(bounded(&location, MAX_MESSAGE_BYTES));
@@ -369,20 +433,11 @@ impl FlowRecord {
         let Some(run) = self.job_run.as_mut() else {
             return false;
         };
-        if run.job_run_id.as_ref() == Some(job_run_id)
-            || run.extra_runs.iter().any(|r| &r.job_run_id == job_run_id)
-            || run.extra_runs.len() >= MAX_EXTRA_CLUSTERS
-        {
-            return false;
+        let noted = ExtraJobRun::note(&mut run.extra_runs, run.job_run_id.as_ref(), job_run_id, now);
+        if noted {
+            self.touch(now);
         }
-        run.extra_runs.push(ExtraJobRun {
-            job_run_id: job_run_id.clone(),
-            found_at: now,
-            cancelled_at: None,
-            last_error: None,
-        });
-        self.touch(now);
-        true
+        noted
     }
 
     /// Records the CancelJobRun call for an extra run.
@@ -392,22 +447,13 @@ impl FlowRecord {
         result: Result<(), String>,
         now: DateTime<Utc>,
     ) -> bool {
-        let Some(extra) = (self.job_run.as_mut())
-            .and_then(|r| r.extra_runs.iter_mut().find(|e| &e.job_run_id == job_run_id))
-        else {
+        let Some(run) = self.job_run.as_mut() else {
             return false;
         };
-        if extra.cancelled_at.is_some() {
-            return false;
+        let recorded = ExtraJobRun::cancelled(&mut run.extra_runs, job_run_id, result, now);
+        if recorded {
+            self.touch(now);
         }
-        match result {
-            Ok(()) => {
-                extra.cancelled_at = Some(now);
-                extra.last_error = None;
-            }
-            Err(e) => extra.last_error = Some(bounded(&e, MAX_MESSAGE_BYTES)),
-        }
-        self.touch(now);
-        true
+        recorded
     }
 }

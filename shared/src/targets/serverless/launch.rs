@@ -14,12 +14,7 @@ use crate::model::{FlowId, FlowRecord, JobRunId, JobRunRecord};
 use crate::services::Services;
 use crate::store::Versioned;
 
-use crate::targets::seam::{Launched, refused};
-
-/// How long before its record's creation time a lost launch's run is looked for: clock skew
-/// with room to spare (the candidates are confirmed by their flow-id tag, so a wide window
-/// costs only listing), and wide enough for moto, which dates every run at midnight.
-pub const LIST_WINDOW: chrono::Duration = chrono::Duration::days(1);
+use crate::targets::seam::{LIST_WINDOW, Launched, Tagged, refused};
 
 /// A job-run flow's record before launch: the run's application, name, log location, driver
 /// log folder and execution timeout, from the request.
@@ -148,18 +143,6 @@ pub async fn recover_launch(svc: &Services, read: Versioned) -> Result<Versioned
         }
     }
     svc.store.read(flow_id).await
-}
-
-/// What a job run carrying a flow's tag turned out to be.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Tagged {
-    /// The flow's own run, already recorded.
-    Own(FlowId),
-    /// The flow's own run, recorded now: the record as written, whose follow-up work (a
-    /// termination asked while `PENDING`) is the caller's.
-    Adopted(Box<Versioned>),
-    /// Another run of a flow that has one (or has ended): cancelled and noted.
-    Extra(FlowId),
 }
 
 /// Adopts `job_run_id` for the flow read as `read`, or cancels it as an extra.

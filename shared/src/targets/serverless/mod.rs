@@ -19,8 +19,8 @@ use crate::error::Error;
 use crate::services::Services;
 use crate::targets::seam::Applied;
 
+use crate::targets::seam::Tagged;
 use events::JobRunEvent;
-use launch::Tagged;
 
 /// Applies one EMR Serverless event to the flow whose run it concerns: the run's flow-id tag
 /// is read with GetJobRun (which also gives what an ending needs: `stateDetails`, figures,

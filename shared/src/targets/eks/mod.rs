@@ -1,0 +1,131 @@
+//! The EMR on EKS target: a flow that runs as one job run on an EMR on EKS virtual cluster
+//! (emr-containers' StartJobRun), followed through the service's job-run events ([`events`]),
+//! each confirmed with DescribeJobRun; its outcome decided from the run's facts by
+//! [`crate::model::outcome::decide_eks_job_run_outcome`].
+//!
+//! - [`launch`]: StartJobRun with the flow's client token and tags; a lost answer resolved by
+//!   the token (ListJobRuns echoes it) or the same token again; extra runs cancelled.
+//! - [`facts`]: the sweep's repair, cancellation, a failed run's details and driver log.
+//!
+//! Nothing here calls back into the operations: what a changed record asks for next
+//! (deliveries, a termination due) is carried out by the caller (`ops`).
+
+pub mod events;
+pub mod facts;
+pub mod launch;
+
+use crate::error::Error;
+use crate::model::EksJobRunFacts;
+use crate::services::Services;
+use crate::targets::seam::{Applied, Tagged};
+
+use events::EksJobRunEvent;
+
+/// What an event and DescribeJobRun say together: the state further along (an ended state is
+/// final, so a later DescribeJobRun never contradicts an event's end, and a late event never
+/// undoes DescribeJobRun's), the later attempt, and DescribeJobRun's details and times.
+fn merged(event: EksJobRunFacts, described: EksJobRunFacts) -> EksJobRunFacts {
+    let state = match (event.state, described.state) {
+        (Some(e), Some(d)) => Some(if e.rank() > d.rank() { e } else { d }),
+        (e, d) => e.or(d),
+    };
+    EksJobRunFacts {
+        state,
+        attempt: event.attempt.max(described.attempt),
+        ..described
+    }
+}
+
+/// Applies one EMR on EKS event to the flow whose run it concerns. DescribeJobRun confirms it
+/// and names the flow (the run's flow-id tag, else its client token); a run the flow's record
+/// does not name yet is adopted (its launch answer was lost) or cancelled as an extra.
+///
+/// Requests per event: DescribeJobRun, then DynamoDB's read and (when anything changed) one
+/// conditional write.
+/// Errors: [`Error::Upstream`] when DynamoDB or EMR on EKS fail.
+pub async fn apply_event(svc: &Services, event: EksJobRunEvent) -> Result<Applied, Error> {
+    let EksJobRunEvent {
+        virtual_cluster_id,
+        job_run_id,
+        facts,
+    } = event;
+    let Some((flow_id, description)) = svc
+        .emr_containers
+        .flow_of(&virtual_cluster_id, &job_run_id)
+        .await?
+    else {
+        tracing::info!(%job_run_id, "event for a job run that is no flow's; ignored");
+        return Ok(Applied::Ignored(format!("job run {job_run_id} is no flow's")));
+    };
+    let Some(mut read) = svc.store.get(flow_id).await? else {
+        return Ok(Applied::Ignored(format!(
+            "job run {job_run_id} belongs to flow {flow_id}, which this table does not hold"
+        )));
+    };
+    let mut follow_up = Vec::new();
+    if read.record.eks_job_run_id() != Some(&job_run_id) {
+        read = match launch::adopt_or_cancel(svc, read, &job_run_id).await? {
+            // Recorded by another writer meanwhile: what it wrote is read.
+            Tagged::Own(_) => svc.store.read(flow_id).await?,
+            Tagged::Adopted(written) => {
+                follow_up.push((*written).clone());
+                *written
+            }
+            Tagged::Extra(flow_id) => {
+                return Ok(Applied::Ignored(format!(
+                    "job run {job_run_id} is an extra run of flow {flow_id}; cancelled"
+                )));
+            }
+        };
+    }
+    let facts = merged(facts, description.facts);
+    let (written, changed) = svc
+        .store
+        .update_from(read, |r| r.apply_eks_job_run(&facts, svc.clock.now()))
+        .await?;
+    let status = written.record.status;
+    follow_up.push(written);
+    tracing::info!(%flow_id, %job_run_id, %status, changed, "EMR on EKS event applied");
+    Ok(Applied::Flow {
+        flow_id,
+        status,
+        changed,
+        follow_up,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::EksJobRunState;
+
+    fn facts(state: Option<&str>, attempt: Option<u32>) -> EksJobRunFacts {
+        EksJobRunFacts {
+            state: state.map(EksJobRunState::from),
+            attempt,
+            ..EksJobRunFacts::default()
+        }
+    }
+
+    #[test]
+    fn the_state_further_along_and_the_later_attempt_stand_with_describe_job_runs_details() {
+        let described = EksJobRunFacts {
+            failure_reason: Some("USER_ERROR".into()),
+            ..facts(Some("RUNNING"), Some(1))
+        };
+        let m = merged(facts(Some("FAILED"), None), described.clone());
+        assert_eq!(m.state, Some(EksJobRunState::Failed), "an event's end stands");
+        assert_eq!(m.failure_reason.as_deref(), Some("USER_ERROR"));
+        assert_eq!(m.attempt, Some(1));
+        let m = merged(facts(Some("RUNNING"), None), facts(Some("CANCELLED"), None));
+        assert_eq!(
+            m.state,
+            Some(EksJobRunState::Cancelled),
+            "a late event undoes nothing"
+        );
+        let m = merged(facts(None, Some(2)), facts(Some("RUNNING"), Some(1)));
+        assert_eq!((m.state, m.attempt), (Some(EksJobRunState::Running), Some(2)));
+        let m = merged(facts(Some("SOMETHING_NEW"), None), facts(None, None));
+        assert_eq!(m.state, Some(EksJobRunState::Other("SOMETHING_NEW".into())));
+    }
+}
