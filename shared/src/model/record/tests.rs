@@ -4,7 +4,10 @@
 
 use super::*;
 use crate::model::delivery::MAX_DELIVERY_ATTEMPTS;
-use crate::model::{ApplicationId, JobRunFacts, JobRunId, JobRunState, ResourceUtilization};
+use crate::model::{
+    ApplicationId, EksJobRunFacts, EksJobRunId, EksJobRunState, JobRunFacts, JobRunId, JobRunState,
+    ResourceUtilization, VirtualClusterId,
+};
 use proptest::prelude::*;
 
 fn t0() -> DateTime<Utc> {
@@ -1675,4 +1678,385 @@ fn a_step_flow_never_takes_in_a_step_it_did_not_add() {
     let late = StepId::parse("s-OPERATOR1").unwrap();
     assert!(!own.owns_step(&late));
     assert!(!own.apply_step(&late, "adhoc-debug", &StepFailed, None, t0()));
+}
+
+// EMR on EKS job runs: the same promises, from a run's facts (DescribeJobRun's, or an event's).
+
+fn eks_record(callbacks: usize, log_uri: Option<&str>) -> FlowRecord {
+    let vc = VirtualClusterId::parse("kfo3ayx4dkhpbo3bd5rd3a8mq").unwrap();
+    FlowRecord {
+        target: Target::EksJobRun,
+        eks_job_run: Some(EksJobRunRecord::new(vc, "spark-pi", log_uri)),
+        ..record(callbacks)
+    }
+}
+
+fn eks_run() -> EksJobRunId {
+    EksJobRunId::parse("00000002vhh0p0q9jbl").unwrap()
+}
+
+fn eks_facts(state: &str) -> EksJobRunFacts {
+    EksJobRunFacts::state(EksJobRunState::from(state))
+}
+
+#[test]
+fn an_eks_job_run_starts_once_and_follows_its_states_forward() {
+    // GIVEN a pending EMR on EKS flow WHEN StartJobRun answers THEN it is STARTING with the run
+    let mut r = eks_record(1, Some("s3://logs/eks/"));
+    assert!(r.run_known() == false);
+    assert!(r.eks_job_run_started(&eks_run(), t0()));
+    assert!(
+        !r.eks_job_run_started(&EksJobRunId::parse("other").unwrap(), t0()),
+        "once"
+    );
+    assert_eq!(
+        (r.status, r.eks_job_run_id()),
+        (FlowStatus::Starting, Some(&eks_run()))
+    );
+    assert!(r.run_known());
+    // WHEN RUNNING, then a late SUBMITTED, then an unknown state and CANCEL_PENDING arrive
+    assert!(r.apply_eks_job_run(&eks_facts("RUNNING"), t0()));
+    assert!(
+        !r.apply_eks_job_run(&eks_facts("SUBMITTED"), t0()),
+        "late: nothing changes"
+    );
+    r.apply_eks_job_run(&eks_facts("SOMETHING_NEW"), t0());
+    r.apply_eks_job_run(&eks_facts("CANCEL_PENDING"), t0());
+    // THEN the flow runs, nothing ended, and the run may still run
+    assert_eq!(r.status, FlowStatus::Running);
+    assert!(r.deliveries.is_empty());
+    assert!(r.cluster_may_run(), "a run not seen ended may cost");
+    // AND a new driver attempt starts the attempt's states afresh, never the flow's status
+    assert!(r.apply_eks_job_run(
+        &EksJobRunFacts {
+            attempt: Some(2),
+            ..EksJobRunFacts::default()
+        },
+        t0()
+    ));
+    let run = r.eks_job_run.as_ref().unwrap();
+    assert_eq!((run.attempt, run.state.clone()), (2, None));
+    assert!(r.apply_eks_job_run(&eks_facts("SUBMITTED"), t0()));
+    assert_eq!(r.status, FlowStatus::Running, "never backwards");
+    // AND the driver's log is looked for under the run's containers/ folder
+    let run = r.eks_job_run.as_ref().unwrap();
+    assert_eq!(
+        run.containers_prefix().unwrap(),
+        "s3://logs/eks/kfo3ayx4dkhpbo3bd5rd3a8mq/jobs/00000002vhh0p0q9jbl/containers/"
+    );
+    assert_eq!(
+        run.driver_stderr_suffix().unwrap(),
+        "/spark-00000002vhh0p0q9jbl-driver/stderr.gz"
+    );
+    // WHEN it completes with its times THEN SUCCEEDED, its duration the cost, a delivery due
+    let done = EksJobRunFacts {
+        created_at: Some(t0()),
+        finished_at: Some(t0() + Duration::seconds(41)),
+        ..eks_facts("COMPLETED")
+    };
+    assert!(r.apply_eks_job_run(&done, t0()));
+    assert_eq!(r.status, FlowStatus::Succeeded);
+    assert_eq!(r.eks_job_run.as_ref().unwrap().duration_seconds(), Some(41));
+    assert_eq!(r.deliveries.len(), 1);
+    assert!(!r.cluster_may_run(), "an ended run costs nothing more");
+    assert!(
+        !r.apply_eks_job_run(&eks_facts("FAILED"), t0()),
+        "an end is final"
+    );
+    assert_eq!(r.status, FlowStatus::Succeeded);
+}
+
+#[test]
+fn a_failed_eks_run_keeps_its_reason_and_details_and_says_when_it_has_no_s3_logs() {
+    // GIVEN each documented failureReason/stateDetails pair (events/real/requests)
+    let path = format!(
+        "{}/../events/real/requests/describe-job-run-eks-stateDetails-FAILED.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    assert!(rows.len() >= 3);
+    for row in rows {
+        let (reason, details) = (
+            row["failureReason"].as_str().unwrap(),
+            row["stateDetails"].as_str().unwrap(),
+        );
+        let mut r = eks_record(1, Some("s3://logs/eks/"));
+        r.eks_job_run_started(&eks_run(), t0());
+        let facts = EksJobRunFacts {
+            failure_reason: Some(reason.into()),
+            state_details: Some(details.into()),
+            ..eks_facts(row["state"].as_str().unwrap())
+        };
+        // THEN the flow FAILED with both, and its driver log is due
+        assert!(r.apply_eks_job_run(&facts, t0()));
+        let failure = r.failure.clone().unwrap();
+        assert_eq!(
+            (r.status, failure.code.as_deref()),
+            (FlowStatus::Failed, Some(JOB_RUN_FAILED))
+        );
+        assert_eq!(failure.message.unwrap(), format!("{reason}: {details}"));
+        assert!(r.cause_pending(t0()) && !r.state_details_missing());
+        assert!(r.add_job_run_cause(Some("s3://logs/x/stderr.gz"), Some("boom\n".into()), t0()));
+        assert!(!r.cause_pending(t0()), "nothing more to fetch");
+    }
+    // AND a run DescribeJobRun told nothing of at its end has it read later, once
+    let mut late = eks_record(0, None);
+    late.eks_job_run_started(&eks_run(), t0());
+    late.apply_eks_job_run(&eks_facts("FAILED"), t0());
+    let failure = late.failure.clone().unwrap();
+    assert_eq!(failure.message.as_deref(), Some(NO_FAILURE_DETAILS));
+    assert_eq!(
+        failure.log_location.as_deref(),
+        Some(NO_S3_LOGS_EKS),
+        "no logs in S3: said"
+    );
+    assert!(late.state_details_missing() && late.cause_pending(t0()));
+    assert!(!late.cause_pending(t0() + CAUSE_WINDOW), "only within the window");
+    assert!(late.add_state_details("USER_ERROR: Cluster X does not have sufficient resources.", t0()));
+    assert!(!late.add_state_details("again", t0()), "once");
+    assert!(!late.cause_pending(t0()), "no S3 logs: nothing more is fetched");
+    // AND a failure message longer than a record keeps is bounded
+    let mut long = eks_record(0, None);
+    long.eks_job_run_started(&eks_run(), t0());
+    let facts = EksJobRunFacts {
+        state_details: Some("x".repeat(10 * MAX_MESSAGE_BYTES)),
+        ..eks_facts("FAILED")
+    };
+    long.apply_eks_job_run(&facts, t0());
+    assert!(long.failure.unwrap().message.unwrap().len() <= MAX_MESSAGE_BYTES);
+}
+
+#[test]
+fn a_cancelled_eks_run_is_told_apart_by_what_we_asked() {
+    let ended = |termination: Option<(TerminationKind, Result<(), String>)>| {
+        let mut r = eks_record(0, None);
+        r.eks_job_run_started(&eks_run(), t0());
+        if let Some((kind, result)) = termination {
+            r.request_termination(kind, None, t0());
+            r.termination_attempted(result, t0());
+        }
+        r.apply_eks_job_run(&eks_facts("CANCELLED"), t0());
+        (r.status, r.failure.and_then(|f| f.code))
+    };
+    let cancelled = (FlowStatus::Cancelled, Some(JOB_RUN_CANCELLED.to_owned()));
+    assert_eq!(ended(Some((TerminationKind::Cancel, Ok(())))), cancelled);
+    assert_eq!(
+        ended(Some((TerminationKind::Timeout, Ok(())))),
+        (FlowStatus::TimedOut, Some(MAX_RUNTIME_EXCEEDED.to_owned()))
+    );
+    assert_eq!(ended(None), cancelled);
+    assert_eq!(
+        ended(Some((TerminationKind::Timeout, Err("refused".into())))),
+        cancelled,
+        "a refused cancel counts for nothing"
+    );
+}
+
+#[test]
+fn extra_eks_runs_are_noted_once_and_their_cancel_recorded_once() {
+    let mut r = eks_record(0, None);
+    r.eks_job_run_started(&eks_run(), t0());
+    let extra = EksJobRunId::parse("00000003abcdefghijk").unwrap();
+    assert!(
+        !r.note_extra_eks_job_run(&eks_run(), t0()),
+        "the flow's own run is no extra"
+    );
+    assert!(r.note_extra_eks_job_run(&extra, t0()));
+    assert!(!r.note_extra_eks_job_run(&extra, t0()), "noted once");
+    assert!(r.extra_eks_job_run_cancelled(&extra, Err("throttled".into()), t0()));
+    assert_eq!(
+        r.eks_job_run.as_ref().unwrap().extra_runs[0]
+            .last_error
+            .as_deref(),
+        Some("throttled")
+    );
+    assert!(r.extra_eks_job_run_cancelled(&extra, Ok(()), t0()));
+    assert!(
+        !r.extra_eks_job_run_cancelled(&extra, Ok(()), t0()),
+        "cancelled once"
+    );
+    assert!(
+        !r.extra_eks_job_run_cancelled(&eks_run(), Ok(()), t0()),
+        "not noted"
+    );
+    let noted = &r.eks_job_run.as_ref().unwrap().extra_runs[0];
+    assert_eq!(
+        (noted.cancelled_at, noted.last_error.as_deref()),
+        (Some(t0()), None)
+    );
+    for i in 0..MAX_EXTRA_CLUSTERS + 2 {
+        r.note_extra_eks_job_run(&EksJobRunId::parse(&format!("{i:019}")).unwrap(), t0());
+    }
+    assert_eq!(
+        r.eks_job_run.as_ref().unwrap().extra_runs.len(),
+        MAX_EXTRA_CLUSTERS,
+        "bounded"
+    );
+}
+
+/// How an EMR on EKS run's lifecycle ends, in the property test.
+#[derive(Debug, Clone, Copy)]
+enum EksEnding {
+    Completed,
+    Failed,
+    NewDriverThenCompleted,
+    OurCancel,
+    OurTimeout,
+    CancelledByOthers,
+    OurCancelTooLate,
+}
+
+fn eks_ending() -> impl Strategy<Value = EksEnding> {
+    prop_oneof![
+        Just(EksEnding::Completed),
+        Just(EksEnding::Failed),
+        Just(EksEnding::NewDriverThenCompleted),
+        Just(EksEnding::OurCancel),
+        Just(EksEnding::OurTimeout),
+        Just(EksEnding::CancelledByOthers),
+        Just(EksEnding::OurCancelTooLate),
+    ]
+}
+
+/// The run's truth over time: `(attempt, state)` per step; the last is the end.
+fn eks_timeline(ending: EksEnding) -> Vec<(u32, &'static str)> {
+    let mut t = vec![(1, "PENDING"), (1, "SUBMITTED"), (1, "RUNNING")];
+    if matches!(ending, EksEnding::NewDriverThenCompleted) {
+        t.extend([(2, "SUBMITTED"), (2, "RUNNING")]);
+    }
+    let attempt = t.last().unwrap().0;
+    match ending {
+        EksEnding::Completed | EksEnding::NewDriverThenCompleted | EksEnding::OurCancelTooLate => {
+            t.push((attempt, "COMPLETED"))
+        }
+        EksEnding::Failed => t.push((attempt, "FAILED")),
+        _ => t.extend([(attempt, "CANCEL_PENDING"), (attempt, "CANCELLED")]),
+    }
+    t
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    #[test]
+    fn any_order_loss_and_duplication_of_eks_job_run_events_with_sweeps_ends_right(
+        ending in eks_ending(),
+        fates in fates(),
+        stateless in prop::collection::vec(any::<bool>(), 16),
+        sweep_every in 1usize..8,
+        send_fails in prop::collection::vec(any::<bool>(), 40),
+    ) {
+        let truth = eks_timeline(ending);
+        let last = truth.len() - 1;
+        // DescribeJobRun as the sweep (and every event's confirmation) reads it: the truth as
+        // of minute `w`, with the failure's reason and details once it failed.
+        let describe = |w: usize| {
+            let (attempt, state) = truth[w.min(last)];
+            EksJobRunFacts {
+                attempt: Some(attempt),
+                failure_reason: (state == "FAILED").then(|| "USER_ERROR".to_owned()),
+                state_details: (state == "FAILED").then(|| "Cluster X does not have sufficient resources.".to_owned()),
+                created_at: Some(t0()),
+                finished_at: truth[w.min(last)].1.ends_with("ED").then(|| t0() + Duration::minutes(w as i64)),
+                ..eks_facts(state)
+            }
+        };
+        // Events: a state change per step (some carry no state: DescribeJobRun tells), a new
+        // driver attempt when the attempt moves.
+        let mut events: Vec<(usize, EksJobRunFacts)> = Vec::new();
+        for (i, (attempt, state)) in truth.iter().enumerate() {
+            if i > 0 && *attempt != truth[i - 1].0 {
+                events.push((i, EksJobRunFacts { attempt: Some(*attempt), ..EksJobRunFacts::default() }));
+            }
+            let state = (!stateless[i % stateless.len()]).then(|| EksJobRunState::from(*state));
+            events.push((i, EksJobRunFacts { state, ..EksJobRunFacts::default() }));
+        }
+        let mut arrivals: Vec<(usize, usize, EksJobRunFacts)> = Vec::new();
+        for (i, (time, facts)) in events.into_iter().enumerate() {
+            let fate = &fates[i % fates.len()];
+            for copy in 0..fate.copies {
+                // Confirmed when it arrives: the event's state further along, else DescribeJobRun's.
+                arrivals.push((time + fate.delay + copy as usize, i, facts.clone()));
+            }
+        }
+        arrivals.sort_by_key(|(at, i, _)| (*at, *i));
+
+        let mut r = eks_record(2, Some("s3://logs/eks/"));
+        r.eks_job_run_started(&eks_run(), t0());
+        let mut sends = [0u32; 2];
+        let mut successes = [0u32; 2];
+        let mut fail = send_fails.iter().cycle();
+        let mut now = t0();
+        let ask_at = last.saturating_sub(1);
+        let ours = match ending {
+            EksEnding::OurCancel | EksEnding::OurCancelTooLate => Some(TerminationKind::Cancel),
+            EksEnding::OurTimeout => Some(TerminationKind::Timeout),
+            _ => None,
+        };
+        let mut deliver = |r: &mut FlowRecord, now: DateTime<Utc>, receivers_down: bool| {
+            for (key, attempt) in r.claim_deliveries(now) {
+                let i: usize = key.parse().unwrap();
+                sends[i] += 1;
+                let outcome = if receivers_down && *fail.next().unwrap() {
+                    AttemptOutcome::Failed { http_status: Some(503), error: "down".into() }
+                } else {
+                    successes[i] += 1;
+                    AttemptOutcome::Delivered { http_status: Some(200) }
+                };
+                r.record_delivery(&key, attempt, &outcome, now);
+            }
+        };
+        let merge = |event: EksJobRunFacts, described: EksJobRunFacts| {
+            let state = match (event.state, described.state) {
+                (Some(e), Some(d)) => Some(if e.rank() > d.rank() { e } else { d }),
+                (e, d) => e.or(d),
+            };
+            EksJobRunFacts { state, attempt: event.attempt.max(described.attempt), ..described }
+        };
+        let horizon = arrivals.last().map_or(last, |(at, _, _)| *at).max(last);
+        let mut next = arrivals.into_iter().peekable();
+        for w in 0..=horizon {
+            now += Duration::minutes(1);
+            if w == ask_at && let Some(kind) = ours {
+                r.request_termination(kind, None, now);
+                r.termination_attempted(Ok(()), now);
+            }
+            while let Some((_, _, facts)) = next.next_if(|(at, _, _)| *at == w) {
+                // An event that arrives at minute w is confirmed by DescribeJobRun at minute w
+                // only when it carries no state; one that does is applied as the service said
+                // it, with the details DescribeJobRun gives then.
+                r.apply_eks_job_run(&merge(facts, describe(w)), now);
+                deliver(&mut r, now, true);
+            }
+            if w % sweep_every == 0 {
+                r.apply_eks_job_run(&describe(w), now);
+                deliver(&mut r, now, true);
+            }
+        }
+        r.apply_eks_job_run(&describe(last), now);
+        for _ in 0..20 {
+            now += Duration::hours(11);
+            deliver(&mut r, now, false);
+        }
+        let expected = match ending {
+            EksEnding::Completed | EksEnding::NewDriverThenCompleted | EksEnding::OurCancelTooLate => FlowStatus::Succeeded,
+            EksEnding::Failed => FlowStatus::Failed,
+            EksEnding::OurCancel | EksEnding::CancelledByOthers => FlowStatus::Cancelled,
+            EksEnding::OurTimeout => FlowStatus::TimedOut,
+        };
+        prop_assert_eq!(r.status, expected);
+        let run = r.eks_job_run.as_ref().unwrap();
+        prop_assert_eq!(run.state.as_ref().map(EksJobRunState::is_ended), Some(true));
+        prop_assert_eq!(run.attempt, truth.iter().map(|t| t.0).max().unwrap());
+        if expected == FlowStatus::Failed {
+            let message = r.failure.as_ref().and_then(|f| f.message.clone());
+            prop_assert_eq!(message.as_deref(), Some("USER_ERROR: Cluster X does not have sufficient resources."));
+        }
+        for i in 0..2 {
+            let d = &r.deliveries[&i.to_string()];
+            prop_assert_eq!(d.attempts, sends[i], "every send counted");
+            prop_assert_eq!(successes[i], 1, "exactly one successful send");
+            prop_assert_eq!(d.status, DeliveryStatus::Delivered);
+        }
+    }
 }
