@@ -9,7 +9,9 @@ lifecycle (cluster STARTING, RUNNING, each step RUNNING then COMPLETED, cluster 
 then reads the flows back with `list` and cancels one more flow with `terminate`. Then one
 spark-pi-serverless flow on an EMR Serverless application (moto's), driven through its job
 run's events (SUBMITTED, PENDING, SCHEDULED, RUNNING, SUCCESS, SUCCESS again, the final
-utilization update): the figures per job-run event. Flows publish
+utilization update), and one spark-pi-eks flow on an EMR on EKS virtual cluster (moto's)
+driven through its state changes (SUBMITTED, RUNNING, COMPLETED, COMPLETED again), each
+confirmed with DescribeJobRun: the figures per job-run event. Flows publish
 their status changes to moto's default EventBridge bus, as a deployed stack's do by default
 (`--no-flow-events`: a stack without them). It prints:
 
@@ -506,6 +508,7 @@ class Bench:
         flow_id, _, _, _ = self.submit(None)
         self.invoke("terminate", "terminate", {"flow_id": flow_id, "reason": "bench"})
         self.drive_job_run()
+        self.drive_eks_job_run()
 
     def drive_job_run(self) -> None:
         """One EMR Serverless flow, through its job run's events (figures per event type)."""
@@ -533,6 +536,26 @@ class Bench:
              "resourceUtilizationFinal": True, "totalBilledResourceUtilization": figures},
             source="aws.emr-serverless"))
         print(f"job run flow: {json.dumps(outcome)}", flush=True)
+
+    def drive_eks_job_run(self) -> None:
+        """One EMR on EKS flow, through its job run's events, each confirmed by DescribeJobRun."""
+        import boto3  # moto's dependency, in the project's .venv
+
+        eks = boto3.client("emr-containers", endpoint_url=f"http://127.0.0.1:{self.aws.port}",
+                           region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing")
+        vc = eks.create_virtual_cluster(
+            name="bench", containerProvider={"id": "bench", "type": "EKS",
+                                             "info": {"eksInfo": {"namespace": "spark"}}})["id"]
+        request = {"flow": "spark-pi-eks", "params": {"virtual_cluster_id": vc}, "callbacks": []}
+        if self.args.callback:
+            request["callbacks"].append({"http": {"url": self.receiver.url}})
+        answer = self.invoke("submit", "submit EKS job run", request)
+        run = answer["job_run_id"]
+        for state in ["SUBMITTED", "RUNNING", "COMPLETED"]:
+            event = eks_job_run_event(vc, run, state)
+            outcome = self.invoke("on-state-change", f"EKS job run {state}", event)
+        self.invoke("on-state-change", "dup EKS job run COMPLETED", event)
+        print(f"EKS job run flow: {json.dumps(outcome)}", flush=True)
 
     def light_invoke(self, function: str, payload):
         """An invocation with only the proxy's counts (no table scans: the table grows large)."""
@@ -707,6 +730,12 @@ def job_run_event(app: str, run: str, state: str, previous) -> dict:
         "releaseLabel": "emr-7.1.0", "state": state, "previousState": previous,
         "createdAt": "2026-12-06T08:00:00.000000Z", "updatedAt": "2026-12-06T08:05:00.000000Z"},
         source="aws.emr-serverless")
+
+
+def eks_job_run_event(virtual_cluster: str, run: str, state: str) -> dict:
+    """An "EMR Job Run State Change" from the fields community code reads (no body is published)."""
+    return eventbridge("EMR Job Run State Change", {"id": run, "virtualClusterId": virtual_cluster, "state": state},
+                       source="aws.emr-containers")
 
 
 def eventbridge(detail_type: str, detail: dict, source: str = "aws.emr") -> dict:
