@@ -63,11 +63,14 @@ redrive: venv
 # `--cargo-arg=--lib` keeps the check-definitions binary out of every build).
 MUTANTS_FILES ?= -f 'shared/src/model/*.rs' -f shared/src/model/record/cause.rs -f shared/src/model/record/termination.rs \
 	-f shared/src/model/record/flow_events.rs -f shared/src/model/record/job_run.rs -f shared/src/model/record/steps.rs \
+	-f shared/src/model/record/eks_job_run.rs \
 	-f shared/src/callback/policy.rs -f shared/src/callback/address.rs -f shared/src/callback/mask.rs \
 	-f shared/src/callback/document.rs -f shared/src/callback/keys.rs -f shared/src/callback/dispatch.rs \
 	-f shared/src/callback/signature.rs -f shared/src/catalog/render.rs -f shared/src/catalog/steps.rs \
 	-f shared/src/catalog/cluster_steps.rs -f shared/src/catalog/serverless_job_run.rs \
-	-f shared/src/targets/events.rs -f shared/src/targets/cluster/events.rs -f shared/src/targets/serverless/events.rs
+	-f shared/src/catalog/eks_job_run.rs -f shared/src/catalog/start_job_run.rs \
+	-f shared/src/targets/events.rs -f shared/src/targets/cluster/events.rs -f shared/src/targets/serverless/events.rs \
+	-f shared/src/targets/eks/events.rs
 mutants:
 	command -v cargo-mutants >/dev/null || cargo install --locked cargo-mutants
 	cargo mutants -p emr-flows $(MUTANTS_FILES) --timeout 120 --cargo-arg=--lib || true
