@@ -212,14 +212,11 @@ pub fn flow(record: &Value, now: SystemTime, width: Option<u16>) -> String {
             ),
         );
     }
-    if let (Some(created), Some(finished)) = (parse(&run["created_at"]), parse(&run["finished_at"])) {
+    if let Some(seconds) = run["duration_seconds"].as_u64() {
         // EMR on EKS gives no cost figure: the run's duration stands for it.
         field(
             "cost",
-            format!(
-                "ran {} (EMR on EKS reports no cost figure)",
-                short(between(created, finished))
-            ),
+            format!("ran {seconds} s (EMR on EKS reports no cost figure)"),
         );
     }
     if let Some(steps) = record["step_seconds"].as_object().filter(|s| !s.is_empty()) {
@@ -850,12 +847,13 @@ mod tests {
             "updated_at": "2026-11-29T10:09:00Z", "ended_at": "2026-11-29T10:09:00Z",
             "eks_job_run": {"virtual_cluster_id": "kfo3ayx4dkhpbo3bd5rd3a8mq", "job_run_id": "00000002vhh0p0q9jbl",
                             "name": "pi", "state": "COMPLETED", "attempt": 1,
-                            "created_at": "2026-11-29T10:00:05Z", "finished_at": "2026-11-29T10:08:05Z"}
+                            "created_at": "2026-11-29T10:00:05Z", "finished_at": "2026-11-29T10:08:05Z",
+                            "duration_seconds": 480}
         });
         let text = flow(&record, at("2026-11-29T11:00:00Z"), None);
         for expected in [
             "SUCCEEDED (job run 00000002vhh0p0q9jbl on virtual cluster kfo3ayx4dkhpbo3bd5rd3a8mq COMPLETED)",
-            "ran 8m (EMR on EKS reports no cost figure)",
+            "ran 480 s (EMR on EKS reports no cost figure)",
         ] {
             assert!(text.contains(expected), "{expected:?} not in\n{text}");
         }

@@ -45,8 +45,8 @@ pub struct CallbackDocument {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job_run: Option<JobRunRecord>,
     /// The flow's EMR on EKS job run (target `eks_job_run`): its ids, state, attempt, log
-    /// location, and its `created_at` and `finished_at` (EMR on EKS gives no cost figure: the
-    /// run's duration stands for it).
+    /// location, `created_at`, `finished_at` and `duration_seconds` (EMR on EKS gives no cost
+    /// figure: the run's duration stands for it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub eks_job_run: Option<EksJobRunRecord>,
     pub submitted_at: DateTime<Utc>,

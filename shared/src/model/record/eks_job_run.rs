@@ -46,6 +46,10 @@ pub struct EksJobRunRecord {
     pub created_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finished_at: Option<DateTime<Utc>>,
+    /// How long the run took, in seconds (`createdAt` to `finishedAt`, once both are known):
+    /// the only cost figure EMR on EKS gives.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_seconds: Option<u64>,
     /// Other runs found carrying this flow's client token, cancelled.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub extra_runs: Vec<ExtraJobRun<EksJobRunId>>,
@@ -67,6 +71,7 @@ impl EksJobRunRecord {
             log_uri: log_uri.map(str::to_owned),
             created_at: None,
             finished_at: None,
+            duration_seconds: None,
             extra_runs: Vec::new(),
         }
     }
@@ -74,13 +79,6 @@ impl EksJobRunRecord {
     /// Whether the run may still run: not seen ended.
     pub fn may_run(&self) -> bool {
         !self.state.as_ref().is_some_and(EksJobRunState::is_ended)
-    }
-
-    /// How long the run took, in seconds (`createdAt` to `finishedAt`): the only cost figure
-    /// EMR on EKS gives. `None` until both are known.
-    pub fn duration_seconds(&self) -> Option<u64> {
-        let seconds = (self.finished_at? - self.created_at?).num_seconds();
-        u64::try_from(seconds).ok()
     }
 
     /// The folder under which the run's containers write their logs
@@ -132,6 +130,12 @@ impl EksJobRunRecord {
                 *mine = theirs;
                 changed = true;
             }
+        }
+        if let (None, Some(created), Some(finished)) =
+            (self.duration_seconds, self.created_at, self.finished_at)
+        {
+            self.duration_seconds = u64::try_from((finished - created).num_seconds()).ok();
+            changed |= self.duration_seconds.is_some();
         }
         changed
     }

@@ -1756,7 +1756,7 @@ fn an_eks_job_run_starts_once_and_follows_its_states_forward() {
     };
     assert!(r.apply_eks_job_run(&done, t0()));
     assert_eq!(r.status, FlowStatus::Succeeded);
-    assert_eq!(r.eks_job_run.as_ref().unwrap().duration_seconds(), Some(41));
+    assert_eq!(r.eks_job_run.as_ref().unwrap().duration_seconds, Some(41));
     assert_eq!(r.deliveries.len(), 1);
     assert!(!r.cluster_may_run(), "an ended run costs nothing more");
     assert!(
