@@ -1703,7 +1703,7 @@ fn eks_facts(state: &str) -> EksJobRunFacts {
 fn an_eks_job_run_starts_once_and_follows_its_states_forward() {
     // GIVEN a pending EMR on EKS flow WHEN StartJobRun answers THEN it is STARTING with the run
     let mut r = eks_record(1, Some("s3://logs/eks/"));
-    assert!(r.run_known() == false);
+    assert!(!r.run_known());
     assert!(r.eks_job_run_started(&eks_run(), t0()));
     assert!(
         !r.eks_job_run_started(&EksJobRunId::parse("other").unwrap(), t0()),
