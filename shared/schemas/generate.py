@@ -226,6 +226,11 @@ DEFINITION_PROPERTIES = {
         "how long a flow may stay active (humantime: `6h`, `90m`, `1h 30m`; 1 minute to 30 days); "
         "past it the reconcile sweep terminates the cluster and the flow ends TIMED_OUT"
     ),
+    "shutdown_grace_period": string(
+        "serverless_job_run only: how long EMR Serverless lets the job shut down when emr-flows cancels "
+        "its run (terminate, max_runtime), as CancelJobRun's shutdownGracePeriodInSeconds (humantime: "
+        "`30s`, `2m`; 15 seconds to 30 minutes; release 7.9.0 and later); absent: at once"
+    ),
 }
 
 

@@ -735,3 +735,82 @@ async fn a_run_of_another_stack_or_of_no_flow_here_is_ignored_and_left_alone() {
     assert!(record.job_run.unwrap().extra_runs.is_empty());
     assert!(runs(&app).await.contains(&(other.to_string(), "SUCCESS".into())));
 }
+
+/// `spark-pi-serverless` with a grace period on cancel (a release 7.9.0 application's).
+const GRACEFUL: &str = "name: graceful\nversion: '1'\nexamples: [{application_id: 00f1982r1uukb925}]\n\
+parameters: {type: object, required: [application_id], properties: {application_id: {type: string}}}\n\
+serverless_job_run:\n  applicationId: '{{ application_id }}'\n  \
+executionRoleArn: arn:aws:iam::123456789012:role/EMRServerlessS3RuntimeRole\n  \
+jobDriver: {sparkSubmit: {entryPoint: 's3://code/job.py'}}\n\
+max_runtime: 1h\nshutdown_grace_period: 45s\n";
+
+#[tokio::test]
+async fn a_definitions_shutdown_grace_period_reaches_every_cancel_of_its_own_run() {
+    let w = world_behind_proxy().await;
+    let proxy = w.proxy.as_ref().unwrap();
+    let app = application().await;
+    let submitter = ops::Submitter {
+        catalog: emr_flows::catalog::definition::Catalog::from_sources(&[("graceful.yaml", GRACEFUL)])
+            .unwrap(),
+        policy: w.submitter.policy.clone(),
+        services: w.svc().clone(),
+        region: "us-east-1".into(),
+    };
+    let submit = || async {
+        let answer = ops::submit(
+            &submitter,
+            json!({"flow": "graceful", "params": {"application_id": app.as_str()}}),
+        )
+        .await
+        .unwrap();
+        let ops::SubmitAnswer::Launched(submitted) = answer else {
+            panic!("a launch")
+        };
+        submitted.flow_id
+    };
+    let cancels = || async {
+        let log = proxy.requests().await["log"].as_array().unwrap().clone();
+        (log.iter())
+            .filter(|r| r["op"] == "CancelJobRun")
+            .map(|r| r["path"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
+    // GIVEN a flow of a definition whose runs get 45 s to shut down
+    let flow_id = submit().await;
+    let record = w.record(flow_id).await;
+    assert_eq!(
+        record.job_run.as_ref().unwrap().shutdown_grace_period_seconds,
+        Some(45)
+    );
+    // WHEN it is terminated THEN CancelJobRun asks for the grace period
+    proxy.clear_requests().await;
+    ops::terminate(w.svc(), json!({"flow_id": flow_id.to_string()}))
+        .await
+        .unwrap();
+    let sent = cancels().await;
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert!(sent[0].contains("shutdownGracePeriodInSeconds=45"), "{sent:?}");
+    // AND a flow past its max_runtime is cancelled the same way by the sweep
+    let late = submit().await;
+    let run = w.record(late).await.job_run_id().cloned().unwrap();
+    on_event(&w, state_change(&app, &run, "RUNNING")).await;
+    proxy
+        .fault_with(
+            "GetJobRun",
+            "patch",
+            2,
+            200,
+            json!({"jobRun": {"state": "RUNNING"}}),
+        )
+        .await;
+    proxy.clear_requests().await;
+    w.clock
+        .advance(chrono::Duration::hours(1) + chrono::Duration::minutes(1));
+    sweep(&w).await;
+    let sent = cancels().await;
+    assert!(
+        sent.iter()
+            .any(|p| p.contains(run.as_str()) && p.contains("shutdownGracePeriodInSeconds=45")),
+        "{sent:?}"
+    );
+}

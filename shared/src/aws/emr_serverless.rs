@@ -223,18 +223,22 @@ impl EmrServerless {
         Ok(tagged)
     }
 
-    /// Asks EMR Serverless to cancel the job run (CancelJobRun; idempotent on the service).
+    /// Asks EMR Serverless to cancel the job run (CancelJobRun; idempotent on the service),
+    /// giving the job `grace_seconds` to shut down (`shutdownGracePeriodInSeconds`; `None`: the
+    /// service's default, at once for a batch job).
     ///
     /// Errors: [`Error::Upstream`] with the service's message.
     pub async fn cancel_job_run(
         &self,
         application_id: &ApplicationId,
         job_run_id: &JobRunId,
+        grace_seconds: Option<u32>,
     ) -> Result<(), Error> {
         self.client
             .cancel_job_run()
             .application_id(application_id.as_str())
             .job_run_id(job_run_id.as_str())
+            .set_shutdown_grace_period_in_seconds(grace_seconds.and_then(|s| i32::try_from(s).ok()))
             .send()
             .await
             .map(|_| ())

@@ -191,6 +191,7 @@ pub async fn submit(s: &Submitter, request: Value) -> Result<SubmitAnswer, Error
         },
         &request_to_send,
     );
+    let record = record.with_shutdown_grace_period(definition.shutdown_grace_period_seconds());
     let size = FlowStore::record_size(&record)?;
     if size > MAX_RECORD_BYTES {
         return Err(Error::invalid(

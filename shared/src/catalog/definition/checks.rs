@@ -14,7 +14,8 @@ use crate::error::{Error, Problem, did_you_mean};
 use crate::model::{FlowId, Target};
 
 use super::spec::{
-    BUILTINS, Definition, DefinitionProblem, FlowDefinition, Overridable, empty_object_schema, parse_runtime,
+    BUILTINS, Definition, DefinitionProblem, FlowDefinition, Overridable, empty_object_schema,
+    parse_grace_period, parse_runtime,
 };
 use super::yaml::{Source, SyntaxError};
 
@@ -336,6 +337,7 @@ pub(super) fn check_source(
     let (parameters, schema) = parameters(&document, &mut problems);
     problems.extend(templates(&document, &parameters));
     problems.extend(max_runtime(&document));
+    problems.extend(shutdown_grace_period(&document, target));
     problems.extend(callbacks(&document));
     let overridable = overridable(&document, &mut problems);
 
@@ -597,6 +599,29 @@ fn max_runtime(document: &Value) -> Vec<Problem> {
         Some(Err(message)) => vec![Problem::new("max_runtime", message)],
         _ => Vec::new(),
     }
+}
+
+/// `shutdown_grace_period`: 15 seconds to 30 minutes, and only for an EMR Serverless job run
+/// (CancelJobRun's `shutdownGracePeriodInSeconds`; no other target's cancel takes one).
+fn shutdown_grace_period(document: &Value, target: Option<Target>) -> Vec<Problem> {
+    let Some(text) = document.get("shutdown_grace_period").and_then(Value::as_str) else {
+        return Vec::new();
+    };
+    let mut problems = Vec::new();
+    if let Err(message) = parse_grace_period(text) {
+        problems.push(Problem::new("shutdown_grace_period", message));
+    }
+    if let Some(target) = target.filter(|t| *t != Target::ServerlessJobRun) {
+        problems.push(Problem::new(
+            "shutdown_grace_period",
+            format!(
+                "only a `serverless_job_run` is cancelled with a grace period (CancelJobRun's \
+                 shutdownGracePeriodInSeconds); a `{}` is not",
+                target.section()
+            ),
+        ));
+    }
+    problems
 }
 
 /// The default callbacks' Lambda functions: names Lambda can invoke (the allow-list is the

@@ -75,6 +75,27 @@ pub struct FlowDefinition {
     /// A submit may ask for less. None: no limit.
     #[serde(default)]
     pub max_runtime: Option<String>,
+    /// An EMR Serverless job run's grace period when emr-flows cancels it (terminate,
+    /// `max_runtime`): CancelJobRun's `shutdownGracePeriodInSeconds` (`"30s"`, `"2m"`:
+    /// humantime's format, 15 seconds to 30 minutes; releases 7.9.0 and later). None: at once.
+    #[serde(default)]
+    pub shutdown_grace_period: Option<String>,
+}
+
+/// CancelJobRun's bounds on `shutdownGracePeriodInSeconds` (EMR Serverless API reference).
+pub const SHUTDOWN_GRACE_PERIOD: std::ops::RangeInclusive<u64> = 15..=1800;
+
+/// Parses a `shutdown_grace_period` (`"30s"`) into seconds, within [`SHUTDOWN_GRACE_PERIOD`].
+pub(super) fn parse_grace_period(text: &str) -> Result<u32, String> {
+    let duration = humantime::parse_duration(text)
+        .map_err(|e| format!("`{text}` is not a duration such as `30s` or `2m`: {e}"))?;
+    let seconds = duration.as_secs();
+    if !SHUTDOWN_GRACE_PERIOD.contains(&seconds) || duration.subsec_nanos() != 0 {
+        return Err(format!(
+            "`{text}` is not a whole number of seconds from 15 seconds to 30 minutes (CancelJobRun's shutdownGracePeriodInSeconds)"
+        ));
+    }
+    Ok(seconds as u32)
 }
 
 /// The longest `max_runtime` a definition or submit may give: EMR clusters run for days at
@@ -156,6 +177,12 @@ impl Definition {
     /// The run section as written (templated), `null` if absent (a checked definition has it).
     pub fn section(&self) -> &Value {
         self.spec.section(self.target).unwrap_or(&Value::Null)
+    }
+
+    /// The seconds EMR Serverless is given to shut a cancelled run down
+    /// (`shutdown_grace_period`), when set; a checked definition's parses.
+    pub fn shutdown_grace_period_seconds(&self) -> Option<u32> {
+        (self.spec.shutdown_grace_period.as_deref()).and_then(|t| parse_grace_period(t).ok())
     }
 
     /// A flow's `max_runtime`: the `requested` one (a submit's, at most the definition's), else

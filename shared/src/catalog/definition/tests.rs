@@ -204,6 +204,51 @@ fn a_serverless_definition_is_checked_against_emr_serverless_model_where_it_was_
     );
 }
 
+#[test]
+fn a_shutdown_grace_period_is_whole_seconds_from_15_to_1800_and_only_for_emr_serverless() {
+    // GIVEN an EMR Serverless definition with a grace period THEN it is kept in seconds
+    let graceful = format!("{MINIMAL_SERVERLESS}shutdown_grace_period: 2m\n");
+    assert_eq!(
+        Definition::parse("s.yaml", &graceful)
+            .unwrap()
+            .shutdown_grace_period_seconds(),
+        Some(120)
+    );
+    assert_eq!(
+        Definition::parse("s.yaml", MINIMAL_SERVERLESS)
+            .unwrap()
+            .shutdown_grace_period_seconds(),
+        None
+    );
+    for (text, ok) in [
+        ("15s", true),
+        ("30m", true),
+        ("14s", false),
+        ("31m", false),
+        ("1500ms", false),
+        ("soon", false),
+    ] {
+        let yaml = format!("{MINIMAL_SERVERLESS}shutdown_grace_period: {text}\n");
+        let parsed = Definition::parse("s.yaml", &yaml);
+        assert_eq!(parsed.is_ok(), ok, "{text}: {:?}", parsed.err());
+        if let Err(Error::Definition { problems, .. }) = parsed {
+            assert!(
+                format!("{problems:?}").contains("shutdown_grace_period"),
+                "{problems:?}"
+            );
+        }
+    }
+    // AND a cluster's definition cannot have one: no other cancel takes it
+    let cluster = format!("{MINIMAL_CLUSTER}shutdown_grace_period: 30s\n");
+    let Err(Error::Definition { problems, .. }) = Definition::parse("t.yaml", &cluster) else {
+        panic!("expected a definition error");
+    };
+    assert!(
+        format!("{problems:?}").contains("only a `serverless_job_run` is cancelled with a grace period"),
+        "{problems:?}"
+    );
+}
+
 const MINIMAL_CLUSTER: &str = "name: t\nversion: '1'\nexamples: [{}]\njob_flow:\n  Name: t\n  ReleaseLabel: emr-7.5.0\n  Instances: {InstanceCount: 1, MasterInstanceType: m5.xlarge}\n  JobFlowRole: EMR_EC2_DefaultRole\n  ServiceRole: EMR_DefaultRole\n";
 
 #[test]

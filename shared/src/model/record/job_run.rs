@@ -70,6 +70,11 @@ pub struct JobRunRecord {
     /// Whether `billed` is final (the run ended, or the last utilization update said so).
     #[serde(default)]
     pub billed_final: bool,
+    /// How long EMR Serverless lets the job shut down when emr-flows cancels the run, in
+    /// seconds (the definition's `shutdown_grace_period`: CancelJobRun's
+    /// `shutdownGracePeriodInSeconds`); `None`: at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shutdown_grace_period_seconds: Option<u32>,
     /// Other runs found carrying this flow's tag, cancelled.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub extra_runs: Vec<ExtraJobRun>,
@@ -169,6 +174,7 @@ impl JobRunRecord {
             created_at: None,
             billed: None,
             billed_final: false,
+            shutdown_grace_period_seconds: None,
             extra_runs: Vec::new(),
         }
     }
@@ -239,6 +245,15 @@ impl JobRunRecord {
 }
 
 impl FlowRecord {
+    /// The record with its EMR Serverless run's grace period on cancel (the definition's
+    /// `shutdown_grace_period`, in seconds); a record of another target is returned as is.
+    pub fn with_shutdown_grace_period(mut self, seconds: Option<u32>) -> Self {
+        if let Some(run) = self.job_run.as_mut() {
+            run.shutdown_grace_period_seconds = seconds;
+        }
+        self
+    }
+
     /// EMR Serverless started the flow's run: `PENDING` → `STARTING` with its id.
     pub fn job_run_started(&mut self, job_run_id: &JobRunId, now: DateTime<Utc>) -> bool {
         if self.status != FlowStatus::Pending {

@@ -106,23 +106,25 @@ pub async fn repair(svc: &Services, read: Versioned) -> Result<Versioned, Error>
         .0)
 }
 
-/// Calls CancelJobRun for the flow's run (none yet: nothing to do) and records the attempt:
+/// Calls CancelJobRun for the flow's run (none yet: nothing to do), with the definition's
+/// `shutdown_grace_period` when it has one, and records the attempt:
 /// accepted, or refused with the service's message. Returns the record and the call's result.
 ///
 /// Errors: [`Error::Upstream`] when DynamoDB fails; the service's refusal is the returned result.
 pub async fn cancel(svc: &Services, read: Versioned) -> Result<(Versioned, Result<(), Error>), Error> {
-    let Some((application_id, job_run_id)) = read
-        .record
-        .job_run
-        .as_ref()
-        .and_then(|r| Some((r.application_id.clone(), r.job_run_id.clone()?)))
-    else {
+    let Some((application_id, job_run_id, grace)) = (read.record.job_run.as_ref()).and_then(|r| {
+        Some((
+            r.application_id.clone(),
+            r.job_run_id.clone()?,
+            r.shutdown_grace_period_seconds,
+        ))
+    }) else {
         return Ok((read, Ok(())));
     };
     let flow_id = read.record.flow_id;
     let result = svc
         .emr_serverless
-        .cancel_job_run(&application_id, &job_run_id)
+        .cancel_job_run(&application_id, &job_run_id, grace)
         .await;
     match &result {
         Ok(()) => tracing::info!(%flow_id, %job_run_id, "cancellation accepted by EMR Serverless"),

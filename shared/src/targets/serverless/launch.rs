@@ -187,7 +187,7 @@ async fn cancel_extra(svc: &Services, flow_id: FlowId, job_run_id: &JobRunId) ->
     }
     let result = svc
         .emr_serverless
-        .cancel_job_run(&run.application_id, job_run_id)
+        .cancel_job_run(&run.application_id, job_run_id, None)
         .await
         .map_err(|e| e.to_string());
     match &result {
