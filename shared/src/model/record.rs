@@ -40,14 +40,19 @@ mod cause;
 mod eks_job_run;
 mod flow_events;
 mod job_run;
+mod job_runs;
 mod steps;
 mod termination;
 
 pub use cause::{FailedStep, FailureCause, StepFailureDetails};
-pub use eks_job_run::{EksJobRunRecord, NO_FAILURE_DETAILS, NO_S3_LOGS_EKS};
+pub use eks_job_run::EksJobRunRecord;
 pub use job_run::{
-    DEFAULT_EXECUTION_TIMEOUT_MINUTES, EXECUTION_TIMEOUT, ExtraJobRun, JOB_RUN_CANCELLED, JOB_RUN_FAILED,
-    JobRunRecord, NO_S3_LOGS, NO_STATE_DETAILS, START_JOB_RUN_FAILED, START_JOB_RUN_LOST,
+    DEFAULT_EXECUTION_TIMEOUT_MINUTES, EXECUTION_TIMEOUT, JobRunRecord, START_JOB_RUN_FAILED,
+    START_JOB_RUN_LOST,
+};
+pub use job_runs::{
+    ExtraJobRun, JOB_RUN_CANCELLED, JOB_RUN_FAILED, NO_FAILURE_DETAILS, NO_S3_LOGS, NO_S3_LOGS_EKS,
+    NO_STATE_DETAILS,
 };
 pub use steps::{ADD_STEPS_LOST, CLUSTER_ENDED};
 pub use termination::{ExtraCluster, Termination};

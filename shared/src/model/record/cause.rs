@@ -6,7 +6,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::super::outcome::is_error_code;
-use super::super::{StepId, StepState, bounded};
+use super::super::{FlowStatus, StepId, StepState, bounded};
+use super::job_runs::{JOB_RUN_FAILED, NO_FAILURE_DETAILS, NO_S3_LOGS, NO_S3_LOGS_EKS, NO_STATE_DETAILS};
 use super::{CAUSE_WINDOW, FlowRecord, MAX_MESSAGE_BYTES, MAX_PROBABLE_CAUSE_BYTES};
 
 /// Why a step failed, from DescribeStep's `Status.FailureDetails`.
@@ -147,6 +148,94 @@ impl FlowRecord {
             let text = tail(&text, MAX_PROBABLE_CAUSE_BYTES);
             if step.probable_cause.as_deref() != Some(text.as_str()) {
                 step.probable_cause = Some(text);
+                changed = true;
+            }
+        }
+        self.last_contact_at = Some(now);
+        if changed {
+            self.touch(now);
+        }
+        changed
+    }
+}
+
+/// A failed job run's cause, for both job-run targets (EMR Serverless, EMR on EKS): its failure
+/// details and its driver log.
+impl FlowRecord {
+    /// Whether a failed job run's cause is still missing, within [`CAUSE_WINDOW`] of the end
+    /// (EMR Serverless or EMR on EKS): its failure details (the service gave none when it
+    /// ended), or its probable cause (its driver's `stderr.gz`, for a run whose logs go to S3).
+    pub fn job_run_cause_pending(&self, now: DateTime<Utc>) -> bool {
+        let (run_known, logs_in_s3) = match (&self.job_run, &self.eks_job_run) {
+            (Some(run), _) => (run.job_run_id.is_some(), run.log_uri.is_some()),
+            (None, Some(run)) => (run.job_run_id.is_some(), run.log_uri.is_some()),
+            (None, None) => return false,
+        };
+        let Some(failure) = self.failure.as_ref() else {
+            return false;
+        };
+        let missing = self.state_details_missing() || (logs_in_s3 && failure.probable_cause.is_none());
+        self.status == FlowStatus::Failed
+            && run_known
+            && missing
+            && self.ended_at.is_some_and(|end| now < end + CAUSE_WINDOW)
+    }
+
+    /// Whether a failed run's details are still to be read: EMR Serverless' `stateDetails`
+    /// ([`NO_STATE_DETAILS`]), EMR on EKS' `failureReason` and `stateDetails`
+    /// ([`NO_FAILURE_DETAILS`]).
+    pub fn state_details_missing(&self) -> bool {
+        self.failure.as_ref().is_some_and(|f| {
+            f.code.as_deref() == Some(JOB_RUN_FAILED)
+                && matches!(f.message.as_deref(), Some(NO_STATE_DETAILS | NO_FAILURE_DETAILS))
+        })
+    }
+
+    /// Records a failed run's `stateDetails` read after its end (bounded); `false` when they
+    /// were there already or `details` is empty.
+    pub fn add_state_details(&mut self, details: &str, now: DateTime<Utc>) -> bool {
+        if details.trim().is_empty() || !self.state_details_missing() {
+            return false;
+        }
+        if let Some(failure) = self.failure.as_mut() {
+            failure.message = Some(bounded(details, MAX_MESSAGE_BYTES));
+        }
+        self.touch(now);
+        true
+    }
+
+    /// Adds the end of the failed run's driver `stderr` (bounded) read from `location`; with
+    /// no text, only says where it was looked for. A run without an S3 log location says so.
+    pub fn add_job_run_cause(
+        &mut self,
+        location: Option<&str>,
+        text: Option<String>,
+        now: DateTime<Utc>,
+    ) -> bool {
+        let no_logs = match (&self.job_run, &self.eks_job_run) {
+            (Some(run), _) => run.log_uri.is_none().then_some(NO_S3_LOGS),
+            (None, Some(run)) => run.log_uri.is_none().then_some(NO_S3_LOGS_EKS),
+            (None, None) => None,
+        };
+        let Some(failure) = self.failure.as_mut() else {
+            return false;
+        };
+        let mut changed = false;
+        let location = match location {
+            Some(location) => location.to_owned(),
+            None => match no_logs {
+                Some(no_logs) => no_logs.to_owned(),
+                None => return false,
+            },
+        };
+        if failure.log_location.as_deref() != Some(location.as_str()) {
+            failure.log_location = Some(bounded(&location, MAX_MESSAGE_BYTES));
+            changed = true;
+        }
+        if let Some(text) = text.filter(|t| !t.trim().is_empty()) {
+            let text = tail(&text, MAX_PROBABLE_CAUSE_BYTES);
+            if failure.probable_cause.as_deref() != Some(text.as_str()) {
+                failure.probable_cause = Some(text);
                 changed = true;
             }
         }

@@ -9,18 +9,8 @@ use serde::{Deserialize, Serialize};
 use super::super::eks_job_run::{EksJobRunFacts, EksJobRunId, EksJobRunState, VirtualClusterId};
 use super::super::outcome::{TerminationKind, decide_eks_job_run_outcome};
 use super::super::{FlowStatus, bounded};
-use super::job_run::{ExtraJobRun, JOB_RUN_CANCELLED, JOB_RUN_FAILED};
+use super::job_runs::{ExtraJobRun, JOB_RUN_CANCELLED, JOB_RUN_FAILED, NO_FAILURE_DETAILS, NO_S3_LOGS_EKS};
 use super::{FailureCause, FlowRecord, MAX_MESSAGE_BYTES};
-
-/// What a failed EMR on EKS run's record says when its logs are not in S3.
-pub const NO_S3_LOGS_EKS: &str = "none in S3: the run has no configurationOverrides.monitoringConfiguration.\
-s3MonitoringConfiguration.logUri, so its driver log is only where its other monitoring configuration \
-sends it (CloudWatch Logs, the persistent application UI)";
-
-/// A failed EMR on EKS run's message while DescribeJobRun has given neither its
-/// `failureReason` nor its `stateDetails` (the sweep asks again, as for a failed step).
-pub const NO_FAILURE_DETAILS: &str =
-    "the job run ended FAILED; DescribeJobRun gave no failureReason or stateDetails yet";
 
 /// The flow's EMR on EKS job run, as the record keeps it. The virtual cluster is known from
 /// submit on; the run's id once StartJobRun answered (or the run was found by its client

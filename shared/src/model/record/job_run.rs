@@ -6,18 +6,11 @@
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::super::FlowStatus;
 use super::super::job_run::{ApplicationId, JobRunFacts, JobRunId, JobRunState, ResourceUtilization};
 use super::super::outcome::{TerminationKind, decide_job_run_outcome};
-use super::super::{FlowStatus, bounded};
-use super::eks_job_run::{NO_FAILURE_DETAILS, NO_S3_LOGS_EKS};
-use super::{
-    CAUSE_WINDOW, FailureCause, FlowRecord, MAX_EXTRA_CLUSTERS, MAX_MESSAGE_BYTES, MAX_PROBABLE_CAUSE_BYTES,
-};
-
-/// What a failed job run's record says when its logs are not in S3.
-pub const NO_S3_LOGS: &str = "none in S3: the run has no configurationOverrides.monitoringConfiguration.\
-s3MonitoringConfiguration.logUri, so its driver log is only in EMR Serverless' managed storage \
-(the console or GetDashboardForJobRun)";
+use super::job_runs::{ExtraJobRun, JOB_RUN_CANCELLED, JOB_RUN_FAILED, NO_S3_LOGS, NO_STATE_DETAILS};
+use super::{FailureCause, FlowRecord};
 
 /// EMR Serverless' default `executionTimeoutMinutes` (API reference, StartJobRun).
 pub const DEFAULT_EXECUTION_TIMEOUT_MINUTES: u64 = 720;
@@ -26,13 +19,6 @@ pub const DEFAULT_EXECUTION_TIMEOUT_MINUTES: u64 = 720;
 pub const START_JOB_RUN_FAILED: &str = "START_JOB_RUN_FAILED";
 /// The cause recorded when StartJobRun's answer was lost and no run carries the flow's tag.
 pub const START_JOB_RUN_LOST: &str = "START_JOB_RUN_LOST";
-/// A failed run's message while GetJobRun has not given its `stateDetails` (the sweep asks
-/// again, as for a failed step's details).
-pub const NO_STATE_DETAILS: &str = "the job run ended FAILED; GetJobRun gave no stateDetails yet";
-/// The cause recorded when a job run ended `FAILED` (its message: GetJobRun's `stateDetails`).
-pub const JOB_RUN_FAILED: &str = "JOB_RUN_FAILED";
-/// The cause recorded when a job run was cancelled by someone else than emr-flows.
-pub const JOB_RUN_CANCELLED: &str = "JOB_RUN_CANCELLED";
 /// The cause recorded when EMR Serverless cancelled a run for its `executionTimeoutMinutes`.
 pub const EXECUTION_TIMEOUT: &str = "EXECUTION_TIMEOUT";
 
@@ -90,68 +76,6 @@ fn first_attempt() -> u32 {
 
 fn default_timeout() -> u64 {
     DEFAULT_EXECUTION_TIMEOUT_MINUTES
-}
-
-/// A second run carrying this flow's tag (EMR Serverless) or client token (EMR on EKS): a
-/// StartJobRun whose answer was lost, sent again where the service did not deduplicate it. It
-/// runs nobody's flow, so it is cancelled. `Id` is the service's job run id.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ExtraJobRun<Id = JobRunId> {
-    pub job_run_id: Id,
-    pub found_at: DateTime<Utc>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cancelled_at: Option<DateTime<Utc>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_error: Option<String>,
-}
-
-impl<Id: PartialEq + Clone> ExtraJobRun<Id> {
-    /// Notes `job_run_id` in `extras`; `false` when it is `own`, noted before, or the list is
-    /// full ([`MAX_EXTRA_CLUSTERS`]).
-    pub(super) fn note(
-        extras: &mut Vec<Self>,
-        own: Option<&Id>,
-        job_run_id: &Id,
-        now: DateTime<Utc>,
-    ) -> bool {
-        if own == Some(job_run_id)
-            || extras.iter().any(|r| &r.job_run_id == job_run_id)
-            || extras.len() >= MAX_EXTRA_CLUSTERS
-        {
-            return false;
-        }
-        extras.push(Self {
-            job_run_id: job_run_id.clone(),
-            found_at: now,
-            cancelled_at: None,
-            last_error: None,
-        });
-        true
-    }
-
-    /// Records the CancelJobRun call for the extra run `job_run_id`; `false` when it is not
-    /// noted or was cancelled before.
-    pub(super) fn cancelled(
-        extras: &mut [Self],
-        job_run_id: &Id,
-        result: Result<(), String>,
-        now: DateTime<Utc>,
-    ) -> bool {
-        let Some(extra) = extras.iter_mut().find(|e| &e.job_run_id == job_run_id) else {
-            return false;
-        };
-        if extra.cancelled_at.is_some() {
-            return false;
-        }
-        match result {
-            Ok(()) => {
-                extra.cancelled_at = Some(now);
-                extra.last_error = None;
-            }
-            Err(e) => extra.last_error = Some(bounded(&e, MAX_MESSAGE_BYTES)),
-        }
-        true
-    }
 }
 
 impl JobRunRecord {
@@ -356,90 +280,6 @@ impl FlowRecord {
             f
         });
         self.finish(outcome, failure, now) || changed
-    }
-
-    /// Whether a failed job run's cause is still missing, within [`CAUSE_WINDOW`] of the end
-    /// (EMR Serverless or EMR on EKS): its failure details (the service gave none when it
-    /// ended), or its probable cause (its driver's `stderr.gz`, for a run whose logs go to S3).
-    pub fn job_run_cause_pending(&self, now: DateTime<Utc>) -> bool {
-        let (run_known, logs_in_s3) = match (&self.job_run, &self.eks_job_run) {
-            (Some(run), _) => (run.job_run_id.is_some(), run.log_uri.is_some()),
-            (None, Some(run)) => (run.job_run_id.is_some(), run.log_uri.is_some()),
-            (None, None) => return false,
-        };
-        let Some(failure) = self.failure.as_ref() else {
-            return false;
-        };
-        let missing = self.state_details_missing() || (logs_in_s3 && failure.probable_cause.is_none());
-        self.status == FlowStatus::Failed
-            && run_known
-            && missing
-            && self.ended_at.is_some_and(|end| now < end + CAUSE_WINDOW)
-    }
-
-    /// Whether a failed run's details are still to be read: EMR Serverless' `stateDetails`
-    /// ([`NO_STATE_DETAILS`]), EMR on EKS' `failureReason` and `stateDetails`
-    /// ([`NO_FAILURE_DETAILS`]).
-    pub fn state_details_missing(&self) -> bool {
-        self.failure.as_ref().is_some_and(|f| {
-            f.code.as_deref() == Some(JOB_RUN_FAILED)
-                && matches!(f.message.as_deref(), Some(NO_STATE_DETAILS | NO_FAILURE_DETAILS))
-        })
-    }
-
-    /// Records a failed run's `stateDetails` read after its end (bounded); `false` when they
-    /// were there already or `details` is empty.
-    pub fn add_state_details(&mut self, details: &str, now: DateTime<Utc>) -> bool {
-        if details.trim().is_empty() || !self.state_details_missing() {
-            return false;
-        }
-        if let Some(failure) = self.failure.as_mut() {
-            failure.message = Some(bounded(details, MAX_MESSAGE_BYTES));
-        }
-        self.touch(now);
-        true
-    }
-
-    /// Adds the end of the failed run's driver `stderr` (bounded) read from `location`; with
-    /// no text, only says where it was looked for. A run without an S3 log location says so.
-    pub fn add_job_run_cause(
-        &mut self,
-        location: Option<&str>,
-        text: Option<String>,
-        now: DateTime<Utc>,
-    ) -> bool {
-        let no_logs = match (&self.job_run, &self.eks_job_run) {
-            (Some(run), _) => run.log_uri.is_none().then_some(NO_S3_LOGS),
-            (None, Some(run)) => run.log_uri.is_none().then_some(NO_S3_LOGS_EKS),
-            (None, None) => None,
-        };
-        let Some(failure) = self.failure.as_mut() else {
-            return false;
-        };
-        let mut changed = false;
-        let location = match location {
-            Some(location) => location.to_owned(),
-            None => match no_logs {
-                Some(no_logs) => no_logs.to_owned(),
-                None => return false,
-            },
-        };
-        if failure.log_location.as_deref() != Some(location.as_str()) {
-            failure.log_location = Some(bounded(&location, MAX_MESSAGE_BYTES));
-            changed = true;
-        }
-        if let Some(text) = text.filter(|t| !t.trim().is_empty()) {
-            let text = super::cause::tail(&text, MAX_PROBABLE_CAUSE_BYTES);
-            if failure.probable_cause.as_deref() != Some(text.as_str()) {
-                failure.probable_cause = Some(text);
-                changed = true;
-            }
-        }
-        self.last_contact_at = Some(now);
-        if changed {
-            self.touch(now);
-        }
-        changed
     }
 
     /// Notes another run carrying this flow's tag. `false` when it is the flow's own run,
