@@ -28,6 +28,11 @@
 //! ([`crate::model::decide_steps_outcome`]); the step's own `LogUri`, else the cluster's; each
 //! step's run time as its cost.
 //!
+//! The job-run targets (`serverless`, `eks`) share their launch, lost-answer recovery and
+//! cancel ([`job_runs`]); each supplies its service's calls, the identity a run carries (the
+//! flow-id tag on EMR Serverless, the echoed client token on EMR on EKS), its events and its
+//! outcome rule.
+//!
 //! # What stays shared
 //!
 //! The flow record and its rules (`model::record`) and store (`store`), callback deliveries and
@@ -46,7 +51,10 @@
 //!    under `shared/schemas/`).
 //! 3. Its module: `targets/<target>/` with `launch.rs`, `events.rs` and what applies its facts;
 //!    a variant of [`TargetEvent`] and the arms that dispatch to it (this file and `events.rs`:
-//!    the only shared files a target touches besides the two enums).
+//!    the only shared files a target touches besides the two enums). A service that runs jobs
+//!    by StartJobRun (EMR Serverless, EMR on EKS) implements [`job_runs::JobRunService`] in its
+//!    `launch.rs` and gets the launch, the lost-answer recovery and the cancel from
+//!    [`job_runs`].
 //! 4. Its outcome rule beside the cluster's in `model/outcome.rs`, with the record's fields.
 //! 5. Tests: the pure parts beside their code (events from `events/real/`, the outcome rule in
 //!    its table); its lifecycle through the real binaries in the integration tests (`tests/`),
@@ -56,6 +64,7 @@
 pub mod cluster;
 pub mod eks;
 pub mod events;
+pub mod job_runs;
 pub mod seam;
 pub mod serverless;
 pub mod steps;
@@ -64,6 +73,8 @@ pub use events::{Input, TargetEvent, event_time, parse_input};
 pub use seam::{Applied, Launched};
 
 use cluster::events::EmrEvent;
+use eks::launch::Eks;
+use serverless::launch::Serverless;
 
 use crate::catalog::render::Request;
 use crate::error::Error;
@@ -88,8 +99,8 @@ impl Target {
         match self {
             Self::Cluster => cluster::launch::recover_launch(svc, read).await,
             Self::Steps => steps::launch::recover_launch(svc, read).await,
-            Self::ServerlessJobRun => serverless::launch::recover_launch(svc, read).await,
-            Self::EksJobRun => eks::launch::recover_launch(svc, read).await,
+            Self::ServerlessJobRun => job_runs::recover_launch::<Serverless>(svc, read).await,
+            Self::EksJobRun => job_runs::recover_launch::<Eks>(svc, read).await,
         }
     }
 
@@ -118,8 +129,8 @@ impl Target {
         match self {
             Self::Cluster => cluster::facts::cancel(svc, read).await,
             Self::Steps => steps::facts::cancel(svc, read).await,
-            Self::ServerlessJobRun => serverless::facts::cancel(svc, read).await,
-            Self::EksJobRun => eks::facts::cancel(svc, read).await,
+            Self::ServerlessJobRun => job_runs::cancel::<Serverless>(svc, read).await,
+            Self::EksJobRun => job_runs::cancel::<Eks>(svc, read).await,
         }
     }
 
@@ -143,8 +154,8 @@ impl Target {
 pub async fn launch(svc: &Services, request: &Request, created: Versioned) -> Result<Launched, Error> {
     match request {
         Request::JobFlow(job_flow) => cluster::launch::launch(svc, job_flow, created).await,
-        Request::ServerlessJobRun(run) => serverless::launch::launch(svc, run, created).await,
-        Request::EksJobRun(run) => eks::launch::launch(svc, run, created).await,
+        Request::ServerlessJobRun(run) => job_runs::launch::<Serverless>(svc, run, created).await,
+        Request::EksJobRun(run) => job_runs::launch::<Eks>(svc, run, created).await,
         // Boxed: the futures of both launches inline would nest too deep for the compiler's
         // layout queries in the submit function's binary.
         Request::Steps(steps) => Box::pin(steps::launch::launch(svc, steps, created)).await,

@@ -1,5 +1,5 @@
-//! EMR on EKS' facts about a flow's job run, read with DescribeJobRun: the sweep's repair, the
-//! run's cancellation, a failed run's details and its driver log.
+//! EMR on EKS' facts about a flow's job run, read with DescribeJobRun: the sweep's repair, a
+//! failed run's details and its driver log.
 
 use crate::error::Error;
 use crate::model::MAX_PROBABLE_CAUSE_BYTES;
@@ -43,37 +43,6 @@ pub async fn repair(svc: &Services, read: Versioned) -> Result<Versioned, Error>
         .update_from(written, |r| r.checked(svc.clock.now()))
         .await?
         .0)
-}
-
-/// Calls CancelJobRun for the flow's run (none yet: nothing to do) and records the attempt:
-/// accepted, or refused with the service's message. Returns the record and the call's result.
-///
-/// Errors: [`Error::Upstream`] when DynamoDB fails; the service's refusal is the returned result.
-pub async fn cancel(svc: &Services, read: Versioned) -> Result<(Versioned, Result<(), Error>), Error> {
-    let Some((virtual_cluster_id, job_run_id)) = (read.record.eks_job_run.as_ref())
-        .and_then(|r| Some((r.virtual_cluster_id.clone(), r.job_run_id.clone()?)))
-    else {
-        return Ok((read, Ok(())));
-    };
-    let flow_id = read.record.flow_id;
-    let result = svc
-        .emr_containers
-        .cancel_job_run(&virtual_cluster_id, &job_run_id)
-        .await;
-    match &result {
-        Ok(()) => tracing::info!(%flow_id, %job_run_id, "cancellation accepted by EMR on EKS"),
-        Err(e) => {
-            tracing::warn!(%flow_id, %job_run_id, error = %e, "cancellation refused or failed; recorded as an attempt")
-        }
-    }
-    let outcome = result.as_ref().map(|_| ()).map_err(ToString::to_string);
-    let (written, _) = svc
-        .store
-        .update_from(read, |r| {
-            r.termination_attempted(outcome.clone(), svc.clock.now())
-        })
-        .await?;
-    Ok((written, result))
 }
 
 /// Fetches a failed run's missing cause: its `failureReason` and `stateDetails`

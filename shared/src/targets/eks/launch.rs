@@ -1,19 +1,81 @@
-//! Launching a flow's EMR on EKS job run and finding it again. StartJobRun carries the flow's
-//! `clientToken` (one per flow) and the run carries the flow's tags. An answer that was lost is
-//! resolved without a second run: the virtual cluster's runs with the run's name are listed
-//! (ListJobRuns), and the one that echoes the flow's token is its own; when none is listed
-//! yet, StartJobRun is repeated with the same token (a service that does not deduplicate it,
-//! such as moto, starts a second run: it carries the token too, and is found and cancelled as
-//! an extra). A run with the flow's token that the record does not name is adopted by a flow
-//! still waiting for its launch, or cancelled.
+//! Launching a flow's EMR on EKS job run and finding it again, through the job-run targets'
+//! shared launch ([`crate::targets::job_runs`]): every run echoes its `clientToken`, so a lost
+//! StartJobRun answer is resolved by listing the virtual cluster's runs with the run's name
+//! (ListJobRuns) and taking those with the flow's token.
+
+use chrono::{DateTime, Utc};
 
 use crate::aws::once::Start;
 use crate::catalog::eks_job_run::EksJobRun;
 use crate::error::Error;
-use crate::model::{EksJobRunId, EksJobRunRecord, FlowId, FlowRecord};
+use crate::model::{EksJobRunId, EksJobRunRecord, FlowRecord};
 use crate::services::Services;
-use crate::store::Versioned;
-use crate::targets::seam::{LIST_WINDOW, Launched, Tagged, refused};
+use crate::targets::job_runs::JobRunService;
+use crate::targets::seam::LIST_WINDOW;
+
+/// EMR on EKS, as the job-run targets' shared launch calls it.
+pub struct Eks;
+
+impl JobRunService for Eks {
+    type RunId = EksJobRunId;
+    type Request = EksJobRun;
+    const SERVICE: &'static str = "EMR on EKS";
+
+    fn run_id(record: &FlowRecord) -> Option<&EksJobRunId> {
+        record.eks_job_run_id()
+    }
+
+    fn started(record: &mut FlowRecord, id: &EksJobRunId, now: DateTime<Utc>) -> bool {
+        record.eks_job_run_started(id, now)
+    }
+
+    fn note_extra(record: &mut FlowRecord, id: &EksJobRunId, now: DateTime<Utc>) -> bool {
+        record.note_extra_eks_job_run(id, now)
+    }
+
+    fn extra_cancelled(record: &FlowRecord, id: &EksJobRunId) -> bool {
+        (record.eks_job_run.iter().flat_map(|r| &r.extra_runs))
+            .any(|e| &e.job_run_id == id && e.cancelled_at.is_some())
+    }
+
+    fn record_extra_cancel(
+        record: &mut FlowRecord,
+        id: &EksJobRunId,
+        result: Result<(), String>,
+        now: DateTime<Utc>,
+    ) -> bool {
+        record.extra_eks_job_run_cancelled(id, result, now)
+    }
+
+    async fn start(svc: &Services, request: &EksJobRun) -> Start<EksJobRunId> {
+        svc.emr_containers.start_job_run(request).await
+    }
+
+    /// The runs on the flow's virtual cluster started with its token, oldest first.
+    async fn own_runs(svc: &Services, record: &FlowRecord) -> Result<Vec<EksJobRunId>, Error> {
+        let Some(run) = record.eks_job_run.as_ref() else {
+            return Ok(Vec::new());
+        };
+        svc.emr_containers
+            .runs_with_token(
+                &run.virtual_cluster_id,
+                record.flow_id,
+                &run.name,
+                record.submitted_at - LIST_WINDOW,
+            )
+            .await
+    }
+
+    /// EMR on EKS' CancelJobRun takes no grace period: own run or extra, alike.
+    async fn cancel(svc: &Services, record: &FlowRecord, id: &EksJobRunId, _own: bool) -> Result<(), Error> {
+        let Some(run) = record.eks_job_run.as_ref() else {
+            return Ok(());
+        };
+        svc.emr_containers
+            .cancel_job_run(&run.virtual_cluster_id, id)
+            .await
+    }
+}
 
 /// An EMR on EKS flow's record before launch: the run's virtual cluster, name and log
 /// location, from the request.
@@ -26,170 +88,4 @@ pub fn pending(record: FlowRecord, run: &EksJobRun) -> FlowRecord {
         )),
         ..record
     }
-}
-
-/// Sends StartJobRun for the flow recorded as `created` and records what came of it; a lost
-/// answer is followed at once by a look for the run with the flow's token (and the call
-/// repeated with the same token when there is none).
-///
-/// Errors: [`Error::Upstream`] when DynamoDB fails (the service's refusal is
-/// [`Launched::Refused`]).
-pub async fn launch(svc: &Services, request: &EksJobRun, created: Versioned) -> Result<Launched, Error> {
-    let flow_id = created.record.flow_id;
-    let job_run_id = match svc.emr_containers.start_job_run(request).await {
-        Start::Started(id) => id,
-        Start::Refused(message) => {
-            tracing::error!(%flow_id, error = %message, "EMR on EKS refused StartJobRun; flow FAILED");
-            return refused(svc, created, "EMR on EKS", "StartJobRun", message).await;
-        }
-        Start::Unknown(message) => {
-            return launch_unknown(svc, request, flow_id, &message)
-                .await
-                .map(Launched::Unknown);
-        }
-    };
-    let written = match adopt_or_cancel(svc, created, &job_run_id).await? {
-        Tagged::Adopted(written) => *written,
-        _ => svc.store.read(flow_id).await?,
-    };
-    tracing::info!(%flow_id, %job_run_id, "EMR on EKS job run started");
-    Ok(Launched::Started(written))
-}
-
-/// StartJobRun's answer was lost: the flow stays `PENDING`, noted; its run is looked for by
-/// the flow's token at once, and with none listed, StartJobRun is sent again with that token.
-async fn launch_unknown(
-    svc: &Services,
-    request: &EksJobRun,
-    flow_id: FlowId,
-    message: &str,
-) -> Result<Versioned, Error> {
-    tracing::warn!(%flow_id, error = %message, "StartJobRun's answer was lost; looking for the run with the flow's token");
-    let (record, _) = svc
-        .store
-        .update(flow_id, |r| r.launch_uncertain(message, svc.clock.now()))
-        .await?;
-    let found = match runs_with_token(svc, &record).await {
-        Ok(runs) if !runs.is_empty() => runs,
-        Ok(_) => match svc.emr_containers.start_job_run(request).await {
-            Start::Started(job_run_id) => {
-                tracing::info!(%flow_id, %job_run_id, "StartJobRun repeated with the flow's token answered");
-                vec![job_run_id]
-            }
-            other => {
-                tracing::warn!(%flow_id, answer = ?other, "StartJobRun repeated with the flow's token did not answer; the sweep looks again");
-                Vec::new()
-            }
-        },
-        Err(e) => {
-            tracing::warn!(%flow_id, error = %e, "job runs not listed; the sweep looks again");
-            Vec::new()
-        }
-    };
-    for job_run_id in &found {
-        let read = svc.store.read(flow_id).await?;
-        adopt_or_cancel(svc, read, job_run_id).await?;
-    }
-    svc.store.read(flow_id).await
-}
-
-/// The runs on the flow's virtual cluster started with its token, oldest first, created since
-/// shortly before it was submitted.
-async fn runs_with_token(svc: &Services, record: &FlowRecord) -> Result<Vec<EksJobRunId>, Error> {
-    let Some(run) = record.eks_job_run.as_ref() else {
-        return Ok(Vec::new());
-    };
-    svc.emr_containers
-        .runs_with_token(
-            &run.virtual_cluster_id,
-            record.flow_id,
-            &run.name,
-            record.submitted_at - LIST_WINDOW,
-        )
-        .await
-}
-
-/// A `PENDING` flow whose StartJobRun answer was lost (seen by the sweep): the oldest run with
-/// its token is its own, any other is cancelled; with none, the flow ends `FAILED`
-/// (`START_JOB_RUN_LOST`). Returns the record as last written or read.
-///
-/// Errors: [`Error::Upstream`] when EMR on EKS cannot list runs or DynamoDB fails.
-pub async fn recover_launch(svc: &Services, read: Versioned) -> Result<Versioned, Error> {
-    let flow_id = read.record.flow_id;
-    let runs = runs_with_token(svc, &read.record).await?;
-    let Some((own, extras)) = runs.split_first() else {
-        let (written, ended) = svc
-            .store
-            .update_from(read, |r| r.launch_lost(svc.clock.now()))
-            .await?;
-        if ended {
-            tracing::error!(%flow_id, "StartJobRun's answer was lost and no job run has the flow's token; flow FAILED");
-        }
-        return Ok(written);
-    };
-    adopt_or_cancel(svc, read, own).await?;
-    for extra in extras {
-        let read = svc.store.read(flow_id).await?;
-        if !matches!(adopt_or_cancel(svc, read, extra).await?, Tagged::Extra(_)) {
-            tracing::error!(%flow_id, job_run_id = %extra, "a second job run with the flow's token was taken as its own");
-        }
-    }
-    svc.store.read(flow_id).await
-}
-
-/// Adopts `job_run_id` for the flow read as `read`, or cancels it as an extra.
-///
-/// Errors: [`Error::Upstream`] when EMR on EKS or DynamoDB fail.
-pub async fn adopt_or_cancel(
-    svc: &Services,
-    read: Versioned,
-    job_run_id: &EksJobRunId,
-) -> Result<Tagged, Error> {
-    let flow_id = read.record.flow_id;
-    if read.record.eks_job_run_id() == Some(job_run_id) {
-        return Ok(Tagged::Own(flow_id));
-    }
-    if read.record.eks_job_run_id().is_none() && !read.record.status.is_terminal() {
-        let (written, adopted) = svc
-            .store
-            .update_from(read, |r| r.eks_job_run_started(job_run_id, svc.clock.now()))
-            .await?;
-        if written.record.eks_job_run_id() == Some(job_run_id) {
-            if adopted && written.record.launch_error.is_some() {
-                tracing::warn!(%flow_id, %job_run_id, "adopted a job run whose start was never recorded");
-            }
-            return Ok(Tagged::Adopted(Box::new(written)));
-        }
-    }
-    cancel_extra(svc, flow_id, job_run_id).await
-}
-
-/// Notes `job_run_id` as an extra run of `flow_id` and cancels it.
-async fn cancel_extra(svc: &Services, flow_id: FlowId, job_run_id: &EksJobRunId) -> Result<Tagged, Error> {
-    let (record, _) = svc
-        .store
-        .update(flow_id, |r| r.note_extra_eks_job_run(job_run_id, svc.clock.now()))
-        .await?;
-    let Some(run) = record.eks_job_run.as_ref() else {
-        return Ok(Tagged::Extra(flow_id));
-    };
-    let noted = run.extra_runs.iter().find(|r| &r.job_run_id == job_run_id);
-    if noted.is_some_and(|r| r.cancelled_at.is_some()) {
-        return Ok(Tagged::Extra(flow_id));
-    }
-    let result = svc
-        .emr_containers
-        .cancel_job_run(&run.virtual_cluster_id, job_run_id)
-        .await
-        .map_err(|e| e.to_string());
-    match &result {
-        Ok(()) => tracing::warn!(%flow_id, %job_run_id, "cancelled an extra job run with the flow's token"),
-        Err(e) => tracing::error!(%flow_id, %job_run_id, error = %e, "could not cancel an extra job run"),
-    }
-    svc.store
-        .update(flow_id, |r| {
-            r.extra_eks_job_run_cancelled(job_run_id, result.clone(), svc.clock.now())
-        })
-        .await?;
-    Ok(Tagged::Extra(flow_id))
 }

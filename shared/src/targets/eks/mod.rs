@@ -3,9 +3,10 @@
 //! each confirmed with DescribeJobRun; its outcome decided from the run's facts by
 //! [`crate::model::outcome::decide_eks_job_run_outcome`].
 //!
-//! - [`launch`]: StartJobRun with the flow's client token and tags; a lost answer resolved by
-//!   the token (ListJobRuns echoes it) or the same token again; extra runs cancelled.
-//! - [`facts`]: the sweep's repair, cancellation, a failed run's details and driver log.
+//! - [`launch`]: EMR on EKS' part in the job-run targets' shared launch and cancel
+//!   ([`crate::targets::job_runs`]): StartJobRun, the runs with the flow's token (ListJobRuns
+//!   echoes it), CancelJobRun.
+//! - [`facts`]: the sweep's repair, a failed run's details and driver log.
 //!
 //! Nothing here calls back into the operations: what a changed record asks for next
 //! (deliveries, a termination due) is carried out by the caller (`ops`).
@@ -17,7 +18,9 @@ pub mod launch;
 use crate::error::Error;
 use crate::model::EksJobRunFacts;
 use crate::services::Services;
+use crate::targets::job_runs;
 use crate::targets::seam::{Applied, Tagged};
+use launch::Eks;
 
 use events::EksJobRunEvent;
 
@@ -64,7 +67,7 @@ pub async fn apply_event(svc: &Services, event: EksJobRunEvent) -> Result<Applie
     };
     let mut follow_up = Vec::new();
     if read.record.eks_job_run_id() != Some(&job_run_id) {
-        read = match launch::adopt_or_cancel(svc, read, &job_run_id).await? {
+        read = match job_runs::adopt_or_cancel::<Eks>(svc, read, &job_run_id).await? {
             // Recorded by another writer meanwhile: what it wrote is read.
             Tagged::Own(_) => svc.store.read(flow_id).await?,
             Tagged::Adopted(written) => {

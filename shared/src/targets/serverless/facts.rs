@@ -1,6 +1,6 @@
 //! EMR Serverless' facts about a flow's job run, applied through the record's rules: from an
 //! event or the sweep's GetJobRun, with GetJobRun read when an event ends the run (events carry
-//! no `stateDetails`, figures or timeout); the run's cancellation; a failed run's driver log.
+//! no `stateDetails`, figures or timeout); a failed run's driver log.
 
 use crate::aws::emr_serverless::JobRunDescription;
 use crate::error::Error;
@@ -104,42 +104,6 @@ pub async fn repair(svc: &Services, read: Versioned) -> Result<Versioned, Error>
         .update_from(written, |r| r.checked(svc.clock.now()))
         .await?
         .0)
-}
-
-/// Calls CancelJobRun for the flow's run (none yet: nothing to do), with the definition's
-/// `shutdown_grace_period` when it has one, and records the attempt:
-/// accepted, or refused with the service's message. Returns the record and the call's result.
-///
-/// Errors: [`Error::Upstream`] when DynamoDB fails; the service's refusal is the returned result.
-pub async fn cancel(svc: &Services, read: Versioned) -> Result<(Versioned, Result<(), Error>), Error> {
-    let Some((application_id, job_run_id, grace)) = (read.record.job_run.as_ref()).and_then(|r| {
-        Some((
-            r.application_id.clone(),
-            r.job_run_id.clone()?,
-            r.shutdown_grace_period_seconds,
-        ))
-    }) else {
-        return Ok((read, Ok(())));
-    };
-    let flow_id = read.record.flow_id;
-    let result = svc
-        .emr_serverless
-        .cancel_job_run(&application_id, &job_run_id, grace)
-        .await;
-    match &result {
-        Ok(()) => tracing::info!(%flow_id, %job_run_id, "cancellation accepted by EMR Serverless"),
-        Err(e) => {
-            tracing::warn!(%flow_id, %job_run_id, error = %e, "cancellation refused or failed; recorded as an attempt")
-        }
-    }
-    let outcome = result.as_ref().map(|_| ()).map_err(ToString::to_string);
-    let (written, _) = svc
-        .store
-        .update_from(read, |r| {
-            r.termination_attempted(outcome.clone(), svc.clock.now())
-        })
-        .await?;
-    Ok((written, result))
 }
 
 /// Fetches a failed run's missing cause: its `stateDetails` (GetJobRun), when they were not

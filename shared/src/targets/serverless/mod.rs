@@ -2,11 +2,12 @@
 //! (StartJobRun), followed through the service's job-run events ([`events`]), its outcome
 //! decided from the run's facts by [`crate::model::outcome::decide_job_run_outcome`].
 //!
-//! - [`launch`]: StartJobRun with the flow's client token and tags; a lost answer resolved by
-//!   the flow's tag (ListJobRuns, GetJobRun) or the same token again; extra runs cancelled.
+//! - [`launch`]: EMR Serverless' part in the job-run targets' shared launch and cancel
+//!   ([`crate::targets::job_runs`]): StartJobRun, the runs carrying the flow's tag (ListJobRuns,
+//!   GetJobRun), CancelJobRun with the definition's grace period.
 //! - [`facts`]: the run's facts applied to the record (GetJobRun's `stateDetails`, figures and
-//!   timeout read when an event ends the run), the sweep's repair, cancellation, and a failed
-//!   run's driver log.
+//!   timeout read when an event ends the run), the sweep's repair, and a failed run's driver
+//!   log.
 //!
 //! Nothing here calls back into the operations: what a changed record asks for next
 //! (deliveries, a termination due) is carried out by the caller (`ops`).
@@ -19,8 +20,10 @@ use crate::error::Error;
 use crate::services::Services;
 use crate::targets::seam::Applied;
 
+use crate::targets::job_runs;
 use crate::targets::seam::Tagged;
 use events::JobRunEvent;
+use launch::Serverless;
 
 /// Applies one EMR Serverless event to the flow whose run it concerns: the run's flow-id tag
 /// is read with GetJobRun (which also gives what an ending needs: `stateDetails`, figures,
@@ -52,7 +55,7 @@ pub async fn apply_event(svc: &Services, event: JobRunEvent) -> Result<Applied, 
     };
     let mut follow_up = Vec::new();
     if read.record.job_run_id() != Some(&job_run_id) {
-        read = match launch::adopt_or_cancel(svc, read, &job_run_id).await? {
+        read = match job_runs::adopt_or_cancel::<Serverless>(svc, read, &job_run_id).await? {
             // Recorded by another writer meanwhile: what it wrote is read.
             Tagged::Own(_) => svc.store.read(flow_id).await?,
             Tagged::Adopted(written) => {
