@@ -191,6 +191,28 @@ pub async fn adopt_or_cancel<S: JobRunService>(
     cancel_extra::<S>(svc, flow_id, job_run_id).await
 }
 
+/// The record an event about run `job_run_id` applies to, starting from `read`: as read when
+/// the record names the run; else the run adopted (the written record is also the first of the
+/// follow-up records, whose work the caller carries out); `None` for an extra run, cancelled.
+///
+/// Errors: [`Error::Upstream`] when the service or DynamoDB fail.
+pub async fn record_for_event<S: JobRunService>(
+    svc: &Services,
+    read: Versioned,
+    job_run_id: &S::RunId,
+) -> Result<Option<(Versioned, Vec<Versioned>)>, Error> {
+    if S::run_id(&read.record) == Some(job_run_id) {
+        return Ok(Some((read, Vec::new())));
+    }
+    let flow_id = read.record.flow_id;
+    Ok(match adopt_or_cancel::<S>(svc, read, job_run_id).await? {
+        // Recorded by another writer meanwhile: what it wrote is read.
+        Tagged::Own(_) => Some((svc.store.read(flow_id).await?, Vec::new())),
+        Tagged::Adopted(written) => Some(((*written).clone(), vec![*written])),
+        Tagged::Extra(_) => None,
+    })
+}
+
 /// Notes `job_run_id` as an extra run of `flow_id` and cancels it.
 async fn cancel_extra<S: JobRunService>(
     svc: &Services,

@@ -19,7 +19,7 @@ use crate::error::Error;
 use crate::model::EksJobRunFacts;
 use crate::services::Services;
 use crate::targets::job_runs;
-use crate::targets::seam::{Applied, Tagged};
+use crate::targets::seam::Applied;
 use launch::Eks;
 
 use events::EksJobRunEvent;
@@ -60,27 +60,16 @@ pub async fn apply_event(svc: &Services, event: EksJobRunEvent) -> Result<Applie
         tracing::info!(%job_run_id, "event for a job run that is no flow's; ignored");
         return Ok(Applied::Ignored(format!("job run {job_run_id} is no flow's")));
     };
-    let Some(mut read) = svc.store.get(flow_id).await? else {
+    let Some(read) = svc.store.get(flow_id).await? else {
         return Ok(Applied::Ignored(format!(
             "job run {job_run_id} belongs to flow {flow_id}, which this table does not hold"
         )));
     };
-    let mut follow_up = Vec::new();
-    if read.record.eks_job_run_id() != Some(&job_run_id) {
-        read = match job_runs::adopt_or_cancel::<Eks>(svc, read, &job_run_id).await? {
-            // Recorded by another writer meanwhile: what it wrote is read.
-            Tagged::Own(_) => svc.store.read(flow_id).await?,
-            Tagged::Adopted(written) => {
-                follow_up.push((*written).clone());
-                *written
-            }
-            Tagged::Extra(flow_id) => {
-                return Ok(Applied::Ignored(format!(
-                    "job run {job_run_id} is an extra run of flow {flow_id}; cancelled"
-                )));
-            }
-        };
-    }
+    let Some((read, mut follow_up)) = job_runs::record_for_event::<Eks>(svc, read, &job_run_id).await? else {
+        return Ok(Applied::Ignored(format!(
+            "job run {job_run_id} is an extra run of flow {flow_id}; cancelled"
+        )));
+    };
     let facts = merged(facts, description.facts);
     let (written, changed) = svc
         .store

@@ -21,7 +21,6 @@ use crate::services::Services;
 use crate::targets::seam::Applied;
 
 use crate::targets::job_runs;
-use crate::targets::seam::Tagged;
 use events::JobRunEvent;
 use launch::Serverless;
 
@@ -48,27 +47,18 @@ pub async fn apply_event(svc: &Services, event: JobRunEvent) -> Result<Applied, 
         tracing::info!(%job_run_id, "event for a job run that is no flow's; ignored");
         return Ok(Applied::Ignored(format!("job run {job_run_id} is no flow's")));
     };
-    let Some(mut read) = svc.store.get(flow_id).await? else {
+    let Some(read) = svc.store.get(flow_id).await? else {
         return Ok(Applied::Ignored(format!(
             "job run {job_run_id} is tagged for flow {flow_id}, which this table does not hold"
         )));
     };
-    let mut follow_up = Vec::new();
-    if read.record.job_run_id() != Some(&job_run_id) {
-        read = match job_runs::adopt_or_cancel::<Serverless>(svc, read, &job_run_id).await? {
-            // Recorded by another writer meanwhile: what it wrote is read.
-            Tagged::Own(_) => svc.store.read(flow_id).await?,
-            Tagged::Adopted(written) => {
-                follow_up.push((*written).clone());
-                *written
-            }
-            Tagged::Extra(flow_id) => {
-                return Ok(Applied::Ignored(format!(
-                    "job run {job_run_id} is an extra run of flow {flow_id}; cancelled"
-                )));
-            }
-        };
-    }
+    let Some((read, mut follow_up)) =
+        job_runs::record_for_event::<Serverless>(svc, read, &job_run_id).await?
+    else {
+        return Ok(Applied::Ignored(format!(
+            "job run {job_run_id} is an extra run of flow {flow_id}; cancelled"
+        )));
+    };
     let (written, changed) = facts::apply_facts(svc, read, facts, Some(&description)).await?;
     let status = written.record.status;
     follow_up.push(written);
