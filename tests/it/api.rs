@@ -91,6 +91,10 @@ async fn world() -> World {
                     aws_sdk_emrserverless::Client::new(&sdk),
                     emr_flows::catalog::job_flow::LOCAL_STACK,
                 ),
+                emr_containers: emr_flows::aws::emr_containers::EmrContainers::for_stack(
+                    aws_sdk_emrcontainers::Client::new(&sdk),
+                    emr_flows::catalog::job_flow::LOCAL_STACK,
+                ),
                 dispatcher: Dispatcher::with_signing(aws_sdk_lambda::Client::new(&sdk), signing(), true)
                     .unwrap()
                     .with_header_secrets(

@@ -156,7 +156,7 @@ async fn a_job_run_starts_once_tagged_and_ends_as_its_events_say_whatever_their_
     // THEN one StartJobRun started one run, tagged with the flow, named in the answer
     assert_eq!(proxy.counts().await.get("StartJobRun"), Some(&1));
     assert_eq!(submitted.status, FlowStatus::Starting);
-    let run = submitted.job_run_id.clone().expect("the answer names the run");
+    let run = JobRunId::parse(submitted.job_run_id.as_deref().expect("the answer names the run")).unwrap();
     assert_eq!(submitted.application_id.as_ref(), Some(&app));
     let got = serverless()
         .await
