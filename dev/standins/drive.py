@@ -17,6 +17,11 @@ A flow on EMR Serverless (target serverless_job_run) gets its job run's events i
 Serverless user guide, "Automating EMR Serverless with Amazon EventBridge"): SUBMITTED, PENDING,
 SCHEDULED, RUNNING, then SUCCESS, or FAILED with --fail; with --retry, the first attempt fails
 and a "Job Run Retry" starts attempt 2 first; then the final "Job Resource Utilization Update".
+A flow on EMR on EKS (target eks_job_run) gets its job run's "EMR Job Run State Change" events
+(source aws.emr-containers; no body is published, so each carries the ids and state community
+code reads, and on-state-change confirms it with DescribeJobRun): PENDING, SUBMITTED, RUNNING,
+then COMPLETED, or FAILED with --fail; with --retry, the first driver fails and an "EMR Job Run
+New Driver Attempt" (currentAttemptCount 2) comes first.
 
     source .local/env            # after `make up`
     python dev/standins/drive.py FLOW_ID [--fail-step N | --fail] [--retry] [--endpoint-url URL]
@@ -125,6 +130,32 @@ def job_run_lifecycle(record, fail, retry):
     }, source="aws.emr-serverless")
 
 
+def eks_job_run_lifecycle(record, fail, retry):
+    """An EMR on EKS job run's events (EMR on EKS development guide, "Monitoring jobs with Amazon
+    EventBridge": only the detail types are published; the detail holds what community code reads)."""
+    run = record["eks_job_run"]
+    vc, run_id = run["virtual_cluster_id"], run["job_run_id"]
+    arn = f"arn:aws:emr-containers:us-east-1:123456789012:/virtualclusters/{vc}/jobruns/{run_id}"
+
+    def event(detail_type, **detail):
+        e = emr_event(detail_type, {"id": run_id, "virtualClusterId": vc, **detail},
+                      source="aws.emr-containers")
+        e["resources"] = [arn]
+        return e
+
+    for s in ["PENDING", "SUBMITTED", "RUNNING"]:
+        yield event("EMR Job Run State Change", state=s)
+    if retry:
+        yield event("EMR Job Run New Driver Attempt", currentAttemptCount=2,
+                    newDriverPodName=f"spark-{run_id}-driver-2", newDriverCreatedAt=now(),
+                    previousDriverFailureMessage="Driver pod exited with code 1")
+        yield event("EMR Job Run State Change", state="RUNNING")
+    if fail:
+        yield event("EMR Job Run State Change", state="FAILED", failureReason="USER_ERROR")
+    else:
+        yield event("EMR Job Run State Change", state="COMPLETED")
+
+
 def lifecycle(record, fail_step):
     cluster_id, name = record["cluster_id"], record.get("cluster_name") or record["flow"]
     steps = sorted(record["steps"].items(), key=lambda kv: kv[1]["index"])
@@ -153,7 +184,7 @@ def main():
                         help="a step flow: the shared cluster then ends (TERMINATED, USER_REQUEST)")
     parser.add_argument("--fail", action="store_true", help="a job run ends FAILED")
     parser.add_argument("--retry", action="store_true",
-                        help="a job run's first attempt fails and EMR Serverless retries it")
+                        help="a job run's first attempt fails and EMR Serverless (or EMR on EKS) retries it")
     parser.add_argument("--endpoint-url", default=os.environ.get("EMR_FLOWS_LAMBDA_URL"),
                         help="the functions (default: $EMR_FLOWS_LAMBDA_URL from .local/env)")
     args = parser.parse_args()
@@ -179,6 +210,10 @@ def main():
         if not (record.get("job_run") or {}).get("job_run_id"):
             sys.exit(f"flow {args.flow_id} has no job run yet (status {record['status']})")
         events = job_run_lifecycle(record, args.fail, args.retry)
+    elif record.get("target") == "eks_job_run":
+        if not (record.get("eks_job_run") or {}).get("job_run_id"):
+            sys.exit(f"flow {args.flow_id} has no job run yet (status {record['status']})")
+        events = eks_job_run_lifecycle(record, args.fail, args.retry)
     else:
         if not record.get("cluster_id"):
             sys.exit(f"flow {args.flow_id} has no cluster yet (status {record['status']})")
@@ -192,8 +227,8 @@ def main():
     ok = True
     for event in events:
         d = event["detail"]
-        subject = d.get("stepId") or d.get("clusterId") or d.get("jobRunId")
-        what = f"{event['detail-type']}: {subject} {d.get('state', d.get('newAttempt', ''))}"
+        subject = d.get("stepId") or d.get("clusterId") or d.get("jobRunId") or d.get("id")
+        what = f"{event['detail-type']}: {subject} {d.get('state', d.get('newAttempt', d.get('currentAttemptCount', '')))}"
         answer, error = invoke("on-state-change", event)
         if error:
             ok = False
@@ -202,7 +237,7 @@ def main():
             applied = answer.get("applied") or answer.get("applied_to_flows") or answer
             print(f"  {what:<60} -> flow {applied.get('status', applied) if isinstance(applied, dict) else applied}")
     record, _ = invoke("list", {"flow_id": args.flow_id})
-    keep = ("flow_id", "status", "target", "job_run", "failure", "deliveries")
+    keep = ("flow_id", "status", "target", "job_run", "eks_job_run", "failure", "deliveries")
     print(json.dumps({k: record.get(k) for k in keep if k in record}, indent=2))
     return 0 if ok else 1
 

@@ -23,8 +23,10 @@ Actions: drop_after (forward, then close the connection without answering), erro
 ThrottlingException, not forwarded), delay (sleep S seconds, then forward), refuse_cancel
 (CancelSteps only: every step answered FAILED with a reason), answer (answer
 "status" (default 200) with the JSON "body", not forwarded), patch (forward, then answer with
-"body" merged into the JSON answer, objects member by member: what moto leaves out, such as
-GetJobRun's stateDetails).
+"body" merged into the JSON answer, objects member by member and an object into each item of a
+list: what moto leaves out, such as EMR Serverless GetJobRun's stateDetails, EMR on EKS
+DescribeJobRun's failureReason and stateDetails ({"jobRun": {...}}) or every listed run's
+({"jobRuns": {...}}), or a state moto's runs never reach).
 
 Stand-ins for what moto 5.2.5 lacks: EMR's CancelSteps is answered here, never forwarded (each
 step SUBMITTED, as EMR answers a request it took; the steps' states do not change, as EMR's do
@@ -34,8 +36,10 @@ location (StepMonitoringConfiguration, which makes moto fail the call) is taken 
 AddJobFlowSteps before it is forwarded, kept per step id from moto's answer, and put back into
 DescribeStep's answer as the step's LogUri, as EMR reports it.
 
-EMR Serverless' REST operations are named by the API (StartJobRun, GetJobRun, ListJobRuns,
-CancelJobRun); other REST operations as METHOD plus their first path segments.
+EMR Serverless' and EMR on EKS' job-run REST operations are named by the API (StartJobRun,
+ListJobRuns, CancelJobRun, and GetJobRun or DescribeJobRun; the service is the one the request
+is signed for, emr-serverless or emr-containers); other REST operations as METHOD plus their
+first path segments.
 
 Usage: python dev/standins/fault_proxy.py --port 8766 --upstream http://127.0.0.1:5000 [--no-serialize]
 """
@@ -64,6 +68,15 @@ SERVERLESS_ROUTES = [
     ("GET", re.compile(r"^/applications/[^/]+/jobruns/[^/]+$"), "GetJobRun"),
     ("DELETE", re.compile(r"^/applications/[^/]+/jobruns/[^/]+$"), "CancelJobRun"),
 ]
+# EMR on EKS' job-run routes (botocore's emr-containers model), by method and path shape.
+CONTAINERS_ROUTES = [
+    ("POST", re.compile(r"^/virtualclusters/[^/]+/jobruns$"), "StartJobRun"),
+    ("GET", re.compile(r"^/virtualclusters/[^/]+/jobruns$"), "ListJobRuns"),
+    ("GET", re.compile(r"^/virtualclusters/[^/]+/jobruns/[^/]+$"), "DescribeJobRun"),
+    ("DELETE", re.compile(r"^/virtualclusters/[^/]+/jobruns/[^/]+$"), "CancelJobRun"),
+]
+# The REST routes named by the API, by the service that signs the request.
+NAMED_ROUTES = {"emr-serverless": SERVERLESS_ROUTES, "emr-containers": CONTAINERS_ROUTES}
 # Per-connection headers (RFC 9110 §7.6.1) are not relayed; Content-Length is recomputed.
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding",
               "upgrade", "expect", "content-length", "proxy-authenticate", "proxy-authorization"}
@@ -84,10 +97,9 @@ def operation(method: str, path: str, headers, body: bytes) -> tuple[str, str]:
         form.update(urllib.parse.parse_qs(body.decode("utf-8", "replace")))
     if "Action" in form:
         return service, form["Action"][0]
-    if service == "emr-serverless":
-        for method_, route, name in SERVERLESS_ROUTES:
-            if method == method_ and route.match(url.path):
-                return service, name
+    for method_, route, name in NAMED_ROUTES.get(service, []):
+        if method == method_ and route.match(url.path):
+            return service, name
     # REST (Lambda, S3): METHOD plus the API-version segments and one more,
     # e.g. "POST /2015-03-31/functions" or "PUT /bucket".
     segments = [s for s in url.path.split("/") if s]
@@ -181,9 +193,12 @@ def with_step_log_uri(answer: bytes, uris: dict) -> bytes:
 
 
 def merge(answer, patch):
-    """`patch` merged into `answer`: objects member by member, anything else replaced."""
+    """`patch` merged into `answer`: objects member by member, an object into each item of a
+    list (every run of a ListJobRuns answer), anything else replaced."""
     if isinstance(answer, dict) and isinstance(patch, dict):
         return {**answer, **{k: merge(answer.get(k), v) for k, v in patch.items()}}
+    if isinstance(answer, list) and isinstance(patch, dict):
+        return [merge(item, patch) for item in answer]
     return patch
 
 

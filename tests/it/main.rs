@@ -20,6 +20,7 @@ mod cli;
 mod e2e;
 mod e2e_api;
 mod e2e_job_runs;
+mod eks_job_runs;
 mod findings;
 mod flow_events;
 mod flows;

@@ -78,8 +78,9 @@ impl FaultProxy {
     /// is used up. Rules apply in the order added; a request gets at most one fault.
     ///
     /// `operation` is the operation name exactly as the proxy records it (`"PutItem"`,
-    /// `"RunJobFlow"`, `"CreateRole"`, or `"GET /2015-03-31/functions"` for REST calls), or
-    /// `"*"` for any. `action` is one of:
+    /// `"RunJobFlow"`, `"CreateRole"`; the job-run calls of EMR Serverless and EMR on EKS by
+    /// their API names, `"StartJobRun"`, `"GetJobRun"`, `"DescribeJobRun"`…; or
+    /// `"GET /2015-03-31/functions"` for other REST calls), or `"*"` for any. `action` is one of:
     /// - `"drop_after"`: forwarded (applied), then the connection closes without an answer;
     /// - `"error_500"`: forwarded (applied), then answered 500 `InternalFailure` (retryable);
     /// - `"fail_500"`: not forwarded, answered 500 `InternalFailure`;
@@ -96,8 +97,10 @@ impl FaultProxy {
 
     /// Makes the next `times` requests of `operation` get `body`: with `"answer"`, answered
     /// `status` with `body` (not forwarded); with `"patch"`, forwarded and answered with `body`
-    /// merged into the upstream's JSON answer, objects member by member (what moto leaves out:
-    /// GetJobRun's `stateDetails`, a run's state).
+    /// merged into the upstream's JSON answer, objects member by member and an object into
+    /// each item of a list (what moto leaves out: EMR Serverless GetJobRun's `stateDetails`,
+    /// EMR on EKS DescribeJobRun's `failureReason` and `stateDetails`, a run's state; with
+    /// `{"jobRuns": {…}}`, every run ListJobRuns lists).
     pub async fn fault_with(&self, operation: &str, action: &str, times: u32, status: u16, body: Value) {
         let rule =
             json!({"operation": operation, "action": action, "times": times, "status": status, "body": body});
@@ -105,8 +108,9 @@ impl FaultProxy {
     }
 
     /// With `on`, a request repeating a `clientToken` (a JSON body's member) on the same path is
-    /// answered with the first one's answer and not forwarded, as EMR Serverless deduplicates
-    /// StartJobRun (moto does not); off, every request is forwarded. Forgets the tokens seen.
+    /// answered with the first one's answer and not forwarded, as EMR Serverless and EMR on
+    /// EKS deduplicate StartJobRun (moto does not); off, every request is forwarded. Forgets the
+    /// tokens seen.
     pub async fn dedupe_tokens(&self, on: bool) {
         self.control(Method::POST, "tokens", Some(json!({"dedupe": on})))
             .await;
