@@ -141,6 +141,22 @@ impl EksJobRunFacts {
         }
     }
 
+    /// What an event (`self`) and DescribeJobRun (`described`, read when the event arrived) say
+    /// together: the state further along, the event's on a tie (an end is final, so a later
+    /// DescribeJobRun never contradicts an event's end, and a late event never undoes
+    /// DescribeJobRun's), the later attempt, and DescribeJobRun's details and times.
+    pub fn confirmed_by(self, described: EksJobRunFacts) -> EksJobRunFacts {
+        let state = match (self.state, described.state) {
+            (Some(event), Some(now)) => Some(if event.rank() >= now.rank() { event } else { now }),
+            (event, now) => event.or(now),
+        };
+        EksJobRunFacts {
+            state,
+            attempt: self.attempt.max(described.attempt),
+            ..described
+        }
+    }
+
     /// A failed run's details as one message: `failureReason: stateDetails`, either alone, or
     /// `None` when the service gave neither.
     pub fn failure_message(&self) -> Option<String> {
@@ -203,6 +219,38 @@ mod tests {
         );
         assert!(VirtualClusterId::parse("").is_err());
         assert!(VirtualClusterId::parse(&"a".repeat(65)).is_err());
+    }
+
+    fn facts(state: Option<&str>, attempt: Option<u32>) -> EksJobRunFacts {
+        EksJobRunFacts {
+            state: state.map(EksJobRunState::from),
+            attempt,
+            ..EksJobRunFacts::default()
+        }
+    }
+
+    #[test]
+    fn an_event_confirmed_keeps_the_state_further_along_the_later_attempt_and_describe_job_runs_details() {
+        let described = EksJobRunFacts {
+            failure_reason: Some("USER_ERROR".into()),
+            ..facts(Some("RUNNING"), Some(1))
+        };
+        let m = facts(Some("FAILED"), None).confirmed_by(described);
+        assert_eq!(m.state, Some(EksJobRunState::Failed), "an event's end stands");
+        assert_eq!(m.failure_reason.as_deref(), Some("USER_ERROR"));
+        assert_eq!(m.attempt, Some(1));
+        let m = facts(Some("RUNNING"), None).confirmed_by(facts(Some("CANCELLED"), None));
+        assert_eq!(
+            m.state,
+            Some(EksJobRunState::Cancelled),
+            "a late event undoes nothing"
+        );
+        let m = facts(Some("COMPLETED"), None).confirmed_by(facts(Some("CANCELLED"), None));
+        assert_eq!(m.state, Some(EksJobRunState::Completed), "on a tie, the event's");
+        let m = facts(None, Some(2)).confirmed_by(facts(Some("RUNNING"), Some(1)));
+        assert_eq!((m.state, m.attempt), (Some(EksJobRunState::Running), Some(2)));
+        let m = facts(Some("SOMETHING_NEW"), None).confirmed_by(facts(None, None));
+        assert_eq!(m.state, Some(EksJobRunState::Other("SOMETHING_NEW".into())));
     }
 
     #[test]

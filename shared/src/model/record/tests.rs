@@ -2006,13 +2006,6 @@ proptest! {
                 r.record_delivery(&key, attempt, &outcome, now);
             }
         };
-        let merge = |event: EksJobRunFacts, described: EksJobRunFacts| {
-            let state = match (event.state, described.state) {
-                (Some(e), Some(d)) => Some(if e.rank() > d.rank() { e } else { d }),
-                (e, d) => e.or(d),
-            };
-            EksJobRunFacts { state, attempt: event.attempt.max(described.attempt), ..described }
-        };
         let horizon = arrivals.last().map_or(last, |(at, _, _)| *at).max(last);
         let mut next = arrivals.into_iter().peekable();
         for w in 0..=horizon {
@@ -2022,10 +2015,9 @@ proptest! {
                 r.termination_attempted(Ok(()), now);
             }
             while let Some((_, _, facts)) = next.next_if(|(at, _, _)| *at == w) {
-                // An event that arrives at minute w is confirmed by DescribeJobRun at minute w
-                // only when it carries no state; one that does is applied as the service said
-                // it, with the details DescribeJobRun gives then.
-                r.apply_eks_job_run(&merge(facts, describe(w)), now);
+                // An event that arrives at minute w is confirmed by DescribeJobRun at minute w,
+                // as on-state-change does.
+                r.apply_eks_job_run(&facts.confirmed_by(describe(w)), now);
                 deliver(&mut r, now, true);
             }
             if w % sweep_every == 0 {

@@ -16,28 +16,12 @@ pub mod facts;
 pub mod launch;
 
 use crate::error::Error;
-use crate::model::EksJobRunFacts;
 use crate::services::Services;
 use crate::targets::job_runs;
 use crate::targets::seam::Applied;
 use launch::Eks;
 
 use events::EksJobRunEvent;
-
-/// What an event and DescribeJobRun say together: the state further along (an ended state is
-/// final, so a later DescribeJobRun never contradicts an event's end, and a late event never
-/// undoes DescribeJobRun's), the later attempt, and DescribeJobRun's details and times.
-fn merged(event: EksJobRunFacts, described: EksJobRunFacts) -> EksJobRunFacts {
-    let state = match (event.state, described.state) {
-        (Some(e), Some(d)) => Some(if e.rank() > d.rank() { e } else { d }),
-        (e, d) => e.or(d),
-    };
-    EksJobRunFacts {
-        state,
-        attempt: event.attempt.max(described.attempt),
-        ..described
-    }
-}
 
 /// Applies one EMR on EKS event to the flow whose run it concerns. DescribeJobRun confirms it
 /// and names the flow (the run's flow-id tag, else its client token); a run the flow's record
@@ -70,7 +54,7 @@ pub async fn apply_event(svc: &Services, event: EksJobRunEvent) -> Result<Applie
             "job run {job_run_id} is an extra run of flow {flow_id}; cancelled"
         )));
     };
-    let facts = merged(facts, description.facts);
+    let facts = facts.confirmed_by(description.facts);
     let (written, changed) = svc
         .store
         .update_from(read, |r| r.apply_eks_job_run(&facts, svc.clock.now()))
@@ -84,40 +68,4 @@ pub async fn apply_event(svc: &Services, event: EksJobRunEvent) -> Result<Applie
         changed,
         follow_up,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::model::EksJobRunState;
-
-    fn facts(state: Option<&str>, attempt: Option<u32>) -> EksJobRunFacts {
-        EksJobRunFacts {
-            state: state.map(EksJobRunState::from),
-            attempt,
-            ..EksJobRunFacts::default()
-        }
-    }
-
-    #[test]
-    fn the_state_further_along_and_the_later_attempt_stand_with_describe_job_runs_details() {
-        let described = EksJobRunFacts {
-            failure_reason: Some("USER_ERROR".into()),
-            ..facts(Some("RUNNING"), Some(1))
-        };
-        let m = merged(facts(Some("FAILED"), None), described.clone());
-        assert_eq!(m.state, Some(EksJobRunState::Failed), "an event's end stands");
-        assert_eq!(m.failure_reason.as_deref(), Some("USER_ERROR"));
-        assert_eq!(m.attempt, Some(1));
-        let m = merged(facts(Some("RUNNING"), None), facts(Some("CANCELLED"), None));
-        assert_eq!(
-            m.state,
-            Some(EksJobRunState::Cancelled),
-            "a late event undoes nothing"
-        );
-        let m = merged(facts(None, Some(2)), facts(Some("RUNNING"), Some(1)));
-        assert_eq!((m.state, m.attempt), (Some(EksJobRunState::Running), Some(2)));
-        let m = merged(facts(Some("SOMETHING_NEW"), None), facts(None, None));
-        assert_eq!(m.state, Some(EksJobRunState::Other("SOMETHING_NEW".into())));
-    }
 }
