@@ -312,7 +312,7 @@ async fn a_job_run_starts_once_with_the_flows_token_and_tags_and_ends_as_its_eve
     // so no finishing time and no duration
     let eks = record.eks_job_run.unwrap();
     assert_eq!(eks.created_at, Some(today_at(0, 0)));
-    assert_eq!((eks.finished_at, eks.duration_seconds()), (None, None));
+    assert_eq!((eks.finished_at, eks.duration_seconds), (None, None));
 
     // A stateless event whose DescribeJobRun says COMPLETED (the published ListJobRuns item's
     // facts) ends a flow too, with the run's times and duration.
@@ -337,7 +337,7 @@ async fn a_job_run_starts_once_with_the_flows_token_and_tags_and_ends_as_its_eve
     let eks = w.record(flow_id).await.eks_job_run.unwrap();
     assert_eq!(eks.created_at, Some(time("2022-01-07T01:53:57+00:00")));
     assert_eq!(eks.finished_at, Some(time("2022-01-07T01:55:03+00:00")));
-    assert_eq!(eks.duration_seconds(), Some(66));
+    assert_eq!(eks.duration_seconds, Some(66));
 }
 
 #[tokio::test]
@@ -773,7 +773,7 @@ async fn terminate_cancels_the_run_and_racing_completion_decides_by_the_facts() 
         (eks.created_at, eks.finished_at),
         (Some(today_at(0, 0)), Some(today_at(0, 1)))
     );
-    assert_eq!(eks.duration_seconds(), Some(60));
+    assert_eq!(eks.duration_seconds, Some(60));
 
     // A run that completed while its terminate was on the way SUCCEEDED: the facts decide.
     let (flow_id, run) = submit(&w, &vc, json!({"callbacks": callback(&receiver)})).await;
