@@ -105,6 +105,10 @@ mod tests {
         assert_eq!(alex.driver_log_folder(), "SPARK_DRIVER");
         assert_eq!(alex.log_uri(), None, "managed storage only");
         assert_eq!(alex.name(), Some("open-alex-parse"));
+        assert_eq!(
+            alex.execution_role_arn(),
+            real("start-job-run-serverless-open-alex.json")["executionRoleArn"]
+        );
     }
 
     #[test]

@@ -249,6 +249,35 @@ fn a_shutdown_grace_period_is_whole_seconds_from_15_to_1800_and_only_for_emr_ser
     );
 }
 
+#[test]
+fn an_eks_definitions_overridable_paths_are_checked_against_emr_on_eks_model() {
+    // GIVEN an EMR on EKS definition whose overridable paths name EMR Serverless' driver, a
+    // member EMR on EKS lacks, and one that is there
+    let yaml = "name: e\nversion: '1'\nexamples: [{}]\neks_job_run:\n  virtualClusterId: kfo3ayx4dkhpbo3bd5rd3a8mq\n  \
+                name: e\n  executionRoleArn: arn:aws:iam::123456789012:role/R\n  releaseLabel: emr-7.1.0-latest\n  \
+                jobDriver: {sparkSubmitJobDriver: {entryPoint: s3://b/pi.py}}\noverridable:\n  \
+                /jobDriver/sparkSubmit/sparkSubmitParameters: {type: string}\n  /executionTimeoutMinutes: {type: integer}\n  \
+                /jobDriver/sparkSubmitJobDriver/sparkSubmitParameters: {type: string}\n";
+    let Err(Error::Definition { problems, .. }) = Definition::parse("e.yaml", yaml) else {
+        panic!("expected a definition error");
+    };
+    // THEN the two that can never match are named, against EMR on EKS' own shapes
+    let text: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+    assert_eq!(problems.len(), 2, "{text:?}");
+    assert!(
+        text[0].contains("overridable./jobDriver/sparkSubmit/sparkSubmitParameters: can never match"),
+        "{text:?}"
+    );
+    assert!(
+        text[0].contains("did you mean `sparkSubmitJobDriver`"),
+        "{text:?}"
+    );
+    assert!(
+        text[1].contains("overridable./executionTimeoutMinutes: can never match"),
+        "{text:?}"
+    );
+}
+
 const MINIMAL_CLUSTER: &str = "name: t\nversion: '1'\nexamples: [{}]\njob_flow:\n  Name: t\n  ReleaseLabel: emr-7.5.0\n  Instances: {InstanceCount: 1, MasterInstanceType: m5.xlarge}\n  JobFlowRole: EMR_EC2_DefaultRole\n  ServiceRole: EMR_DefaultRole\n";
 
 #[test]
