@@ -112,7 +112,7 @@ say "Submit spark-pi-eks"
 json <"$work/submit.json"
 invoke submit "$work/submit.json" | tee "$work/submitted.json" | json
 flow_id=$(field '["flow_id"]' <"$work/submitted.json")
-say "EMR on EKS' events for its job run, as EventBridge delivers them to on-state-change"
+say "EMR on EKS' events for its job run, as EventBridge delivers them to on-state-change (each confirmed with DescribeJobRun; moto's runs are born RUNNING, so the flow runs from the first)"
 "$root/.venv/bin/python" dev/standins/drive.py "$flow_id" --endpoint-url "http://127.0.0.1:$lambda_port"
 
 say "What the callback receiver verified (Standard Webhooks: v1 by the PyPI reference library with the shared secret, v1a by PyPI cryptography with the public key alone)"
