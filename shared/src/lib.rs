@@ -7,16 +7,18 @@
 //!
 //! 1. Pure, no AWS types, no I/O, no clock:
 //!    - [`model`]: ids, flow, cluster and step states, callback targets, the flow record
-//!      (`model/record.rs`; a job run's part in `model/record/job_run.rs`), what it runs on
-//!      (`model/target.rs`), EMR Serverless job runs' ids, states and figures
-//!      (`model/job_run.rs`), its deliveries (`model/delivery.rs`) and the outcome rules
-//!      (`model/outcome.rs`: a cluster's and a job run's).
+//!      (`model/record.rs`; a job run's part in `model/record/job_run.rs` and
+//!      `model/record/eks_job_run.rs`, what both share in `model/record/job_runs.rs`), what it
+//!      runs on (`model/target.rs`), EMR Serverless and EMR on EKS job runs' ids, states and
+//!      figures (`model/job_run.rs`, `model/eks_job_run.rs`), its deliveries
+//!      (`model/delivery.rs`) and the outcome rules (`model/outcome.rs`: one per target).
 //!    - [`error`]: the error every operation returns and how callers see it.
 //!    - [`catalog`]: flow definitions (`catalog/definition/`: the types, the checks one phase
 //!      each, the YAML reader) embedded from `shared/flows/`; templates, step short forms, the
 //!      RunJobFlow request in EMR's shape, AddJobFlowSteps' for steps on a long-running cluster
-//!      (`catalog/cluster_steps.rs`), the StartJobRun request in EMR Serverless' shape
-//!      (`catalog/serverless_job_run.rs`), and rendering (definition + parameters + overrides →
+//!      (`catalog/cluster_steps.rs`), the StartJobRun requests in EMR Serverless' and EMR on
+//!      EKS' shapes (`catalog/start_job_run.rs`, `catalog/serverless_job_run.rs`,
+//!      `catalog/eks_job_run.rs`), and rendering (definition + parameters + overrides →
 //!      the exact request). Imports `model` and `error`.
 //!    - [`callback`]'s pure half: submit-time policy (`policy.rs`), the address registries
 //!      (`address.rs`), masking (`mask.rs`), the document (`document.rs`), Standard Webhooks
@@ -25,7 +27,8 @@
 //!    - [`store`]: the DynamoDB flow record store (a flow item and one item per step;
 //!      conditional writes only; `store/fast.rs` for warm events).
 //!    - [`aws`]: one module per AWS service: EMR (`aws/emr.rs`), EMR Serverless
-//!      (`aws/emr_serverless.rs`), a failed step's or job run's log in S3
+//!      (`aws/emr_serverless.rs`), EMR on EKS (`aws/emr_containers.rs`), a failed step's or
+//!      job run's log in S3
 //!      (`aws/step_logs.rs`), Secrets Manager (`aws/secrets.rs`), CloudWatch metrics
 //!      (`aws/metrics.rs`).
 //!    - [`callback`]'s delivering half: the signing material (`keys.rs`) and one attempt to call
@@ -35,7 +38,9 @@
 //! 4. [`targets`]: the run targets behind one seam (what each supplies, what stays shared, how
 //!    to add one: `targets/mod.rs`): [`targets::cluster`] (launch, lost launches, events,
 //!    facts, repair, cancel, late cause), [`targets::steps`] (steps on a long-running cluster,
-//!    each flow owning only its own) and [`targets::serverless`] (an EMR Serverless job run).
+//!    each flow owning only its own), [`targets::serverless`] (an EMR Serverless job run) and
+//!    [`targets::eks`] (an EMR on EKS job run), the two job-run targets sharing their launch
+//!    and cancel ([`targets::job_runs`]).
 //!    A target never calls an operation.
 //! 5. [`ops`]: one module per operation (submit, the event path, the reconcile sweep,
 //!    terminate, list), and the work they share (`follow_up`, `deliveries`, private to `ops`).
