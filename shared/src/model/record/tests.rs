@@ -1767,6 +1767,30 @@ fn an_eks_job_run_starts_once_and_follows_its_states_forward() {
 }
 
 #[test]
+fn an_eks_runs_same_attempt_again_changes_nothing_and_a_stored_run_without_one_is_on_its_first() {
+    // GIVEN a running EKS run on its first attempt
+    let mut r = eks_record(0, None);
+    r.eks_job_run_started(&eks_run(), t0());
+    r.apply_eks_job_run(&eks_facts("RUNNING"), t0());
+    // WHEN DescribeJobRun says attempt 1 again, with no state THEN nothing changes (no write)
+    let same = EksJobRunFacts {
+        attempt: Some(1),
+        ..EksJobRunFacts::default()
+    };
+    assert!(!r.apply_eks_job_run(&same, t0()));
+    assert_eq!(
+        r.eks_job_run.as_ref().unwrap().state,
+        Some(EksJobRunState::Running)
+    );
+    // AND a record stored without `attempt` reads back on attempt 1
+    let mut stored = serde_json::to_value(r.eks_job_run.as_ref().unwrap()).unwrap();
+    stored.as_object_mut().unwrap().remove("attempt");
+    let read: EksJobRunRecord = serde_json::from_value(stored).unwrap();
+    assert_eq!(read.attempt, 1);
+    assert_eq!(EksJobRunState::CancelPending.to_string(), "CANCEL_PENDING");
+}
+
+#[test]
 fn a_failed_eks_run_keeps_its_reason_and_details_and_says_when_it_has_no_s3_logs() {
     // GIVEN each documented failureReason/stateDetails pair (events/real/requests)
     let path = format!(
