@@ -1756,6 +1756,7 @@ fn an_eks_job_run_starts_once_and_follows_its_states_forward() {
     };
     assert!(r.apply_eks_job_run(&done, t0()));
     assert_eq!(r.status, FlowStatus::Succeeded);
+    assert_eq!(r.failure, None, "a success has no failure");
     assert_eq!(r.eks_job_run.as_ref().unwrap().duration_seconds, Some(41));
     assert_eq!(r.deliveries.len(), 1);
     assert!(!r.cluster_may_run(), "an ended run costs nothing more");
@@ -1853,6 +1854,7 @@ fn a_failed_eks_run_keeps_its_reason_and_details_and_says_when_it_has_no_s3_logs
 #[test]
 fn a_cancelled_eks_run_is_told_apart_by_what_we_asked() {
     let ended = |termination: Option<(TerminationKind, Result<(), String>)>| {
+        let accepted_cancel = matches!(termination, Some((TerminationKind::Cancel, Ok(()))));
         let mut r = eks_record(0, None);
         r.eks_job_run_started(&eks_run(), t0());
         if let Some((kind, result)) = termination {
@@ -1860,7 +1862,15 @@ fn a_cancelled_eks_run_is_told_apart_by_what_we_asked() {
             r.termination_attempted(result, t0());
         }
         r.apply_eks_job_run(&eks_facts("CANCELLED"), t0());
-        (r.status, r.failure.and_then(|f| f.code))
+        let failure = r.failure.clone().unwrap();
+        assert_eq!(failure.log_location, None, "only a failure points at logs");
+        let ours = failure.message.as_deref() == Some("the job run was cancelled on request (terminate)");
+        let theirs = failure.message.as_deref() == Some("the job run was cancelled, not by emr-flows");
+        assert!(
+            r.status != FlowStatus::Cancelled || (ours == accepted_cancel && theirs != accepted_cancel),
+            "{failure:?}"
+        );
+        (r.status, failure.code)
     };
     let cancelled = (FlowStatus::Cancelled, Some(JOB_RUN_CANCELLED.to_owned()));
     assert_eq!(ended(Some((TerminationKind::Cancel, Ok(())))), cancelled);
