@@ -81,7 +81,8 @@ pub enum Command {
         /// The flow's id.
         flow_id: String,
     },
-    /// Terminate a flow's cluster (the flow ends CANCELLED once EMR reports it terminated).
+    /// Stop a flow's run: its cluster, its steps on a shared cluster, or its job run (the flow
+    /// ends CANCELLED once the service reports it stopped).
     Terminate {
         /// The flow's id.
         flow_id: String,
@@ -137,7 +138,8 @@ pub struct Submit {
     #[arg(long, value_name = "DURATION")]
     pub max_runtime: Option<String>,
 
-    /// Check everything and show the RunJobFlow request EMR would receive; launch nothing.
+    /// Check everything and show the request the service would receive (RunJobFlow,
+    /// AddJobFlowSteps, StartJobRun); launch nothing.
     #[arg(long, conflicts_with = "wait")]
     pub dry_run: bool,
 

@@ -288,15 +288,17 @@ pub fn flow(record: &Value, now: SystemTime, width: Option<u16>) -> String {
         }
         let _ = writeln!(out, "{line}");
         let attempts = termination.get("attempts").and_then(Value::as_u64).unwrap_or(0);
-        let accepted = match termination.get("accepted_at").and_then(Value::as_str) {
-            Some(at) => format!("accepted by EMR {}", when(&Value::from(at))),
-            None => "not accepted by EMR yet".into(),
+        // A step flow's termination cancels its steps (the shared cluster is never ended); a
+        // job run's cancels the run.
+        let (service, call) = match record["target"].as_str() {
+            Some("steps") => ("EMR", "CancelSteps"),
+            Some("serverless_job_run") => ("EMR Serverless", "CancelJobRun"),
+            Some("eks_job_run") => ("EMR on EKS", "CancelJobRun"),
+            _ => ("EMR", "TerminateJobFlows"),
         };
-        // A step flow's termination cancels its steps; the shared cluster is never ended.
-        let call = if record["target"] == "steps" {
-            "CancelSteps"
-        } else {
-            "TerminateJobFlows"
+        let accepted = match termination.get("accepted_at").and_then(Value::as_str) {
+            Some(at) => format!("accepted by {service} {}", when(&Value::from(at))),
+            None => format!("not accepted by {service} yet"),
         };
         let _ = writeln!(out, "  {accepted}; {attempts} {call} call(s)");
         if let Some(answer) = termination.get("answer").and_then(Value::as_str) {
@@ -657,7 +659,7 @@ pub fn submitted(answer: &Value, flow: &str, hint: bool) -> String {
     out
 }
 
-/// `submit --dry-run`'s answer: what would be launched, and the RunJobFlow request.
+/// `submit --dry-run`'s answer: what would be launched, and the request its service would receive.
 pub fn dry_run(answer: &Value) -> String {
     let mut out = format!(
         "dry run of {} v{}: nothing launched\n  flow id would be  {}\n  params            {}\n  request digest    {}\n",
@@ -673,7 +675,13 @@ pub fn dry_run(answer: &Value) -> String {
         }
     }
     let request = serde_json::to_string_pretty(&answer["request"]).unwrap_or_default();
-    let _ = write!(out, "\nthe RunJobFlow request EMR would receive:\n{request}");
+    let call = match answer["target"].as_str() {
+        Some("steps") => "the AddJobFlowSteps request EMR would receive",
+        Some("serverless_job_run") => "the StartJobRun request EMR Serverless would receive",
+        Some("eks_job_run") => "the StartJobRun request EMR on EKS would receive",
+        _ => "the RunJobFlow request EMR would receive",
+    };
+    let _ = write!(out, "\n{call}:\n{request}");
     out
 }
 
@@ -686,14 +694,22 @@ pub fn terminated(answer: &Value) -> String {
             status(text(&answer["status"]))
         );
     }
+    let (service, run) = match answer["target"].as_str() {
+        Some("serverless_job_run") => ("EMR Serverless", "job run"),
+        Some("eks_job_run") => ("EMR on EKS", "job run"),
+        _ => ("EMR", "cluster"),
+    };
+    let id = match run {
+        "job run" => text(&answer["job_run_id"]),
+        _ => text(&answer["cluster_id"]),
+    };
     let accepted = match answer["termination_accepted_at"].as_str() {
-        Some(at) => format!("EMR accepted it {}", when(&Value::from(at))),
-        None => "EMR has not accepted it yet (the cluster is terminated as soon as it is known)".into(),
+        Some(at) => format!("{service} accepted it {}", when(&Value::from(at))),
+        None => format!("{service} has not accepted it yet (the {run} is stopped as soon as it is known)"),
     };
     let mut line = format!(
-        "termination requested for flow {} (cluster {}, {}): {accepted}",
+        "termination requested for flow {} ({run} {id}, {}): {accepted}",
         text(&answer["flow_id"]),
-        text(&answer["cluster_id"]),
         status(text(&answer["status"]))
     );
     // A step flow: CancelSteps' answer per step (SUBMITTED is not yet CANCELLED).
@@ -865,6 +881,31 @@ mod tests {
         );
         let pending = json!({"flow_id": "01JC", "status": "PENDING", "virtual_cluster_id": "kfo3ayx4dkhpbo3bd5rd3a8mq"});
         assert!(submitted(&pending, "spark-pi-eks", false).contains("(no job run yet)"));
+    }
+
+    #[test]
+    fn a_job_runs_termination_names_the_run_and_its_service() {
+        console::set_colors_enabled(false);
+        let answer = json!({"flow_id": "01JC", "target": "eks_job_run", "cluster_id": null,
+                            "job_run_id": "00000002vhh0p0q9jbl", "status": "RUNNING",
+                            "termination_requested_at": "2026-11-29T10:08:00Z",
+                            "termination_accepted_at": null});
+        let text = terminated(&answer);
+        assert!(
+            text.starts_with("termination requested for flow 01JC (job run 00000002vhh0p0q9jbl, RUNNING): EMR on EKS has not accepted it yet"),
+            "{text}"
+        );
+        let dry = json!({"flow": "spark-pi-serverless", "target": "serverless_job_run", "request": {}});
+        assert!(dry_run(&dry).contains("the StartJobRun request EMR Serverless would receive:"));
+        let record = json!({"flow_id": "01JC", "flow": "spark-pi-eks", "definition_version": "1", "status": "RUNNING",
+                            "target": "eks_job_run", "params": {}, "submitted_at": "2026-11-29T10:00:00Z",
+                            "termination": {"requested_at": "2026-11-29T10:08:00Z", "attempts": 1,
+                                            "accepted_at": "2026-11-29T10:08:01Z", "kind": "cancel"}});
+        let shown = flow(&record, at("2026-11-29T11:00:00Z"), None);
+        assert!(
+            shown.contains("1 CancelJobRun call(s)") && shown.contains("accepted by EMR on EKS"),
+            "{shown}"
+        );
     }
 
     #[test]

@@ -974,6 +974,16 @@ async fn a_refused_start_job_run_fails_the_flow_names_the_call_and_calls_back() 
         .to_string();
     assert!(err.contains("EMR on EKS StartJobRun"), "{err}");
     assert!(err.contains("Execution role is not valid"), "{err}");
+    // AND it names the flow that was recorded FAILED, as an idempotent retry would answer it
+    let flow = (err.split("(flow ").nth(1))
+        .and_then(|rest| rest.split(' ').next())
+        .unwrap();
+    let recorded = w.record(FlowId::parse(flow).unwrap()).await;
+    assert_eq!(recorded.status, FlowStatus::Failed);
+    assert!(
+        err.contains("recorded FAILED with START_JOB_RUN_FAILED; its callbacks are told"),
+        "{err}"
+    );
     // AND nothing runs, it was sent once, and the callback says FAILED with the cause
     assert_eq!(proxy.counts().await.get("StartJobRun"), Some(&1));
     assert_eq!(runs(&vc).await, []);

@@ -15,7 +15,7 @@ use crate::callback::{CallbackPolicy, CallbackTarget};
 use crate::catalog::definition::Catalog;
 use crate::catalog::template::Context;
 use crate::error::Error;
-use crate::model::{ApplicationId, ClusterId, FlowId, FlowRecord, FlowStatus, VirtualClusterId};
+use crate::model::{ApplicationId, ClusterId, FlowId, FlowRecord, FlowStatus, Target, VirtualClusterId};
 use crate::store::{self, Created, FlowStore, IdempotencyClaim, Versioned};
 
 use crate::catalog::render::Request;
@@ -100,7 +100,10 @@ pub struct DryRunResponse {
     /// The id the request was rendered with; no flow has it.
     pub flow_id: FlowId,
     pub params: Value,
-    /// The RunJobFlow request in EMR's API shape, exactly as RunJobFlow would receive it.
+    /// What the flow would run on (`cluster`, `steps`, `serverless_job_run`, `eks_job_run`).
+    pub target: Target,
+    /// The request in its service's API shape, exactly as the service would receive it
+    /// (RunJobFlow's, AddJobFlowSteps', StartJobRun's).
     pub request: Value,
     pub request_digest: String,
     pub artifacts: BTreeMap<String, String>,
@@ -210,6 +213,7 @@ pub async fn submit(s: &Submitter, request: Value) -> Result<SubmitAnswer, Error
             definition_version: definition.spec.version.clone(),
             flow_id,
             params: record.params,
+            target: request_to_send.target(),
             request: Value::Object(request_to_send.as_json().clone()),
             request_digest: rendered.request_digest,
             artifacts: record.artifacts,
@@ -244,11 +248,17 @@ async fn launch(svc: &Services, request: &Request, created: Versioned) -> Result
             operation,
             message,
         } => {
-            follow_up(svc, written).await?;
+            let record = follow_up(svc, written).await?.record;
+            let code = (record.failure.as_ref())
+                .and_then(|f| f.code.clone())
+                .unwrap_or_default();
             return Err(Error::Upstream {
                 service,
                 operation,
-                message,
+                message: format!(
+                    "{message} (flow {} recorded {} with {code}; its callbacks are told)",
+                    record.flow_id, record.status
+                ),
             });
         }
     };

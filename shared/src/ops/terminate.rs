@@ -33,12 +33,18 @@ pub struct TerminateRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TerminateResponse {
     pub flow_id: FlowId,
+    /// What the flow runs on (`cluster`, `steps`, `serverless_job_run`, `eks_job_run`).
+    pub target: Target,
     pub cluster_id: Option<ClusterId>,
+    /// A job-run flow's run (EMR Serverless' or EMR on EKS'), once known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_run_id: Option<String>,
     pub status: FlowStatus,
     /// When termination was first requested; `None` for a flow whose cluster had already ended.
     pub termination_requested_at: Option<DateTime<Utc>>,
     /// When EMR accepted TerminateJobFlows; `None` while the cluster is not known yet. For a
-    /// step flow, when EMR took CancelSteps for every step (which is not yet `CANCELLED`).
+    /// step flow, when EMR took CancelSteps for every step (which is not yet `CANCELLED`); for a
+    /// job run, when the service accepted CancelJobRun.
     pub termination_accepted_at: Option<DateTime<Utc>>,
     /// What EMR answered, when it says more than yes or no (a step flow: CancelSteps' answer per
     /// step, `SUBMITTED` or `FAILED` with the reason).
@@ -79,7 +85,10 @@ pub async fn terminate(svc: &Services, request: Value) -> Result<TerminateRespon
     let record = written.record;
     Ok(TerminateResponse {
         flow_id: record.flow_id,
+        target: record.target,
         cluster_id: record.cluster_id.clone(),
+        job_run_id: (record.job_run_id().map(ToString::to_string))
+            .or_else(|| record.eks_job_run_id().map(ToString::to_string)),
         status: record.status,
         termination_requested_at: record.termination.as_ref().map(|t| t.requested_at),
         termination_accepted_at: record.termination.as_ref().and_then(|t| t.accepted_at),
