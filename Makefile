@@ -28,8 +28,11 @@ test: venv
 
 # Checks every flow definition in shared/flows (or the files given: make check FLOWS=path.yaml)
 # and lists every problem of every file at once, with line and column.
+# Built with the whole workspace (as make demo, make up and the tests build it): `cargo run -p
+# emr-flows` alone would unify features differently and rebuild the dependencies for itself.
 check:
-	cargo run --quiet --locked -p emr-flows --bin check-definitions -- $(FLOWS)
+	cargo build --quiet --locked --workspace --bins
+	"$${CARGO_TARGET_DIR:-target}/debug/check-definitions" $(FLOWS)
 
 venv: $(VENV)/.installed $(CHECKOV)/.installed
 
