@@ -96,10 +96,20 @@ fn parse_pointer(pointer: &str) -> Result<Vec<String>, String> {
         .collect()
 }
 
-/// Why `tokens` can never name a value an override reaches in `job_flow` (the definition's
-/// request with its steps, as rendered), checked against EMR's RunJobFlow model; `None` when
-/// it can. An override adds at most the last member of a path, and never a list element.
+/// How problems of an overridable path name the run section and the model it is checked
+/// against (`job_flow`, `EMR`; `eks_job_run`, `EMR on EKS`).
+#[derive(Clone, Copy)]
+struct Words {
+    section: &'static str,
+    service: &'static str,
+}
+
+/// Why `tokens` can never name a value an override reaches in the run section's request
+/// (`job_flow` with its steps, as rendered, or a job run's), checked against its service's
+/// model (`root`); `None` when it can. An override adds at most the last member of a path, and
+/// never a list element.
 fn never_matches(
+    words: Words,
     root: &Value,
     node: &Value,
     value: Option<&Value>,
@@ -113,7 +123,8 @@ fn never_matches(
     let next = format!("{at}/{}", token.replace('~', "~0").replace('/', "~1"));
     if value.is_none() && !at.is_empty() {
         return Some(format!(
-            "`{at}` is not in the definition's job_flow, and an override adds only the last member of a path"
+            "`{at}` is not in the definition's {}, and an override adds only the last member of a path",
+            words.section
         ));
     }
     match node.get("type").and_then(Value::as_str) {
@@ -134,7 +145,9 @@ fn never_matches(
                     } else {
                         members
                             .iter()
-                            .map(|(k, v)| never_matches(root, extra, Some(v), rest, &format!("{at}/{k}")))
+                            .map(|(k, v)| {
+                                never_matches(words, root, extra, Some(v), rest, &format!("{at}/{k}"))
+                            })
                             .collect::<Option<Vec<_>>>()
                             .and_then(|mut why| why.pop())
                     };
@@ -144,6 +157,7 @@ fn never_matches(
                     .iter()
                     .map(|n| {
                         never_matches(
+                            words,
                             root,
                             &node["properties"][n.as_str()],
                             members.and_then(|m| m.get(*n)),
@@ -163,10 +177,18 @@ fn never_matches(
                 let known = job_flow::member_names(root, Some(node));
                 let hint = did_you_mean(token, known.iter().map(String::as_str));
                 return Some(format!(
-                    "`{token}` is not a member of {here} in EMR's model{hint}"
+                    "`{token}` is not a member of {here} in {}'s model{hint}",
+                    words.service
                 ));
             };
-            never_matches(root, child, members.and_then(|m| m.get(token)), rest, &next)
+            never_matches(
+                words,
+                root,
+                child,
+                members.and_then(|m| m.get(token)),
+                rest,
+                &next,
+            )
         }
         Some("array") => {
             let items = value.and_then(Value::as_array);
@@ -182,13 +204,13 @@ fn never_matches(
                     .into_iter()
                     .flatten()
                     .enumerate()
-                    .map(|(i, v)| never_matches(root, item, Some(v), rest, &format!("{at}/{i}")))
+                    .map(|(i, v)| never_matches(words, root, item, Some(v), rest, &format!("{at}/{i}")))
                     .collect::<Option<Vec<_>>>()
                     .and_then(|mut why| why.pop());
             }
             match token.parse::<usize>() {
                 Ok(i) if i < len && *token == i.to_string() => {
-                    never_matches(root, item, items.and_then(|v| v.get(i)), rest, &next)
+                    never_matches(words, root, item, items.and_then(|v| v.get(i)), rest, &next)
                 }
                 Ok(_) if *token == token.trim_start_matches('0') || token == "0" => Some(format!(
                     "{here} has {len} elements in the definition, so `{token}` never exists: overrides change elements, never add them"
@@ -688,9 +710,17 @@ fn examples(definition: &Definition) -> (Option<Value>, Vec<Problem>) {
 /// Each overridable path names something an override can reach in `job_flow` (the rendered
 /// request, or the definition's as written when no example rendered).
 fn overridable_reach(definition: &Definition, root: &Value, job_flow: &Value) -> Vec<Problem> {
+    let words = Words {
+        section: definition.target.section(),
+        service: match definition.target {
+            Target::ServerlessJobRun => "EMR Serverless",
+            Target::EksJobRun => "EMR on EKS",
+            Target::Cluster | Target::Steps => "EMR",
+        },
+    };
     (definition.overridable.iter())
         .filter_map(|entry| {
-            never_matches(root, root, Some(job_flow), &entry.tokens, "").map(|why| {
+            never_matches(words, root, root, Some(job_flow), &entry.tokens, "").map(|why| {
                 Problem::new(
                     format!("overridable.{}", entry.pointer),
                     format!("can never match: {why}"),

@@ -276,6 +276,7 @@ fn an_eks_definitions_overridable_paths_are_checked_against_emr_on_eks_model() {
         text[1].contains("overridable./executionTimeoutMinutes: can never match"),
         "{text:?}"
     );
+    assert!(text[1].contains("in EMR on EKS's model"), "{text:?}");
 }
 
 const MINIMAL_CLUSTER: &str = "name: t\nversion: '1'\nexamples: [{}]\njob_flow:\n  Name: t\n  ReleaseLabel: emr-7.5.0\n  Instances: {InstanceCount: 1, MasterInstanceType: m5.xlarge}\n  JobFlowRole: EMR_EC2_DefaultRole\n  ServiceRole: EMR_DefaultRole\n";
