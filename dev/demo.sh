@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The main job, end to end, on local stand-ins: moto serves DynamoDB, EMR and EMR Serverless, `cargo lambda
+# The main job, end to end, on local stand-ins: moto serves DynamoDB, EMR, EMR Serverless and EMR on EKS, `cargo lambda
 # watch` serves the four functions, and a local receiver verifies each signed callback: v1 with
 # the Standard Webhooks reference library, v1a (ed25519) with PyPI cryptography and the public
 # key only. EMR's state changes are driven by invoking

@@ -21,7 +21,10 @@ A flow on EMR on EKS (target eks_job_run) gets its job run's "EMR Job Run State 
 (source aws.emr-containers; no body is published, so each carries the ids and state community
 code reads, and on-state-change confirms it with DescribeJobRun): PENDING, SUBMITTED, RUNNING,
 then COMPLETED, or FAILED with --fail; with --retry, the first driver fails and an "EMR Job Run
-New Driver Attempt" (currentAttemptCount 2) comes first.
+New Driver Attempt" (currentAttemptCount 2) comes first. A job run whose flow was terminated
+(`emr-flows terminate`, accepted) ends the way the service cancels it instead: CANCELLING (EMR
+Serverless) or CANCEL_PENDING (EMR on EKS), then CANCELLED: moto cancels at once but sends no
+event.
 
     source .local/env            # after `make up`
     python dev/standins/drive.py FLOW_ID [--fail-step N | --fail] [--retry] [--endpoint-url URL]
@@ -89,6 +92,11 @@ def now():
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def cancel_accepted(record):
+    """Whether a terminate of the flow was accepted: its run is then cancelled, not ended."""
+    return bool((record.get("termination") or {}).get("accepted_at"))
+
+
 def job_run_lifecycle(record, fail, retry):
     """A job run's events, as EMR Serverless sends them (the published RUNNING event's shape)."""
     run = record["job_run"]
@@ -119,7 +127,10 @@ def job_run_lifecycle(record, fail, retry):
         for s in ["PENDING", "SCHEDULED", "RUNNING"]:
             yield state(previous, s)
             previous = s
-    yield state(previous, "FAILED" if fail else "SUCCESS")
+    if cancel_accepted(record):
+        yield state(previous, "CANCELLING")
+        previous = "CANCELLING"
+    yield state(previous, "CANCELLED" if cancel_accepted(record) else "FAILED" if fail else "SUCCESS")
     figures = {"vCPUHour": 0.106, "memoryGBHour": 0.531, "storageGBHour": 0.0}
     yield emr_event("EMR Serverless Job Resource Utilization Update", {
         "applicationId": app, "jobRunId": run_id, "attempt": 2 if retry else 1, "mode": "BATCH",
@@ -150,7 +161,10 @@ def eks_job_run_lifecycle(record, fail, retry):
                     newDriverPodName=f"spark-{run_id}-driver-2", newDriverCreatedAt=now(),
                     previousDriverFailureMessage="Driver pod exited with code 1")
         yield event("EMR Job Run State Change", state="RUNNING")
-    if fail:
+    if cancel_accepted(record):
+        yield event("EMR Job Run State Change", state="CANCEL_PENDING")
+        yield event("EMR Job Run State Change", state="CANCELLED")
+    elif fail:
         yield event("EMR Job Run State Change", state="FAILED", failureReason="USER_ERROR")
     else:
         yield event("EMR Job Run State Change", state="COMPLETED")
