@@ -253,7 +253,31 @@ fn value_or_template(root: &Value, node: Option<&Value>, value: &Value) -> Strin
             "{value} is not a{} {kind} {tail}",
             if kind == "integer" { "n" } else { "" }
         ),
-        None => format!("{value} matches none of the forms allowed here"),
+        None => {
+            // A string with a pattern or lengths (an id, a run's name): say which.
+            let string = branches
+                .iter()
+                .find(|b| b.get("type").and_then(Value::as_str) == Some("string"));
+            let rule = |key: &str| string.and_then(|s| s.get(key));
+            let mut must = Vec::new();
+            if let Some(pattern) = rule("pattern").and_then(Value::as_str) {
+                must.push(format!("match `{pattern}`"));
+            }
+            match (
+                rule("minLength").and_then(Value::as_u64),
+                rule("maxLength").and_then(Value::as_u64),
+            ) {
+                (Some(min), Some(max)) => must.push(format!("be {min} to {max} characters")),
+                (Some(min), None) => must.push(format!("be at least {min} characters")),
+                (None, Some(max)) => must.push(format!("be at most {max} characters")),
+                (None, None) => {}
+            }
+            if must.is_empty() {
+                format!("{value} matches none of the forms allowed here")
+            } else {
+                format!("{value} must {} {tail}", must.join(" and "))
+            }
+        }
     }
 }
 

@@ -279,6 +279,26 @@ fn an_eks_definitions_overridable_paths_are_checked_against_emr_on_eks_model() {
     assert!(text[1].contains("in EMR on EKS's model"), "{text:?}");
 }
 
+#[test]
+fn a_literal_that_breaks_a_pattern_is_told_the_pattern_and_lengths() {
+    // GIVEN an EKS definition whose run name has a space (EMR on EKS takes none)
+    let yaml = "name: e\nversion: '1'\nexamples: [{}]\neks_job_run:\n  virtualClusterId: kfo3ayx4dkhpbo3bd5rd3a8mq\n  \
+                name: spark pi\n  executionRoleArn: arn:aws:iam::123456789012:role/R\n  releaseLabel: emr-7.1.0-latest\n  \
+                jobDriver: {sparkSubmitJobDriver: {entryPoint: s3://b/pi.py}}\n";
+    let Err(Error::Definition { problems, .. }) = Definition::parse("e.yaml", yaml) else {
+        panic!("expected a definition error");
+    };
+    // THEN the problem says what a name must be, at its place
+    let text: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+    assert_eq!(text.len(), 1, "{text:?}");
+    assert!(
+        text[0].contains(
+            r#"eks_job_run.name: "spark pi" must match `^[\.\-_/#A-Za-z0-9]+$` and be 1 to 64 characters"#
+        ),
+        "{text:?}"
+    );
+}
+
 const MINIMAL_CLUSTER: &str = "name: t\nversion: '1'\nexamples: [{}]\njob_flow:\n  Name: t\n  ReleaseLabel: emr-7.5.0\n  Instances: {InstanceCount: 1, MasterInstanceType: m5.xlarge}\n  JobFlowRole: EMR_EC2_DefaultRole\n  ServiceRole: EMR_DefaultRole\n";
 
 #[test]
