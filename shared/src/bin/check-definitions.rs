@@ -86,7 +86,13 @@ fn main() -> ExitCode {
         println!("{} flow definitions checked: no problems", files.len());
         ExitCode::SUCCESS
     } else {
-        println!("{count} problems in {} flow definitions checked", files.len());
+        let problems = if count == 1 { "problem" } else { "problems" };
+        let definitions = if files.len() == 1 {
+            "definition"
+        } else {
+            "definitions"
+        };
+        println!("{count} {problems} in {} flow {definitions} checked", files.len());
         ExitCode::FAILURE
     }
 }

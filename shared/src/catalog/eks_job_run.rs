@@ -113,6 +113,15 @@ mod tests {
         ] {
             assert!(text.contains(expected), "{expected} in {text}");
         }
+        let mut both = real("start-job-run-eks-pi-logging.json");
+        both["jobDriver"]["sparkSqlJobDriver"] = json!({"entryPoint": "s3://b/q.sql"});
+        let problems = EksJobRun::check("eks_job_run", both).unwrap_err();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].path, "eks_job_run.jobDriver");
+        assert_eq!(
+            problems[0].message,
+            "takes exactly one of `sparkSqlJobDriver`, `sparkSubmitJobDriver`; it has `sparkSqlJobDriver` and `sparkSubmitJobDriver`"
+        );
         let mut driverless = real("start-job-run-eks-pi-logging.json");
         driverless.as_object_mut().unwrap().remove("jobDriver");
         assert!(

@@ -193,6 +193,24 @@ pub(crate) fn schema_problems(
                         })
                         .collect()
                 }
+                // A union (one member exactly, as a job driver): name the members.
+                ValidationErrorKind::MaxProperties { limit: 1 } => {
+                    let node = node_at(document, request, e.instance_path().as_str());
+                    let known = member_names(document, node);
+                    let given: Vec<String> = (request.pointer(e.instance_path().as_str()))
+                        .and_then(Value::as_object)
+                        .map(|m| m.keys().map(|k| format!("`{k}`")).collect())
+                        .unwrap_or_default();
+                    let known: Vec<String> = known.iter().map(|k| format!("`{k}`")).collect();
+                    vec![Problem::new(
+                        at,
+                        format!(
+                            "takes exactly one of {}; it has {}",
+                            known.join(", "),
+                            given.join(" and ")
+                        ),
+                    )]
+                }
                 _ => vec![Problem::new(at, e.to_string())],
             }
         })
