@@ -440,17 +440,27 @@ fn format(document: &Value) -> Vec<Problem> {
                 let known = job_flow::member_names(&format.document, node);
                 let shape = if pointer.starts_with("/job_flow") {
                     "this EMR shape"
+                } else if pointer.starts_with("/serverless_job_run") {
+                    "this EMR Serverless shape"
+                } else if pointer.starts_with("/eks_job_run") {
+                    "this EMR on EKS shape"
                 } else {
                     "this mapping"
                 };
+                let run_section = ["/serverless_job_run", "/eks_job_run"].contains(&pointer.as_str());
                 for key in unexpected {
-                    let hint = did_you_mean(key, known.iter().map(String::as_str));
+                    let message = if run_section && key == "clientToken" {
+                        "is set by emr-flows itself (one token per flow, from its id); remove it".to_owned()
+                    } else {
+                        let hint = did_you_mean(key, known.iter().map(String::as_str));
+                        format!("is not a member of {shape}{hint}")
+                    };
                     problems.push(Problem::new(
                         path_of(&format!(
                             "{pointer}/{}",
                             key.replace('~', "~0").replace('/', "~1")
                         )),
-                        format!("is not a member of {shape}{hint}"),
+                        message,
                     ));
                 }
             }

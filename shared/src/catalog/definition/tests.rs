@@ -299,6 +299,20 @@ fn a_literal_that_breaks_a_pattern_is_told_the_pattern_and_lengths() {
     );
 }
 
+#[test]
+fn a_client_token_in_a_job_run_section_is_told_it_is_emr_flows_own() {
+    let yaml = format!("{MINIMAL_SERVERLESS}  clientToken: mine\n");
+    let Err(Error::Definition { problems, .. }) = Definition::parse("s.yaml", &yaml) else {
+        panic!("expected a definition error");
+    };
+    let text: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+    assert_eq!(text.len(), 1, "{text:?}");
+    assert!(
+        text[0].starts_with("serverless_job_run.clientToken: is set by emr-flows itself"),
+        "{text:?}"
+    );
+}
+
 const MINIMAL_CLUSTER: &str = "name: t\nversion: '1'\nexamples: [{}]\njob_flow:\n  Name: t\n  ReleaseLabel: emr-7.5.0\n  Instances: {InstanceCount: 1, MasterInstanceType: m5.xlarge}\n  JobFlowRole: EMR_EC2_DefaultRole\n  ServiceRole: EMR_DefaultRole\n";
 
 #[test]
