@@ -6,11 +6,11 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::super::FlowStatus;
 use super::super::eks_job_run::{EksJobRunFacts, EksJobRunId, EksJobRunState, VirtualClusterId};
-use super::super::outcome::{TerminationKind, decide_eks_job_run_outcome};
-use super::super::{FlowStatus, bounded};
-use super::job_runs::{ExtraJobRun, JOB_RUN_CANCELLED, JOB_RUN_FAILED, NO_FAILURE_DETAILS, NO_S3_LOGS_EKS};
-use super::{FailureCause, FlowRecord, MAX_MESSAGE_BYTES};
+use super::super::outcome::decide_eks_job_run_outcome;
+use super::FlowRecord;
+use super::job_runs::{ExtraJobRun, JobRunEnding, NO_FAILURE_DETAILS, NO_S3_LOGS_EKS};
 
 /// The flow's EMR on EKS job run, as the record keeps it. The virtual cluster is known from
 /// submit on; the run's id once StartJobRun answered (or the run was found by its client
@@ -188,45 +188,18 @@ impl FlowRecord {
             }
             return changed;
         };
-        let failure = match outcome {
-            FlowStatus::Succeeded => None,
-            FlowStatus::Failed => Some(FailureCause::ours(
-                JOB_RUN_FAILED,
-                facts.failure_message().map_or_else(
-                    || NO_FAILURE_DETAILS.to_owned(),
-                    |m| bounded(&m, MAX_MESSAGE_BYTES),
-                ),
-            )),
-            FlowStatus::TimedOut => Some(FailureCause::ours(
-                super::MAX_RUNTIME_EXCEEDED,
-                format!(
-                    "still active at {}, its deadline; job run cancelled",
-                    deadline.map(|d| d.to_rfc3339()).unwrap_or_default()
-                ),
-            )),
-            _ if accepted == Some(TerminationKind::Cancel) => Some(FailureCause::ours(
-                JOB_RUN_CANCELLED,
-                "the job run was cancelled on request (terminate)".to_owned(),
-            )),
-            _ => Some(FailureCause::ours(
-                JOB_RUN_CANCELLED,
-                facts.state_details.as_deref().map_or_else(
-                    || "the job run was cancelled, not by emr-flows".to_owned(),
-                    |d| {
-                        bounded(
-                            &format!("the job run was cancelled, not by emr-flows: {d}"),
-                            MAX_MESSAGE_BYTES,
-                        )
-                    },
-                ),
-            )),
-        };
-        let failure = failure.map(|mut f| {
-            if outcome == FlowStatus::Failed && no_logs {
-                f.log_location = Some(NO_S3_LOGS_EKS.to_owned());
-            }
-            f
-        });
+        let failure = JobRunEnding {
+            outcome,
+            accepted,
+            deadline,
+            failed: facts
+                .failure_message()
+                .unwrap_or_else(|| NO_FAILURE_DETAILS.to_owned()),
+            own_timeout: None,
+            details: facts.state_details.as_deref(),
+            no_s3_logs: no_logs.then_some(NO_S3_LOGS_EKS),
+        }
+        .cause();
         self.finish(outcome, failure, now) || changed
     }
 

@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use super::super::FlowStatus;
 use super::super::job_run::{ApplicationId, JobRunFacts, JobRunId, JobRunState, ResourceUtilization};
-use super::super::outcome::{TerminationKind, decide_job_run_outcome};
-use super::job_runs::{ExtraJobRun, JOB_RUN_CANCELLED, JOB_RUN_FAILED, NO_S3_LOGS, NO_STATE_DETAILS};
+use super::super::outcome::decide_job_run_outcome;
+use super::job_runs::{ExtraJobRun, JobRunEnding, NO_S3_LOGS, NO_STATE_DETAILS};
 use super::{FailureCause, FlowRecord};
 
 /// EMR Serverless' default `executionTimeoutMinutes` (API reference, StartJobRun).
@@ -241,44 +241,22 @@ impl FlowRecord {
             return changed;
         };
         let details = facts.state_details.as_deref();
-        let failure = match outcome {
-            FlowStatus::Succeeded => None,
-            FlowStatus::Failed => Some(FailureCause::ours(
-                JOB_RUN_FAILED,
-                details.map_or_else(|| NO_STATE_DETAILS.to_owned(), str::to_owned),
-            )),
-            FlowStatus::TimedOut if accepted == Some(TerminationKind::Timeout) => Some(FailureCause::ours(
-                super::MAX_RUNTIME_EXCEEDED,
-                format!(
-                    "still active at {}, its deadline; job run cancelled",
-                    deadline.map(|d| d.to_rfc3339()).unwrap_or_default()
-                ),
-            )),
-            FlowStatus::TimedOut => Some(FailureCause::ours(
+        let failure = JobRunEnding {
+            outcome,
+            accepted,
+            deadline,
+            failed: details.map_or_else(|| NO_STATE_DETAILS.to_owned(), str::to_owned),
+            own_timeout: Some(FailureCause::ours(
                 EXECUTION_TIMEOUT,
                 format!(
                     "EMR Serverless cancelled the job run after its executionTimeoutMinutes ({})",
                     run.execution_timeout_minutes
                 ),
             )),
-            _ if accepted == Some(TerminationKind::Cancel) => Some(FailureCause::ours(
-                JOB_RUN_CANCELLED,
-                "the job run was cancelled on request (terminate)".to_owned(),
-            )),
-            _ => Some(FailureCause::ours(
-                JOB_RUN_CANCELLED,
-                details.map_or_else(
-                    || "the job run was cancelled, not by emr-flows".to_owned(),
-                    |d| format!("the job run was cancelled, not by emr-flows: {d}"),
-                ),
-            )),
-        };
-        let failure = failure.map(|mut f| {
-            if outcome == FlowStatus::Failed && run.log_uri.is_none() {
-                f.log_location = Some(NO_S3_LOGS.to_owned());
-            }
-            f
-        });
+            details,
+            no_s3_logs: run.log_uri.is_none().then_some(NO_S3_LOGS),
+        }
+        .cause();
         self.finish(outcome, failure, now) || changed
     }
 

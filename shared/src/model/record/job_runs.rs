@@ -5,9 +5,10 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::super::bounded;
 use super::super::job_run::JobRunId;
-use super::{MAX_EXTRA_CLUSTERS, MAX_MESSAGE_BYTES};
+use super::super::outcome::TerminationKind;
+use super::super::{FlowStatus, bounded};
+use super::{FailureCause, MAX_EXTRA_CLUSTERS, MAX_MESSAGE_BYTES, MAX_RUNTIME_EXCEEDED};
 
 /// What a failed job run's record says when its logs are not in S3.
 pub const NO_S3_LOGS: &str = "none in S3: the run has no configurationOverrides.monitoringConfiguration.\
@@ -90,5 +91,62 @@ impl<Id: PartialEq + Clone> ExtraJobRun<Id> {
             Err(e) => extra.last_error = Some(bounded(&e, MAX_MESSAGE_BYTES)),
         }
         true
+    }
+}
+
+/// A job run's ending, as both job-run targets record it: what the service said, and what
+/// emr-flows asked for.
+pub(super) struct JobRunEnding<'a> {
+    /// The outcome the run's state decided.
+    pub outcome: FlowStatus,
+    /// The kind of a termination emr-flows asked for and the service accepted.
+    pub accepted: Option<TerminationKind>,
+    /// The flow's deadline (`max_runtime`), for the message of a cancel it caused.
+    pub deadline: Option<DateTime<Utc>>,
+    /// A failure's message: the service's details, or what says they are missing yet.
+    pub failed: String,
+    /// The cause when the service's own timeout ended the run (EMR Serverless'
+    /// `executionTimeoutMinutes`; EMR on EKS has none).
+    pub own_timeout: Option<FailureCause>,
+    /// What the service said of a run it ended (`stateDetails`), when anything.
+    pub details: Option<&'a str>,
+    /// What a failure's log location says when the run's logs are not in S3; `None` when they are.
+    pub no_s3_logs: Option<&'static str>,
+}
+
+impl JobRunEnding<'_> {
+    /// The failure cause the ending records: none for a success; `JOB_RUN_FAILED` with the
+    /// service's details (and where the logs are not); `MAX_RUNTIME_EXCEEDED` for a cancel
+    /// `max_runtime` asked for; the service's own timeout; `JOB_RUN_CANCELLED` saying whose
+    /// cancel it was.
+    pub(super) fn cause(self) -> Option<FailureCause> {
+        match self.outcome {
+            FlowStatus::Succeeded => None,
+            FlowStatus::Failed => Some(FailureCause {
+                log_location: self.no_s3_logs.map(str::to_owned),
+                ..FailureCause::ours(JOB_RUN_FAILED, self.failed)
+            }),
+            FlowStatus::TimedOut if self.accepted == Some(TerminationKind::Timeout) => {
+                Some(FailureCause::ours(
+                    MAX_RUNTIME_EXCEEDED,
+                    format!(
+                        "still active at {}, its deadline; job run cancelled",
+                        self.deadline.map(|d| d.to_rfc3339()).unwrap_or_default()
+                    ),
+                ))
+            }
+            FlowStatus::TimedOut if self.own_timeout.is_some() => self.own_timeout,
+            _ if self.accepted == Some(TerminationKind::Cancel) => Some(FailureCause::ours(
+                JOB_RUN_CANCELLED,
+                "the job run was cancelled on request (terminate)".to_owned(),
+            )),
+            _ => Some(FailureCause::ours(
+                JOB_RUN_CANCELLED,
+                self.details.map_or_else(
+                    || "the job run was cancelled, not by emr-flows".to_owned(),
+                    |d| format!("the job run was cancelled, not by emr-flows: {d}"),
+                ),
+            )),
+        }
     }
 }
