@@ -9,11 +9,11 @@ PYTHON ?= python3
 
 .PHONY: demo test check venv load mutants redrive up down bench package cli
 
-demo: venv
+demo: $(VENV)/.installed
 	bash dev/demo.sh
 
 # A local stack that stays up until Ctrl-C (or `make down`): see the README's "Local stack".
-up: venv
+up: $(VENV)/.installed
 	bash dev/up.sh
 
 down:
@@ -34,6 +34,7 @@ check:
 	cargo build --quiet --locked --workspace --bins
 	"$${CARGO_TARGET_DIR:-target}/debug/check-definitions" $(FLOWS)
 
+# Everything: the project's venv and checkov's (only `make test` uses checkov).
 venv: $(VENV)/.installed $(CHECKOV)/.installed
 
 $(VENV)/.installed: dev/requirements.txt
@@ -43,12 +44,12 @@ $(VENV)/.installed: dev/requirements.txt
 
 # Not in CI: `sam build` of every function (release, arm64; slow, see the README) and each
 # function's bootstrap and zip size.
-package: venv
+package: $(VENV)/.installed
 	bash dev/package.sh
 
 # Not in CI: N flows, their events duplicated and shuffled, 50-way (see tests/src/bin/load.rs).
 LOAD_FLOWS ?= 1000
-load: venv
+load: $(VENV)/.installed
 	cargo run --quiet --locked -p integration-tests --bin load -- $(LOAD_FLOWS) 50 30
 
 $(CHECKOV)/.installed: dev/requirements-checkov.txt
@@ -58,7 +59,7 @@ $(CHECKOV)/.installed: dev/requirements-checkov.txt
 
 # Sends the events a deployed stack kept back (FailedEventsQueue; ARGS=--dlq for EventBridge's
 # dead-letter queue) through on-state-change and reports what applied: `make redrive STACK=name`.
-redrive: venv
+redrive: $(VENV)/.installed
 	$(VENV)/bin/python dev/admin/redrive.py --stack "$(STACK)" $(ARGS)
 
 # Not in CI: cargo-mutants (crates.io) on the pure modules with their unit tests; prints caught
@@ -82,7 +83,7 @@ mutants:
 # Not in CI: the benchmark of record (see README, "Benchmark"): the release functions under a
 # Lambda Runtime API emulator, against moto behind the request-counting proxy.
 BENCH_FUNCTIONS := -p submit -p on-state-change -p terminate -p list
-bench: venv
+bench: $(VENV)/.installed
 	cargo build --release --locked $(BENCH_FUNCTIONS)
 	cargo build --locked -p integration-tests --bin create-local-table
 	$(VENV)/bin/python dev/bench/bench.py $(BENCH_ARGS)
