@@ -187,7 +187,8 @@ impl Definition {
         if !problems.is_empty() {
             return Err(Error::Validation(problems));
         }
-        let job_flow = JobFlow::check("job_flow", job_flow).map_err(Error::Validation)?;
+        let job_flow = JobFlow::check("job_flow", job_flow)
+            .map_err(|problems| Error::Validation(self.sources("job_flow", problems, overrides)))?;
         let request = job_flow.with_tags("job_flow", tags).map_err(Error::Validation)?;
         Ok(Request::JobFlow(request))
     }
@@ -249,11 +250,38 @@ impl Definition {
             return Err(Error::Validation(problems));
         }
         Ok(StartJobRun::<S>::check(path, run)
-            .map_err(Error::Validation)?
+            .map_err(|problems| Error::Validation(self.sources(path, problems, overrides)))?
             .with_default_name(&self.spec.name)
             .with_tags(path, tags)
             .map_err(Error::Validation)?
             .with_client_token(context.flow_id))
+    }
+
+    /// `problems` of the rendered run section `section` (`eks_job_run.name`), each told where
+    /// its value came from when a caller gave it: the overrides (`overrides` names the
+    /// problem's JSON Pointer) or the parameters (the definition writes a template there). A
+    /// value the definition wrote as it is needs no word.
+    fn sources(&self, section: &str, problems: Vec<Problem>, overrides: &Value) -> Vec<Problem> {
+        problems
+            .into_iter()
+            .map(|mut problem| {
+                let Some(pointer) = problem.path.strip_prefix(section).map(pointer_of) else {
+                    return problem;
+                };
+                if overrides.pointer(&pointer).is_some() {
+                    problem
+                        .message
+                        .push_str(&format!(" (the value the overrides give at `{pointer}`)"));
+                } else if let Some(template) =
+                    (self.section().pointer(&pointer).and_then(Value::as_str)).filter(|t| t.contains("{{"))
+                {
+                    problem.message.push_str(&format!(
+                        " (rendered from the parameters by the definition's `{template}`)"
+                    ));
+                }
+                problem
+            })
+            .collect()
     }
 
     /// The template variables: the parameters and the built-ins.
@@ -592,3 +620,21 @@ impl Templates {
 
 #[cfg(test)]
 mod tests;
+
+/// The JSON Pointer of a problem's path below its section (`.Instances.InstanceGroups[1].Name`
+/// → `/Instances/InstanceGroups/1/Name`); best effort: a key holding `.` or `[` is split.
+fn pointer_of(path: &str) -> String {
+    let mut pointer = String::new();
+    for part in path.split('.').filter(|p| !p.is_empty()) {
+        let mut pieces = part.split('[');
+        if let Some(key) = pieces.next().filter(|k| !k.is_empty()) {
+            pointer.push('/');
+            pointer.push_str(&key.replace('~', "~0").replace('/', "~1"));
+        }
+        for index in pieces {
+            pointer.push('/');
+            pointer.push_str(index.trim_end_matches(']'));
+        }
+    }
+    pointer
+}

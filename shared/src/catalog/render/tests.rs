@@ -648,3 +648,42 @@ fn a_serverless_job_run_renders_with_the_flows_token_tags_and_overrides() {
     let rendered = unnamed.render(json!({}), &Value::Null, &ctx).unwrap();
     assert_eq!(rendered.request.name(), "t");
 }
+
+#[test]
+fn a_rendered_value_the_service_refuses_says_whether_the_parameters_or_the_overrides_gave_it() {
+    // GIVEN an EMR on EKS definition whose run name is a template and may be overridden
+    let eks = definition(
+        "name: t\nversion: '1'\nexamples: [{label: ok}]\n\
+         parameters: {type: object, required: [label], properties: {label: {type: string}}}\n\
+         eks_job_run:\n  virtualClusterId: kfo3ayx4dkhpbo3bd5rd3a8mq\n  name: 'pi-{{ label }}'\n  \
+         executionRoleArn: arn:aws:iam::123456789012:role/R\n  releaseLabel: emr-7.1.0-latest\n  \
+         jobDriver: {sparkSubmitJobDriver: {entryPoint: s3://b/pi.py}}\n\
+         overridable: {/name: {type: string}}\n",
+    );
+    let ctx = context();
+    // WHEN a parameter puts a space in the name THEN the problem says the parameters rendered it
+    let err = (eks.render(json!({"label": "a b"}), &Value::Null, &ctx))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("eks_job_run.name: \"pi-a b\""), "{err}");
+    assert!(
+        err.contains("(rendered from the parameters by the definition's `pi-{{ label }}`)"),
+        "{err}"
+    );
+    // AND an override that does it is named as the overrides' value
+    let err = (eks.render(json!({"label": "ok"}), &json!({"name": "x y"}), &ctx))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("(the value the overrides give at `/name`)"), "{err}");
+    // AND a cluster's RunJobFlow problem from an override is told the same way
+    let cluster = definition(
+        "name: t\nversion: '1'\nexamples: [{}]\njob_flow:\n  Name: c\n  ReleaseLabel: emr-7.5.0\n  \
+         Instances: {InstanceCount: 1, MasterInstanceType: m5.xlarge}\n  JobFlowRole: EMR_EC2_DefaultRole\n  \
+         ServiceRole: EMR_DefaultRole\noverridable: {/Name: {type: string}}\n",
+    );
+    let err = (cluster.render(json!({}), &json!({"Name": "x".repeat(300)}), &ctx))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("job_flow.Name"), "{err}");
+    assert!(err.contains("(the value the overrides give at `/Name`)"), "{err}");
+}
