@@ -99,10 +99,11 @@ pub fn flows_page(page: &Value, now: SystemTime, width: Option<u16>, next: &str)
 }
 
 /// What a flow runs on and its run's id, as a summary or record names them (`cluster
-/// j-2AXXXXXXGAPLF`; summaries from before targets existed name no target: a cluster).
+/// j-2AXXXXXXGAPLF`, `eks_job_run 00000002vhh0p0q9jbl`; summaries from before targets existed
+/// name no target: a cluster).
 fn run(flow: &Value) -> String {
     let target = flow["target"].as_str().unwrap_or("cluster");
-    match flow["cluster_id"].as_str() {
+    match flow["cluster_id"].as_str().or(flow["job_run_id"].as_str()) {
         Some(id) => format!("{target} {id}"),
         None => target.to_owned(),
     }
@@ -753,7 +754,10 @@ mod tests {
             {"flow_id": "01JA", "flow": "spark-pi", "status": "RUNNING", "target": "cluster", "cluster_id": "j-1",
              "submitted_at": "2026-11-29T10:00:00Z", "updated_at": "2026-11-29T10:01:00Z"},
             {"flow_id": "01JB", "flow": "spark-pi", "status": "FAILED",
-             "submitted_at": "2026-11-29T09:00:00Z", "updated_at": "2026-11-29T09:12:03Z"}
+             "submitted_at": "2026-11-29T09:00:00Z", "updated_at": "2026-11-29T09:12:03Z"},
+            {"flow_id": "01JC", "flow": "spark-pi-eks", "status": "RUNNING", "target": "eks_job_run",
+             "job_run_id": "00000002vhh0p0q9jbl", "submitted_at": "2026-11-29T10:00:00Z",
+             "updated_at": "2026-11-29T10:01:00Z"}
         ], "next_token": "01JB"});
         let text = flows_page(&page, at("2026-11-29T10:05:00Z"), None, "emr-flows ls --active");
         let lines: Vec<&str> = text.lines().collect();
@@ -769,6 +773,19 @@ mod tests {
             lines[2].split_whitespace().collect::<Vec<_>>(),
             [
                 "01JB", "spark-pi", "FAILED", "cluster", "1h", "5m", "ago", "12m", "3s"
+            ]
+        );
+        assert_eq!(
+            lines[3].split_whitespace().collect::<Vec<_>>(),
+            [
+                "01JC",
+                "spark-pi-eks",
+                "RUNNING",
+                "eks_job_run",
+                "00000002vhh0p0q9jbl",
+                "5m",
+                "ago",
+                "5m"
             ]
         );
         assert!(

@@ -260,6 +260,19 @@ async fn a_job_run_starts_once_with_the_flows_token_and_tags_and_ends_as_its_eve
     assert_eq!(tags["emr-flows:stack"], emr_flows::catalog::job_flow::LOCAL_STACK);
     assert_eq!(described.name(), Some(format!("spark-pi-{flow_id}").as_str()));
     assert_eq!(described.release_label(), Some("emr-7.1.0-latest"));
+    // AND both listings name the run beside the target (the indexes project `job_run_id`)
+    for listing in [json!({"flow": "spark-pi-eks"}), json!({"status": "active"})] {
+        let page = ops::list(&w.submitter.catalog, &w.svc().store, listing)
+            .await
+            .unwrap();
+        let listed = (page["flows"].as_array().unwrap().iter())
+            .find(|f| f["flow_id"] == flow_id.to_string())
+            .unwrap_or_else(|| panic!("{page}"));
+        assert_eq!(
+            (&listed["target"], &listed["job_run_id"]),
+            (&json!("eks_job_run"), &json!(run.as_str()))
+        );
+    }
     let record = w.record(flow_id).await;
     let eks = record.eks_job_run.as_ref().unwrap();
     assert_eq!(

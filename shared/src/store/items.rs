@@ -8,7 +8,8 @@
 //! never as `cluster_id` (the by-cluster-id index finds the one flow a cluster belongs to), and
 //! `active_steps_cluster` (the same id) while the flow is active: the sparse index behind
 //! [`super::ACTIVE_STEPS_INDEX`] then lists only the unfinished step flows of a cluster, however
-//! many ended there before.
+//! many ended there before. A job-run flow's item keeps its run's id as `job_run_id` too, for
+//! the listing indexes to project.
 
 use std::collections::HashMap;
 
@@ -37,6 +38,9 @@ pub const STEPS_CLUSTER_ATTRIBUTE: &str = "steps_cluster_id";
 /// A step flow's cluster while the flow is active (sparse): the key of
 /// [`super::ACTIVE_STEPS_INDEX`].
 pub const ACTIVE_STEPS_CLUSTER_ATTRIBUTE: &str = "active_steps_cluster";
+/// A job-run flow's run id (EMR Serverless' or EMR on EKS'), once known, beside the record's
+/// own copy inside its run: the listing indexes project top-level attributes only.
+pub const JOB_RUN_ID_ATTRIBUTE: &str = "job_run_id";
 
 /// The flow item of `record` at `version`: the record without its steps.
 pub fn flow_item(record: &FlowRecord, version: u64) -> Result<HashMap<String, AttributeValue>, Error> {
@@ -50,6 +54,11 @@ pub fn flow_item(record: &FlowRecord, version: u64) -> Result<HashMap<String, At
             item.insert(ACTIVE_STEPS_CLUSTER_ATTRIBUTE.into(), cluster.clone());
         }
         item.insert(STEPS_CLUSTER_ATTRIBUTE.into(), cluster);
+    }
+    let job_run_id = (record.job_run_id().map(ToString::to_string))
+        .or_else(|| record.eks_job_run_id().map(ToString::to_string));
+    if let Some(id) = job_run_id {
+        item.insert(JOB_RUN_ID_ATTRIBUTE.into(), AttributeValue::S(id));
     }
     item.insert(ITEM_ATTRIBUTE.into(), AttributeValue::S(FLOW_ITEM.into()));
     item.insert(VERSION_ATTRIBUTE.into(), AttributeValue::N(version.to_string()));
@@ -116,6 +125,7 @@ pub fn versioned(
     if let Some(cluster) = flow.remove(STEPS_CLUSTER_ATTRIBUTE) {
         flow.insert("cluster_id".into(), cluster);
     }
+    flow.remove(JOB_RUN_ID_ATTRIBUTE);
     let mut record: FlowRecord = serde_dynamo::from_item(flow).map_err(corrupt)?;
     for item in steps {
         let (id, step) = step_record(&item)?;

@@ -27,6 +27,9 @@ pub struct FlowSummary {
     /// the flow item keeps as `steps_cluster_id` (see [`super::items`]).
     #[serde(default, skip_serializing_if = "Option::is_none", alias = "steps_cluster_id")]
     pub cluster_id: Option<ClusterId>,
+    /// A job-run flow's run (EMR Serverless' or EMR on EKS'), once known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_run_id: Option<String>,
     pub submitted_at: chrono::DateTime<chrono::Utc>,
     pub updated_at: chrono::DateTime<chrono::Utc>,
     /// When the flow ended (absent while it is active).

@@ -62,12 +62,13 @@ const SETTLING_VALUE: &str = "SETTLING";
 pub const SWEEP_AT_ATTRIBUTE: &str = "sweep_at";
 /// What a listing summary ([`FlowSummary`]) shows besides `flow_id`: the listing indexes
 /// project these (a test holds `template.yaml` to it).
-pub const SUMMARY_ATTRIBUTES: [&str; 8] = [
+pub const SUMMARY_ATTRIBUTES: [&str; 9] = [
     "flow",
     "status",
     "target",
     "cluster_id",
     "steps_cluster_id",
+    "job_run_id",
     "submitted_at",
     "updated_at",
     "ended_at",
