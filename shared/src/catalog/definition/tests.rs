@@ -250,6 +250,30 @@ fn a_shutdown_grace_period_is_whole_seconds_from_15_to_1800_and_only_for_emr_ser
 }
 
 #[test]
+fn a_serverless_definitions_overridable_paths_are_checked_against_emr_serverless_model() {
+    // GIVEN an EMR Serverless definition whose overridable paths name EMR on EKS' driver and a
+    // member that is there
+    let yaml = format!(
+        "{MINIMAL_SERVERLESS}overridable:\n  /jobDriver/sparkSubmitJobDriver/entryPoint: {{type: string}}\n  \
+         /jobDriver/sparkSubmit/sparkSubmitParameters: {{type: string}}\n"
+    );
+    let Err(Error::Definition { problems, .. }) = Definition::parse("s.yaml", &yaml) else {
+        panic!("expected a definition error");
+    };
+    // THEN the one that can never match is named, against EMR Serverless' own shapes
+    let text: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+    assert_eq!(text.len(), 1, "{text:?}");
+    assert!(
+        text[0].contains("overridable./jobDriver/sparkSubmitJobDriver/entryPoint: can never match"),
+        "{text:?}"
+    );
+    assert!(
+        text[0].contains("in EMR Serverless's model; did you mean `sparkSubmit`"),
+        "{text:?}"
+    );
+}
+
+#[test]
 fn an_eks_definitions_overridable_paths_are_checked_against_emr_on_eks_model() {
     // GIVEN an EMR on EKS definition whose overridable paths name EMR Serverless' driver, a
     // member EMR on EKS lacks, and one that is there

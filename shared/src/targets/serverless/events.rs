@@ -232,6 +232,12 @@ pub(crate) mod tests {
             event.facts.updated_at.unwrap().to_rfc3339(),
             "2022-05-31T21:07:42.299487+00:00"
         );
+        // The run's creation time: with the end's, it tells EMR Serverless' own timeout apart.
+        let created = real("serverless-job-RUNNING.json")["detail"]["createdAt"].clone();
+        let created = DateTime::parse_from_rfc3339(created.as_str().unwrap())
+            .unwrap()
+            .to_utc();
+        assert_eq!(event.facts.created_at, Some(created));
     }
 
     #[test]
