@@ -555,7 +555,7 @@ impl FlowRecord {
 
     /// Whether the flow's run is known: its cluster, or its job run's id.
     pub fn run_known(&self) -> bool {
-        self.cluster_id.is_some() || self.job_run_id().is_some() || self.eks_job_run_id().is_some()
+        self.cluster_id.is_some() || self.any_job_run_id().is_some()
     }
 
     /// The sweep asked EMR about the cluster and found nothing new.

@@ -78,8 +78,7 @@ pub struct SubmitResponse {
 impl SubmitResponse {
     /// The answer for `record`: its ids and status.
     fn of(record: FlowRecord) -> Self {
-        let job_run_id = (record.job_run_id().map(ToString::to_string))
-            .or_else(|| record.eks_job_run_id().map(ToString::to_string));
+        let job_run_id = record.any_job_run_id().map(str::to_owned);
         Self {
             flow_id: record.flow_id,
             application_id: record.job_run.map(|r| r.application_id),

@@ -87,8 +87,7 @@ pub async fn terminate(svc: &Services, request: Value) -> Result<TerminateRespon
         flow_id: record.flow_id,
         target: record.target,
         cluster_id: record.cluster_id.clone(),
-        job_run_id: (record.job_run_id().map(ToString::to_string))
-            .or_else(|| record.eks_job_run_id().map(ToString::to_string)),
+        job_run_id: record.any_job_run_id().map(str::to_owned),
         status: record.status,
         termination_requested_at: record.termination.as_ref().map(|t| t.requested_at),
         termination_accepted_at: record.termination.as_ref().and_then(|t| t.accepted_at),

@@ -55,10 +55,8 @@ pub fn flow_item(record: &FlowRecord, version: u64) -> Result<HashMap<String, At
         }
         item.insert(STEPS_CLUSTER_ATTRIBUTE.into(), cluster);
     }
-    let job_run_id = (record.job_run_id().map(ToString::to_string))
-        .or_else(|| record.eks_job_run_id().map(ToString::to_string));
-    if let Some(id) = job_run_id {
-        item.insert(JOB_RUN_ID_ATTRIBUTE.into(), AttributeValue::S(id));
+    if let Some(id) = record.any_job_run_id() {
+        item.insert(JOB_RUN_ID_ATTRIBUTE.into(), AttributeValue::S(id.to_owned()));
     }
     item.insert(ITEM_ATTRIBUTE.into(), AttributeValue::S(FLOW_ITEM.into()));
     item.insert(VERSION_ATTRIBUTE.into(), AttributeValue::N(version.to_string()));

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::super::outcome::is_error_code;
 use super::super::{FlowStatus, StepId, StepState, bounded};
-use super::job_runs::{JOB_RUN_FAILED, NO_FAILURE_DETAILS, NO_S3_LOGS, NO_S3_LOGS_EKS, NO_STATE_DETAILS};
+use super::job_runs::{JOB_RUN_FAILED, NO_FAILURE_DETAILS, NO_STATE_DETAILS};
 use super::{CAUSE_WINDOW, FlowRecord, MAX_MESSAGE_BYTES, MAX_PROBABLE_CAUSE_BYTES};
 
 /// Why a step failed, from DescribeStep's `Status.FailureDetails`.
@@ -106,7 +106,7 @@ impl FlowRecord {
     /// the end.
     /// A failed job run's, likewise: its driver log ([`FlowRecord::job_run_cause_pending`]).
     pub fn cause_pending(&self, now: DateTime<Utc>) -> bool {
-        if self.job_run.is_some() || self.eks_job_run.is_some() {
+        if self.any_job_run().is_some() {
             return self.job_run_cause_pending(now);
         }
         let missing = self
@@ -166,17 +166,12 @@ impl FlowRecord {
     /// (EMR Serverless or EMR on EKS): its failure details (the service gave none when it
     /// ended), or its probable cause (its driver's `stderr.gz`, for a run whose logs go to S3).
     pub fn job_run_cause_pending(&self, now: DateTime<Utc>) -> bool {
-        let (run_known, logs_in_s3) = match (&self.job_run, &self.eks_job_run) {
-            (Some(run), _) => (run.job_run_id.is_some(), run.log_uri.is_some()),
-            (None, Some(run)) => (run.job_run_id.is_some(), run.log_uri.is_some()),
-            (None, None) => return false,
-        };
-        let Some(failure) = self.failure.as_ref() else {
+        let (Some(run), Some(failure)) = (self.any_job_run(), self.failure.as_ref()) else {
             return false;
         };
-        let missing = self.state_details_missing() || (logs_in_s3 && failure.probable_cause.is_none());
+        let missing = self.state_details_missing() || (run.logs_in_s3 && failure.probable_cause.is_none());
         self.status == FlowStatus::Failed
-            && run_known
+            && run.id.is_some()
             && missing
             && self.ended_at.is_some_and(|end| now < end + CAUSE_WINDOW)
     }
@@ -212,11 +207,7 @@ impl FlowRecord {
         text: Option<String>,
         now: DateTime<Utc>,
     ) -> bool {
-        let no_logs = match (&self.job_run, &self.eks_job_run) {
-            (Some(run), _) => run.log_uri.is_none().then_some(NO_S3_LOGS),
-            (None, Some(run)) => run.log_uri.is_none().then_some(NO_S3_LOGS_EKS),
-            (None, None) => None,
-        };
+        let no_logs = (self.any_job_run()).and_then(|run| (!run.logs_in_s3).then_some(run.no_s3_logs));
         let Some(failure) = self.failure.as_mut() else {
             return false;
         };

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::super::job_run::JobRunId;
 use super::super::outcome::TerminationKind;
 use super::super::{FlowStatus, bounded};
-use super::{FailureCause, MAX_EXTRA_CLUSTERS, MAX_MESSAGE_BYTES, MAX_RUNTIME_EXCEEDED};
+use super::{FailureCause, FlowRecord, MAX_EXTRA_CLUSTERS, MAX_MESSAGE_BYTES, MAX_RUNTIME_EXCEEDED};
 
 /// What a failed job run's record says when its logs are not in S3.
 pub const NO_S3_LOGS: &str = "none in S3: the run has no configurationOverrides.monitoringConfiguration.\
@@ -148,5 +148,44 @@ impl JobRunEnding<'_> {
                 ),
             )),
         }
+    }
+}
+
+/// A flow's job run as the rules shared by both services see it, whichever service runs it.
+pub(super) struct AnyJobRun<'a> {
+    /// The run's id, once started.
+    pub id: Option<&'a str>,
+    /// Whether the run's logs go to S3 (`logUri`).
+    pub logs_in_s3: bool,
+    /// What a failure's log location says when they do not ([`NO_S3_LOGS`], [`NO_S3_LOGS_EKS`]).
+    pub no_s3_logs: &'static str,
+    /// Whether the run may still run (not seen ended).
+    pub may_run: bool,
+}
+
+impl FlowRecord {
+    /// The flow's job run, EMR Serverless' or EMR on EKS'; `None` for the other targets.
+    pub(super) fn any_job_run(&self) -> Option<AnyJobRun<'_>> {
+        match (&self.job_run, &self.eks_job_run) {
+            (Some(run), _) => Some(AnyJobRun {
+                id: run.job_run_id.as_ref().map(|id| id.as_str()),
+                logs_in_s3: run.log_uri.is_some(),
+                no_s3_logs: NO_S3_LOGS,
+                may_run: run.may_run(),
+            }),
+            (None, Some(run)) => Some(AnyJobRun {
+                id: run.job_run_id.as_ref().map(|id| id.as_str()),
+                logs_in_s3: run.log_uri.is_some(),
+                no_s3_logs: NO_S3_LOGS_EKS,
+                may_run: run.may_run(),
+            }),
+            (None, None) => None,
+        }
+    }
+
+    /// The flow's job run id (EMR Serverless' or EMR on EKS'), once started: what submit,
+    /// terminate and the listings name.
+    pub fn any_job_run_id(&self) -> Option<&str> {
+        self.any_job_run().and_then(|run| run.id)
     }
 }

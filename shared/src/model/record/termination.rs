@@ -62,8 +62,7 @@ impl FlowRecord {
         }
         !self.status.is_terminal()
             || (self.cluster_id.is_some() && !self.cluster_state.as_ref().is_some_and(ClusterState::is_ended))
-            || (self.job_run.as_ref()).is_some_and(|r| r.job_run_id.is_some() && r.may_run())
-            || (self.eks_job_run.as_ref()).is_some_and(|r| r.job_run_id.is_some() && r.may_run())
+            || (self.any_job_run()).is_some_and(|r| r.id.is_some() && r.may_run)
     }
 
     /// Records a request to terminate the flow's cluster (`reason` bounded by the caller's
