@@ -16,7 +16,7 @@ use std::sync::LazyLock;
 use serde_json::Value;
 
 use crate::catalog::start_job_run::{JobRunService, Schema, StartJobRun};
-use crate::model::VirtualClusterId;
+use crate::model::{Target, VirtualClusterId};
 
 /// The generated schema (source: botocore's emr-containers service model; see
 /// `shared/schemas/generate.py`).
@@ -37,7 +37,7 @@ pub const MAX_TAGS: usize = 50;
 pub struct Eks;
 
 impl JobRunService for Eks {
-    const SERVICE: &'static str = "EMR on EKS";
+    const SERVICE: &'static str = Target::EksJobRun.service();
     const URI_LABEL: &'static str = "virtualClusterId";
     const MAX_TAGS: usize = MAX_TAGS;
     fn schema() -> &'static Schema {

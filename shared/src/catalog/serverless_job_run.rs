@@ -15,7 +15,7 @@ use serde_json::Value;
 
 pub use crate::catalog::start_job_run::client_token;
 use crate::catalog::start_job_run::{JobRunService, Schema, StartJobRun};
-use crate::model::ApplicationId;
+use crate::model::{ApplicationId, Target};
 
 /// The generated schema (source: botocore's EMR Serverless service model; see
 /// `shared/schemas/generate.py`).
@@ -36,7 +36,7 @@ pub const MAX_TAGS: usize = 200;
 pub struct Serverless;
 
 impl JobRunService for Serverless {
-    const SERVICE: &'static str = "EMR Serverless";
+    const SERVICE: &'static str = Target::ServerlessJobRun.service();
     const URI_LABEL: &'static str = "applicationId";
     const MAX_TAGS: usize = MAX_TAGS;
     fn schema() -> &'static Schema {

@@ -45,6 +45,16 @@ impl Target {
         }
     }
 
+    /// The AWS service that runs the target's work, as problems, errors and logs name it
+    /// (`EMR`, `EMR Serverless`, `EMR on EKS`).
+    pub const fn service(self) -> &'static str {
+        match self {
+            Self::Cluster | Self::Steps => "EMR",
+            Self::ServerlessJobRun => "EMR Serverless",
+            Self::EksJobRun => "EMR on EKS",
+        }
+    }
+
     /// The name stored on the record and shown in answers (`cluster`, `steps`).
     pub fn as_str(self) -> &'static str {
         match self {

@@ -438,16 +438,21 @@ fn format(document: &Value) -> Vec<Problem> {
             ValidationErrorKind::AdditionalProperties { unexpected } => {
                 let node = job_flow::node_at(&format.document, document, &pointer);
                 let known = job_flow::member_names(&format.document, node);
-                let shape = if pointer.starts_with("/job_flow") {
-                    "this EMR shape"
-                } else if pointer.starts_with("/serverless_job_run") {
-                    "this EMR Serverless shape"
-                } else if pointer.starts_with("/eks_job_run") {
-                    "this EMR on EKS shape"
-                } else {
-                    "this mapping"
-                };
-                let run_section = ["/serverless_job_run", "/eks_job_run"].contains(&pointer.as_str());
+                // Inside a run section written in its service's API shape: that service's shape.
+                let shape = (Target::ALL.into_iter())
+                    .filter(|t| *t != Target::Steps)
+                    .find(|t| {
+                        pointer
+                            .strip_prefix('/')
+                            .is_some_and(|p| p.split('/').next() == Some(t.section()))
+                    })
+                    .map_or_else(
+                        || "this mapping".to_owned(),
+                        |t| format!("this {} shape", t.service()),
+                    );
+                let run_section = [Target::ServerlessJobRun, Target::EksJobRun]
+                    .iter()
+                    .any(|t| pointer == format!("/{}", t.section()));
                 for key in unexpected {
                     let message = if run_section && key == "clientToken" {
                         "is set by emr-flows itself (one token per flow, from its id); remove it".to_owned()
@@ -746,11 +751,7 @@ fn examples(definition: &Definition) -> (Option<Value>, Vec<Problem>) {
 fn overridable_reach(definition: &Definition, root: &Value, job_flow: &Value) -> Vec<Problem> {
     let words = Words {
         section: definition.target.section(),
-        service: match definition.target {
-            Target::ServerlessJobRun => "EMR Serverless",
-            Target::EksJobRun => "EMR on EKS",
-            Target::Cluster | Target::Steps => "EMR",
-        },
+        service: definition.target.service(),
     };
     (definition.overridable.iter())
         .filter_map(|entry| {

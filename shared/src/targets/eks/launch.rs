@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use crate::aws::once::Start;
 use crate::catalog::eks_job_run::EksJobRun;
 use crate::error::Error;
-use crate::model::{EksJobRunId, EksJobRunRecord, FlowRecord};
+use crate::model::{EksJobRunId, EksJobRunRecord, FlowRecord, Target};
 use crate::services::Services;
 use crate::targets::job_runs::JobRunService;
 use crate::targets::seam::LIST_WINDOW;
@@ -19,7 +19,7 @@ pub struct Eks;
 impl JobRunService for Eks {
     type RunId = EksJobRunId;
     type Request = EksJobRun;
-    const SERVICE: &'static str = "EMR on EKS";
+    const SERVICE: &'static str = Target::EksJobRun.service();
 
     fn run_id(record: &FlowRecord) -> Option<&EksJobRunId> {
         record.eks_job_run_id()

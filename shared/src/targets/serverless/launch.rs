@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use crate::aws::once::Start;
 use crate::catalog::serverless_job_run::ServerlessJobRun;
 use crate::error::Error;
-use crate::model::{FlowRecord, JobRunId, JobRunRecord};
+use crate::model::{FlowRecord, JobRunId, JobRunRecord, Target};
 use crate::services::Services;
 use crate::targets::job_runs::JobRunService;
 use crate::targets::seam::LIST_WINDOW;
@@ -19,7 +19,7 @@ pub struct Serverless;
 impl JobRunService for Serverless {
     type RunId = JobRunId;
     type Request = ServerlessJobRun;
-    const SERVICE: &'static str = "EMR Serverless";
+    const SERVICE: &'static str = Target::ServerlessJobRun.service();
 
     fn run_id(record: &FlowRecord) -> Option<&JobRunId> {
         record.job_run_id()
