@@ -291,12 +291,11 @@ pub fn flow(record: &Value, now: SystemTime, width: Option<u16>) -> String {
         let attempts = termination.get("attempts").and_then(Value::as_u64).unwrap_or(0);
         // A step flow's termination cancels its steps (the shared cluster is never ended); a
         // job run's cancels the run.
-        let (service, call) = match record["target"].as_str() {
-            Some("steps") => ("EMR", "CancelSteps"),
-            Some("serverless_job_run") => ("EMR Serverless", "CancelJobRun"),
-            Some("eks_job_run") => ("EMR on EKS", "CancelJobRun"),
-            _ => ("EMR", "TerminateJobFlows"),
-        };
+        let Runs {
+            service,
+            cancel: call,
+            ..
+        } = runs(&record["target"]);
         let accepted = match termination.get("accepted_at").and_then(Value::as_str) {
             Some(at) => format!("accepted by {service} {}", when(&Value::from(at))),
             None => format!("not accepted by {service} yet"),
@@ -676,14 +675,47 @@ pub fn dry_run(answer: &Value) -> String {
         }
     }
     let request = serde_json::to_string_pretty(&answer["request"]).unwrap_or_default();
-    let call = match answer["target"].as_str() {
-        Some("steps") => "the AddJobFlowSteps request EMR would receive",
-        Some("serverless_job_run") => "the StartJobRun request EMR Serverless would receive",
-        Some("eks_job_run") => "the StartJobRun request EMR on EKS would receive",
-        _ => "the RunJobFlow request EMR would receive",
-    };
-    let _ = write!(out, "\n{call}:\n{request}");
+    let Runs { service, launch, .. } = runs(&answer["target"]);
+    let _ = write!(out, "\nthe {launch} request {service} would receive:\n{request}");
     out
+}
+
+/// What a target (`target` as an answer names it; none: a cluster) runs on, as the command line
+/// tells it: the service, its launch and cancel calls, and what its run is called.
+struct Runs {
+    service: &'static str,
+    launch: &'static str,
+    cancel: &'static str,
+    run: &'static str,
+}
+
+fn runs(target: &Value) -> Runs {
+    match target.as_str() {
+        Some("steps") => Runs {
+            service: "EMR",
+            launch: "AddJobFlowSteps",
+            cancel: "CancelSteps",
+            run: "cluster",
+        },
+        Some("serverless_job_run") => Runs {
+            service: "EMR Serverless",
+            launch: "StartJobRun",
+            cancel: "CancelJobRun",
+            run: "job run",
+        },
+        Some("eks_job_run") => Runs {
+            service: "EMR on EKS",
+            launch: "StartJobRun",
+            cancel: "CancelJobRun",
+            run: "job run",
+        },
+        _ => Runs {
+            service: "EMR",
+            launch: "RunJobFlow",
+            cancel: "TerminateJobFlows",
+            run: "cluster",
+        },
+    }
 }
 
 /// `terminate`'s answer.
@@ -695,11 +727,7 @@ pub fn terminated(answer: &Value) -> String {
             status(text(&answer["status"]))
         );
     }
-    let (service, run) = match answer["target"].as_str() {
-        Some("serverless_job_run") => ("EMR Serverless", "job run"),
-        Some("eks_job_run") => ("EMR on EKS", "job run"),
-        _ => ("EMR", "cluster"),
-    };
+    let Runs { service, run, .. } = runs(&answer["target"]);
     let id = match run {
         "job run" => text(&answer["job_run_id"]),
         _ => text(&answer["cluster_id"]),
