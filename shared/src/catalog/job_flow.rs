@@ -193,28 +193,33 @@ pub(crate) fn schema_problems(
                         })
                         .collect()
                 }
-                // A union (one member exactly, as a job driver): name the members.
                 ValidationErrorKind::MaxProperties { limit: 1 } => {
-                    let node = node_at(document, request, e.instance_path().as_str());
-                    let known = member_names(document, node);
-                    let given: Vec<String> = (request.pointer(e.instance_path().as_str()))
-                        .and_then(Value::as_object)
-                        .map(|m| m.keys().map(|k| format!("`{k}`")).collect())
-                        .unwrap_or_default();
-                    let known: Vec<String> = known.iter().map(|k| format!("`{k}`")).collect();
                     vec![Problem::new(
                         at,
-                        format!(
-                            "takes exactly one of {}; it has {}",
-                            known.join(", "),
-                            given.join(" and ")
-                        ),
+                        one_member(document, request, e.instance_path().as_str()),
                     )]
                 }
                 _ => vec![Problem::new(at, e.to_string())],
             }
         })
         .collect()
+}
+
+/// Why the object at `pointer` in `instance` breaks a union of `root` (exactly one member, as a
+/// job driver): `takes exactly one of `a`, `b`; it has `a` and `b``.
+pub(crate) fn one_member(root: &Value, instance: &Value, pointer: &str) -> String {
+    let known: Vec<String> = (member_names(root, node_at(root, instance, pointer)).iter())
+        .map(|k| format!("`{k}`"))
+        .collect();
+    let given: Vec<String> = (instance.pointer(pointer))
+        .and_then(Value::as_object)
+        .map(|m| m.keys().map(|k| format!("`{k}`")).collect())
+        .unwrap_or_default();
+    format!(
+        "takes exactly one of {}; it has {}",
+        known.join(", "),
+        given.join(" and ")
+    )
 }
 
 /// A decimal that holds a whole number (`7.0`, `1e2`) as that integer; `None` for anything else,

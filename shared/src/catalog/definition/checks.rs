@@ -480,6 +480,11 @@ fn format(document: &Value) -> Vec<Problem> {
                     value_or_template(&format.document, node, value),
                 ));
             }
+            // A union written with two members (two job drivers): name them.
+            ValidationErrorKind::MaxProperties { limit: 1 } => problems.push(Problem::new(
+                path_of(&pointer),
+                job_flow::one_member(&format.document, document, &pointer),
+            )),
             _ => problems.push(Problem::new(path_of(&pointer), e.to_string())),
         }
     }

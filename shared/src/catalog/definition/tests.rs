@@ -324,6 +324,25 @@ fn a_literal_that_breaks_a_pattern_is_told_the_pattern_and_lengths() {
 }
 
 #[test]
+fn two_job_drivers_in_a_definition_are_told_the_one_allowed() {
+    let yaml = MINIMAL_SERVERLESS.replace(
+        "jobDriver: {sparkSubmit: {entryPoint: s3://b/pi.py}}",
+        "jobDriver: {sparkSubmit: {entryPoint: s3://b/pi.py}, hive: {query: s3://b/q.ql}}",
+    );
+    let Err(Error::Definition { problems, .. }) = Definition::parse("s.yaml", &yaml) else {
+        panic!("expected a definition error");
+    };
+    let text: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+    assert_eq!(text.len(), 1, "{text:?}");
+    assert!(
+        text[0].starts_with(
+            "serverless_job_run.jobDriver: takes exactly one of `hive`, `sparkSubmit`; it has `hive` and `sparkSubmit`"
+        ),
+        "{text:?}"
+    );
+}
+
+#[test]
 fn a_client_token_in_a_job_run_section_is_told_it_is_emr_flows_own() {
     let yaml = format!("{MINIMAL_SERVERLESS}  clientToken: mine\n");
     let Err(Error::Definition { problems, .. }) = Definition::parse("s.yaml", &yaml) else {
