@@ -34,7 +34,7 @@ say "Building the functions"
 cargo build --quiet --workspace --bins
 check_definitions
 
-say "Starting moto (DynamoDB, EMR, EventBridge, SQS) on :$moto_port"
+say "Starting moto (DynamoDB, EMR, EMR Serverless, EMR on EKS, EventBridge, SQS) on :$moto_port"
 start_moto "$moto_port" "$table"
 echo "A rule on the default bus takes every flow event (Flow Status Change) to an SQS queue"
 events_queue=$(flow_events_rule "$moto_port")

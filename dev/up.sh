@@ -67,7 +67,7 @@ cat <<TEXT
 
 emr-flows is up (Ctrl-C or \`make down\` stops it; logs in .local/):
   functions  http://127.0.0.1:$lambda_port   (aws lambda invoke --endpoint-url …)
-  moto       http://127.0.0.1:$moto_port   (DynamoDB table $table, EMR, EventBridge, SQS)
+  moto       http://127.0.0.1:$moto_port   (DynamoDB table $table, EMR, EMR Serverless, EMR on EKS, EventBridge, SQS)
   flow events  a rule on the default bus takes them to $events_queue
   receiver   http://127.0.0.1:$receiver_port/callbacks   (verifies v1 and v1a signatures; .local/receiver.log)
   v1a public key  $public_key   (list {"signing_keys": true} answers it too)
